@@ -1,0 +1,306 @@
+//! The command line: clap commands → library calls. The one place errors are
+//! printed and turned into exit codes (0 success, 1 a step or check failed,
+//! 2 a usage or configuration error).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::bundle;
+use crate::error::{Error, Result};
+use crate::params::parse_override;
+use crate::plan::{Overrides, Plan};
+use crate::progress::{LogObserver, Observer, TerminalObserver};
+use crate::sample::{self, SampleOptions};
+use crate::spec::LoadedSpec;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loyalty",
+    version,
+    about = "Customer-loyalty analytics: YAML pipelines of SQL over Parquet, rendered as reports"
+)]
+pub struct Cli {
+    /// Log format on stderr: `text` for people, `json` for orchestrators.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Only warnings and errors on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline: its steps, outputs, reports and run_results.json.
+    Run {
+        /// The pipeline YAML file.
+        pipeline: PathBuf,
+        #[command(flatten)]
+        params: ParamArgs,
+        /// Run only these steps and the steps they need (repeatable).
+        #[arg(long = "select", value_name = "STEP")]
+        select: Vec<String>,
+    },
+    /// Check a pipeline without running it: YAML, params, SQL planned against
+    /// the sources' schemas, templates. Reports every problem found.
+    Validate {
+        pipeline: PathBuf,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// Write sample customers/, orders/, surveys/ and complaints/ as Parquet.
+    Sample {
+        /// Directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        sample: SampleArgs,
+    },
+    /// Generate sample data and run the bundled pipeline on it.
+    Demo {
+        /// Directory for the data, the pipeline files and the outputs.
+        #[arg(long, default_value = "demo")]
+        out: PathBuf,
+        #[command(flatten)]
+        sample: SampleArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ParamArgs {
+    /// The run date (sets the `as_of` param), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Set a param: `--param key=value` (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_override)]
+    params: Vec<(String, String)>,
+}
+
+impl ParamArgs {
+    fn overrides(&self) -> Vec<(String, String)> {
+        let mut all = self.params.clone();
+        if let Some(d) = &self.as_of {
+            all.push(("as_of".into(), d.clone()));
+        }
+        all
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Number of customers (about 20 orders each).
+    #[arg(long, default_value_t = 10_000)]
+    customers: u64,
+    /// Random seed: the same seed and end date give the same bytes.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Last day of the data, YYYY-MM-DD (default: today).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    end_date: Option<NaiveDate>,
+}
+
+fn parse_date(raw: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("`{raw}` is not a date: use YYYY-MM-DD"))
+}
+
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// Parses the command line, runs it, prints any error; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(execute(&cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            match cli.log_format {
+                LogFormat::Json => tracing::error!(exit_code = e.exit_code(), "{e}"),
+                LogFormat::Text => eprintln!("error: {e}"),
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, quiet: bool) {
+    let default = if quiet { "warn" } else { "loyalty=info,warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOYALTY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn observer(cli: &Cli) -> Box<dyn Observer> {
+    if cli.log_format == LogFormat::Text && !cli.quiet && std::io::stderr().is_terminal() {
+        Box::new(TerminalObserver::new())
+    } else {
+        Box::new(LogObserver)
+    }
+}
+
+async fn execute(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Run {
+            pipeline,
+            params,
+            select,
+        } => {
+            let overrides = Overrides {
+                params: params.overrides(),
+                select: select.clone(),
+            };
+            run_pipeline(pipeline, &overrides, observer(cli).as_ref()).await
+        }
+        Command::Validate { pipeline, params } => {
+            let overrides = Overrides {
+                params: params.overrides(),
+                select: Vec::new(),
+            };
+            let loaded = LoadedSpec::load(pipeline)?;
+            let plan = Plan::build(&loaded, &overrides, today())?;
+            let problems = crate::run::validate(&plan).await?;
+            if problems.is_empty() {
+                println!(
+                    "{}: valid ({} sources, {} steps, {} outputs, {} reports)",
+                    pipeline.display(),
+                    plan.sources.len(),
+                    plan.steps.len(),
+                    plan.outputs.len(),
+                    plan.reports.len()
+                );
+                Ok(())
+            } else {
+                Err(Error::Invalid(problems))
+            }
+        }
+        Command::Sample { out, sample } => {
+            let opts = sample_options(out, sample);
+            let summary = generate_sample(&opts).await?;
+            println!(
+                "wrote {} customers, {} orders, {} survey answers, {} complaints to {}",
+                summary.customers,
+                summary.orders,
+                summary.surveys,
+                summary.complaints,
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Demo { out, sample } => demo(out, sample, observer(cli).as_ref()).await,
+    }
+}
+
+fn sample_options(out: &Path, args: &SampleArgs) -> SampleOptions {
+    SampleOptions {
+        out: out.to_path_buf(),
+        customers: args.customers,
+        seed: args.seed,
+        end_date: args.end_date.unwrap_or_else(today),
+    }
+}
+
+async fn generate_sample(opts: &SampleOptions) -> Result<sample::SampleSummary> {
+    let opts = opts.clone();
+    tokio::task::spawn_blocking(move || sample::generate(&opts))
+        .await
+        .map_err(|e| Error::Run(format!("sample generator stopped: {e}")))?
+}
+
+async fn run_pipeline(
+    pipeline: &Path,
+    overrides: &Overrides,
+    observer: &dyn Observer,
+) -> Result<()> {
+    let loaded = LoadedSpec::load(pipeline)?;
+    let plan = Plan::build(&loaded, overrides, today())?;
+    tracing::info!(
+        pipeline = plan.name.as_str(),
+        as_of = %plan.as_of(),
+        steps = plan.steps.len(),
+        "run started"
+    );
+    let results = crate::run::run(&plan, observer).await?;
+    println!(
+        "{}: {} steps in {:.1}s; results in {}",
+        plan.name,
+        results.steps.len(),
+        results.elapsed_seconds,
+        crate::storage::redact(
+            plan.output_root
+                .join(crate::manifest::FILE_NAME)
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+                .as_str()
+        )
+    );
+    for a in &results.artifacts {
+        println!("  {:<7} {}", format!("{:?}", a.kind).to_lowercase(), a.path);
+    }
+    Ok(())
+}
+
+async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<()> {
+    let opts = sample_options(&out.join("data"), args);
+    let summary = generate_sample(&opts).await?;
+    println!(
+        "sample data: {} customers, {} orders, {} survey answers, {} complaints in {}",
+        summary.customers,
+        summary.orders,
+        summary.surveys,
+        summary.complaints,
+        opts.out.display()
+    );
+    let pipeline = bundle::extract(out)?;
+    let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let overrides = Overrides {
+        params: vec![
+            ("as_of".into(), opts.end_date.format("%Y-%m-%d").to_string()),
+            (
+                "data_root".into(),
+                abs(out.join("data")).display().to_string(),
+            ),
+            (
+                "out_root".into(),
+                abs(out.join("output")).display().to_string(),
+            ),
+        ],
+        select: Vec::new(),
+    };
+    run_pipeline(&pipeline, &overrides, observer).await?;
+    println!(
+        "the pipeline, its SQL and templates are in {}: edit them and run\n  loyalty run {} --param data_root={} --param out_root={}",
+        out.display(),
+        pipeline.display(),
+        out.join("data").display(),
+        out.join("output").display()
+    );
+    Ok(())
+}

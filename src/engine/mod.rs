@@ -1,0 +1,389 @@
+//! The engine: the one place a DataFusion session is configured
+//! ([`build_session`]), source registration, and running a plan's steps in
+//! dependency order, independent steps concurrently.
+
+pub mod write;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde::Serialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::plan::{EngineConfig, Plan, StepPlan};
+use crate::progress::Observer;
+use crate::spec::Materialize;
+use crate::storage::{ensure_store, listing_url, redact, storage_err};
+
+/// Builds the DataFusion session every command uses.
+pub fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
+    let mut config = SessionConfig::new().with_information_schema(false);
+    if let Some(n) = cfg.target_partitions {
+        config = config.with_target_partitions(n);
+    }
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = cfg.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    if let Some(dir) = &cfg.spill_dir {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::config(format!(
+                "cannot create spill directory `{}`: {e}",
+                dir.display()
+            ))
+        })?;
+        runtime = runtime.with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+        );
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| Error::config(format!("cannot set up the query engine: {e}")))?;
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    Ok(SessionContext::new_with_state(state))
+}
+
+/// What steps may do: queries only. No DDL (`CREATE EXTERNAL TABLE` on an
+/// arbitrary path), no DML (`COPY … TO`), no `SET`.
+pub fn step_sql_options() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// How a source ended up after registration.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceResult {
+    pub name: String,
+    pub url: String,
+    /// `registered`, or `absent` for a missing optional source.
+    pub status: &'static str,
+    pub files: usize,
+}
+
+/// Registers every source as a listing table. A missing optional source is
+/// left unregistered and reported `absent`; a missing required one is an error.
+/// Every problem is collected.
+pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<SourceResult>> {
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for src in &plan.sources {
+        match register_source(ctx, &src.name, &src.url).await {
+            Ok(files) => results.push(SourceResult {
+                name: src.name.clone(),
+                url: redact(src.url.as_str()),
+                status: "registered",
+                files,
+            }),
+            Err(SourceError::NoFiles) if src.optional => results.push(SourceResult {
+                name: src.name.clone(),
+                url: redact(src.url.as_str()),
+                status: "absent",
+                files: 0,
+            }),
+            Err(SourceError::NoFiles) => errors.push(format!(
+                "source `{}`: no Parquet files at `{}`; check the path, or mark the source `optional: true`",
+                src.name,
+                redact(src.url.as_str())
+            )),
+            Err(SourceError::Other(msg)) => errors.push(format!(
+                "source `{}` at `{}`: {msg}",
+                src.name,
+                redact(src.url.as_str())
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(if errors.len() == 1 {
+            Error::Run(errors.remove(0))
+        } else {
+            Error::Run(format!(
+                "{} sources failed:\n  - {}",
+                errors.len(),
+                errors.join("\n  - ")
+            ))
+        });
+    }
+    Ok(results)
+}
+
+enum SourceError {
+    NoFiles,
+    Other(String),
+}
+
+async fn register_source(
+    ctx: &SessionContext,
+    name: &str,
+    url: &Url,
+) -> Result<usize, SourceError> {
+    ensure_store(ctx, url).map_err(|e| SourceError::Other(e.to_string()))?;
+    let table_url = listing_url(url).map_err(SourceError::Other)?;
+    let state = ctx.state();
+    // A directory holds `*.parquet` files (other files are ignored); a file or
+    // glob is taken as written.
+    let extension = if table_url.is_collection() && table_url.get_glob().is_none() {
+        ".parquet"
+    } else {
+        ""
+    };
+    let store = ctx
+        .runtime_env()
+        .object_store(table_url.object_store())
+        .map_err(|e| SourceError::Other(e.to_string()))?;
+    let files: Vec<_> = table_url
+        .list_all_files(&state, store.as_ref(), extension)
+        .await
+        .map_err(|e| SourceError::Other(e.to_string()))?
+        .collect()
+        .await;
+    let mut count = 0;
+    for f in files {
+        match f {
+            Ok(_) => count += 1,
+            Err(datafusion::error::DataFusionError::ObjectStore(e))
+                if matches!(*e, object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(SourceError::Other(e.to_string())),
+        }
+    }
+    if count == 0 {
+        return Err(SourceError::NoFiles);
+    }
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(extension);
+    let config = ListingTableConfig::new(table_url)
+        .with_listing_options(options)
+        .infer_partitions_from_path(&state)
+        .await
+        .map_err(|e| SourceError::Other(e.to_string()))?
+        .infer_schema(&state)
+        .await
+        .map_err(|e| SourceError::Other(e.to_string()))?;
+    let table = ListingTable::try_new(config).map_err(|e| SourceError::Other(e.to_string()))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| SourceError::Other(e.to_string()))?;
+    Ok(count)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Success,
+    Error,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub name: String,
+    pub status: StepStatus,
+    pub materialize: Materialize,
+    /// Rows produced, where the step was computed (views are computed by
+    /// the steps and outputs that read them).
+    pub rows: Option<u64>,
+    pub elapsed_seconds: f64,
+    pub message: Option<String>,
+}
+
+/// Runs the plan's steps. Independent steps run concurrently; a step whose
+/// input failed or is absent is skipped. Returns one result per step, in
+/// plan order, whatever happened.
+pub async fn run_steps(
+    ctx: &SessionContext,
+    plan: &Plan,
+    absent_sources: &[String],
+    scratch_root: &Url,
+    observer: &dyn Observer,
+) -> Vec<StepResult> {
+    let mut results: HashMap<String, StepResult> = HashMap::new();
+    for step in &plan.deselected {
+        results.insert(
+            step.name.clone(),
+            StepResult {
+                name: step.name.clone(),
+                status: StepStatus::Skipped,
+                materialize: step.materialize,
+                rows: None,
+                elapsed_seconds: 0.0,
+                message: Some("not selected by `--select`".into()),
+            },
+        );
+    }
+    let mut started: Vec<bool> = vec![false; plan.steps.len()];
+    let mut running = FuturesUnordered::new();
+    loop {
+        for (i, step) in plan.steps.iter().enumerate() {
+            if started[i] {
+                continue;
+            }
+            let blocked = step.depends_on.iter().find_map(|d| match results.get(d) {
+                Some(r) if r.status != StepStatus::Success => Some(format!(
+                    "upstream step `{d}` {}",
+                    if r.status == StepStatus::Error {
+                        "failed"
+                    } else {
+                        "was skipped"
+                    }
+                )),
+                _ => None,
+            });
+            let absent = step
+                .reads_sources
+                .iter()
+                .find(|s| absent_sources.contains(s))
+                .map(|s| format!("optional source `{s}` is absent"));
+            if let Some(reason) = blocked.or(absent) {
+                started[i] = true;
+                observer.step_skipped(&step.name, &reason);
+                results.insert(
+                    step.name.clone(),
+                    StepResult {
+                        name: step.name.clone(),
+                        status: StepStatus::Skipped,
+                        materialize: step.materialize,
+                        rows: None,
+                        elapsed_seconds: 0.0,
+                        message: Some(reason),
+                    },
+                );
+                continue;
+            }
+            let ready = step.depends_on.iter().all(|d| {
+                results
+                    .get(d)
+                    .is_some_and(|r| r.status == StepStatus::Success)
+            });
+            if ready {
+                started[i] = true;
+                observer.step_started(&step.name);
+                let ctx = ctx.clone();
+                let step = step.clone();
+                let scratch = scratch_root.clone();
+                running.push(tokio::spawn(async move {
+                    let t0 = Instant::now();
+                    let outcome = run_step(&ctx, &step, &scratch).await;
+                    (step, outcome, t0.elapsed().as_secs_f64())
+                }));
+            }
+        }
+        let Some(joined) = running.next().await else {
+            break;
+        };
+        let (step, outcome, elapsed) = match joined {
+            Ok(v) => v,
+            Err(e) => {
+                // A panicking step is a bug; keep the run's record consistent.
+                tracing::error!("a step task ended abnormally: {e}");
+                continue;
+            }
+        };
+        let result = match outcome {
+            Ok(rows) => StepResult {
+                name: step.name.clone(),
+                status: StepStatus::Success,
+                materialize: step.materialize,
+                rows,
+                elapsed_seconds: elapsed,
+                message: None,
+            },
+            Err(e) => StepResult {
+                name: step.name.clone(),
+                status: StepStatus::Error,
+                materialize: step.materialize,
+                rows: None,
+                elapsed_seconds: elapsed,
+                message: Some(e.to_string()),
+            },
+        };
+        observer.step_finished(&result);
+        results.insert(step.name.clone(), result);
+    }
+    let mut ordered: Vec<StepResult> = plan
+        .steps
+        .iter()
+        .filter_map(|s| results.remove(&s.name))
+        .collect();
+    ordered.extend(
+        plan.deselected
+            .iter()
+            .filter_map(|step| results.remove(&step.name)),
+    );
+    ordered
+}
+
+/// Plans one step and keeps its result as the step asks. Returns the row
+/// count where the step was computed.
+async fn run_step(
+    ctx: &SessionContext,
+    step: &StepPlan,
+    scratch_root: &Url,
+) -> Result<Option<u64>> {
+    let fail = |e: &dyn std::fmt::Display| Error::Step {
+        step: step.name.clone(),
+        message: format!("{e} (SQL from {})", step.origin),
+    };
+    let df = ctx
+        .sql_with_options(&step.sql, step_sql_options())
+        .await
+        .map_err(|e| fail(&e))?;
+    match step.materialize {
+        Materialize::View => {
+            ctx.register_table(step.name.as_str(), df.into_view())
+                .map_err(|e| fail(&e))?;
+            Ok(None)
+        }
+        Materialize::Memory => {
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let partitions = df.collect_partitioned().await.map_err(|e| fail(&e))?;
+            let rows = partitions
+                .iter()
+                .flatten()
+                .map(|b| b.num_rows() as u64)
+                .sum();
+            let table = MemTable::try_new(schema, partitions).map_err(|e| fail(&e))?;
+            ctx.register_table(step.name.as_str(), Arc::new(table))
+                .map_err(|e| fail(&e))?;
+            Ok(Some(rows))
+        }
+        Materialize::Parquet => {
+            let dir = scratch_root
+                .join(&format!("{}/", step.name))
+                .map_err(|e| fail(&e))?;
+            ensure_store(ctx, &dir)?;
+            let written = df
+                .write_parquet(dir.as_str(), DataFrameWriteOptions::new(), None)
+                .await
+                .map_err(|e| fail(&e))?;
+            let rows = write::count_from_write_result(&written);
+            register_source(ctx, &step.name, &dir)
+                .await
+                .map_err(|e| match e {
+                    SourceError::NoFiles => Error::Storage {
+                        url: redact(dir.as_str()),
+                        message: format!("step `{}` wrote no Parquet files", step.name),
+                    },
+                    SourceError::Other(m) => storage_err(&dir, m),
+                })?;
+            Ok(Some(rows))
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The errors a user sees, and the exit code each maps to.
+//!
+//! Library code returns [`Error`]; the CLI prints it and exits with
+//! [`Error::exit_code`]: 2 for a usage or configuration problem found before
+//! anything ran, 1 for a failure while running.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The pipeline file, its params or the command line are wrong. Exit 2.
+    #[error("{message}")]
+    Config { message: String },
+
+    /// Several configuration problems found at once (by `validate` or planning). Exit 2.
+    #[error("{} problem(s) found:\n{}", .0.len(), .0.iter().map(|e| format!("  - {}", e.replace('\n', "\n    "))).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+
+    /// A step failed while running. Exit 1.
+    #[error("step `{step}` failed: {message}")]
+    Step { step: String, message: String },
+
+    /// Reading or writing storage failed. Exit 1.
+    #[error("storage error at `{url}`: {message}")]
+    Storage { url: String, message: String },
+
+    /// Anything else that failed while running. Exit 1.
+    #[error("{0}")]
+    Run(String),
+}
+
+impl Error {
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config { .. } | Error::Invalid(_) => 2,
+            Error::Step { .. } | Error::Storage { .. } | Error::Run(_) => 1,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The candidate closest to `word`, if any is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(suggest("ordrs", ["orders", "customers"]), Some("orders"));
+        assert_eq!(suggest("xyz", ["orders", "customers"]), None);
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Error::config("x").exit_code(), 2);
+        assert_eq!(Error::Invalid(vec!["a".into()]).exit_code(), 2);
+        assert_eq!(Error::Run("x".into()).exit_code(), 1);
+    }
+}

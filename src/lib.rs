@@ -1,0 +1,17 @@
+//! `loyalty`: customer-loyalty analytics as YAML pipelines of DataFusion SQL
+//! over Parquet, rendered as management reports.
+
+pub mod bundle;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod manifest;
+pub mod params;
+pub mod plan;
+pub mod progress;
+pub mod publish;
+pub mod report;
+pub mod run;
+pub mod sample;
+pub mod spec;
+pub mod storage;

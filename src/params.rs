@@ -1,0 +1,479 @@
+//! Typed pipeline parameters and the minijinja environments that render them:
+//! into SQL (every value becomes a typed, quoted SQL literal) and into paths
+//! and URLs (plain text).
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use indexmap::IndexMap;
+use minijinja::value::{Object, ObjectRepr};
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+
+use crate::spec::{ParamSpec, ParamType};
+
+/// A parameter value of its declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Date(NaiveDate),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+}
+
+impl ParamValue {
+    /// Parses a value given on the command line (or as a YAML string).
+    pub fn parse(kind: ParamType, raw: &str, today: NaiveDate) -> Result<Self, String> {
+        let raw = raw.trim();
+        let bad = |what: &str| format!("`{raw}` is not a valid {kind}: expected {what}");
+        Ok(match kind {
+            ParamType::Date if raw.eq_ignore_ascii_case("today") => ParamValue::Date(today),
+            ParamType::Date => ParamValue::Date(
+                NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .map_err(|_| bad("a date as YYYY-MM-DD (or `today`)"))?,
+            ),
+            ParamType::Int => ParamValue::Int(raw.parse().map_err(|_| bad("a whole number"))?),
+            ParamType::Float => {
+                let v: f64 = raw.parse().map_err(|_| bad("a number"))?;
+                if !v.is_finite() {
+                    return Err(bad("a finite number"));
+                }
+                ParamValue::Float(v)
+            }
+            ParamType::Bool => ParamValue::Bool(match raw.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                _ => return Err(bad("true or false")),
+            }),
+            ParamType::String => ParamValue::Str(raw.to_string()),
+        })
+    }
+
+    /// Converts a YAML default of the declared type.
+    pub fn from_yaml(
+        kind: ParamType,
+        value: &serde_yaml::Value,
+        today: NaiveDate,
+    ) -> Result<Self, String> {
+        use serde_yaml::Value as Y;
+        match (kind, value) {
+            (ParamType::String, Y::String(s)) => Ok(ParamValue::Str(s.clone())),
+            (ParamType::String, Y::Number(n)) => Ok(ParamValue::Str(n.to_string())),
+            (_, Y::String(s)) => {
+                let s = crate::spec::interpolate(s, |k| std::env::var(k).ok())?;
+                Self::parse(kind, &s, today)
+            }
+            (ParamType::Int, Y::Number(n)) => n
+                .as_i64()
+                .map(ParamValue::Int)
+                .ok_or_else(|| format!("`{n}` is not a valid int: expected a whole number")),
+            (ParamType::Float, Y::Number(n)) => n
+                .as_f64()
+                .map(ParamValue::Float)
+                .ok_or_else(|| format!("`{n}` is not a valid float")),
+            (ParamType::Bool, Y::Bool(b)) => Ok(ParamValue::Bool(*b)),
+            (kind, other) => Err(format!(
+                "default `{}` is not a valid {kind}",
+                serde_yaml::to_string(other).unwrap_or_default().trim_end()
+            )),
+        }
+    }
+
+    /// The value as a SQL literal of its type; strings are quoted with `'`
+    /// doubled, so no value can end the literal.
+    pub fn sql_literal(&self) -> String {
+        match self {
+            ParamValue::Date(d) => format!("DATE '{}'", d.format("%Y-%m-%d")),
+            ParamValue::Int(i) => i.to_string(),
+            ParamValue::Float(f) => format_float(*f),
+            ParamValue::Str(s) => quote_sql_string(s),
+            ParamValue::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            ParamValue::Date(d) => d.format("%Y-%m-%d").to_string().into(),
+            ParamValue::Int(i) => (*i).into(),
+            ParamValue::Float(f) => (*f).into(),
+            ParamValue::Str(s) => s.clone().into(),
+            ParamValue::Bool(b) => (*b).into(),
+        }
+    }
+
+    /// The value for a template: dates become a [`DateParam`] so the SQL
+    /// formatter knows to write them as `DATE '…'`.
+    pub fn to_template_value(&self) -> Value {
+        match self {
+            ParamValue::Date(d) => Value::from_object(DateParam(*d)),
+            ParamValue::Int(i) => Value::from(*i),
+            ParamValue::Float(f) => Value::from(*f),
+            ParamValue::Str(s) => Value::from(s.as_str()),
+            ParamValue::Bool(b) => Value::from(*b),
+        }
+    }
+
+    pub fn as_date(&self) -> Option<NaiveDate> {
+        match self {
+            ParamValue::Date(d) => Some(*d),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(v) => f.write_str(&format_float(*v)),
+            ParamValue::Str(s) => f.write_str(s),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+fn format_float(f: f64) -> String {
+    let s = f.to_string();
+    if s.contains(['.', 'e', 'E']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+pub fn quote_sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A date parameter inside templates: renders as `YYYY-MM-DD` in paths and as
+/// `DATE 'YYYY-MM-DD'` in SQL; `.year`, `.month`, `.day` are available.
+#[derive(Debug, Clone, Copy)]
+pub struct DateParam(pub NaiveDate);
+
+impl Object for DateParam {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        use chrono::Datelike;
+        match key.as_str()? {
+            "year" => Some(Value::from(self.0.year())),
+            "month" => Some(Value::from(self.0.month())),
+            "day" => Some(Value::from(self.0.day())),
+            _ => None,
+        }
+    }
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// Resolved parameter values in declaration order.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub IndexMap<String, ParamValue>);
+
+impl Params {
+    /// Works out every parameter: the YAML default, then `overrides`
+    /// (`key=value` from the command line). Every problem is collected.
+    pub fn resolve(
+        specs: &IndexMap<String, ParamSpec>,
+        overrides: &[(String, String)],
+        today: NaiveDate,
+    ) -> Result<Params, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut values = IndexMap::new();
+        for (name, spec) in specs {
+            let given = overrides.iter().rev().find(|(k, _)| k == name);
+            let value = match (given, &spec.default) {
+                (Some((_, raw)), _) => ParamValue::parse(spec.kind, raw, today)
+                    .map_err(|e| format!("param `{name}`: {e}")),
+                (None, Some(default)) => ParamValue::from_yaml(spec.kind, default, today)
+                    .map_err(|e| format!("param `{name}`: {e}")),
+                (None, None) if name == "as_of" => Ok(ParamValue::Date(today)),
+                (None, None) => Err(format!(
+                    "param `{name}` has no default and was not given: pass `--param {name}=…`"
+                )),
+            };
+            match value {
+                Ok(v) => {
+                    values.insert(name.clone(), v);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        for (key, _) in overrides {
+            if !specs.contains_key(key) {
+                let hint = crate::error::suggest(key, specs.keys().map(|s| s.as_str()))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                errors.push(format!(
+                    "`--param {key}=…`: the pipeline declares no param `{key}`{hint}"
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Params(values))
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ParamValue> {
+        self.0.get(name)
+    }
+
+    pub fn as_of(&self) -> NaiveDate {
+        self.0
+            .get("as_of")
+            .and_then(ParamValue::as_date)
+            .expect("plan guarantees a date `as_of` param")
+    }
+
+    pub fn template_context(&self) -> Value {
+        map_value(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_template_value())),
+        )
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+        )
+    }
+}
+
+/// A template map from key/value pairs, keeping their order.
+pub fn map_value(pairs: impl IntoIterator<Item = (String, Value)>) -> Value {
+    Value::from(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect::<IndexMap<Value, Value>>(),
+    )
+}
+
+/// Parses `key=value` from `--param`.
+pub fn parse_override(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{raw}` is not `key=value`")),
+    }
+}
+
+/// The environment for SQL templates. Every `{{ value }}` is written as a SQL
+/// literal of its type (strings quoted, dates as `DATE '…'`), so a parameter
+/// can never inject SQL. Filters: `sql` (the same, explicitly), `days`
+/// (an int as `INTERVAL 'N days'`), `ident` (a string as a quoted identifier).
+pub fn sql_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_formatter(|out, _state, value| {
+        let text = if value.is_safe() {
+            value.to_string()
+        } else {
+            sql_literal_of(value)?
+        };
+        out.write_str(&text)
+            .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))
+    });
+    env.add_filter("sql", |v: Value| -> Result<Value, minijinja::Error> {
+        Ok(Value::from_safe_string(sql_literal_of(&v)?))
+    });
+    env.add_filter("days", |v: Value| -> Result<Value, minijinja::Error> {
+        let n = i64::try_from(v.clone()).map_err(|_| {
+            minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`days` needs a whole number, got `{v}`"),
+            )
+        })?;
+        Ok(Value::from_safe_string(format!("INTERVAL '{n} days'")))
+    });
+    env.add_filter("ident", |v: String| {
+        Value::from_safe_string(format!("\"{}\"", v.replace('"', "\"\"")))
+    });
+    env
+}
+
+fn sql_literal_of(value: &Value) -> Result<String, minijinja::Error> {
+    if let Some(d) = value.downcast_object_ref::<DateParam>() {
+        return Ok(format!("DATE '{}'", d.0.format("%Y-%m-%d")));
+    }
+    if value.is_none() || value.is_undefined() {
+        return Ok("NULL".into());
+    }
+    if value.kind() == minijinja::value::ValueKind::Bool {
+        return Ok(if value.is_true() { "TRUE" } else { "FALSE" }.into());
+    }
+    if value.is_integer() {
+        return Ok(value.to_string());
+    }
+    if value.is_number() {
+        let f = f64::try_from(value.clone()).unwrap_or(f64::NAN);
+        if !f.is_finite() {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`{value}` has no SQL literal"),
+            ));
+        }
+        return Ok(format_float(f));
+    }
+    if let Some(s) = value.as_str() {
+        return Ok(quote_sql_string(s));
+    }
+    if let Ok(iter) = value.try_iter() {
+        let items: Result<Vec<String>, _> = iter.map(|v| sql_literal_of(&v)).collect();
+        return Ok(format!("({})", items?.join(", ")));
+    }
+    Err(minijinja::Error::new(
+        ErrorKind::InvalidOperation,
+        format!("`{value}` has no SQL literal"),
+    ))
+}
+
+/// The environment for paths and URLs: plain text, strict about undefined names.
+pub fn text_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env
+}
+
+/// Renders a short template string (a path or URL) with the params in scope.
+pub fn render_text(template: &str, params: &Params) -> Result<String, String> {
+    if !template.contains("{{") && !template.contains("{%") {
+        return Ok(template.to_string());
+    }
+    text_environment()
+        .render_str(template, params.template_context())
+        .map_err(|e| describe_template_error(&e))
+}
+
+/// A minijinja error in one line, with the line number where it has one.
+pub fn describe_template_error(e: &minijinja::Error) -> String {
+    let mut msg = match e.line() {
+        Some(line) => format!("line {line}: {}", e.kind()),
+        None => e.kind().to_string(),
+    };
+    if let Some(detail) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(detail);
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn specs(yaml: &str) -> IndexMap<String, ParamSpec> {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn parses_each_type_and_refuses_wrong_ones() {
+        let today = day("2026-11-23");
+        assert_eq!(
+            ParamValue::parse(ParamType::Date, "2026-11-22", today).unwrap(),
+            ParamValue::Date(day("2026-11-22"))
+        );
+        assert_eq!(
+            ParamValue::parse(ParamType::Date, "today", today).unwrap(),
+            ParamValue::Date(today)
+        );
+        let err = ParamValue::parse(ParamType::Date, "2026-13-01", today).unwrap_err();
+        assert!(err.contains("`2026-13-01` is not a valid date"), "{err}");
+        assert_eq!(
+            ParamValue::parse(ParamType::Int, "90", today).unwrap(),
+            ParamValue::Int(90)
+        );
+        assert!(ParamValue::parse(ParamType::Int, "9.5", today).is_err());
+        assert_eq!(
+            ParamValue::parse(ParamType::Float, "0.25", today).unwrap(),
+            ParamValue::Float(0.25)
+        );
+        assert!(ParamValue::parse(ParamType::Float, "NaN", today).is_err());
+        assert_eq!(
+            ParamValue::parse(ParamType::Bool, "yes", today).unwrap(),
+            ParamValue::Bool(true)
+        );
+        assert!(ParamValue::parse(ParamType::Bool, "maybe", today).is_err());
+    }
+
+    #[test]
+    fn resolves_defaults_overrides_and_collects_errors() {
+        let s = specs(
+            "as_of: { type: date }\nchurn_days: { type: int, default: 90 }\nname: { type: string, default: x }\n",
+        );
+        let today = day("2026-11-23");
+        let p = Params::resolve(&s, &[], today).unwrap();
+        assert_eq!(p.as_of(), today);
+        assert_eq!(p.get("churn_days"), Some(&ParamValue::Int(90)));
+
+        let p = Params::resolve(&s, &[("churn_days".into(), "30".into())], today).unwrap();
+        assert_eq!(p.get("churn_days"), Some(&ParamValue::Int(30)));
+
+        let errs = Params::resolve(
+            &s,
+            &[
+                ("as_of".into(), "2026-13-01".into()),
+                ("churn_dayz".into(), "1".into()),
+            ],
+            today,
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains("param `as_of`"), "{errs:?}");
+        assert!(errs[1].contains("did you mean `churn_days`?"), "{errs:?}");
+    }
+
+    #[test]
+    fn sql_rendering_quotes_every_value_by_type() {
+        let s = specs(
+            "as_of: { type: date }\nn: { type: int, default: 90 }\nf: { type: float, default: 0.5 }\nb: { type: bool, default: true }\nname: { type: string, default: \"O'Brien'; DROP TABLE orders; --\" }\n",
+        );
+        let p = Params::resolve(&s, &[], day("2026-11-22")).unwrap();
+        let env = sql_environment();
+        let out = env
+            .render_str(
+                "{{ as_of }} {{ n }} {{ f }} {{ b }} {{ name }} {{ as_of | sql }} {{ n | days }} {{ as_of.year }}",
+                p.template_context(),
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "DATE '2026-11-22' 90 0.5 TRUE 'O''Brien''; DROP TABLE orders; --' DATE '2026-11-22' INTERVAL '90 days' 2026"
+        );
+    }
+
+    #[test]
+    fn undefined_names_in_templates_are_errors() {
+        let p = Params::default();
+        let err = sql_environment()
+            .render_str("SELECT {{ nope }}", p.template_context())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UndefinedError);
+        assert!(render_text("{{ nope }}/x", &p).is_err());
+    }
+
+    #[test]
+    fn text_rendering_is_plain() {
+        let s = specs("as_of: { type: date }\nroot: { type: string, default: s3://b/crm }\n");
+        let p = Params::resolve(&s, &[], day("2026-11-22")).unwrap();
+        assert_eq!(
+            render_text("{{ root }}/rfm/as_of={{ as_of }}/", &p).unwrap(),
+            "s3://b/crm/rfm/as_of=2026-11-22/"
+        );
+    }
+}

@@ -1,0 +1,765 @@
+//! The validated plan: a [`LoadedSpec`] with every param typed, every URL
+//! resolved, every SQL step rendered and parsed, and the steps ordered by the
+//! tables they read. Nothing downstream reads the raw YAML again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::resolve::resolve_table_references;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use url::Url;
+
+use crate::error::{Error, Result, suggest};
+use crate::params::{Params, describe_template_error, render_text, sql_environment};
+use crate::spec::{LoadedSpec, Materialize, OutputFormat, ParamSpec, ParamType};
+use crate::storage::{has_scheme, join_under, resolve_url};
+
+/// What the command line adds to a pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--param key=value` (and `--as-of`, as `as_of=…`), last one wins.
+    pub params: Vec<(String, String)>,
+    /// `--select`: run only these steps and the steps they need.
+    pub select: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub pipeline_path: PathBuf,
+    pub params: Params,
+    pub sources: Vec<SourcePlan>,
+    /// In an order where every step comes after the steps it reads.
+    pub steps: Vec<StepPlan>,
+    pub output_root: Url,
+    pub outputs: Vec<OutputPlan>,
+    pub reports: Vec<ReportPlan>,
+    pub engine: EngineConfig,
+    /// Steps left out by `--select` (reported as skipped).
+    pub deselected: Vec<StepPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    pub name: String,
+    pub url: Url,
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    pub name: String,
+    /// The rendered SQL.
+    pub sql: String,
+    /// Where the SQL came from, for errors: a file path or `inline`.
+    pub origin: String,
+    pub materialize: Materialize,
+    /// Steps this one reads.
+    pub depends_on: Vec<String>,
+    /// Sources this one reads.
+    pub reads_sources: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    pub step: String,
+    /// The file written (a directory path gets `part-0.<ext>` appended).
+    pub url: Url,
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportPlan {
+    pub template: PathBuf,
+    pub url: Url,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    pub target_partitions: Option<usize>,
+    pub memory_limit: Option<usize>,
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Plan {
+    pub fn step(&self, name: &str) -> Option<&StepPlan> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn as_of(&self) -> NaiveDate {
+        self.params.as_of()
+    }
+
+    /// Builds the plan, collecting every problem instead of stopping at the first.
+    pub fn build(loaded: &LoadedSpec, overrides: &Overrides, today: NaiveDate) -> Result<Plan> {
+        let spec = &loaded.spec;
+        let base = loaded.base_dir();
+        let mut errors: Vec<String> = Vec::new();
+
+        // Params: `as_of` always exists and is a date.
+        let mut param_specs = spec.params.clone();
+        match param_specs.get("as_of") {
+            Some(p) if p.kind != ParamType::Date => errors.push(format!(
+                "{}: param `as_of` must have `type: date`, not `{}`",
+                loaded.locate(&["params", "as_of"]),
+                p.kind
+            )),
+            Some(_) => {}
+            None => {
+                param_specs.insert(
+                    "as_of".into(),
+                    ParamSpec {
+                        kind: ParamType::Date,
+                        default: None,
+                        description: Some("the run date".into()),
+                    },
+                );
+            }
+        }
+        let params = match Params::resolve(&param_specs, &overrides.params, today) {
+            Ok(p) => p,
+            // Nothing else can be rendered without params: stop here.
+            Err(errs) => return Err(Error::Invalid(errs)),
+        };
+
+        let mut locate_err = |keys: &[&str], msg: String| {
+            errors.push(format!("{}: {msg}", loaded.locate(keys)));
+        };
+
+        // Sources.
+        let mut sources = Vec::new();
+        for (name, src) in &spec.sources {
+            let url =
+                render_text(src.url.as_str(), &params).and_then(|raw| resolve_url(&raw, &base));
+            match url {
+                Ok(url) => sources.push(SourcePlan {
+                    name: name.clone(),
+                    url,
+                    optional: src.optional,
+                }),
+                Err(e) => locate_err(&["sources", name], format!("source `{name}`: {e}")),
+            }
+        }
+
+        // Output root.
+        let output_root = render_text(spec.output_root.as_str(), &params)
+            .and_then(|raw| {
+                let raw = if raw.ends_with('/') {
+                    raw
+                } else {
+                    format!("{raw}/")
+                };
+                resolve_url(&raw, &base)
+            })
+            .map_err(|e| locate_err(&["output_root"], format!("`output_root`: {e}")))
+            .ok();
+
+        // Steps: render, parse, find the tables each reads.
+        let sql_env = sql_environment();
+        let context = params.template_context();
+        let mut steps: Vec<StepPlan> = Vec::new();
+        for (name, step) in &spec.steps {
+            if spec.sources.contains_key(name) {
+                locate_err(
+                    &["steps", name],
+                    format!("step `{name}` has the same name as a source: rename one of them"),
+                );
+                continue;
+            }
+            let (template, origin) = match (&step.sql, &step.sql_file) {
+                (Some(sql), None) => (sql.clone(), "inline SQL".to_string()),
+                (None, Some(file)) => {
+                    let path = base.join(file.as_str());
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => (text, path.display().to_string()),
+                        Err(e) => {
+                            locate_err(
+                                &["steps", name, "sql_file"],
+                                format!(
+                                    "step `{name}`: cannot read SQL file `{}`: {e}; the path is relative to the pipeline file",
+                                    path.display()
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                (Some(_), Some(_)) => {
+                    locate_err(
+                        &["steps", name],
+                        format!("step `{name}` has both `sql` and `sql_file`: keep one"),
+                    );
+                    continue;
+                }
+                (None, None) => {
+                    locate_err(
+                        &["steps", name],
+                        format!("step `{name}` has neither `sql` nor `sql_file`: add one"),
+                    );
+                    continue;
+                }
+            };
+            let sql = match sql_env.render_str(&template, context.clone()) {
+                Ok(sql) => sql,
+                Err(e) => {
+                    locate_err(
+                        &["steps", name],
+                        format!(
+                            "step `{name}` ({origin}): template error at {}",
+                            describe_template_error(&e)
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match referenced_tables(&sql) {
+                Ok(tables) => steps.push(StepPlan {
+                    name: name.clone(),
+                    sql,
+                    origin,
+                    materialize: step.materialize,
+                    depends_on: tables,
+                    reads_sources: Vec::new(),
+                }),
+                Err(e) => locate_err(&["steps", name], format!("step `{name}` ({origin}): {e}")),
+            }
+        }
+
+        // Split references into sources and steps; unknown names are errors.
+        let source_names: HashSet<&str> = spec.sources.keys().map(|s| s.as_str()).collect();
+        let step_names: HashSet<String> = spec.steps.keys().cloned().collect();
+        for step in &mut steps {
+            let mut deps = Vec::new();
+            for table in std::mem::take(&mut step.depends_on) {
+                if source_names.contains(table.as_str()) {
+                    step.reads_sources.push(table);
+                } else if step_names.contains(&table) {
+                    deps.push(table);
+                } else {
+                    let known = source_names
+                        .iter()
+                        .copied()
+                        .chain(step_names.iter().map(|s| s.as_str()));
+                    let hint = suggest(&table, known)
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_else(|| "; declare it under `sources` or as a step".to_string());
+                    errors.push(format!(
+                        "{}: step `{}` ({}) reads unknown table `{table}`{hint}",
+                        loaded.locate(&["steps", &step.name]),
+                        step.name,
+                        step.origin
+                    ));
+                }
+            }
+            step.depends_on = deps;
+        }
+
+        let steps = match order_steps(steps) {
+            Ok(s) => s,
+            Err(cycle) => {
+                errors.push(format!(
+                    "{}: the steps read each other in a cycle: {}; break it so every step reads only earlier ones",
+                    loaded.locate(&["steps", &cycle[0]]),
+                    cycle
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                ));
+                Vec::new()
+            }
+        };
+
+        // --select: the named steps and everything they need.
+        let mut deselected = Vec::new();
+        let steps = if overrides.select.is_empty() {
+            steps
+        } else {
+            for name in &overrides.select {
+                if !step_names.contains(name) {
+                    let hint = suggest(name, step_names.iter().map(|s| s.as_str()))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    errors.push(format!(
+                        "`--select {name}`: there is no step `{name}`{hint}"
+                    ));
+                }
+            }
+            let needed = ancestors(&steps, &overrides.select);
+            let (keep, drop): (Vec<_>, Vec<_>) =
+                steps.into_iter().partition(|s| needed.contains(&s.name));
+            deselected = drop;
+            keep
+        };
+
+        // Outputs and reports.
+        let mut outputs = Vec::new();
+        let mut reports = Vec::new();
+        if let Some(root) = &output_root {
+            for (i, out) in spec.outputs.iter().enumerate() {
+                if !step_names.contains(&out.step) {
+                    let hint = suggest(&out.step, step_names.iter().map(|s| s.as_str()))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    errors.push(format!(
+                        "{}: output {} writes step `{}`, which does not exist{hint}",
+                        loaded.locate(&["outputs"]),
+                        i + 1,
+                        out.step
+                    ));
+                    continue;
+                }
+                if deselected.iter().any(|s| s.name == out.step) {
+                    continue;
+                }
+                match artifact_url(root, out.path.as_str(), &params) {
+                    Ok(url) => {
+                        let url = if url.path().ends_with('/') {
+                            url.join(&format!("part-0.{}", out.format.extension()))
+                                .expect("a file name joins onto a directory URL")
+                        } else {
+                            url
+                        };
+                        outputs.push(OutputPlan {
+                            step: out.step.clone(),
+                            url,
+                            format: out.format,
+                        })
+                    }
+                    Err(e) => errors.push(format!(
+                        "{}: output of step `{}`: {e}",
+                        loaded.locate(&["outputs"]),
+                        out.step
+                    )),
+                }
+            }
+            // A partial run (--select) writes no reports: they need every table.
+            if overrides.select.is_empty() {
+                for report in &spec.reports {
+                    let template = base.join(report.template.as_str());
+                    if !template.is_file() {
+                        errors.push(format!(
+                            "{}: report template `{}` does not exist; the path is relative to the pipeline file",
+                            loaded.locate(&["reports"]),
+                            template.display()
+                        ));
+                        continue;
+                    }
+                    match artifact_url(root, report.path.as_str(), &params) {
+                        Ok(url) if url.path().ends_with('/') => errors.push(format!(
+                            "{}: report path `{}` is a directory: name the file, e.g. `report.html`",
+                            loaded.locate(&["reports"]),
+                            report.path
+                        )),
+                        Ok(url) => reports.push(ReportPlan { template, url }),
+                        Err(e) => errors.push(format!(
+                            "{}: report `{}`: {e}",
+                            loaded.locate(&["reports"]),
+                            report.path
+                        )),
+                    }
+                }
+            }
+        }
+
+        let engine = match engine_config(loaded, &base) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(e);
+                EngineConfig::default()
+            }
+        };
+
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        Ok(Plan {
+            name: spec.name.to_string(),
+            description: spec
+                .description
+                .as_ref()
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            pipeline_path: loaded.path.clone(),
+            params,
+            sources,
+            steps,
+            output_root: output_root.expect("no errors means the root resolved"),
+            outputs,
+            reports,
+            engine,
+            deselected,
+        })
+    }
+}
+
+/// An output or report location: relative to the output root, or an absolute URL.
+fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
+    let rendered = render_text(raw, params)?;
+    if has_scheme(&rendered) {
+        resolve_url(&rendered, std::path::Path::new("/"))
+    } else if rendered.starts_with('/') {
+        Err(format!(
+            "`{rendered}` is an absolute path: write it relative to `output_root`, or as a `file://` URL"
+        ))
+    } else {
+        join_under(root, &rendered)
+    }
+}
+
+fn engine_config(loaded: &LoadedSpec, base: &std::path::Path) -> Result<EngineConfig, String> {
+    let e = &loaded.spec.engine;
+    let memory_limit = match &e.memory_limit {
+        Some(raw) => Some(parse_bytes(raw.as_str()).map_err(|msg| {
+            format!(
+                "{}: `engine.memory_limit`: {msg}",
+                loaded.locate(&["engine", "memory_limit"])
+            )
+        })?),
+        None => None,
+    };
+    if e.target_partitions == Some(0) {
+        return Err(format!(
+            "{}: `engine.target_partitions` must be at least 1",
+            loaded.locate(&["engine", "target_partitions"])
+        ));
+    }
+    Ok(EngineConfig {
+        target_partitions: e.target_partitions,
+        memory_limit,
+        spill_dir: e.spill_dir.as_ref().map(|d| base.join(d.as_str())),
+    })
+}
+
+/// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000` into bytes.
+pub fn parse_bytes(raw: &str) -> Result<usize, String> {
+    let s = raw.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a size: write e.g. `2GiB` or `512MiB`"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024f64.powi(4),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{raw}`: use B, KiB, MiB, GiB (or KB, MB, GB)"
+            ));
+        }
+    };
+    Ok((n * mult) as usize)
+}
+
+/// The tables a query reads (CTE names excluded), lower-cased as DataFusion
+/// normalizes unquoted identifiers. The SQL must be one query.
+pub fn referenced_tables(sql: &str) -> Result<Vec<String>, String> {
+    let mut statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL syntax error: {e}"))?;
+    if statements.len() != 1 {
+        return Err(format!(
+            "a step must be exactly one SQL query, found {} statements",
+            statements.len()
+        ));
+    }
+    let statement = statements.pop_front().expect("one statement");
+    let is_query =
+        matches!(&statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)));
+    if !is_query {
+        return Err(
+            "a step must be a query (SELECT, WITH … SELECT, VALUES); DDL and DML such as CREATE, COPY or INSERT are not allowed"
+                .into(),
+        );
+    }
+    let (tables, _ctes) = resolve_table_references(&statement, true).map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = tables.iter().map(|t| t.table().to_string()).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Orders steps so each comes after the steps it reads (declaration order
+/// among independent ones). On a cycle, returns it as `[a, b, …, a]`.
+pub fn order_steps(steps: Vec<StepPlan>) -> Result<Vec<StepPlan>, Vec<String>> {
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done.
+    let mut state = vec![0u8; steps.len()];
+    let mut order = Vec::with_capacity(steps.len());
+    let mut stack: Vec<usize> = Vec::new();
+
+    fn visit(
+        i: usize,
+        steps: &[StepPlan],
+        index: &HashMap<&str, usize>,
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> Result<(), Vec<String>> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => {
+                let start = stack.iter().position(|&s| s == i).expect("on the stack");
+                let mut cycle: Vec<String> = stack[start..]
+                    .iter()
+                    .map(|&s| steps[s].name.clone())
+                    .collect();
+                cycle.push(steps[i].name.clone());
+                return Err(cycle);
+            }
+            _ => {}
+        }
+        state[i] = 1;
+        stack.push(i);
+        for dep in &steps[i].depends_on {
+            if let Some(&j) = index.get(dep.as_str()) {
+                visit(j, steps, index, state, stack, order)?;
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+
+    for i in 0..steps.len() {
+        visit(i, &steps, &index, &mut state, &mut stack, &mut order)?;
+    }
+    let mut slots: Vec<Option<StepPlan>> = steps.into_iter().map(Some).collect();
+    Ok(order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each step once"))
+        .collect())
+}
+
+/// The named steps and every step they read, transitively.
+fn ancestors(steps: &[StepPlan], names: &[String]) -> HashSet<String> {
+    let by_name: HashMap<&str, &StepPlan> = steps.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut seen = HashSet::new();
+    let mut todo: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.to_string())
+            && let Some(step) = by_name.get(name)
+        {
+            todo.extend(step.depends_on.iter().map(|s| s.as_str()));
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn step(name: &str, deps: &[&str]) -> StepPlan {
+        StepPlan {
+            name: name.into(),
+            sql: String::new(),
+            origin: "inline SQL".into(),
+            materialize: Materialize::View,
+            depends_on: deps.iter().map(|s| s.to_string()).collect(),
+            reads_sources: vec![],
+        }
+    }
+
+    fn names(steps: &[StepPlan]) -> Vec<&str> {
+        steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn orders_dependencies_first_and_keeps_declaration_order_otherwise() {
+        let steps = vec![
+            step("report", &["rfm", "churn"]),
+            step("rfm", &["base"]),
+            step("churn", &["base"]),
+            step("base", &[]),
+            step("other", &[]),
+        ];
+        let ordered = order_steps(steps).unwrap();
+        assert_eq!(names(&ordered), ["base", "rfm", "churn", "report", "other"]);
+    }
+
+    #[test]
+    fn a_cycle_is_named() {
+        let steps = vec![
+            step("a", &["c"]),
+            step("b", &["a"]),
+            step("c", &["b"]),
+            step("d", &[]),
+        ];
+        let cycle = order_steps(steps).unwrap_err();
+        assert_eq!(cycle, ["a", "c", "b", "a"]);
+        let self_loop = order_steps(vec![step("x", &["x"])]).unwrap_err();
+        assert_eq!(self_loop, ["x", "x"]);
+    }
+
+    #[test]
+    fn finds_tables_but_not_ctes() {
+        let sql = "WITH recent AS (SELECT * FROM orders WHERE x > 1)
+                   SELECT c.customer_id FROM Customers c JOIN recent r USING (customer_id)
+                   WHERE c.id IN (SELECT customer_id FROM surveys)";
+        assert_eq!(
+            referenced_tables(sql).unwrap(),
+            ["customers", "orders", "surveys"]
+        );
+    }
+
+    #[test]
+    fn refuses_non_queries_and_bad_syntax() {
+        let err = referenced_tables("COPY orders TO '/tmp/x.csv'").unwrap_err();
+        assert!(err.contains("must be a query"), "{err}");
+        let err = referenced_tables("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc'")
+            .unwrap_err();
+        assert!(err.contains("must be a query"), "{err}");
+        let err = referenced_tables("SELECT 1; SELECT 2").unwrap_err();
+        assert!(err.contains("exactly one"), "{err}");
+        let err = referenced_tables("SELECT a\nFROM t WHERE x = = 1").unwrap_err();
+        assert!(err.starts_with("SQL syntax error"), "{err}");
+        assert!(err.contains("Line: 2"), "{err}");
+    }
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
+        assert_eq!(parse_bytes("512 MiB").unwrap(), 512 * 1024 * 1024);
+        assert_eq!(parse_bytes("1.5GB").unwrap(), 1_500_000_000);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("2 GiBs").is_err());
+    }
+
+    fn plan_of(yaml: &str, overrides: &Overrides) -> Result<Plan> {
+        let loaded = LoadedSpec::parse(Path::new("/p/pipe.yaml"), yaml.into())?;
+        Plan::build(
+            &loaded,
+            overrides,
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+        )
+    }
+
+    const PIPE: &str = "\
+name: t
+params:
+  data_root: { type: string, default: ../data }
+  min_amount: { type: float, default: 0 }
+sources:
+  orders: \"{{ data_root }}/orders/\"
+output_root: /tmp/out/{{ as_of }}
+steps:
+  totals:
+    sql: SELECT customer_id, sum(amount) AS revenue FROM orders WHERE order_ts <= {{ as_of }} AND amount > {{ min_amount }} GROUP BY 1
+  top:
+    sql: SELECT * FROM totals ORDER BY revenue DESC LIMIT 10
+  unrelated:
+    sql: SELECT 1 AS one
+outputs:
+  - step: top
+    path: tables/top/as_of={{ as_of }}/
+  - step: unrelated
+    path: one.csv
+    format: csv
+";
+
+    #[test]
+    fn builds_a_plan_with_params_urls_and_order() {
+        let plan = plan_of(
+            PIPE,
+            &Overrides {
+                params: vec![("as_of".into(), "2026-11-22".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.sources[0].url.as_str(), "file:///data/orders/");
+        assert_eq!(plan.output_root.as_str(), "file:///tmp/out/2026-11-22/");
+        assert_eq!(names(&plan.steps), ["totals", "top", "unrelated"]);
+        assert!(
+            plan.steps[0]
+                .sql
+                .contains("order_ts <= DATE '2026-11-22' AND amount > 0.0")
+        );
+        assert_eq!(plan.steps[0].reads_sources, ["orders"]);
+        assert_eq!(plan.steps[1].depends_on, ["totals"]);
+        assert_eq!(
+            plan.outputs[0].url.as_str(),
+            "file:///tmp/out/2026-11-22/tables/top/as_of=2026-11-22/part-0.parquet"
+        );
+        assert_eq!(
+            plan.outputs[1].url.as_str(),
+            "file:///tmp/out/2026-11-22/one.csv"
+        );
+    }
+
+    #[test]
+    fn select_keeps_needed_steps_and_their_outputs() {
+        let plan = plan_of(
+            PIPE,
+            &Overrides {
+                select: vec!["top".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(names(&plan.steps), ["totals", "top"]);
+        assert_eq!(names(&plan.deselected), ["unrelated"]);
+        assert_eq!(plan.outputs.len(), 1);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let yaml = PIPE
+            .replace("FROM totals ORDER", "FROM totalz ORDER")
+            .replace("SELECT 1 AS one", "SELECT * FROM (")
+            .replace("path: one.csv", "path: ../../one.csv");
+        let err = plan_of(&yaml, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("3 problem(s) found"), "{err}");
+        assert!(err.contains("/p/pipe.yaml:11:3: step `top` (inline SQL) reads unknown table `totalz`; did you mean `totals`?"), "{err}");
+        assert!(
+            err.contains("step `unrelated` (inline SQL): SQL syntax error"),
+            "{err}"
+        );
+        assert!(err.contains("climbs out of the output root"), "{err}");
+    }
+
+    #[test]
+    fn cycle_in_pipeline_is_an_error_naming_it() {
+        let yaml = PIPE.replace("FROM orders WHERE", "FROM top, orders WHERE");
+        let err = plan_of(&yaml, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cycle: `totals` → `top` → `totals`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_param_type_is_refused_before_anything_runs() {
+        let err = plan_of(
+            PIPE,
+            &Overrides {
+                params: vec![("as_of".into(), "2026-13-01".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("`2026-13-01` is not a valid date"),
+            "{err}"
+        );
+    }
+}

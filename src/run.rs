@@ -1,0 +1,356 @@
+//! A whole run, in one direction: plan → session and sources → steps →
+//! outputs and reports (staged) → publish → `run_results.json`. Also
+//! `validate`, which plans every step against the sources' schemas without
+//! executing anything.
+
+use std::time::Instant;
+
+use chrono::{SecondsFormat, Utc};
+use datafusion::prelude::SessionContext;
+use minijinja::Value;
+use object_store::{ObjectStoreExt, PutPayload};
+use url::Url;
+
+use crate::engine::{
+    SourceResult, StepResult, StepStatus, build_session, register_sources, run_steps,
+    step_sql_options, write::write_stream,
+};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Artifact, ArtifactKind, RunResults};
+use crate::params::map_value;
+use crate::plan::Plan;
+use crate::progress::Observer;
+use crate::publish::Stager;
+use crate::report;
+use crate::storage::{redact, storage_err, store_for};
+
+/// Runs a plan end to end. `run_results.json` is written under the output
+/// root whatever happens once the run has started; outputs and reports are
+/// published only when every step succeeded.
+pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
+    let started = Utc::now();
+    let t0 = Instant::now();
+    let run_id = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    );
+    let ctx = build_session(&plan.engine)?;
+    let scratch_root = plan
+        .output_root
+        .join(&format!("_scratch/{run_id}/"))
+        .expect("scratch URL under the output root");
+
+    let mut results = RunResults {
+        pipeline: plan.name.clone(),
+        pipeline_file: plan.pipeline_path.display().to_string(),
+        run_id: run_id.clone(),
+        status: "error",
+        params: plan.params.to_json(),
+        started_at: started.to_rfc3339_opts(SecondsFormat::Millis, true),
+        finished_at: String::new(),
+        elapsed_seconds: 0.0,
+        sources: Vec::new(),
+        steps: Vec::new(),
+        artifacts: Vec::new(),
+        error: None,
+    };
+
+    let outcome = execute(plan, &ctx, &scratch_root, &run_id, observer, &mut results).await;
+    remove_scratch(&ctx, &scratch_root).await;
+
+    results.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    results.elapsed_seconds = t0.elapsed().as_secs_f64();
+    match &outcome {
+        Ok(()) => results.status = "success",
+        Err(e) => results.error = Some(e.to_string()),
+    }
+    let written = write_manifest(&ctx, &plan.output_root, &results).await;
+    outcome?;
+    written?;
+    Ok(results)
+}
+
+async fn execute(
+    plan: &Plan,
+    ctx: &SessionContext,
+    scratch_root: &Url,
+    run_id: &str,
+    observer: &dyn Observer,
+    results: &mut RunResults,
+) -> Result<()> {
+    results.sources = register_sources(ctx, plan).await?;
+    let absent: Vec<String> = absent_sources(&results.sources);
+    results.steps = run_steps(ctx, plan, &absent, scratch_root, observer).await;
+    if let Some(failed) = results.steps.iter().find(|s| s.status == StepStatus::Error) {
+        let count = results
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Error)
+            .count();
+        let message = failed.message.clone().unwrap_or_default();
+        return Err(if count == 1 {
+            Error::Run(message)
+        } else {
+            Error::Run(format!("{message} (and {} more failed steps)", count - 1))
+        });
+    }
+
+    let mut stager = Stager::new(ctx, &plan.output_root, run_id);
+    match stage_artifacts(plan, ctx, &results.steps, &mut stager).await {
+        Ok(artifacts) => {
+            results.artifacts = artifacts;
+            stager.publish().await
+        }
+        Err(e) => {
+            stager.discard().await;
+            Err(e)
+        }
+    }
+}
+
+fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
+    sources
+        .iter()
+        .filter(|s| s.status == "absent")
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Writes every output and report to staging; returns what will be published.
+async fn stage_artifacts(
+    plan: &Plan,
+    ctx: &SessionContext,
+    steps: &[StepResult],
+    stager: &mut Stager,
+) -> Result<Vec<Artifact>> {
+    let mut artifacts = Vec::new();
+    let succeeded = |name: &str| {
+        steps
+            .iter()
+            .any(|s| s.name == name && s.status == StepStatus::Success)
+    };
+    for out in &plan.outputs {
+        if !succeeded(&out.step) {
+            tracing::warn!(
+                step = out.step.as_str(),
+                "output not written: the step was skipped"
+            );
+            continue;
+        }
+        let staging = stager.staging_url(&out.url);
+        let (store, path) = store_for(ctx, &staging)?;
+        let fail = |e: &dyn std::fmt::Display| Error::Step {
+            step: out.step.clone(),
+            message: format!("writing output `{}`: {e}", redact(out.url.as_str())),
+        };
+        let stream = ctx
+            .table(out.step.as_str())
+            .await
+            .map_err(|e| fail(&e))?
+            .execute_stream()
+            .await
+            .map_err(|e| fail(&e))?;
+        let rows = write_stream(stream, store, &path, out.format)
+            .await
+            .map_err(|e| fail(&e))?;
+        stager.add(&staging, &out.url)?;
+        artifacts.push(Artifact {
+            kind: ArtifactKind::Output,
+            source: out.step.clone(),
+            path: redact(out.url.as_str()),
+            format: Artifact::format_of(out.format),
+            rows: Some(rows),
+            bytes: stager.staged_size(&staging).await,
+        });
+    }
+
+    let step_names: Vec<String> = steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Success)
+        .map(|s| s.name.clone())
+        .collect();
+    for rep in &plan.reports {
+        let dir = rep.template.parent().unwrap_or(std::path::Path::new("."));
+        let name = rep
+            .template
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let env = report::environment(dir);
+        let mut context: Vec<(String, Value)> = vec![
+            ("params".into(), plan.params.template_context()),
+            ("run".into(), run_metadata(plan)),
+        ];
+        for table in report::tables_needed(&env, name, &step_names)? {
+            let rows = collect_for_report(ctx, &table, name).await?;
+            context.push((table, Value::from(rows)));
+        }
+        let text = report::render(&env, name, map_value(context))?;
+        let bytes = stager.put(&rep.url, text.into_bytes()).await?;
+        artifacts.push(Artifact {
+            kind: ArtifactKind::Report,
+            source: name.to_string(),
+            path: redact(rep.url.as_str()),
+            format: name
+                .trim_end_matches(".j2")
+                .rsplit('.')
+                .next()
+                .unwrap_or("txt")
+                .to_string(),
+            rows: None,
+            bytes: Some(bytes),
+        });
+    }
+    Ok(artifacts)
+}
+
+/// What a report knows of the run. No wall-clock time: the same data and
+/// `as_of` give the same report.
+fn run_metadata(plan: &Plan) -> Value {
+    minijinja::context! {
+        pipeline => plan.name.clone(),
+        description => plan.description.clone(),
+        as_of => plan.as_of().format("%Y-%m-%d").to_string(),
+    }
+}
+
+async fn collect_for_report(
+    ctx: &SessionContext,
+    table: &str,
+    template: &str,
+) -> Result<Vec<Value>> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::Run(format!("report `{template}`: reading table `{table}`: {e}"))
+    };
+    let batches = ctx
+        .table(table)
+        .await
+        .map_err(|e| fail(&e))?
+        .limit(0, Some(report::MAX_REPORT_ROWS + 1))
+        .map_err(|e| fail(&e))?
+        .collect()
+        .await
+        .map_err(|e| fail(&e))?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows > report::MAX_REPORT_ROWS {
+        return Err(Error::Run(format!(
+            "report `{template}` uses table `{table}`, which has more than {} rows; a report takes summaries: aggregate it in a step and use that",
+            report::MAX_REPORT_ROWS
+        )));
+    }
+    report::rows_of(&batches).map_err(|e| fail(&e))
+}
+
+async fn write_manifest(ctx: &SessionContext, root: &Url, results: &RunResults) -> Result<()> {
+    let url = root
+        .join(manifest::FILE_NAME)
+        .expect("manifest URL under the output root");
+    let (store, path) = store_for(ctx, &url)?;
+    store
+        .put(&path, PutPayload::from(results.to_json().into_bytes()))
+        .await
+        .map_err(|e| storage_err(&url, e))?;
+    Ok(())
+}
+
+async fn remove_scratch(ctx: &SessionContext, scratch_root: &Url) {
+    if scratch_root.scheme() == "file" {
+        if let Ok(path) = scratch_root.to_file_path() {
+            let _ = std::fs::remove_dir_all(&path);
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        return;
+    }
+    if let Ok((store, prefix)) = store_for(ctx, scratch_root) {
+        use futures::StreamExt;
+        let paths: Vec<_> = store
+            .list(Some(&prefix))
+            .filter_map(|m| async move { m.ok().map(|m| m.location) })
+            .collect()
+            .await;
+        for p in paths {
+            let _ = store.delete(&p).await;
+        }
+    }
+}
+
+/// Checks a pipeline without running it: every param, URL and SQL template;
+/// every step planned against the real sources' schemas; every report
+/// template parsed. Returns every problem found.
+pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let ctx = build_session(&plan.engine)?;
+    let sources = match register_sources(&ctx, plan).await {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let absent = absent_sources(&sources);
+    let mut failed: Vec<String> = Vec::new();
+    for step in &plan.steps {
+        if let Some(dep) = step.depends_on.iter().find(|d| failed.contains(d)) {
+            problems.push(format!(
+                "step `{}`: not checked, because step `{dep}` has errors",
+                step.name
+            ));
+            failed.push(step.name.clone());
+            continue;
+        }
+        if step.reads_sources.iter().any(|s| absent.contains(s)) {
+            // It will be skipped at run time; nothing to plan against.
+            failed.push(step.name.clone());
+            continue;
+        }
+        let unregistered = step
+            .reads_sources
+            .iter()
+            .find(|s| !sources.iter().any(|r| &r.name == *s));
+        if let Some(src) = unregistered {
+            problems.push(format!(
+                "step `{}`: not checked, because source `{src}` could not be read",
+                step.name
+            ));
+            failed.push(step.name.clone());
+            continue;
+        }
+        match ctx.sql_with_options(&step.sql, step_sql_options()).await {
+            Ok(df) => {
+                if let Err(e) = ctx.register_table(step.name.as_str(), df.into_view()) {
+                    problems.push(format!("step `{}`: {e}", step.name));
+                }
+            }
+            Err(e) => {
+                problems.push(
+                    Error::Step {
+                        step: step.name.clone(),
+                        message: format!("{e} (SQL from {})", step.origin),
+                    }
+                    .to_string(),
+                );
+                failed.push(step.name.clone());
+            }
+        }
+    }
+    for rep in &plan.reports {
+        let dir = rep.template.parent().unwrap_or(std::path::Path::new("."));
+        let name = rep
+            .template
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let env = report::environment(dir);
+        if let Err(e) = env.get_template(name) {
+            problems.push(format!(
+                "report template `{}`: {}",
+                rep.template.display(),
+                crate::params::describe_template_error(&e)
+            ));
+        }
+    }
+    Ok(problems)
+}

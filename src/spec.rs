@@ -1,0 +1,526 @@
+//! The pipeline file as written: the serde model of the YAML, `${VAR}`
+//! interpolation, and parse errors that point at a file, line and column.
+//!
+//! Nothing here interprets the values; `plan` turns a [`PipelineSpec`] into a
+//! validated, typed plan.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, suggest};
+
+/// A whole pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    pub name: Interp,
+    #[serde(default)]
+    pub description: Option<Interp>,
+    /// Typed parameters; `as_of` is always present (a date, default today).
+    #[serde(default)]
+    pub params: IndexMap<String, ParamSpec>,
+    /// Table name → where its Parquet data lives.
+    #[serde(default)]
+    pub sources: IndexMap<String, SourceSpec>,
+    /// Step name → the SQL query that produces it.
+    #[serde(default)]
+    pub steps: IndexMap<String, StepSpec>,
+    /// Where outputs, reports, `run_results.json` and scratch data go.
+    #[serde(default = "default_output_root")]
+    pub output_root: Interp,
+    #[serde(default)]
+    pub outputs: Vec<OutputSpec>,
+    #[serde(default)]
+    pub reports: Vec<ReportSpec>,
+    #[serde(default)]
+    pub engine: EngineSpec,
+}
+
+fn default_output_root() -> Interp {
+    Interp("out".into())
+}
+
+/// The type of a pipeline parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    Date,
+    Int,
+    Float,
+    String,
+    Bool,
+}
+
+impl fmt::Display for ParamType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            ParamType::Date => "date",
+            ParamType::Int => "int",
+            ParamType::Float => "float",
+            ParamType::String => "string",
+            ParamType::Bool => "bool",
+        };
+        f.write_str(s)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    /// Default value; a string may use `${VAR}`. For dates, `today` is allowed.
+    #[serde(default)]
+    pub default: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A source table: a URL string, or a mapping with `url` and options.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub url: Interp,
+    pub optional: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceDetail {
+    url: Interp,
+    #[serde(default)]
+    optional: bool,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for SourceSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SourceVisitor;
+        impl<'de> Visitor<'de> for SourceVisitor {
+            type Value = SourceSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL string or a mapping with `url` and `optional`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SourceSpec, E> {
+                Ok(SourceSpec {
+                    url: Interp::new(v).map_err(E::custom)?,
+                    optional: false,
+                    description: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SourceSpec, A::Error> {
+                let d = SourceDetail::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(SourceSpec {
+                    url: d.url,
+                    optional: d.optional,
+                    description: d.description,
+                })
+            }
+        }
+        deserializer.deserialize_any(SourceVisitor)
+    }
+}
+
+/// How a step's result is kept for the steps that read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Materialize {
+    /// A logical view: inlined into every query that reads it.
+    #[default]
+    View,
+    /// Computed once and held in memory.
+    Memory,
+    /// Computed once, written as Parquet to the scratch location, read back.
+    Parquet,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Inline SQL (a minijinja template).
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// A SQL file, relative to the pipeline file.
+    #[serde(default)]
+    pub sql_file: Option<Interp>,
+    #[serde(default)]
+    pub materialize: Materialize,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    #[default]
+    Parquet,
+    Csv,
+}
+
+impl OutputFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// The step whose result is written.
+    pub step: String,
+    /// Path under `output_root`, or an absolute URL; may use params. A path
+    /// ending in `/` is a directory that receives one `part-0.<ext>` file.
+    pub path: Interp,
+    #[serde(default)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Template file, relative to the pipeline file.
+    pub template: Interp,
+    /// Path under `output_root`, or an absolute URL; may use params.
+    pub path: Interp,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSpec {
+    /// Parallelism of each query; default: the number of cores.
+    #[serde(default)]
+    pub target_partitions: Option<usize>,
+    /// Memory pool limit, e.g. `2GiB`; default: unlimited.
+    #[serde(default)]
+    pub memory_limit: Option<Interp>,
+    /// Where spill files go; default: the system temp directory.
+    #[serde(default)]
+    pub spill_dir: Option<Interp>,
+}
+
+/// A string from the YAML with `${VAR}` and `${VAR:-default}` already replaced
+/// from the environment. A missing variable without a default is a parse error
+/// at that value's position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Interp(pub String);
+
+impl Interp {
+    fn new(raw: &str) -> Result<Self, String> {
+        interpolate(raw, |k| std::env::var(k).ok()).map(Interp)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Interp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Interp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Interp::new(&raw).map_err(de::Error::custom)
+    }
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` using `lookup`. `$$` is a literal `$`.
+pub fn interpolate(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(stripped) = after.strip_prefix('$') {
+            out.push('$');
+            rest = stripped;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let end = body
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in `{raw}`: write `${{VAR}}`"))?;
+            let expr = &body[..end];
+            let (name, default) = match expr.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (expr, None),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "`${{{expr}}}` is not a valid environment reference: use `${{NAME}}` or `${{NAME:-default}}`"
+                ));
+            }
+            match (lookup(name), default) {
+                (Some(v), _) if !(v.is_empty() && default.is_some()) => out.push_str(&v),
+                (_, Some(d)) => out.push_str(d),
+                (_, None) => {
+                    return Err(format!(
+                        "environment variable `{name}` is not set: set it, or give a default as `${{{name}:-value}}`"
+                    ));
+                }
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A parsed pipeline file with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    pub spec: PipelineSpec,
+    /// The file the YAML was read from (or a display name for embedded files).
+    pub path: PathBuf,
+    /// The YAML text, kept to point errors at lines.
+    pub text: String,
+}
+
+impl LoadedSpec {
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            message: format!(
+                "cannot read pipeline file `{}`: {e}; check the path",
+                path.display()
+            ),
+        })?;
+        Self::parse(path, text)
+    }
+
+    pub fn parse(path: &Path, text: String) -> Result<Self, Error> {
+        let spec: PipelineSpec = serde_yaml::from_str(&text).map_err(|e| {
+            let location = e
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            Error::Config {
+                message: format!("{}{location}: {}", path.display(), explain_serde(&e)),
+            }
+        })?;
+        Ok(LoadedSpec {
+            spec,
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    /// The directory relative paths in the file are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        let parent = self.path.parent().unwrap_or(Path::new(""));
+        if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent.to_path_buf()
+        }
+    }
+
+    /// `file:line:column` of a key in the YAML (e.g. `["steps", "rfm"]`), for
+    /// errors found after parsing. Falls back to the file alone.
+    pub fn locate(&self, keys: &[&str]) -> String {
+        let file = self.path.display();
+        match find_key(&self.text, keys) {
+            Some((line, col)) => format!("{file}:{line}:{col}"),
+            None => format!("{file}"),
+        }
+    }
+}
+
+/// Finds the line and column of a nested mapping key by indentation. Handles
+/// the block style pipelines are written in; returns None for anything else.
+fn find_key(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let mut min_indent = 0usize;
+    let mut found = None;
+    let mut lines = text.lines().enumerate();
+    for key in keys {
+        found = None;
+        for (no, line) in lines.by_ref() {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            if indent < min_indent {
+                return None;
+            }
+            let item = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+            let bare = item
+                .split_once(':')
+                .map(|(k, _)| k.trim().trim_matches(|c| c == '"' || c == '\''));
+            if bare == Some(*key) {
+                let col = indent + (trimmed.len() - item.len()) + 1;
+                found = Some((no + 1, col));
+                min_indent = indent + 1;
+                break;
+            }
+        }
+        found?;
+    }
+    found
+}
+
+/// Rewrites serde's messages into what a pipeline author needs: the nearest
+/// valid key for an unknown one.
+fn explain_serde(e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    // serde_yaml appends " at line L column C"; the location is printed separately.
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    for (marker, what) in [("unknown field `", "key"), ("unknown variant `", "value")] {
+        let Some(at) = msg.find(marker) else { continue };
+        let (prefix, rest) = msg.split_at(at);
+        let Some((given, tail)) = rest[marker.len()..].split_once('`') else {
+            continue;
+        };
+        // The rest lists the valid names, each in backticks.
+        let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+        let hint = suggest(given, expected.iter().copied())
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        let listed = expected
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return format!("{prefix}unknown {what} `{given}`{hint} (valid: {listed})");
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "BUCKET" => Some("crm".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn interpolates_variables_and_defaults() {
+        assert_eq!(interpolate("s3://${BUCKET}/x", env).unwrap(), "s3://crm/x");
+        assert_eq!(interpolate("${NOPE:-./data}", env).unwrap(), "./data");
+        assert_eq!(interpolate("${EMPTY:-d}", env).unwrap(), "d");
+        assert_eq!(interpolate("${BUCKET:-d}", env).unwrap(), "crm");
+        assert_eq!(
+            interpolate("cost $$5 and $x", env).unwrap(),
+            "cost $5 and $x"
+        );
+        let err = interpolate("${NOPE}", env).unwrap_err();
+        assert!(err.contains("`NOPE` is not set"), "{err}");
+        assert!(interpolate("${BAD NAME}", env).is_err());
+        assert!(interpolate("${OPEN", env).is_err());
+    }
+
+    const GOOD: &str = "\
+name: demo
+params:
+  as_of: { type: date }
+  data_root: { type: string, default: ./data }
+sources:
+  orders: \"{{ data_root }}/orders/\"
+  surveys:
+    url: \"{{ data_root }}/surveys/\"
+    optional: true
+steps:
+  totals:
+    sql: SELECT customer_id, sum(amount) AS revenue FROM orders GROUP BY 1
+    materialize: memory
+outputs:
+  - step: totals
+    path: tables/totals/
+";
+
+    #[test]
+    fn parses_sources_as_string_or_mapping() {
+        let s = LoadedSpec::parse(Path::new("p.yaml"), GOOD.into()).unwrap();
+        assert_eq!(
+            s.spec.sources["orders"].url.as_str(),
+            "{{ data_root }}/orders/"
+        );
+        assert!(!s.spec.sources["orders"].optional);
+        assert!(s.spec.sources["surveys"].optional);
+        assert_eq!(s.spec.steps["totals"].materialize, Materialize::Memory);
+        assert_eq!(s.spec.params["as_of"].kind, ParamType::Date);
+        assert_eq!(s.spec.output_root.as_str(), "out");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_nearest_key() {
+        let text = GOOD.replace("outputs:", "outptus:");
+        let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("p.yaml:14:1: unknown key `outptus`"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `outputs`?"), "{err}");
+    }
+
+    #[test]
+    fn unknown_nested_key_and_bad_enum_value() {
+        let text = GOOD.replace("optional: true", "optionl: true");
+        let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.yaml:9:5"), "{err}");
+        assert!(err.contains("did you mean `optional`?"), "{err}");
+
+        let text = GOOD.replace("materialize: memory", "materialize: memroy");
+        let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.yaml:13:18"), "{err}");
+        assert!(err.contains("did you mean `memory`?"), "{err}");
+    }
+
+    #[test]
+    fn malformed_yaml_gives_line_and_column() {
+        let text = GOOD.replace("  totals:\n", "  totals:\n   bad: [\n");
+        let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("p.yaml:"), "{err}");
+        assert!(
+            err.split(':').nth(1).unwrap().parse::<usize>().is_ok(),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_env_var_is_an_error_at_its_value() {
+        let text = GOOD.replace("path: tables/totals/", "path: ${LOYALTY_TEST_UNSET_VAR}/t/");
+        let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.yaml:15:5: outputs[0]"), "{err}");
+        assert!(err.contains("`LOYALTY_TEST_UNSET_VAR` is not set"), "{err}");
+    }
+
+    #[test]
+    fn locates_nested_keys() {
+        let s = LoadedSpec::parse(Path::new("p.yaml"), GOOD.into()).unwrap();
+        assert_eq!(s.locate(&["steps", "totals"]), "p.yaml:11:3");
+        assert_eq!(s.locate(&["steps", "totals", "sql"]), "p.yaml:12:5");
+        assert_eq!(s.locate(&["sources", "surveys", "url"]), "p.yaml:8:5");
+        assert_eq!(s.locate(&["outputs", "step"]), "p.yaml:15:5");
+        assert_eq!(s.locate(&["steps", "nope"]), "p.yaml");
+    }
+}

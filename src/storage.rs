@@ -1,0 +1,284 @@
+//! Storage locations: pipeline URLs and paths → absolute URLs, and the
+//! object stores (local disk, S3, GCS, Azure, HTTP, memory) that serve them.
+//! Credentials and endpoints come only from each cloud's standard environment
+//! variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::prelude::SessionContext;
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The URL schemes a pipeline may use.
+pub const SCHEMES: &[&str] = &[
+    "file", "s3", "gs", "az", "abfs", "abfss", "http", "https", "memory",
+];
+
+/// Resolves a pipeline location (a URL, or a local path relative to `base`)
+/// to an absolute URL. A trailing `/` is kept: it marks a directory.
+pub fn resolve_url(raw: &str, base: &Path) -> Result<Url, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("the location is empty".into());
+    }
+    if let Some((scheme, _)) = raw.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if !SCHEMES.contains(&scheme.as_str()) {
+            return Err(format!(
+                "unsupported URL scheme `{scheme}://` in `{}`: use one of {}, or a local path",
+                redact(raw),
+                SCHEMES
+                    .iter()
+                    .map(|s| format!("`{s}://`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        return Url::parse(raw).map_err(|e| format!("`{}` is not a valid URL: {e}", redact(raw)));
+    }
+    let path = Path::new(raw);
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        let base = if base.is_absolute() {
+            base.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| format!("cannot read the current directory: {e}"))?
+                .join(base)
+        };
+        base.join(path)
+    };
+    let normal = normalize(&joined);
+    let mut url = Url::from_file_path(&normal)
+        .map_err(|_| format!("`{}` is not a usable local path", normal.display()))?;
+    if raw.ends_with('/') && !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
+    }
+    Ok(url)
+}
+
+/// Removes `.` and `..` components without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Joins a relative path (with `/` separators, maybe ending in `/`) onto a
+/// directory URL. `..` cannot climb above `root`.
+pub fn join_under(root: &Url, rel: &str) -> Result<Url, String> {
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in rel.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if segments.pop().is_none() {
+                    return Err(format!(
+                        "`{rel}` climbs out of the output root `{}`: use a path inside it, or an absolute URL",
+                        redact(root.as_str())
+                    ));
+                }
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut base = root.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    let mut joined = segments.join("/");
+    if rel.ends_with('/') && !joined.is_empty() {
+        joined.push('/');
+    }
+    base.join(&joined)
+        .map_err(|e| format!("cannot join `{rel}` to `{}`: {e}", redact(root.as_str())))
+}
+
+/// Whether `raw` is a URL with a scheme (as opposed to a local path).
+pub fn has_scheme(raw: &str) -> bool {
+    raw.contains("://")
+}
+
+/// The URL as text with any password or query string (tokens) removed.
+pub fn redact(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            if url.query().is_some() {
+                url.set_query(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => raw.to_string(),
+    }
+}
+
+/// The listing URL DataFusion reads a source from: a directory, a file, or a
+/// glob in the last segments (`…/orders/*.parquet`, `…/year=*/`).
+pub fn listing_url(url: &Url) -> Result<ListingTableUrl, String> {
+    // `?` would start a URL's query, so globs use `*` and `[…]`.
+    let decoded = url.path().replace("%5B", "[").replace("%5D", "]");
+    let glob_at = decoded.split('/').position(|seg| seg.contains(['*', '[']));
+    match glob_at {
+        None => ListingTableUrl::parse(url.as_str()).map_err(|e| e.to_string()),
+        Some(i) => {
+            let segments: Vec<&str> = decoded.split('/').collect();
+            let prefix = format!("{}/", segments[..i].join("/"));
+            let pattern = segments[i..].join("/");
+            let mut base = url.clone();
+            base.set_path(&prefix);
+            ListingTableUrl::parse(base.as_str())
+                .and_then(|u| u.with_glob(&pattern))
+                .map_err(|e| format!("bad glob `{pattern}`: {e}"))
+        }
+    }
+}
+
+/// The object store and path inside it for a URL, registering the store with
+/// the session on first use.
+pub fn store_for(ctx: &SessionContext, url: &Url) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+    ensure_store(ctx, url)?;
+    let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])
+        .map_err(|e| storage_err(url, e))?;
+    let store = ctx
+        .runtime_env()
+        .object_store(&store_url)
+        .map_err(|e| storage_err(url, e))?;
+    let path = ObjectPath::from_url_path(url.path()).map_err(|e| storage_err(url, e))?;
+    Ok((store, path))
+}
+
+/// Registers the object store a URL needs, built from the environment.
+pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
+    let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])
+        .map_err(|e| storage_err(url, e))?;
+    let runtime = ctx.runtime_env();
+    if runtime.object_store(&store_url).is_ok() {
+        return Ok(());
+    }
+    let scheme = url.scheme();
+    let store: Arc<dyn ObjectStore> = match scheme {
+        "file" => Arc::new(object_store::local::LocalFileSystem::new()),
+        "memory" => Arc::new(object_store::memory::InMemory::new()),
+        "s3" => Arc::new(
+            object_store::aws::AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .build()
+                .map_err(|e| storage_err(url, e))?,
+        ),
+        "gs" => Arc::new(
+            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_url(url.as_str())
+                .build()
+                .map_err(|e| storage_err(url, e))?,
+        ),
+        "az" | "abfs" | "abfss" => Arc::new(
+            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .build()
+                .map_err(|e| storage_err(url, e))?,
+        ),
+        "http" | "https" => Arc::new(
+            object_store::http::HttpBuilder::new()
+                .with_url(&url[..url::Position::BeforePath])
+                .build()
+                .map_err(|e| storage_err(url, e))?,
+        ),
+        other => {
+            return Err(Error::Storage {
+                url: redact(url.as_str()),
+                message: format!("unsupported scheme `{other}://`"),
+            });
+        }
+    };
+    runtime.register_object_store(store_url.as_ref(), store);
+    Ok(())
+}
+
+pub fn storage_err(url: &Url, e: impl std::fmt::Display) -> Error {
+    Error::Storage {
+        url: redact(url.as_str()),
+        message: e.to_string(),
+    }
+}
+
+/// The last segment of a URL's path (its file name), or "" for a directory.
+pub fn file_name(url: &Url) -> &str {
+    url.path().rsplit('/').next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_relative_paths_against_the_pipeline_dir() {
+        let u = resolve_url("../data/orders/", Path::new("/srv/loyalty/pipelines")).unwrap();
+        assert_eq!(u.as_str(), "file:///srv/loyalty/data/orders/");
+        let u = resolve_url("./x.parquet", Path::new("/a")).unwrap();
+        assert_eq!(u.as_str(), "file:///a/x.parquet");
+        let u = resolve_url("/abs/dir/", Path::new("/a")).unwrap();
+        assert_eq!(u.as_str(), "file:///abs/dir/");
+    }
+
+    #[test]
+    fn keeps_cloud_urls_and_refuses_unknown_schemes() {
+        assert_eq!(
+            resolve_url("s3://bucket/crm/orders/", Path::new("/"))
+                .unwrap()
+                .as_str(),
+            "s3://bucket/crm/orders/"
+        );
+        let err = resolve_url("ftp://host/x", Path::new("/")).unwrap_err();
+        assert!(err.contains("unsupported URL scheme `ftp://`"), "{err}");
+    }
+
+    #[test]
+    fn joins_under_root_and_refuses_to_climb_out() {
+        let root = Url::parse("s3://b/out").unwrap();
+        assert_eq!(
+            join_under(&root, "tables/rfm/").unwrap().as_str(),
+            "s3://b/out/tables/rfm/"
+        );
+        assert_eq!(
+            join_under(&root, "a/../report.html").unwrap().as_str(),
+            "s3://b/out/report.html"
+        );
+        assert!(join_under(&root, "../../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords_and_query_tokens() {
+        assert_eq!(
+            redact("https://user:secret@host/x?sig=abc"),
+            "https://user:***@host/x?***"
+        );
+    }
+
+    #[test]
+    fn splits_globs_from_the_listing_prefix() {
+        let u = listing_url(&Url::parse("file:///d/orders/*.parquet").unwrap()).unwrap();
+        assert_eq!(u.prefix().as_ref(), "d/orders");
+        assert!(u.get_glob().is_some());
+        let u = listing_url(&Url::parse("file:///d/orders/").unwrap()).unwrap();
+        assert!(u.get_glob().is_none());
+        assert!(u.is_collection());
+    }
+}
