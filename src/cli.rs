@@ -78,8 +78,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ParamArgs {
-    /// The run date (sets the `as_of` param), YYYY-MM-DD.
-    #[arg(long, value_name = "DATE")]
+    /// The run date (sets the `as_of` param), YYYY-MM-DD. The last one given wins.
+    #[arg(long, value_name = "DATE", overrides_with = "as_of")]
     as_of: Option<String>,
     /// Set a param: `--param key=value` (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_override)]
@@ -151,6 +151,7 @@ fn init_logging(format: LogFormat, quiet: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

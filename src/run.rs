@@ -104,6 +104,14 @@ async fn execute(
         }
         Err(e) => {
             stager.discard().await;
+            // A view step is computed by the output that reads it: its
+            // failure there is the step's failure.
+            if let Error::Step { step, .. } = &e
+                && let Some(r) = results.steps.iter_mut().find(|r| &r.name == step)
+            {
+                r.status = StepStatus::Error;
+                r.message = Some(e.to_string());
+            }
             Err(e)
         }
     }

@@ -219,7 +219,7 @@ fn gen_customer(opts: &SampleOptions, index: u64, ids: &mut Ids, out: &mut Chunk
     let active_days = (last_active - first).num_days().max(0);
 
     // Orders: the first purchase, then a thinned Poisson process.
-    let per_day = LogNormal::new((0.9f64 / 30.0).ln() + 0.06 * level as f64, 0.7)
+    let per_day = LogNormal::new((1.08f64 / 30.0).ln() + 0.06 * level as f64, 0.7)
         .expect("valid lognormal")
         .sample(&mut rng);
     let basket = LogNormal::new(55f64.ln(), 0.8)

@@ -1,0 +1,186 @@
+//! Helpers shared by the end-to-end tests: run the real binary, write and
+//! read Parquet independently of the code under test.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// The repository root (where `pipelines/` is).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn bundled_pipeline() -> PathBuf {
+    repo().join("pipelines/customer_loyalty.yaml")
+}
+
+/// Runs `loyalty` with `args` in `cwd`; stdin closed, no terminal.
+pub fn loyalty(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("LOYALTY_LOG")
+        .env_remove("LOYALTY_DATA_ROOT")
+        .env_remove("LOYALTY_OUT_ROOT")
+        .output()
+        .expect("run the loyalty binary")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts the exit code, showing the output when it differs.
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+/// Every batch of every `.parquet` file under `dir` (or the file itself).
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let mut files = vec![];
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "parquet") {
+                files.push(p);
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    files
+        .iter()
+        .flat_map(|f| {
+            ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}
+
+/// A column of every batch as i64 (nulls as None).
+pub fn col_i64(batches: &[RecordBatch], name: &str) -> Vec<Option<i64>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let c =
+                arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Int64).unwrap();
+            let a = c.as_any().downcast_ref::<Int64Array>().unwrap().clone();
+            a.iter().collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub fn col_f64(batches: &[RecordBatch], name: &str) -> Vec<Option<f64>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let c =
+                arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Float64).unwrap();
+            let a = c.as_any().downcast_ref::<Float64Array>().unwrap().clone();
+            a.iter().collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub fn col_str(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let c = arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
+            let a = c.as_any().downcast_ref::<StringArray>().unwrap().clone();
+            a.iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Microseconds since the epoch for `YYYY-MM-DD HH:MM:SS`.
+pub fn ts(s: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc()
+        .timestamp_micros()
+}
+
+/// An `orders` table from `(order_id, customer_id, order_ts, amount, status)`.
+pub fn orders_batch(rows: &[(i64, i64, &str, f64, &str)]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("order_id", DataType::Int64, false),
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new(
+            "order_ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("amount", DataType::Float64, false),
+        Field::new("status", DataType::Utf8, false),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+        Arc::new(TimestampMicrosecondArray::from_iter_values(
+            rows.iter().map(|r| ts(r.2)),
+        )),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.4))),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
+/// A `customers` table with just `customer_id`.
+pub fn customers_batch(ids: &[i64]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "customer_id",
+        DataType::Int64,
+        false,
+    )]));
+    RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(ids.to_vec()))]).unwrap()
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The entry of `run_results.json` for a step.
+pub fn step_result<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    results["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step `{name}` in run_results.json"))
+}

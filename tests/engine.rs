@@ -1,0 +1,701 @@
+//! End-to-end runs of real pipelines through the `loyalty` binary, checked
+//! against values worked out by hand or computed independently from the
+//! input Parquet.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::*;
+
+/// Orders worked by hand for the bundled pipeline, as of 2026-06-30 with
+/// `churn_days` 90 (a customer is active when their last completed order is
+/// after 2026-04-01).
+fn hand_fixture(data: &Path) {
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3, 4]),
+    );
+    let orders = orders_batch(&[
+        (1, 1, "2026-01-10 10:00:00", 100.0, "completed"),
+        (2, 1, "2026-06-01 09:00:00", 50.0, "completed"),
+        (3, 1, "2026-06-05 12:00:00", -20.0, "returned"), // a refund: counted
+        (4, 2, "2026-02-01 08:00:00", 80.0, "completed"),
+        (5, 2, "2026-03-01 08:00:00", 30.0, "cancelled"), // counts nothing
+        (6, 3, "2026-07-01 00:00:01", 500.0, "completed"), // after as_of: ignored
+        (7, 3, "2026-06-30 23:59:59", 40.0, "completed"), // on as_of: counted
+        (8, 4, "2026-05-01 10:00:00", 25.0, "cancelled"), // never bought
+    ]);
+    write_parquet(&data.join("orders/part-0.parquet"), &orders);
+}
+
+fn run_bundled(tmp: &Path, extra: &[&str]) -> std::process::Output {
+    let data = tmp.join("data");
+    let out = tmp.join("out");
+    let pipeline = bundled_pipeline();
+    let mut args = vec![
+        "run".to_string(),
+        pipeline.display().to_string(),
+        "--as-of".into(),
+        "2026-06-30".into(),
+        "--param".into(),
+        format!("data_root={}", data.display()),
+        "--param".into(),
+        format!("out_root={}", out.display()),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    loyalty(tmp, &args)
+}
+
+#[test]
+fn bundled_pipeline_on_hand_worked_orders() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let o = run_bundled(tmp.path(), &[]);
+    assert_exit(&o, 0);
+    let out = tmp.path().join("out");
+
+    let mut co = read_parquet(&out.join("tables/customer_orders"));
+    co = vec![arrow::compute::concat_batches(&co[0].schema(), &co).unwrap()];
+    let ids = col_i64(&co, "customer_id");
+    let mut by_id: HashMap<i64, usize> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        by_id.insert(id.unwrap(), i);
+    }
+    assert_eq!(by_id.len(), 3, "customer 4 only cancelled: no row");
+    let orders = col_i64(&co, "orders");
+    let revenue = col_f64(&co, "revenue");
+    let first = col_str(&co, "first_order_date");
+    let last = col_str(&co, "last_order_date");
+    let expect = [
+        (1, 2, 130.0, "2026-01-10", "2026-06-01"),
+        (2, 1, 80.0, "2026-02-01", "2026-02-01"),
+        (3, 1, 40.0, "2026-06-30", "2026-06-30"),
+    ];
+    for (id, n, rev, f, l) in expect {
+        let i = by_id[&id];
+        assert_eq!(orders[i], Some(n), "orders of customer {id}");
+        assert_eq!(revenue[i], Some(rev), "revenue of customer {id}");
+        assert_eq!(first[i].as_deref(), Some(f), "first order of customer {id}");
+        assert_eq!(last[i].as_deref(), Some(l), "last order of customer {id}");
+    }
+
+    let h = read_parquet(&out.join("tables/headline"));
+    assert_eq!(col_i64(&h, "customers"), [Some(3)]);
+    assert_eq!(col_i64(&h, "active_customers"), [Some(2)]);
+    assert_eq!(col_i64(&h, "churned_customers"), [Some(1)]);
+    assert_eq!(col_i64(&h, "orders"), [Some(4)]);
+    assert_eq!(col_f64(&h, "revenue"), [Some(250.0)]);
+
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("as of 2026-06-30"), "{report}");
+    assert!(report.contains("| revenue | 250.00 |"), "{report}");
+
+    let results = read_json(&out.join("run_results.json"));
+    assert_eq!(results["status"], "success");
+    assert_eq!(results["params"]["as_of"], "2026-06-30");
+    assert_eq!(step_result(&results, "customer_orders")["rows"], 3);
+    assert_eq!(step_result(&results, "headline")["status"], "success");
+    // Optional sources the fixture lacks are reported absent, not errors.
+    let absent: Vec<&str> = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "absent")
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(absent, ["surveys", "complaints"]);
+    let artifacts = results["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 3);
+    let co_artifact = artifacts
+        .iter()
+        .find(|a| a["source"] == "customer_orders")
+        .unwrap();
+    assert_eq!(co_artifact["rows"], 3);
+    assert_eq!(co_artifact["format"], "parquet");
+    assert!(
+        co_artifact["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("tables/customer_orders/part-0.parquet")
+    );
+    // Nothing is left in staging or scratch.
+    assert!(!out.join("_staging").exists());
+    assert!(!out.join("_scratch").exists());
+}
+
+#[test]
+fn generated_data_matches_sums_computed_from_the_parquet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "sample",
+            "--out",
+            data.to_str().unwrap(),
+            "--customers",
+            "400",
+            "--seed",
+            "7",
+            "--end-date",
+            "2026-06-30",
+        ],
+    );
+    assert_exit(&o, 0);
+
+    // Independently: per customer, completed orders and non-cancelled revenue.
+    let orders = read_parquet(&data.join("orders"));
+    let cust = col_i64(&orders, "customer_id");
+    let amount = col_f64(&orders, "amount");
+    let status = col_str(&orders, "status");
+    let mut expected: HashMap<i64, (i64, f64)> = HashMap::new();
+    for i in 0..cust.len() {
+        let e = expected.entry(cust[i].unwrap()).or_default();
+        match status[i].as_deref().unwrap() {
+            "completed" => {
+                e.0 += 1;
+                e.1 += amount[i].unwrap();
+            }
+            "returned" => e.1 += amount[i].unwrap(),
+            _ => {}
+        }
+    }
+    expected.retain(|_, (n, _)| *n > 0);
+
+    let o = run_bundled(tmp.path(), &[]);
+    assert_exit(&o, 0);
+    let co = read_parquet(&tmp.path().join("out/tables/customer_orders"));
+    assert_eq!(rows(&co), expected.len());
+    let ids = col_i64(&co, "customer_id");
+    let n = col_i64(&co, "orders");
+    let rev = col_f64(&co, "revenue");
+    for i in 0..ids.len() {
+        let (en, erev) = expected[&ids[i].unwrap()];
+        assert_eq!(n[i], Some(en));
+        assert!(
+            (rev[i].unwrap() - erev).abs() < 1e-6,
+            "{} vs {erev}",
+            rev[i].unwrap()
+        );
+    }
+    let total: f64 = expected.values().map(|v| v.1).sum();
+    let h = read_parquet(&tmp.path().join("out/tables/headline"));
+    assert!((col_f64(&h, "revenue")[0].unwrap() - total).abs() < 1e-3);
+}
+
+#[test]
+fn select_runs_only_the_named_steps_and_what_they_need() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let o = run_bundled(tmp.path(), &["--select", "customer_orders"]);
+    assert_exit(&o, 0);
+    let out = tmp.path().join("out");
+    let results = read_json(&out.join("run_results.json"));
+    assert_eq!(step_result(&results, "orders_asof")["status"], "success");
+    assert_eq!(
+        step_result(&results, "customer_orders")["status"],
+        "success"
+    );
+    assert_eq!(step_result(&results, "headline")["status"], "skipped");
+    assert!(out.join("tables/customer_orders/part-0.parquet").exists());
+    assert!(!out.join("tables/headline").exists());
+    assert!(
+        !out.join("report.md").exists(),
+        "a partial run writes no report"
+    );
+}
+
+#[test]
+fn wrong_param_type_is_refused_with_exit_code_2_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let o = run_bundled(tmp.path(), &["--as-of", "2026-13-01"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("`2026-13-01` is not a valid date"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("out").exists(), "nothing may be written");
+
+    let o = run_bundled(tmp.path(), &["--param", "churn_days=ninety"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("param `churn_days`: `ninety` is not a valid int"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A small pipeline for one test, with `data/` and `out/` beside it.
+fn pipeline_file(dir: &Path, yaml: &str) -> std::path::PathBuf {
+    let p = dir.join("p.yaml");
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
+#[test]
+fn validate_reports_every_problem_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: broken
+sources:
+  orders: data/orders/
+  customers: data/customers/
+steps:
+  a:
+    sql: SELECT customer_id, amount FROM ordrs
+  b:
+    sql: SELECT customer_id, no_such_column FROM orders
+  c:
+    sql: SELECT * FROM b
+  d:
+    sql: SELECT * FROM e
+  e:
+    sql: SELECT * FROM d
+",
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "p.yaml:6:3: step `a` (inline SQL) reads unknown table `ordrs`; did you mean `orders`?"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("cycle: `d` → `e` → `d`"), "{err}");
+
+    // Fix the plan-level errors: the schema-level ones are all reported.
+    let p = pipeline_file(
+        tmp.path(),
+        "name: broken
+sources:
+  orders: data/orders/
+steps:
+  a:
+    sql: SELECT customer_id, amont FROM orders
+  b:
+    sql: SELECT customer_id, no_such_column FROM orders
+  c:
+    sql: SELECT * FROM b
+",
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("3 problem(s) found"), "{err}");
+    assert!(
+        err.contains("step `a` failed") && err.contains("amont"),
+        "{err}"
+    );
+    assert!(err.contains("no_such_column"), "{err}");
+    assert!(
+        err.contains("step `c`: not checked, because step `b` has errors"),
+        "{err}"
+    );
+
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "validate",
+            bundled_pipeline().to_str().unwrap(),
+            "--param",
+            &format!("data_root={}", tmp.path().join("data").display()),
+        ],
+    );
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("valid (4 sources, 3 steps, 2 outputs, 1 reports)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_failed_step_publishes_nothing_and_keeps_the_previous_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let yaml = "name: t
+params:
+  fail: { type: bool, default: false }
+sources:
+  orders: data/orders/
+output_root: out
+steps:
+  totals:
+    sql: SELECT customer_id, SUM(amount) AS revenue FROM orders GROUP BY customer_id
+    materialize: memory
+  checked:
+    sql: SELECT customer_id, CASE WHEN {{ fail }} AND revenue > 0 THEN CAST(CONCAT('x', CAST(customer_id AS VARCHAR)) AS INT) ELSE 1 END AS ok FROM totals
+outputs:
+  - step: totals
+    path: totals/
+  - step: checked
+    path: checked.csv
+    format: csv
+";
+    let p = pipeline_file(tmp.path(), yaml);
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let totals = tmp.path().join("out/totals/part-0.parquet");
+    let before = std::fs::read(&totals).unwrap();
+    let csv_before = std::fs::read_to_string(tmp.path().join("out/checked.csv")).unwrap();
+    assert_eq!(
+        csv_before.lines().count(),
+        5,
+        "header and four customers:\n{csv_before}"
+    );
+
+    let o = loyalty(
+        tmp.path(),
+        &["run", p.to_str().unwrap(), "--param", "fail=true"],
+    );
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("step `checked` failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(&totals).unwrap(),
+        before,
+        "previous output intact"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/checked.csv")).unwrap(),
+        csv_before
+    );
+    let results = read_json(&tmp.path().join("out/run_results.json"));
+    assert_eq!(results["status"], "error");
+    assert_eq!(step_result(&results, "totals")["status"], "success");
+    assert_eq!(step_result(&results, "checked")["status"], "error");
+    assert!(results["artifacts"].as_array().unwrap().is_empty());
+    assert!(!tmp.path().join("out/_staging").exists());
+}
+
+#[test]
+fn absent_optional_source_skips_the_steps_that_read_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  orders: data/orders/
+  surveys: { url: data/surveys/, optional: true }
+output_root: out
+steps:
+  n_orders:
+    sql: SELECT COUNT(*) AS n FROM orders
+  n_surveys:
+    sql: SELECT COUNT(*) AS n FROM surveys
+  survey_share:
+    sql: SELECT s.n * 1.0 / o.n AS share FROM n_surveys s, n_orders o
+outputs:
+  - { step: n_orders, path: n_orders.csv, format: csv }
+  - { step: survey_share, path: share.csv, format: csv }
+",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let results = read_json(&tmp.path().join("out/run_results.json"));
+    assert_eq!(step_result(&results, "n_surveys")["status"], "skipped");
+    assert_eq!(
+        step_result(&results, "n_surveys")["message"],
+        "optional source `surveys` is absent"
+    );
+    assert_eq!(step_result(&results, "survey_share")["status"], "skipped");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/n_orders.csv")).unwrap(),
+        "n\n8\n"
+    );
+    assert!(!tmp.path().join("out/share.csv").exists());
+
+    // A missing required source is an error naming it, exit 1.
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t\nsources:\n  orders: data/nowhere/\nsteps:\n  a:\n    sql: SELECT * FROM orders\n",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("source `orders`: no Parquet files at `file://"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn sources_may_be_files_globs_or_hive_partitioned_trees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    let a = orders_batch(&[(1, 1, "2025-03-01 10:00:00", 10.0, "completed")]);
+    let b = orders_batch(&[(2, 2, "2026-03-01 10:00:00", 32.5, "completed")]);
+    write_parquet(&d.join("hive/year=2025/part-0.parquet"), &a);
+    write_parquet(&d.join("hive/year=2026/part-0.parquet"), &b);
+    write_parquet(&d.join("flat/a.parquet"), &a);
+    write_parquet(&d.join("flat/b.parquet"), &b);
+    std::fs::write(d.join("flat/notes.txt"), "not parquet").unwrap();
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  hive: data/hive/
+  glob: data/flat/b*.parquet
+  one: data/flat/a.parquet
+  dir: data/flat/
+output_root: out
+steps:
+  summary:
+    sql: |
+      SELECT
+        (SELECT SUM(amount) FROM hive WHERE year = '2026') AS hive_2026,
+        (SELECT COUNT(*) FROM hive) AS hive_rows,
+        (SELECT SUM(amount) FROM glob) AS glob_sum,
+        (SELECT SUM(amount) FROM one) AS one_sum,
+        (SELECT SUM(amount) FROM dir) AS dir_sum
+outputs:
+  - { step: summary, path: summary.csv, format: csv }
+",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/summary.csv")).unwrap(),
+        "hive_2026,hive_rows,glob_sum,one_sum,dir_sum\n32.5,2,32.5,10.0,42.5\n"
+    );
+}
+
+#[test]
+fn each_materialization_gives_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let mut outputs = vec![];
+    for m in ["view", "memory", "parquet"] {
+        let p = pipeline_file(
+            tmp.path(),
+            &format!(
+                "name: t
+sources:
+  orders: data/orders/
+output_root: out-{m}
+steps:
+  per_customer:
+    sql: SELECT customer_id, SUM(amount) AS revenue, COUNT(*) AS n FROM orders GROUP BY customer_id
+    materialize: {m}
+  ranked:
+    sql: SELECT customer_id, revenue, n, RANK() OVER (ORDER BY revenue DESC) AS r FROM per_customer ORDER BY customer_id
+outputs:
+  - {{ step: ranked, path: ranked.csv, format: csv }}
+"
+            ),
+        );
+        let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+        assert_exit(&o, 0);
+        outputs
+            .push(std::fs::read_to_string(tmp.path().join(format!("out-{m}/ranked.csv"))).unwrap());
+        let results = read_json(&tmp.path().join(format!("out-{m}/run_results.json")));
+        if m != "view" {
+            assert_eq!(step_result(&results, "per_customer")["rows"], 4);
+        }
+        assert!(!tmp.path().join(format!("out-{m}/_scratch")).exists());
+    }
+    assert_eq!(
+        outputs[0],
+        "customer_id,revenue,n,r\n1,130.0,3,2\n2,110.0,2,3\n3,540.0,2,1\n4,25.0,1,4\n"
+    );
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+}
+
+#[test]
+fn steps_may_not_run_ddl_or_dml() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  orders: data/orders/
+steps:
+  sneaky:
+    sql: COPY (SELECT * FROM orders) TO 'stolen.csv'
+",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("a step must be a query"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("stolen.csv").exists());
+}
+
+#[test]
+fn string_params_reach_sql_only_as_quoted_literals() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+params:
+  status: { type: string, default: completed }
+sources:
+  orders: data/orders/
+output_root: out
+steps:
+  n:
+    sql: SELECT COUNT(*) AS n FROM orders WHERE status = {{ status }}
+outputs:
+  - { step: n, path: n.csv, format: csv }
+",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/n.csv")).unwrap(),
+        "n\n5\n"
+    );
+    let o = loyalty(
+        tmp.path(),
+        &["run", p.to_str().unwrap(), "--param", "status=x' OR '1'='1"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/n.csv")).unwrap(),
+        "n\n0\n"
+    );
+}
+
+#[test]
+fn env_variables_fill_source_urls() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  orders: ${TEST_DATA_DIR}/orders/
+output_root: ${TEST_OUT_DIR:-out}
+steps:
+  n:
+    sql: SELECT COUNT(*) AS n FROM orders
+outputs:
+  - { step: n, path: n.csv, format: csv }
+",
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(["run", p.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .env("TEST_DATA_DIR", tmp.path().join("data"))
+        .env_remove("TEST_OUT_DIR")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/n.csv")).unwrap(),
+        "n\n8\n"
+    );
+
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(
+            "p.yaml:3:11: sources.orders: environment variable `TEST_DATA_DIR` is not set"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn json_logs_are_one_json_object_per_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let o = run_bundled(tmp.path(), &["--log-format", "json"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "step finished"
+                && l["fields"]["step"] == "customer_orders")
+    );
+}
+
+#[test]
+fn sample_is_deterministic_for_a_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let generate = |dir: &str, seed: &str| {
+        let o = loyalty(
+            tmp.path(),
+            &[
+                "sample",
+                "--out",
+                dir,
+                "--customers",
+                "300",
+                "--seed",
+                seed,
+                "--end-date",
+                "2026-01-31",
+            ],
+        );
+        assert_exit(&o, 0);
+    };
+    generate("a", "1");
+    generate("b", "1");
+    generate("c", "2");
+    for table in ["customers", "orders", "surveys", "complaints"] {
+        let a = std::fs::read(tmp.path().join(format!("a/{table}/part-0.parquet"))).unwrap();
+        let b = std::fs::read(tmp.path().join(format!("b/{table}/part-0.parquet"))).unwrap();
+        let c = std::fs::read(tmp.path().join(format!("c/{table}/part-0.parquet"))).unwrap();
+        assert_eq!(a, b, "{table}: same seed, same bytes");
+        assert_ne!(a, c, "{table}: another seed, other data");
+    }
+    // Nothing is dated after the end date.
+    let orders = read_parquet(&tmp.path().join("a/orders"));
+    let latest = orders
+        .iter()
+        .map(|b| {
+            let c = b.column_by_name("order_ts").unwrap();
+            arrow::compute::max(
+                c.as_any()
+                    .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .max()
+        .unwrap();
+    assert!(latest < ts("2026-02-01 00:00:00"));
+}
+
+#[test]
+fn demo_runs_from_any_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+    let demo = tmp.path().join("demo");
+    assert!(demo.join("pipelines/customer_loyalty.yaml").exists());
+    assert!(demo.join("sql/customer_orders.sql").exists());
+    assert!(demo.join("output/report.md").exists());
+    let results = read_json(&demo.join("output/run_results.json"));
+    assert_eq!(results["status"], "success");
+    assert_eq!(results["params"]["as_of"], "2026-06-30");
+    assert!(stdout(&o).contains("report"), "{}", stdout(&o));
+}
