@@ -16,6 +16,9 @@ use crate::params::{Params, describe_template_error, render_text, sql_environmen
 use crate::spec::{LoadedSpec, Materialize, OutputFormat, ParamSpec, ParamType};
 use crate::storage::{has_scheme, join_under, resolve_url};
 
+/// Names report templates use for run data, so no step may take them.
+pub const RESERVED_NAMES: &[&str] = &["params", "run"];
+
 /// What the command line adds to a pipeline file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -162,6 +165,15 @@ impl Plan {
         let context = params.template_context();
         let mut steps: Vec<StepPlan> = Vec::new();
         for (name, step) in &spec.steps {
+            if RESERVED_NAMES.contains(&name.as_str()) {
+                locate_err(
+                    &["steps", name],
+                    format!(
+                        "step name `{name}` is reserved (reports use it for run data): rename the step"
+                    ),
+                );
+                continue;
+            }
             if spec.sources.contains_key(name) {
                 locate_err(
                     &["steps", name],
