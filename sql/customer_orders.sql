@@ -1,13 +1,51 @@
--- customer_orders: one row per customer with at least one completed order up
--- to `as_of`: first and last completed order, distinct completed orders, and
--- revenue (completed orders plus refunds; cancelled orders count nothing).
--- The shared per-customer summary that RFM, contribution and churn read.
+-- customer_orders: the per-customer order summary every analysis reads,
+-- computed once from one scan of the orders.
+--
+-- One row per customer with at least one completed order up to `as_of`.
+-- Definitions:
+--   orders       distinct completed orders up to as_of (the RFM frequency)
+--   monetary     sum of amount over completed and returned rows: purchases
+--                minus refunds; cancelled orders count nothing
+--   first/last_order_date   first and last completed order
+--   window_*     the same over the contribution window: the
+--                `contribution_window_days` days ending with as_of included
+--                (365 days: as_of - 364 .. as_of)
+--   recent_*     the last `churn_days` days (as_of - churn_days + 1 .. as_of)
+--   prev_*       as of the previous period, as_of - `compare_days`
+WITH o AS (
+    SELECT *,
+        status = 'completed' AS purchase,
+        status <> 'cancelled' AS counts_revenue
+    FROM orders_asof
+)
 SELECT
     customer_id,
-    MIN(order_date) FILTER (WHERE status = 'completed') AS first_order_date,
-    MAX(order_date) FILTER (WHERE status = 'completed') AS last_order_date,
-    COUNT(DISTINCT order_id) FILTER (WHERE status = 'completed') AS orders,
-    SUM(amount) FILTER (WHERE status <> 'cancelled') AS revenue
-FROM orders_asof
+    MIN(order_date) FILTER (WHERE purchase) AS first_order_date,
+    MAX(order_date) FILTER (WHERE purchase) AS last_order_date,
+    COUNT(DISTINCT order_id) FILTER (WHERE purchase) AS orders,
+    COALESCE(SUM(amount) FILTER (WHERE counts_revenue), 0) AS monetary,
+    SUM(margin) FILTER (WHERE counts_revenue) AS margin,
+    COUNT(DISTINCT order_id) FILTER (
+        WHERE purchase AND order_date > {{ as_of }} - {{ contribution_window_days | days }}
+    ) AS window_orders,
+    SUM(amount) FILTER (
+        WHERE counts_revenue AND order_date > {{ as_of }} - {{ contribution_window_days | days }}
+    ) AS window_revenue,
+    SUM(margin) FILTER (
+        WHERE counts_revenue AND order_date > {{ as_of }} - {{ contribution_window_days | days }}
+    ) AS window_margin,
+    COALESCE(SUM(amount) FILTER (
+        WHERE counts_revenue AND order_date > {{ as_of }} - {{ churn_days | days }}
+    ), 0) AS recent_revenue,
+    MAX(order_date) FILTER (
+        WHERE purchase AND order_date <= {{ as_of }} - {{ compare_days | days }}
+    ) AS prev_last_order_date,
+    COUNT(DISTINCT order_id) FILTER (
+        WHERE purchase AND order_date <= {{ as_of }} - {{ compare_days | days }}
+    ) AS prev_orders,
+    COALESCE(SUM(amount) FILTER (
+        WHERE counts_revenue AND order_date <= {{ as_of }} - {{ compare_days | days }}
+    ), 0) AS prev_monetary
+FROM o
 GROUP BY customer_id
-HAVING COUNT(*) FILTER (WHERE status = 'completed') > 0
+HAVING COUNT(*) FILTER (WHERE purchase) > 0

@@ -271,10 +271,18 @@ pub fn parse_override(raw: &str) -> Result<(String, String), String> {
 /// literal of its type (strings quoted, dates as `DATE '…'`), so a parameter
 /// can never inject SQL. Filters: `sql` (the same, explicitly), `days`
 /// (an int as `INTERVAL 'N days'`), `ident` (a string as a quoted identifier).
-pub fn sql_environment() -> Environment<'static> {
+/// `raise("message")` stops planning with that message (for checks on params).
+/// `{% include %}` and `{% import %}` load from `include_dir`.
+pub fn sql_environment(include_dir: &std::path::Path) -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_loader(minijinja::path_loader(include_dir));
+    env.add_function("raise", |msg: String| -> Result<Value, minijinja::Error> {
+        Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+    });
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // A custom auto-escape mode, so macro and include output counts as SQL
+    // already written (safe), while every value goes through the formatter.
+    env.set_auto_escape_callback(|_| AutoEscape::Custom("sql".into()));
     env.set_formatter(|out, _state, value| {
         let text = if value.is_safe() {
             value.to_string()
@@ -444,7 +452,7 @@ mod tests {
             "as_of: { type: date }\nn: { type: int, default: 90 }\nf: { type: float, default: 0.5 }\nb: { type: bool, default: true }\nname: { type: string, default: \"O'Brien'; DROP TABLE orders; --\" }\n",
         );
         let p = Params::resolve(&s, &[], day("2026-11-22")).unwrap();
-        let env = sql_environment();
+        let env = sql_environment(std::path::Path::new("."));
         let out = env
             .render_str(
                 "{{ as_of }} {{ n }} {{ f }} {{ b }} {{ name }} {{ as_of | sql }} {{ n | days }} {{ as_of.year }}",
@@ -460,11 +468,27 @@ mod tests {
     #[test]
     fn undefined_names_in_templates_are_errors() {
         let p = Params::default();
-        let err = sql_environment()
+        let err = sql_environment(std::path::Path::new("."))
             .render_str("SELECT {{ nope }}", p.template_context())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UndefinedError);
         assert!(render_text("{{ nope }}/x", &p).is_err());
+    }
+
+    #[test]
+    fn raise_stops_rendering_with_its_message() {
+        let s = specs("w: { type: float, default: 0.7 }\n");
+        let p = Params::resolve(&s, &[], day("2026-11-22")).unwrap();
+        let err = sql_environment(std::path::Path::new("."))
+            .render_str(
+                "{% if w != 1 %}{{ raise('weights must sum to 1, got ' ~ w) }}{% endif %}SELECT 1",
+                p.template_context(),
+            )
+            .unwrap_err();
+        assert!(
+            describe_template_error(&err).contains("weights must sum to 1, got 0.7"),
+            "{err}"
+        );
     }
 
     #[test]

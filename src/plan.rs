@@ -161,7 +161,6 @@ impl Plan {
             .ok();
 
         // Steps: render, parse, find the tables each reads.
-        let sql_env = sql_environment();
         let context = params.template_context();
         let mut steps: Vec<StepPlan> = Vec::new();
         for (name, step) in &spec.steps {
@@ -181,12 +180,16 @@ impl Plan {
                 );
                 continue;
             }
-            let (template, origin) = match (&step.sql, &step.sql_file) {
-                (Some(sql), None) => (sql.clone(), "inline SQL".to_string()),
+            let (template, origin, include_dir) = match (&step.sql, &step.sql_file) {
+                (Some(sql), None) => (sql.clone(), "inline SQL".to_string(), base.clone()),
                 (None, Some(file)) => {
                     let path = base.join(file.as_str());
                     match std::fs::read_to_string(&path) {
-                        Ok(text) => (text, path.display().to_string()),
+                        Ok(text) => (
+                            text,
+                            path.display().to_string(),
+                            path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+                        ),
                         Err(e) => {
                             locate_err(
                                 &["steps", name, "sql_file"],
@@ -214,7 +217,7 @@ impl Plan {
                     continue;
                 }
             };
-            let sql = match sql_env.render_str(&template, context.clone()) {
+            let sql = match sql_environment(&include_dir).render_str(&template, context.clone()) {
                 Ok(sql) => sql,
                 Err(e) => {
                     locate_err(

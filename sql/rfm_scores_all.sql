@@ -1,0 +1,61 @@
+-- rfm_scores_all: RFM scores at `as_of` (period 'current') and at the
+-- previous period, as_of - `compare_days` (period 'previous'), for every
+-- customer with a completed order by that date.
+--
+--   recency_days  days from the last completed order to the period's date
+--   frequency     distinct completed orders
+--   monetary      sum of amount, refunds included, cancelled orders excluded
+--   r/f/m_score   quintiles 1-5 (5 best) of equal size: customers are sorted
+--                 (recency descending, frequency and monetary ascending), ties
+--                 broken by customer_id, and cut into 5 groups whose sizes
+--                 differ by at most one, larger groups first. This is what
+--                 NTILE(5) gives, computed from ROW_NUMBER and the count so
+--                 that it streams over a sort that can spill, where NTILE
+--                 would hold every customer in memory.
+WITH metrics AS (
+    SELECT 'current' AS period, customer_id,
+        {{ as_of }} - last_order_date AS recency_days,
+        orders AS frequency,
+        monetary
+    FROM customer_orders
+    UNION ALL
+    SELECT 'previous' AS period, customer_id,
+        ({{ as_of }} - {{ compare_days | days }}) - prev_last_order_date AS recency_days,
+        prev_orders AS frequency,
+        prev_monetary AS monetary
+    FROM customer_orders
+    WHERE prev_last_order_date IS NOT NULL
+),
+sizes AS (
+    SELECT period, COUNT(*) AS n, COUNT(*) / 5 AS q, COUNT(*) % 5 AS r
+    FROM metrics
+    GROUP BY period
+),
+positions AS (
+    SELECT *,
+        ROW_NUMBER() OVER (PARTITION BY period ORDER BY recency_days DESC, customer_id) - 1 AS r_pos,
+        ROW_NUMBER() OVER (PARTITION BY period ORDER BY frequency, customer_id) - 1 AS f_pos,
+        ROW_NUMBER() OVER (PARTITION BY period ORDER BY monetary, customer_id) - 1 AS m_pos
+    FROM metrics
+),
+{#- The quintile of 0-based position p among n = 5q + r: the first r groups hold q + 1. #}
+{%- macro quintile(pos) -%}
+    CASE WHEN {{ pos | safe }} < s.r * (s.q + 1) THEN {{ pos | safe }} / (s.q + 1) + 1
+         ELSE ({{ pos | safe }} - s.r * (s.q + 1)) / NULLIF(s.q, 0) + s.r + 1 END
+{%- endmacro %}
+scored AS (
+    SELECT p.period, p.customer_id, p.recency_days, p.frequency, p.monetary,
+        CAST({{ quintile("p.r_pos") }} AS INT) AS r_score,
+        CAST({{ quintile("p.f_pos") }} AS INT) AS f_score,
+        CAST({{ quintile("p.m_pos") }} AS INT) AS m_score
+    FROM positions p JOIN sizes s ON p.period = s.period
+)
+SELECT
+    sc.*,
+    CAST(sc.r_score AS VARCHAR) || CAST(sc.f_score AS VARCHAR) || CAST(sc.m_score AS VARCHAR) AS rfm_code,
+    m.segment
+FROM scored sc
+JOIN rfm_segment_map m
+  ON sc.r_score BETWEEN m.r_min AND m.r_max
+ AND sc.f_score BETWEEN m.f_min AND m.f_max
+ AND sc.m_score BETWEEN m.m_min AND m.m_max
