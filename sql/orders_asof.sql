@@ -5,6 +5,8 @@
 -- status) and left out by the analyses that count purchases; `returned` rows
 -- carry negative amounts (refunds) and count in revenue and margin.
 -- `order_ts` may be a timestamp or a date; `order_date` is its calendar day.
+-- Data without a `status` column is taken as all completed; without `margin`,
+-- margin is NULL.
 SELECT
     order_id,
     customer_id,
@@ -12,6 +14,6 @@ SELECT
     CAST(order_ts AS DATE) AS order_date,
     CAST(amount AS DOUBLE) AS amount,
     CAST(margin AS DOUBLE) AS margin,
-    status
+    COALESCE(status, 'completed') AS status
 FROM orders
 WHERE CAST(order_ts AS DATE) <= {{ as_of }}

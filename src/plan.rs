@@ -50,6 +50,8 @@ pub struct SourcePlan {
     pub name: String,
     pub url: Url,
     pub optional: bool,
+    /// Column name → SQL type, read as NULL where the data lacks them.
+    pub optional_columns: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +144,11 @@ impl Plan {
                     name: name.clone(),
                     url,
                     optional: src.optional,
+                    optional_columns: src
+                        .optional_columns
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                 }),
                 Err(e) => locate_err(&["sources", name], format!("source `{name}`: {e}")),
             }

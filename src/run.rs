@@ -300,6 +300,8 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     };
     let absent = absent_sources(&sources);
     let mut failed: Vec<String> = Vec::new();
+    // Steps that will be skipped at run time (an optional source is absent).
+    let mut skipped: Vec<String> = Vec::new();
     for step in &plan.steps {
         if let Some(dep) = step.depends_on.iter().find(|d| failed.contains(d)) {
             problems.push(format!(
@@ -309,9 +311,11 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             failed.push(step.name.clone());
             continue;
         }
-        if step.reads_sources.iter().any(|s| absent.contains(s)) {
+        if step.reads_sources.iter().any(|s| absent.contains(s))
+            || step.depends_on.iter().any(|d| skipped.contains(d))
+        {
             // It will be skipped at run time; nothing to plan against.
-            failed.push(step.name.clone());
+            skipped.push(step.name.clone());
             continue;
         }
         let unregistered = step

@@ -86,6 +86,9 @@ pub struct SourceSpec {
     pub url: Interp,
     pub optional: bool,
     pub description: Option<String>,
+    /// Columns the SQL may read that the data may lack: name → SQL type.
+    /// A missing one reads as NULL of that type.
+    pub optional_columns: IndexMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +99,8 @@ struct SourceDetail {
     optional: bool,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    optional_columns: IndexMap<String, String>,
 }
 
 impl<'de> Deserialize<'de> for SourceSpec {
@@ -111,6 +116,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     url: Interp::new(v).map_err(E::custom)?,
                     optional: false,
                     description: None,
+                    optional_columns: IndexMap::new(),
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SourceSpec, A::Error> {
@@ -119,6 +125,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     url: d.url,
                     optional: d.optional,
                     description: d.description,
+                    optional_columns: d.optional_columns,
                 })
             }
         }

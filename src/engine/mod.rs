@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::catalog::TableProvider;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -87,7 +88,7 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for src in &plan.sources {
-        match register_source(ctx, &src.name, &src.url).await {
+        match register_source(ctx, &src.name, &src.url, &src.optional_columns).await {
             Ok(files) => results.push(SourceResult {
                 name: src.name.clone(),
                 url: redact(src.url.as_str()),
@@ -135,6 +136,7 @@ async fn register_source(
     ctx: &SessionContext,
     name: &str,
     url: &Url,
+    optional_columns: &[(String, String)],
 ) -> Result<usize, SourceError> {
     ensure_store(ctx, url).map_err(|e| SourceError::Other(e.to_string()))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
@@ -179,7 +181,39 @@ async fn register_source(
         .await
         .map_err(|e| SourceError::Other(e.to_string()))?;
     let table = ListingTable::try_new(config).map_err(|e| SourceError::Other(e.to_string()))?;
-    ctx.register_table(name, Arc::new(table))
+    let missing: Vec<&(String, String)> = optional_columns
+        .iter()
+        .filter(|(col, _)| table.schema().field_with_name(col).is_err())
+        .collect();
+    if missing.is_empty() {
+        ctx.register_table(name, Arc::new(table))
+            .map_err(|e| SourceError::Other(e.to_string()))?;
+        return Ok(count);
+    }
+    // The data lacks some optional columns: read it through a view that adds
+    // them as typed NULLs.
+    let raw = format!("__loyalty_raw_{name}");
+    ctx.register_table(raw.as_str(), Arc::new(table))
+        .map_err(|e| SourceError::Other(e.to_string()))?;
+    let extra: Vec<String> = missing
+        .iter()
+        .map(|(col, ty)| format!("CAST(NULL AS {ty}) AS \"{}\"", col.replace('"', "\"\"")))
+        .collect();
+    let sql = format!("SELECT *, {} FROM \"{raw}\"", extra.join(", "));
+    let view = ctx
+        .sql_with_options(&sql, step_sql_options())
+        .await
+        .map_err(|e| {
+            SourceError::Other(format!(
+                "cannot add optional columns {}: {e}; check their types in `optional_columns`",
+                missing
+                    .iter()
+                    .map(|(c, t)| format!("`{c}` ({t})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    ctx.register_table(name, view.into_view())
         .map_err(|e| SourceError::Other(e.to_string()))?;
     Ok(count)
 }
@@ -374,7 +408,7 @@ async fn run_step(
                 .await
                 .map_err(|e| fail(&e))?;
             let rows = write::count_from_write_result(&written);
-            register_source(ctx, &step.name, &dir)
+            register_source(ctx, &step.name, &dir, &[])
                 .await
                 .map_err(|e| match e {
                     SourceError::NoFiles => Error::Storage {
