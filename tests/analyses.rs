@@ -1,0 +1,497 @@
+//! The four analyses of the bundled pipeline on a hand-made fixture
+//! (tests/fixtures/analyses/*.csv, eleven buying customers), as of
+//! 2026-06-30 with the default params. The expected values were worked out
+//! independently of the pipeline: by hand for the small ones, and all of them
+//! by tests/fixtures/analyses/reference.py, a plain-Python implementation of
+//! the definitions in the SQL headers that shares no code with the pipeline.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use common::*;
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, None)
+}
+
+/// Converts a fixture CSV to Parquet with the given schema.
+fn csv_to_parquet(name: &str, fields: Vec<Field>, out: &Path) {
+    let schema = Arc::new(Schema::new(fields));
+    let src = common::repo().join(format!("tests/fixtures/analyses/{name}.csv"));
+    let reader = arrow::csv::ReaderBuilder::new(schema)
+        .with_header(true)
+        .build(File::open(src).unwrap())
+        .unwrap();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    write_parquet(&out.join(format!("{name}/part-0.parquet")), &batch);
+}
+
+fn fixture(data: &Path, with_feedback: bool) {
+    let int = |n: &str| Field::new(n, DataType::Int64, true);
+    csv_to_parquet(
+        "customers",
+        vec![int("customer_id"), Field::new("region", DataType::Utf8, true)],
+        data,
+    );
+    csv_to_parquet(
+        "orders",
+        vec![
+            int("order_id"),
+            int("customer_id"),
+            Field::new("order_ts", ts_type(), false),
+            Field::new("amount", DataType::Float64, false),
+            Field::new("margin", DataType::Float64, true),
+            Field::new("status", DataType::Utf8, true),
+        ],
+        data,
+    );
+    if with_feedback {
+        let small = |n: &str| Field::new(n, DataType::Int32, true);
+        csv_to_parquet(
+            "surveys",
+            vec![
+                int("response_id"),
+                int("customer_id"),
+                Field::new("survey_ts", ts_type(), false),
+                small("csat"),
+                small("nps"),
+                small("product_quality"),
+                small("service_quality"),
+                small("price"),
+                small("communication"),
+            ],
+            data,
+        );
+        csv_to_parquet(
+            "complaints",
+            vec![
+                int("complaint_id"),
+                int("customer_id"),
+                Field::new("opened_ts", ts_type(), false),
+                Field::new("resolved_ts", ts_type(), true),
+                Field::new("resolution", DataType::Utf8, true),
+            ],
+            data,
+        );
+    }
+}
+
+/// Runs the bundled pipeline on the fixture; returns the output folder.
+fn run(tmp: &Path, with_feedback: bool, extra: &[&str]) -> std::path::PathBuf {
+    let data = tmp.join("data");
+    let out = tmp.join("out");
+    fixture(&data, with_feedback);
+    let pipeline = bundled_pipeline();
+    let data_arg = format!("data_root={}", data.display());
+    let out_arg = format!("out_root={}", out.display());
+    let mut args = vec![
+        "run",
+        pipeline.to_str().unwrap(),
+        "--as-of",
+        "2026-06-30",
+        "--param",
+        &data_arg,
+        "--param",
+        &out_arg,
+    ];
+    args.extend_from_slice(extra);
+    let o = loyalty(tmp, &args);
+    assert_exit(&o, 0);
+    out
+}
+
+fn table(out: &Path, name: &str) -> Vec<arrow::array::RecordBatch> {
+    read_parquet(&out.join(format!("tables/{name}")))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
+/// Rows of a table keyed by one column, as (key → row index).
+fn by_key<K: Ord + Clone>(keys: &[Option<K>]) -> BTreeMap<K, usize> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone().unwrap(), i))
+        .collect()
+}
+
+#[test]
+fn rfm_scores_segments_and_migration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let t = table(&out, "rfm_scores");
+    let idx = by_key(&col_i64(&t, "customer_id"));
+    // customer: recency_days, frequency, monetary, rfm_code, segment
+    let expected: [(i64, i64, i64, f64, &str, &str); 11] = [
+        (1, 10, 2, 300.0, "423", "Potential Loyalists"),
+        (2, 5, 1, 50.0, "511", "New Customers"),
+        (3, 107, 3, 700.0, "145", "Can't Lose Them"),
+        (4, 25, 6, 240.0, "353", "Loyal Customers"),
+        (5, 1, 1, 0.0, "511", "New Customers"),
+        (6, 333, 1, 80.0, "112", "Lost"),
+        (8, 41, 2, 120.0, "232", "At Risk"),
+        (9, 29, 2, 520.0, "234", "At Risk"),
+        (10, 90, 1, 10.0, "121", "Hibernating"),
+        (11, 15, 3, 505.0, "454", "Loyal Customers"),
+        (12, 20, 2, 770.0, "345", "Loyal Customers"),
+    ];
+    assert_eq!(idx.len(), 11, "customer 7 ordered only after as_of, 13 never");
+    let (rec, freq, mon) = (
+        col_i64(&t, "recency_days"),
+        col_i64(&t, "frequency"),
+        col_f64(&t, "monetary"),
+    );
+    let (code, seg) = (col_str(&t, "rfm_code"), col_str(&t, "segment"));
+    let (r, f, m) = (col_i64(&t, "r_score"), col_i64(&t, "f_score"), col_i64(&t, "m_score"));
+    for (id, e_rec, e_freq, e_mon, e_code, e_seg) in expected {
+        let i = idx[&id];
+        assert_eq!(rec[i], Some(e_rec), "recency of {id}");
+        assert_eq!(freq[i], Some(e_freq), "frequency of {id}");
+        assert!(close(mon[i].unwrap(), e_mon), "monetary of {id}");
+        assert_eq!(code[i].as_deref(), Some(e_code), "code of {id}");
+        assert_eq!(seg[i].as_deref(), Some(e_seg), "segment of {id}");
+        let digits: Vec<i64> = e_code.bytes().map(|b| (b - b'0') as i64).collect();
+        assert_eq!([r[i], f[i], m[i]], [Some(digits[0]), Some(digits[1]), Some(digits[2])]);
+    }
+
+    let s = table(&out, "rfm_segment_summary");
+    let segs = col_str(&s, "segment");
+    assert_eq!(segs.len(), 11, "every segment listed");
+    let (n, rev, share) = (
+        col_i64(&s, "customers"),
+        col_f64(&s, "revenue"),
+        col_f64(&s, "share_of_revenue"),
+    );
+    let expected = [
+        ("Champions", 0, 0.0, 0.0),
+        ("Loyal Customers", 3, 1515.0, 0.459788),
+        ("Potential Loyalists", 1, 300.0, 0.091047),
+        ("New Customers", 2, 50.0, 0.015175),
+        ("Promising", 0, 0.0, 0.0),
+        ("Need Attention", 0, 0.0, 0.0),
+        ("About to Sleep", 0, 0.0, 0.0),
+        ("At Risk", 2, 640.0, 0.194234),
+        ("Can't Lose Them", 1, 700.0, 0.212443),
+        ("Hibernating", 1, 10.0, 0.003035),
+        ("Lost", 1, 80.0, 0.024279),
+    ];
+    for (i, (name, e_n, e_rev, e_share)) in expected.into_iter().enumerate() {
+        assert_eq!(segs[i].as_deref(), Some(name), "segments in their listed order");
+        assert_eq!(n[i], Some(e_n), "{name}");
+        assert!(close(rev[i].unwrap(), e_rev), "{name}");
+        assert!((share[i].unwrap() - e_share).abs() < 1e-6, "{name}");
+    }
+    let actions = col_str(&s, "action");
+    assert!(actions.iter().all(|a| a.as_ref().is_some_and(|a| !a.is_empty())));
+
+    let mig = table(&out, "rfm_migration");
+    let (p, c, k) = (
+        col_str(&mig, "previous_segment"),
+        col_str(&mig, "current_segment"),
+        col_i64(&mig, "customers"),
+    );
+    let got: BTreeMap<(String, String), i64> = (0..p.len())
+        .map(|i| ((p[i].clone().unwrap(), c[i].clone().unwrap()), k[i].unwrap()))
+        .collect();
+    let expected: BTreeMap<(String, String), i64> = [
+        ("At Risk", "Loyal Customers", 1),
+        ("Hibernating", "At Risk", 1),
+        ("Hibernating", "Lost", 1),
+        ("Lost", "Potential Loyalists", 1),
+        ("Loyal Customers", "Can't Lose Them", 1),
+        ("Loyal Customers", "Loyal Customers", 1),
+        ("Need Attention", "Hibernating", 1),
+        ("New since previous period", "New Customers", 2),
+        ("Potential Loyalists", "At Risk", 1),
+        ("Potential Loyalists", "Loyal Customers", 1),
+    ]
+    .into_iter()
+    .map(|(a, b, n)| ((a.to_string(), b.to_string()), n))
+    .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn contribution_ranking_summary_and_priority() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let t = table(&out, "contribution_ranking");
+    let idx = by_key(&col_i64(&t, "rank"));
+    // rank: customer, revenue, margin, cumulative share, class. Customer 9's
+    // 500 on 2025-06-30 falls just outside the 365-day window (2025-07-01 on).
+    let expected = [
+        (1, 12, 770.0, 220.0, 0.329764, "A"),
+        (2, 11, 505.0, 101.0, 0.546039, "A"),
+        (3, 3, 400.0, 120.0, 0.717345, "A"),
+        (4, 4, 240.0, 60.0, 0.820128, "A"),
+        (5, 1, 200.0, 60.0, 0.905782, "B"),
+        (6, 6, 80.0, 20.0, 0.940043, "B"),
+        (7, 8, 60.0, 20.0, 0.965739, "B"),
+        (8, 2, 50.0, 15.0, 0.987152, "C"),
+        (9, 9, 20.0, 5.0, 0.995717, "C"),
+        (10, 10, 10.0, 2.0, 1.0, "C"),
+        (11, 5, 0.0, 0.0, 1.0, "C"),
+    ];
+    assert_eq!(idx.len(), 11);
+    let (cust, rev, mar, cum, abc) = (
+        col_i64(&t, "customer_id"),
+        col_f64(&t, "revenue"),
+        col_f64(&t, "margin"),
+        col_f64(&t, "cumulative_share"),
+        col_str(&t, "abc_class"),
+    );
+    for (rank, e_cust, e_rev, e_mar, e_cum, e_abc) in expected {
+        let i = idx[&rank];
+        assert_eq!(cust[i], Some(e_cust), "customer at rank {rank}");
+        assert!(close(rev[i].unwrap(), e_rev), "revenue at rank {rank}");
+        assert!(close(mar[i].unwrap(), e_mar), "margin at rank {rank}");
+        assert!((cum[i].unwrap() - e_cum).abs() < 1e-6, "cumulative at rank {rank}");
+        assert_eq!(abc[i].as_deref(), Some(e_abc), "class at rank {rank}");
+    }
+
+    let s = table(&out, "contribution_summary");
+    assert_eq!(col_i64(&s, "customers"), [Some(11)]);
+    assert!(close(col_f64(&s, "revenue")[0].unwrap(), 2335.0));
+    for (col, v) in [
+        ("top_1pct_share", 0.329764),
+        ("top_5pct_share", 0.329764),
+        ("top_10pct_share", 0.546039),
+        ("top_20pct_share", 0.717345),
+        ("a_revenue_share", 0.820128),
+        ("b_revenue_share", 0.14561),
+        ("c_revenue_share", 0.034261),
+    ] {
+        assert!((col_f64(&s, col)[0].unwrap() - v).abs() < 1e-6, "{col}");
+    }
+    assert_eq!(col_i64(&s, "a_customers"), [Some(4)]);
+    assert_eq!(col_i64(&s, "b_customers"), [Some(3)]);
+    assert_eq!(col_i64(&s, "c_customers"), [Some(4)]);
+
+    let p = table(&out, "retention_priority");
+    let (cls, lvl, n, rev, ch) = (
+        col_str(&p, "abc_class"),
+        col_str(&p, "satisfaction_level"),
+        col_i64(&p, "customers"),
+        col_f64(&p, "revenue"),
+        col_i64(&p, "churned"),
+    );
+    let got: Vec<(String, String, i64, f64, i64)> = (0..cls.len())
+        .map(|i| {
+            (
+                cls[i].clone().unwrap(),
+                lvl[i].clone().unwrap(),
+                n[i].unwrap(),
+                rev[i].unwrap(),
+                ch[i].unwrap(),
+            )
+        })
+        .collect();
+    let expected = vec![
+        ("A", "dissatisfied", 2, 905.0, 1),
+        ("A", "satisfied", 2, 1010.0, 0),
+        ("B", "dissatisfied", 1, 80.0, 1),
+        ("B", "satisfied", 2, 260.0, 0),
+        ("C", "satisfied", 2, 70.0, 0),
+        ("C", "unknown", 2, 10.0, 0),
+    ];
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for (g, e) in got.iter().zip(expected) {
+        assert_eq!((g.0.as_str(), g.1.as_str(), g.2, g.4), (e.0, e.1, e.2, e.4));
+        assert!(close(g.3, e.3));
+    }
+}
+
+#[test]
+fn cohorts_churn_and_lifecycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let t = table(&out, "cohort_retention");
+    let (month, period, size, active, rate, rev) = (
+        col_str(&t, "cohort_month"),
+        col_i64(&t, "period"),
+        col_i64(&t, "cohort_size"),
+        col_i64(&t, "active_customers"),
+        col_f64(&t, "retention_rate"),
+        col_f64(&t, "revenue"),
+    );
+    // Ten cohorts, each followed to June 2026: 18+17+16+13+11+8+6+3+2+1 rows.
+    assert_eq!(month.len(), 95);
+    let find = |m: &str, p: i64| {
+        (0..month.len())
+            .find(|&i| month[i].as_deref() == Some(m) && period[i] == Some(p))
+            .unwrap_or_else(|| panic!("no row {m} {p}"))
+    };
+    for (m, p, e_size, e_active, e_rev) in [
+        ("2025-01-01", 0, 1, 1, 100.0),
+        ("2025-01-01", 1, 1, 0, 0.0),
+        ("2025-01-01", 17, 1, 1, 200.0),
+        ("2025-03-01", 9, 1, 1, 300.0),
+        ("2025-03-01", 12, 1, 1, 100.0),
+        ("2025-11-01", 1, 1, 1, 250.0),
+        ("2025-11-01", 7, 1, 1, 5.0),
+        ("2026-01-01", 5, 1, 1, 40.0),
+        ("2026-05-01", 1, 1, 1, 700.0),
+        ("2026-06-01", 0, 2, 2, 50.0),
+    ] {
+        let i = find(m, p);
+        assert_eq!((size[i], active[i]), (Some(e_size), Some(e_active)), "{m} {p}");
+        assert!(close(rev[i].unwrap(), e_rev), "{m} {p}");
+        assert!(close(rate[i].unwrap(), e_active as f64 / e_size as f64));
+    }
+    // Customer 5's purchase and same-month refund: active, revenue 0.
+    assert!(close(rev[find("2026-06-01", 0)].unwrap(), 50.0));
+    assert!(!month.iter().zip(&period).any(|(m, p)| m.as_deref() == Some("2026-06-01") && *p > Some(0)));
+
+    let c = table(&out, "churn_summary");
+    let (scope, cm, n, churned, lost) = (
+        col_str(&c, "scope"),
+        col_str(&c, "cohort_month"),
+        col_i64(&c, "customers"),
+        col_i64(&c, "churned"),
+        col_f64(&c, "revenue_lost"),
+    );
+    let all = scope.iter().position(|s| s.as_deref() == Some("all")).unwrap();
+    assert_eq!((n[all], churned[all]), (Some(11), Some(2)));
+    assert!(close(lost[all].unwrap(), 480.0), "customer 3's 400 and customer 6's 80");
+    let march = cm.iter().position(|m| m.as_deref() == Some("2025-03-01")).unwrap();
+    assert_eq!((n[march], churned[march]), (Some(1), Some(1)));
+    assert!(close(lost[march].unwrap(), 400.0));
+    assert_eq!(scope.len(), 11, "ten cohorts and the total");
+
+    let l = table(&out, "lifecycle_stages");
+    let idx = by_key(&col_i64(&l, "customer_id"));
+    let stage = col_str(&l, "stage");
+    for (id, e) in [
+        (1, "recovered"),
+        (2, "new"),
+        (3, "churned"),
+        (4, "mature"),
+        (5, "new"),
+        (6, "churned"),
+        (8, "recovered"),
+        (9, "recovered"),
+        (10, "declining"),
+        (11, "recovered"),
+        (12, "new"),
+    ] {
+        assert_eq!(stage[idx[&id]].as_deref(), Some(e), "stage of customer {id}");
+    }
+    let s = table(&out, "lifecycle_summary");
+    assert_eq!(
+        col_i64(&s, "customers"),
+        [Some(3), Some(0), Some(1), Some(1), Some(2), Some(4)],
+        "new, growth, mature, declining, churned, recovered"
+    );
+}
+
+#[test]
+fn satisfaction_funnel_churn_index_and_complaints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let f = table(&out, "satisfaction_funnel");
+    assert_eq!(
+        col_str(&f, "stage"),
+        ["surveyed", "satisfied", "repurchased", "retained", "promoter"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(col_i64(&f, "customers"), [Some(9), Some(6), Some(2), Some(2), Some(1)]);
+    let conv = col_f64(&f, "conversion_from_previous");
+    for (g, e) in conv.iter().zip([1.0, 6.0 / 9.0, 2.0 / 6.0, 1.0, 0.5]) {
+        assert!(close(g.unwrap(), e));
+    }
+    let share = col_f64(&f, "share_of_surveyed");
+    assert!(close(share[4].unwrap(), 1.0 / 9.0));
+
+    let c = table(&out, "churn_by_satisfaction");
+    assert_eq!(col_i64(&c, "customers"), [Some(1), Some(2), Some(0), Some(3), Some(3)]);
+    assert_eq!(col_i64(&c, "churned"), [Some(0), Some(2), Some(0), Some(0), Some(0)]);
+    let (rate, low, high) = (
+        col_f64(&c, "churn_rate"),
+        col_f64(&c, "churn_rate_low"),
+        col_f64(&c, "churn_rate_high"),
+    );
+    assert_eq!(rate[2], None, "no customer at CSAT 3: no rate");
+    // Wilson interval for 2 of 2: (0.342372, 1]; for 0 of 3: [0, 0.561506).
+    assert!((low[1].unwrap() - 0.342372).abs() < 1e-6);
+    assert!(close(high[1].unwrap(), 1.0));
+    assert!(close(low[3].unwrap(), 0.0));
+    assert!((high[3].unwrap() - 0.561506).abs() < 1e-6);
+    assert!((high[0].unwrap() - 0.793457).abs() < 1e-6);
+    assert_eq!(
+        col_f64(&c, "benchmark_churn_rate"),
+        [Some(0.8), Some(0.8), Some(0.3), Some(0.1), Some(0.015)]
+    );
+
+    let s = table(&out, "satisfaction_index");
+    assert_eq!(col_str(&s, "period"), [Some("current".into()), Some("previous".into())]);
+    assert_eq!(col_str(&s, "period_start"), [Some("2026-06-01".into()), Some("2026-05-02".into())]);
+    assert_eq!(col_i64(&s, "responses"), [Some(7), Some(1)]);
+    let idx = col_f64(&s, "satisfaction_index");
+    assert!((idx[0].unwrap() - 63.214286).abs() < 1e-6);
+    assert!(close(idx[1].unwrap(), 87.5), "(0.3*5+0.3*4+0.2*5+0.2*4-1)/4*100");
+    let csat = col_f64(&s, "csat");
+    assert!(close(csat[0].unwrap(), 5.0 / 7.0));
+    let nps = col_f64(&s, "nps");
+    assert!(close(nps[0].unwrap(), 100.0 / 7.0), "3 promoters, 2 detractors of 7");
+    assert_eq!(nps[1], None, "the one answer in May has no NPS");
+
+    let k = table(&out, "complaint_recovery");
+    assert_eq!(
+        col_str(&k, "complaint_group"),
+        ["never complained", "resolved fast", "resolved slow", "unresolved"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(col_i64(&k, "customers"), [Some(6), Some(2), Some(1), Some(2)]);
+    assert_eq!(col_i64(&k, "retained"), [Some(6), Some(0), Some(1), Some(2)]);
+}
+
+#[test]
+fn without_surveys_and_complaints_their_steps_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), false, &[]);
+    let results = read_json(&out.join("run_results.json"));
+    assert_eq!(results["status"], "success");
+    for step in [
+        "latest_survey",
+        "retention_priority",
+        "satisfaction_funnel",
+        "churn_by_satisfaction",
+        "satisfaction_index",
+        "complaint_recovery",
+    ] {
+        assert_eq!(step_result(&results, step)["status"], "skipped", "{step}");
+    }
+    for step in ["rfm_scores", "contribution_ranking", "cohort_retention", "lifecycle_stages"] {
+        assert_eq!(step_result(&results, step)["status"], "success", "{step}");
+    }
+}
+
+#[test]
+fn satisfaction_weights_must_sum_to_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(&tmp.path().join("data"), true);
+    let data_arg = format!("data_root={}", tmp.path().join("data").display());
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "run",
+            bundled_pipeline().to_str().unwrap(),
+            "--param",
+            &data_arg,
+            "--param",
+            "weight_price=0.5",
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("step `satisfaction_index`")
+            && stderr(&o).contains("must sum to 1; they sum to 1.3"),
+        "{}",
+        stderr(&o)
+    );
+}
