@@ -36,7 +36,10 @@ fn fixture(data: &Path, with_feedback: bool) {
     let int = |n: &str| Field::new(n, DataType::Int64, true);
     csv_to_parquet(
         "customers",
-        vec![int("customer_id"), Field::new("region", DataType::Utf8, true)],
+        vec![
+            int("customer_id"),
+            Field::new("region", DataType::Utf8, true),
+        ],
         data,
     );
     csv_to_parquet(
@@ -142,14 +145,22 @@ fn rfm_scores_segments_and_migration() {
         (11, 15, 3, 505.0, "454", "Loyal Customers"),
         (12, 20, 2, 770.0, "345", "Loyal Customers"),
     ];
-    assert_eq!(idx.len(), 11, "customer 7 ordered only after as_of, 13 never");
+    assert_eq!(
+        idx.len(),
+        11,
+        "customer 7 ordered only after as_of, 13 never"
+    );
     let (rec, freq, mon) = (
         col_i64(&t, "recency_days"),
         col_i64(&t, "frequency"),
         col_f64(&t, "monetary"),
     );
     let (code, seg) = (col_str(&t, "rfm_code"), col_str(&t, "segment"));
-    let (r, f, m) = (col_i64(&t, "r_score"), col_i64(&t, "f_score"), col_i64(&t, "m_score"));
+    let (r, f, m) = (
+        col_i64(&t, "r_score"),
+        col_i64(&t, "f_score"),
+        col_i64(&t, "m_score"),
+    );
     for (id, e_rec, e_freq, e_mon, e_code, e_seg) in expected {
         let i = idx[&id];
         assert_eq!(rec[i], Some(e_rec), "recency of {id}");
@@ -158,7 +169,10 @@ fn rfm_scores_segments_and_migration() {
         assert_eq!(code[i].as_deref(), Some(e_code), "code of {id}");
         assert_eq!(seg[i].as_deref(), Some(e_seg), "segment of {id}");
         let digits: Vec<i64> = e_code.bytes().map(|b| (b - b'0') as i64).collect();
-        assert_eq!([r[i], f[i], m[i]], [Some(digits[0]), Some(digits[1]), Some(digits[2])]);
+        assert_eq!(
+            [r[i], f[i], m[i]],
+            [Some(digits[0]), Some(digits[1]), Some(digits[2])]
+        );
     }
 
     let s = table(&out, "rfm_segment_summary");
@@ -183,13 +197,21 @@ fn rfm_scores_segments_and_migration() {
         ("Lost", 1, 80.0, 0.024279),
     ];
     for (i, (name, e_n, e_rev, e_share)) in expected.into_iter().enumerate() {
-        assert_eq!(segs[i].as_deref(), Some(name), "segments in their listed order");
+        assert_eq!(
+            segs[i].as_deref(),
+            Some(name),
+            "segments in their listed order"
+        );
         assert_eq!(n[i], Some(e_n), "{name}");
         assert!(close(rev[i].unwrap(), e_rev), "{name}");
         assert!((share[i].unwrap() - e_share).abs() < 1e-6, "{name}");
     }
     let actions = col_str(&s, "action");
-    assert!(actions.iter().all(|a| a.as_ref().is_some_and(|a| !a.is_empty())));
+    assert!(
+        actions
+            .iter()
+            .all(|a| a.as_ref().is_some_and(|a| !a.is_empty()))
+    );
 
     let mig = table(&out, "rfm_migration");
     let (p, c, k) = (
@@ -198,7 +220,12 @@ fn rfm_scores_segments_and_migration() {
         col_i64(&mig, "customers"),
     );
     let got: BTreeMap<(String, String), i64> = (0..p.len())
-        .map(|i| ((p[i].clone().unwrap(), c[i].clone().unwrap()), k[i].unwrap()))
+        .map(|i| {
+            (
+                (p[i].clone().unwrap(), c[i].clone().unwrap()),
+                k[i].unwrap(),
+            )
+        })
         .collect();
     let expected: BTreeMap<(String, String), i64> = [
         ("At Risk", "Loyal Customers", 1),
@@ -252,7 +279,10 @@ fn contribution_ranking_summary_and_priority() {
         assert_eq!(cust[i], Some(e_cust), "customer at rank {rank}");
         assert!(close(rev[i].unwrap(), e_rev), "revenue at rank {rank}");
         assert!(close(mar[i].unwrap(), e_mar), "margin at rank {rank}");
-        assert!((cum[i].unwrap() - e_cum).abs() < 1e-6, "cumulative at rank {rank}");
+        assert!(
+            (cum[i].unwrap() - e_cum).abs() < 1e-6,
+            "cumulative at rank {rank}"
+        );
         assert_eq!(abc[i].as_deref(), Some(e_abc), "class at rank {rank}");
     }
 
@@ -341,13 +371,22 @@ fn cohorts_churn_and_lifecycle() {
         ("2026-06-01", 0, 2, 2, 50.0),
     ] {
         let i = find(m, p);
-        assert_eq!((size[i], active[i]), (Some(e_size), Some(e_active)), "{m} {p}");
+        assert_eq!(
+            (size[i], active[i]),
+            (Some(e_size), Some(e_active)),
+            "{m} {p}"
+        );
         assert!(close(rev[i].unwrap(), e_rev), "{m} {p}");
         assert!(close(rate[i].unwrap(), e_active as f64 / e_size as f64));
     }
     // Customer 5's purchase and same-month refund: active, revenue 0.
     assert!(close(rev[find("2026-06-01", 0)].unwrap(), 50.0));
-    assert!(!month.iter().zip(&period).any(|(m, p)| m.as_deref() == Some("2026-06-01") && *p > Some(0)));
+    assert!(
+        !month
+            .iter()
+            .zip(&period)
+            .any(|(m, p)| m.as_deref() == Some("2026-06-01") && *p > Some(0))
+    );
 
     let c = table(&out, "churn_summary");
     let (scope, cm, n, churned, lost) = (
@@ -357,10 +396,19 @@ fn cohorts_churn_and_lifecycle() {
         col_i64(&c, "churned"),
         col_f64(&c, "revenue_lost"),
     );
-    let all = scope.iter().position(|s| s.as_deref() == Some("all")).unwrap();
+    let all = scope
+        .iter()
+        .position(|s| s.as_deref() == Some("all"))
+        .unwrap();
     assert_eq!((n[all], churned[all]), (Some(11), Some(2)));
-    assert!(close(lost[all].unwrap(), 480.0), "customer 3's 400 and customer 6's 80");
-    let march = cm.iter().position(|m| m.as_deref() == Some("2025-03-01")).unwrap();
+    assert!(
+        close(lost[all].unwrap(), 480.0),
+        "customer 3's 400 and customer 6's 80"
+    );
+    let march = cm
+        .iter()
+        .position(|m| m.as_deref() == Some("2025-03-01"))
+        .unwrap();
     assert_eq!((n[march], churned[march]), (Some(1), Some(1)));
     assert!(close(lost[march].unwrap(), 400.0));
     assert_eq!(scope.len(), 11, "ten cohorts and the total");
@@ -381,7 +429,11 @@ fn cohorts_churn_and_lifecycle() {
         (11, "recovered"),
         (12, "new"),
     ] {
-        assert_eq!(stage[idx[&id]].as_deref(), Some(e), "stage of customer {id}");
+        assert_eq!(
+            stage[idx[&id]].as_deref(),
+            Some(e),
+            "stage of customer {id}"
+        );
     }
     let s = table(&out, "lifecycle_summary");
     assert_eq!(
@@ -398,9 +450,19 @@ fn satisfaction_funnel_churn_index_and_complaints() {
     let f = table(&out, "satisfaction_funnel");
     assert_eq!(
         col_str(&f, "stage"),
-        ["surveyed", "satisfied", "repurchased", "retained", "promoter"].map(|s| Some(s.to_string()))
+        [
+            "surveyed",
+            "satisfied",
+            "repurchased",
+            "retained",
+            "promoter"
+        ]
+        .map(|s| Some(s.to_string()))
     );
-    assert_eq!(col_i64(&f, "customers"), [Some(9), Some(6), Some(2), Some(2), Some(1)]);
+    assert_eq!(
+        col_i64(&f, "customers"),
+        [Some(9), Some(6), Some(2), Some(2), Some(1)]
+    );
     let conv = col_f64(&f, "conversion_from_previous");
     for (g, e) in conv.iter().zip([1.0, 6.0 / 9.0, 2.0 / 6.0, 1.0, 0.5]) {
         assert!(close(g.unwrap(), e));
@@ -409,8 +471,14 @@ fn satisfaction_funnel_churn_index_and_complaints() {
     assert!(close(share[4].unwrap(), 1.0 / 9.0));
 
     let c = table(&out, "churn_by_satisfaction");
-    assert_eq!(col_i64(&c, "customers"), [Some(1), Some(2), Some(0), Some(3), Some(3)]);
-    assert_eq!(col_i64(&c, "churned"), [Some(0), Some(2), Some(0), Some(0), Some(0)]);
+    assert_eq!(
+        col_i64(&c, "customers"),
+        [Some(1), Some(2), Some(0), Some(3), Some(3)]
+    );
+    assert_eq!(
+        col_i64(&c, "churned"),
+        [Some(0), Some(2), Some(0), Some(0), Some(0)]
+    );
     let (rate, low, high) = (
         col_f64(&c, "churn_rate"),
         col_f64(&c, "churn_rate_low"),
@@ -429,25 +497,49 @@ fn satisfaction_funnel_churn_index_and_complaints() {
     );
 
     let s = table(&out, "satisfaction_index");
-    assert_eq!(col_str(&s, "period"), [Some("current".into()), Some("previous".into())]);
-    assert_eq!(col_str(&s, "period_start"), [Some("2026-06-01".into()), Some("2026-05-02".into())]);
+    assert_eq!(
+        col_str(&s, "period"),
+        [Some("current".into()), Some("previous".into())]
+    );
+    assert_eq!(
+        col_str(&s, "period_start"),
+        [Some("2026-06-01".into()), Some("2026-05-02".into())]
+    );
     assert_eq!(col_i64(&s, "responses"), [Some(7), Some(1)]);
     let idx = col_f64(&s, "satisfaction_index");
     assert!((idx[0].unwrap() - 63.214286).abs() < 1e-6);
-    assert!(close(idx[1].unwrap(), 87.5), "(0.3*5+0.3*4+0.2*5+0.2*4-1)/4*100");
+    assert!(
+        close(idx[1].unwrap(), 87.5),
+        "(0.3*5+0.3*4+0.2*5+0.2*4-1)/4*100"
+    );
     let csat = col_f64(&s, "csat");
     assert!(close(csat[0].unwrap(), 5.0 / 7.0));
     let nps = col_f64(&s, "nps");
-    assert!(close(nps[0].unwrap(), 100.0 / 7.0), "3 promoters, 2 detractors of 7");
+    assert!(
+        close(nps[0].unwrap(), 100.0 / 7.0),
+        "3 promoters, 2 detractors of 7"
+    );
     assert_eq!(nps[1], None, "the one answer in May has no NPS");
 
     let k = table(&out, "complaint_recovery");
     assert_eq!(
         col_str(&k, "complaint_group"),
-        ["never complained", "resolved fast", "resolved slow", "unresolved"].map(|s| Some(s.to_string()))
+        [
+            "never complained",
+            "resolved fast",
+            "resolved slow",
+            "unresolved"
+        ]
+        .map(|s| Some(s.to_string()))
     );
-    assert_eq!(col_i64(&k, "customers"), [Some(6), Some(2), Some(1), Some(2)]);
-    assert_eq!(col_i64(&k, "retained"), [Some(6), Some(0), Some(1), Some(2)]);
+    assert_eq!(
+        col_i64(&k, "customers"),
+        [Some(6), Some(2), Some(1), Some(2)]
+    );
+    assert_eq!(
+        col_i64(&k, "retained"),
+        [Some(6), Some(0), Some(1), Some(2)]
+    );
 }
 
 #[test]
@@ -466,7 +558,12 @@ fn without_surveys_and_complaints_their_steps_are_skipped() {
     ] {
         assert_eq!(step_result(&results, step)["status"], "skipped", "{step}");
     }
-    for step in ["rfm_scores", "contribution_ranking", "cohort_retention", "lifecycle_stages"] {
+    for step in [
+        "rfm_scores",
+        "contribution_ranking",
+        "cohort_retention",
+        "lifecycle_stages",
+    ] {
         assert_eq!(step_result(&results, step)["status"], "success", "{step}");
     }
 }

@@ -1,0 +1,239 @@
+//! Properties of the analyses on generated sample data, and what the
+//! generator planted for them to find.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+/// Sample data for 3,000 customers and one run of the bundled pipeline on it,
+/// shared by the tests in this file.
+fn run_once() -> &'static Path {
+    static OUT: OnceLock<PathBuf> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap().keep();
+        let data = tmp.join("data");
+        let o = loyalty(
+            &tmp,
+            &[
+                "sample",
+                "--out",
+                data.to_str().unwrap(),
+                "--customers",
+                "3000",
+                "--seed",
+                "11",
+                "--end-date",
+                "2026-06-30",
+            ],
+        );
+        assert_exit(&o, 0);
+        let out = tmp.join("out");
+        let o = loyalty(
+            &tmp,
+            &[
+                "run",
+                bundled_pipeline().to_str().unwrap(),
+                "--as-of",
+                "2026-06-30",
+                "--param",
+                &format!("data_root={}", data.display()),
+                "--param",
+                &format!("out_root={}", out.display()),
+            ],
+        );
+        assert_exit(&o, 0);
+        out
+    })
+}
+
+fn table(name: &str) -> Vec<arrow::array::RecordBatch> {
+    read_parquet(&run_once().join(format!("tables/{name}")))
+}
+
+#[test]
+fn rfm_quintiles_have_equal_sizes() {
+    let t = table("rfm_scores");
+    let n = rows(&t);
+    assert!(n > 2500, "{n} customers");
+    for col in ["r_score", "f_score", "m_score"] {
+        let mut counts = [0usize; 5];
+        for s in col_i64(&t, col) {
+            let s = s.unwrap();
+            assert!((1..=5).contains(&s), "{col} = {s}");
+            counts[(s - 1) as usize] += 1;
+        }
+        let (lo, hi) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(hi - lo <= 1, "{col}: {counts:?}");
+        // NTILE puts the larger groups first.
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{col}: {counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn rank_boundary_quintiles_equal_ntile() {
+    let ctx = SessionContext::new();
+    let path = run_once().join("tables/rfm_scores/part-0.parquet");
+    ctx.register_parquet("rfm", path.to_str().unwrap(), ParquetReadOptions::default())
+        .await
+        .unwrap();
+    let mismatches = ctx
+        .sql(
+            "SELECT COUNT(*) AS n FROM (
+               SELECT r_score, f_score, m_score,
+                 NTILE(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_ntile,
+                 NTILE(5) OVER (ORDER BY frequency, customer_id) AS f_ntile,
+                 NTILE(5) OVER (ORDER BY monetary, customer_id) AS m_ntile
+               FROM rfm)
+             WHERE r_score <> r_ntile OR f_score <> f_ntile OR m_score <> m_ntile",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(col_i64(&mismatches, "n"), [Some(0)]);
+}
+
+#[tokio::test]
+async fn segment_map_covers_every_score_combination_once() {
+    let sql = std::fs::read_to_string(repo().join("sql/rfm_segment_map.sql")).unwrap();
+    let map = SessionContext::new()
+        .sql(&sql)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let seg = col_str(&map, "segment");
+    let bounds: Vec<Vec<i64>> = ["r_min", "r_max", "f_min", "f_max", "m_min", "m_max"]
+        .iter()
+        .map(|c| col_i64(&map, c).into_iter().map(Option::unwrap).collect())
+        .collect();
+    for r in 1..=5 {
+        for f in 1..=5 {
+            for m in 1..=5 {
+                let hits: Vec<&str> = (0..seg.len())
+                    .filter(|&i| {
+                        (bounds[0][i]..=bounds[1][i]).contains(&r)
+                            && (bounds[2][i]..=bounds[3][i]).contains(&f)
+                            && (bounds[4][i]..=bounds[5][i]).contains(&m)
+                    })
+                    .map(|i| seg[i].as_deref().unwrap())
+                    .collect();
+                assert_eq!(hits.len(), 1, "scores {r}{f}{m} match {hits:?}");
+            }
+        }
+    }
+    let mut names: Vec<&str> = seg.iter().map(|s| s.as_deref().unwrap()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 11, "the eleven segments: {names:?}");
+}
+
+#[test]
+fn contribution_shares_add_up_and_classes_follow_thresholds() {
+    let t = table("contribution_ranking");
+    let (rank, rev, share, cum, abc) = (
+        col_i64(&t, "rank"),
+        col_f64(&t, "revenue"),
+        col_f64(&t, "revenue_share"),
+        col_f64(&t, "cumulative_share"),
+        col_str(&t, "abc_class"),
+    );
+    let mut order: Vec<usize> = (0..rank.len()).collect();
+    order.sort_by_key(|&i| rank[i]);
+    assert_eq!(rank[order[0]], Some(1));
+    let total: f64 = rev.iter().map(|r| r.unwrap()).sum();
+    let mut running = 0.0;
+    for (pos, &i) in order.iter().enumerate() {
+        assert_eq!(rank[i], Some(pos as i64 + 1), "ranks are 1..n");
+        let before = running / total;
+        running += rev[i].unwrap();
+        assert!((share[i].unwrap() - rev[i].unwrap() / total).abs() < 1e-9);
+        assert!((cum[i].unwrap() - running / total).abs() < 1e-9);
+        let expected = if before < 0.8 {
+            "A"
+        } else if before < 0.95 {
+            "B"
+        } else {
+            "C"
+        };
+        assert_eq!(abc[i].as_deref(), Some(expected), "rank {}", pos + 1);
+        if pos > 0 {
+            assert!(rev[i] <= rev[order[pos - 1]], "sorted by revenue");
+        }
+    }
+    assert!(
+        (cum[*order.last().unwrap()].unwrap() - 1.0).abs() < 1e-9,
+        "ends at 1"
+    );
+
+    // The generator's heavy tail: the top 20% bring 60-80% of revenue.
+    let s = table("contribution_summary");
+    let top20 = col_f64(&s, "top_20pct_share")[0].unwrap();
+    assert!((0.6..=0.8).contains(&top20), "top 20% share {top20}");
+    let a = col_f64(&s, "a_revenue_share")[0].unwrap();
+    assert!((0.8..0.8 + 0.05).contains(&a), "class A share {a}");
+}
+
+#[test]
+fn cohorts_start_at_full_retention_and_never_reach_the_future() {
+    let t = table("cohort_retention");
+    let (month, period, rate, active, size) = (
+        col_str(&t, "cohort_month"),
+        col_i64(&t, "period"),
+        col_f64(&t, "retention_rate"),
+        col_i64(&t, "active_customers"),
+        col_i64(&t, "cohort_size"),
+    );
+    for i in 0..month.len() {
+        let m =
+            chrono::NaiveDate::parse_from_str(month[i].as_deref().unwrap(), "%Y-%m-%d").unwrap();
+        let p = period[i].unwrap() as u32;
+        let at = m.checked_add_months(chrono::Months::new(p)).unwrap();
+        assert!(
+            at <= chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+            "row in the future"
+        );
+        if p == 0 {
+            assert_eq!(rate[i], Some(1.0), "period 0 of {m}");
+        }
+        assert!(active[i] <= size[i]);
+    }
+}
+
+#[test]
+fn funnel_stages_never_grow() {
+    let f = table("satisfaction_funnel");
+    let n: Vec<i64> = col_i64(&f, "customers")
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(n.len(), 5);
+    assert!(n[0] > 500, "{n:?}");
+    assert!(n.windows(2).all(|w| w[1] <= w[0]), "{n:?}");
+}
+
+#[test]
+fn lower_satisfaction_churns_more_and_resolved_complaints_churn_less() {
+    let c = table("churn_by_satisfaction");
+    let rate: Vec<f64> = col_f64(&c, "churn_rate")
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    // Dissatisfied (1-2) churn more than neutral (3), more than satisfied (4-5).
+    assert!(rate[0].min(rate[1]) > rate[2], "{rate:?}");
+    assert!(rate[2] > rate[3].max(rate[4]), "{rate:?}");
+    assert!(rate[0] > rate[4] * 3.0, "{rate:?}");
+
+    let k = table("complaint_recovery");
+    let group = col_str(&k, "complaint_group");
+    let churn = col_f64(&k, "churn_rate");
+    let of = |g: &str| churn[group.iter().position(|x| x.as_deref() == Some(g)).unwrap()].unwrap();
+    assert!(of("resolved fast") < of("unresolved"), "{churn:?}");
+    assert!(of("resolved slow") < of("unresolved"), "{churn:?}");
+}
