@@ -198,6 +198,10 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
         "http" | "https" => Arc::new(
             object_store::http::HttpBuilder::new()
                 .with_url(&url[..url::Position::BeforePath])
+                // A pipeline that names an `http://` URL means it.
+                .with_client_options(
+                    object_store::ClientOptions::new().with_allow_http(scheme == "http"),
+                )
                 .build()
                 .map_err(|e| storage_err(url, e))?,
         ),

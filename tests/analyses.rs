@@ -604,7 +604,10 @@ fn all_tables_as_text(out: &Path) -> BTreeMap<String, Vec<String>> {
             .to_string();
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         lines.sort();
-        tables.insert(dir.file_name().unwrap().to_string_lossy().into_owned(), lines);
+        tables.insert(
+            dir.file_name().unwrap().to_string_lossy().into_owned(),
+            lines,
+        );
     }
     tables
 }

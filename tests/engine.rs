@@ -701,3 +701,32 @@ fn demo_runs_from_any_directory() {
     assert_eq!(results["params"]["as_of"], "2026-06-30");
     assert!(stdout(&o).contains("report"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_source_may_be_read_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let base = serve_files(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        &format!(
+            "name: t
+sources:
+  orders: {base}/orders/part-0.parquet
+output_root: out
+steps:
+  n:
+    sql: SELECT COUNT(*) AS n, SUM(amount) AS total FROM orders
+outputs:
+  - {{ step: n, path: n.csv, format: csv }}
+"
+        ),
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    // 8 rows: 100 + 50 - 20 + 80 + 30 + 500 + 40 + 25.
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/n.csv")).unwrap(),
+        "n,total\n8,805.0\n"
+    );
+}

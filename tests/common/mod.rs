@@ -184,3 +184,79 @@ pub fn step_result<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_
         .find(|s| s["name"] == name)
         .unwrap_or_else(|| panic!("no step `{name}` in run_results.json"))
 }
+
+/// A minimal HTTP file server on 127.0.0.1 for tests: HEAD and GET (with a
+/// `Range: bytes=a-b` header) of the files under `root`. Runs on a thread
+/// until the process ends; returns the base URL.
+pub fn serve_files(root: &Path) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut request = String::new();
+                    if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut range: Option<(u64, Option<u64>)> = None;
+                    loop {
+                        let mut h = String::new();
+                        reader.read_line(&mut h).unwrap();
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        let lower = h.to_ascii_lowercase();
+                        if let Some(r) = lower.strip_prefix("range: bytes=") {
+                            let (a, b) = r.trim().split_once('-').unwrap();
+                            range = Some((a.parse().unwrap(), b.parse().ok()));
+                        }
+                    }
+                    let mut parts = request.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_string();
+                    let path = parts
+                        .next()
+                        .unwrap_or("/")
+                        .trim_start_matches('/')
+                        .to_string();
+                    let body = std::fs::read(root.join(&path));
+                    let response = match body {
+                        Err(_) => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                        Ok(body) => {
+                            let len = body.len() as u64;
+                            let (status, slice, extra) = match range {
+                                Some((a, b)) => {
+                                    let end = b.unwrap_or(len - 1).min(len - 1);
+                                    (
+                                        "206 Partial Content",
+                                        body[a as usize..=end as usize].to_vec(),
+                                        format!("Content-Range: bytes {a}-{end}/{len}\r\n"),
+                                    )
+                                }
+                                None => ("200 OK", body, String::new()),
+                            };
+                            let mut head = format!(
+                                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}Accept-Ranges: bytes\r\nLast-Modified: Mon, 23 Nov 2026 10:00:00 GMT\r\nETag: \"fixed\"\r\n\r\n",
+                                slice.len()
+                            )
+                            .into_bytes();
+                            if method != "HEAD" {
+                                head.extend_from_slice(&slice);
+                            }
+                            head
+                        }
+                    };
+                    if stream.write_all(&response).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
