@@ -41,4 +41,7 @@ SELECT
     COALESCE(a.revenue, 0) AS revenue
 FROM grid g
 LEFT JOIN activity a ON a.cohort_month = g.cohort_month AND a.period = g.period
-ORDER BY g.cohort_month, g.period
+-- COALESCE(a.period, g.period) is g.period; sorting on it (not on g.period
+-- alone) keeps DataFusion 55 from pushing the sort below the join, where the
+-- join's output order was seen scrambled.
+ORDER BY g.cohort_month, COALESCE(a.period, g.period)

@@ -12,6 +12,7 @@
 --                (365 days: as_of - 364 .. as_of)
 --   recent_*     the last `churn_days` days (as_of - churn_days + 1 .. as_of)
 --   prev_*       as of the previous period, as_of - `compare_days`
+--                (prev_window_revenue: the contribution window ending then)
 WITH o AS (
     SELECT *,
         status = 'completed' AS purchase,
@@ -45,7 +46,12 @@ SELECT
     ) AS prev_orders,
     COALESCE(SUM(amount) FILTER (
         WHERE counts_revenue AND order_date <= {{ as_of }} - {{ compare_days | days }}
-    ), 0) AS prev_monetary
+    ), 0) AS prev_monetary,
+    SUM(amount) FILTER (
+        WHERE counts_revenue
+          AND order_date <= {{ as_of }} - {{ compare_days | days }}
+          AND order_date > {{ as_of }} - {{ compare_days | days }} - {{ contribution_window_days | days }}
+    ) AS prev_window_revenue
 FROM o
 GROUP BY customer_id
 HAVING COUNT(*) FILTER (WHERE purchase) > 0

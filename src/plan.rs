@@ -80,6 +80,31 @@ pub struct OutputPlan {
 pub struct ReportPlan {
     pub template: PathBuf,
     pub url: Url,
+    pub locale: crate::report::Locale,
+}
+
+impl ReportPlan {
+    /// The template's file name, as the template environment knows it.
+    pub fn template_name(&self) -> &str {
+        self.template
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    }
+
+    /// The folder the template (and its partials and translations) is in.
+    pub fn template_dir(&self) -> &std::path::Path {
+        self.template.parent().unwrap_or(std::path::Path::new("."))
+    }
+
+    /// `html`, `md`, …: the report's format, from the template name.
+    pub fn format(&self) -> &str {
+        self.template_name()
+            .trim_end_matches(".j2")
+            .rsplit('.')
+            .next()
+            .unwrap_or("txt")
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -370,13 +395,30 @@ impl Plan {
                         ));
                         continue;
                     }
+                    let locale = match crate::report::Locale::parse(
+                        report.locale.as_deref().unwrap_or("en"),
+                    ) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            errors.push(format!(
+                                "{}: report `{}`: {e}",
+                                loaded.locate(&["reports"]),
+                                report.path
+                            ));
+                            continue;
+                        }
+                    };
                     match artifact_url(root, report.path.as_str(), &params) {
                         Ok(url) if url.path().ends_with('/') => errors.push(format!(
                             "{}: report path `{}` is a directory: name the file, e.g. `report.html`",
                             loaded.locate(&["reports"]),
                             report.path
                         )),
-                        Ok(url) => reports.push(ReportPlan { template, url }),
+                        Ok(url) => reports.push(ReportPlan {
+                            template,
+                            url,
+                            locale,
+                        }),
                         Err(e) => errors.push(format!(
                             "{}: report `{}`: {e}",
                             loaded.locate(&["reports"]),

@@ -97,7 +97,7 @@ async fn execute(
     }
 
     let mut stager = Stager::new(ctx, &plan.output_root, run_id);
-    match stage_artifacts(plan, ctx, &results.steps, &mut stager).await {
+    match stage_artifacts(plan, ctx, &results.sources, &results.steps, &mut stager).await {
         Ok(artifacts) => {
             results.artifacts = artifacts;
             stager.publish().await
@@ -129,6 +129,7 @@ fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
 async fn stage_artifacts(
     plan: &Plan,
     ctx: &SessionContext,
+    sources: &[SourceResult],
     steps: &[StepResult],
     stager: &mut Stager,
 ) -> Result<Vec<Artifact>> {
@@ -179,16 +180,11 @@ async fn stage_artifacts(
         .map(|s| s.name.clone())
         .collect();
     for rep in &plan.reports {
-        let dir = rep.template.parent().unwrap_or(std::path::Path::new("."));
-        let name = rep
-            .template
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let env = report::environment(dir);
+        let (env, charts) = report::for_report(rep, &plan.params)?;
+        let name = rep.template_name();
         let mut context: Vec<(String, Value)> = vec![
             ("params".into(), plan.params.template_context()),
-            ("run".into(), run_metadata(plan)),
+            ("run".into(), run_metadata(plan, sources, steps)),
         ];
         for table in report::tables_needed(&env, name, &step_names)? {
             let rows = collect_for_report(ctx, &table, name).await?;
@@ -200,26 +196,60 @@ async fn stage_artifacts(
             kind: ArtifactKind::Report,
             source: name.to_string(),
             path: redact(rep.url.as_str()),
-            format: name
-                .trim_end_matches(".j2")
-                .rsplit('.')
-                .next()
-                .unwrap_or("txt")
-                .to_string(),
+            format: rep.format().to_string(),
             rows: None,
             bytes: Some(bytes),
         });
+        for (relative, svg) in charts.take() {
+            let url = rep
+                .url
+                .join(&relative)
+                .map_err(|e| Error::Run(format!("chart path `{relative}`: {e}")))?;
+            let bytes = stager.put(&url, svg.into_bytes()).await?;
+            artifacts.push(Artifact {
+                kind: ArtifactKind::Report,
+                source: name.to_string(),
+                path: redact(url.as_str()),
+                format: "svg".into(),
+                rows: None,
+                bytes: Some(bytes),
+            });
+        }
     }
     Ok(artifacts)
 }
 
 /// What a report knows of the run. No wall-clock time: the same data and
 /// `as_of` give the same report.
-fn run_metadata(plan: &Plan) -> Value {
+fn run_metadata(plan: &Plan, sources: &[SourceResult], steps: &[StepResult]) -> Value {
+    let sources: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            minijinja::context! {
+                name => s.name.clone(),
+                status => s.status,
+                files => s.files,
+                rows => s.rows,
+            }
+        })
+        .collect();
+    let steps: Vec<Value> = steps
+        .iter()
+        .map(|s| {
+            minijinja::context! {
+                name => s.name.clone(),
+                status => format!("{:?}", s.status).to_lowercase(),
+                rows => s.rows,
+                message => s.message.clone(),
+            }
+        })
+        .collect();
     minijinja::context! {
         pipeline => plan.name.clone(),
         description => plan.description.clone(),
         as_of => plan.as_of().format("%Y-%m-%d").to_string(),
+        sources => sources,
+        steps => steps,
     }
 }
 
@@ -349,19 +379,17 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         }
     }
     for rep in &plan.reports {
-        let dir = rep.template.parent().unwrap_or(std::path::Path::new("."));
-        let name = rep
-            .template
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let env = report::environment(dir);
-        if let Err(e) = env.get_template(name) {
-            problems.push(format!(
-                "report template `{}`: {}",
-                rep.template.display(),
-                crate::params::describe_template_error(&e)
-            ));
+        match report::for_report(rep, &plan.params) {
+            Ok((env, _)) => {
+                if let Err(e) = env.get_template(rep.template_name()) {
+                    problems.push(format!(
+                        "report template `{}`: {}",
+                        rep.template.display(),
+                        crate::params::describe_template_error(&e)
+                    ));
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
         }
     }
     Ok(problems)

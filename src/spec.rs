@@ -197,6 +197,9 @@ pub struct ReportSpec {
     pub template: Interp,
     /// Path under `output_root`, or an absolute URL; may use params.
     pub path: Interp,
+    /// `en` (default) or `zh-CN`.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

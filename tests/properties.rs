@@ -237,3 +237,34 @@ fn lower_satisfaction_churns_more_and_resolved_complaints_churn_less() {
     assert!(of("resolved fast") < of("unresolved"), "{churn:?}");
     assert!(of("resolved slow") < of("unresolved"), "{churn:?}");
 }
+
+#[test]
+fn summary_tables_come_out_in_their_declared_order() {
+    // Reports list rows in the order the step's ORDER BY gives them.
+    fn sorted_by(name: &str, keys: &[&str]) {
+        let t = table(name);
+        let cols: Vec<Vec<Option<String>>> = keys
+            .iter()
+            .map(|k| {
+                col_str(&t, k)
+                    .into_iter()
+                    .map(|v| v.map(|s| format!("{s:0>12}")))
+                    .collect()
+            })
+            .collect();
+        let rows: Vec<Vec<Option<String>>> = (0..cols[0].len())
+            .map(|i| cols.iter().map(|c| c[i].clone()).collect())
+            .collect();
+        let mut sorted = rows.clone();
+        sorted.sort();
+        assert!(rows == sorted, "{name} is not ordered by {keys:?}");
+    }
+    sorted_by("cohort_retention", &["cohort_month", "period"]);
+    sorted_by("rfm_segment_summary", &["segment_order"]);
+    sorted_by("rfm_migration", &["previous_order", "current_order"]);
+    sorted_by("lifecycle_summary", &["stage_order"]);
+    sorted_by("satisfaction_funnel", &["stage_order"]);
+    sorted_by("complaint_recovery", &["group_order"]);
+    sorted_by("churn_by_satisfaction", &["csat"]);
+    sorted_by("retention_priority", &["abc_class", "level_order"]);
+}

@@ -79,6 +79,8 @@ pub struct SourceResult {
     /// `registered`, or `absent` for a missing optional source.
     pub status: &'static str,
     pub files: usize,
+    /// Row count (from Parquet metadata where it has it).
+    pub rows: Option<u64>,
 }
 
 /// Registers every source as a listing table. A missing optional source is
@@ -94,12 +96,14 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
                 url: redact(src.url.as_str()),
                 status: "registered",
                 files,
+                rows: count_rows(ctx, &src.name).await,
             }),
             Err(SourceError::NoFiles) if src.optional => results.push(SourceResult {
                 name: src.name.clone(),
                 url: redact(src.url.as_str()),
                 status: "absent",
                 files: 0,
+                rows: None,
             }),
             Err(SourceError::NoFiles) => errors.push(format!(
                 "source `{}`: no Parquet files at `{}`; check the path, or mark the source `optional: true`",
@@ -125,6 +129,11 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
         });
     }
     Ok(results)
+}
+
+async fn count_rows(ctx: &SessionContext, table: &str) -> Option<u64> {
+    let df = ctx.table(table).await.ok()?;
+    df.count().await.ok().map(|n| n as u64)
 }
 
 enum SourceError {
@@ -388,6 +397,11 @@ async fn run_step(
         Materialize::Memory => {
             let schema = Arc::new(df.schema().as_arrow().clone());
             let partitions = df.collect_partitioned().await.map_err(|e| fail(&e))?;
+            tracing::debug!(
+                step = step.name.as_str(),
+                partitions = partitions.len(),
+                "materialized in memory"
+            );
             let rows = partitions
                 .iter()
                 .flatten()

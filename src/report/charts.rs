@@ -1,0 +1,488 @@
+//! Charts as SVG, drawn with plotters' SVG backend: horizontal bars, heatmap,
+//! Pareto curve, funnel, and rates with interval whiskers and benchmarks.
+//! Each returns a complete `<svg>` element with `role="img"`, an
+//! `aria-label` and a `<title>`, so it is accessible and needs no script.
+
+use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub const WIDTH: u32 = 760;
+const FONT: &str = "sans-serif";
+// Font sizes as plotters takes them; its SVG backend writes them at 1/1.24
+// of this (so 14 is 11.3px in the file).
+const SMALL: f64 = 14.0;
+const NORMAL: f64 = 15.0;
+const TITLE: f64 = 20.0;
+const BLUE: RGBColor = RGBColor(43, 108, 176);
+const ORANGE: RGBColor = RGBColor(221, 107, 32);
+const INK: RGBColor = RGBColor(26, 32, 44);
+
+type DrawResult<T> = Result<T, String>;
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("drawing failed: {e:?}")
+}
+
+/// Makes plotters' SVG accessible: a role, a label and a `<title>`.
+fn finish(svg: String, title: &str) -> String {
+    let title = escape(title);
+    let svg = svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{title}\" class=\"chart\" "),
+        1,
+    );
+    match svg.find('>') {
+        Some(i) => format!("{}<title>{title}</title>{}", &svg[..=i], &svg[i + 1..]),
+        None => svg,
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Horizontal bars, one per label, with the formatted value at the end of each.
+pub fn bars(
+    title: &str,
+    labels: &[String],
+    values: &[f64],
+    value_text: &dyn Fn(f64) -> String,
+) -> DrawResult<String> {
+    let n = labels.len().max(1);
+    let height = 60 + 28 * n as u32;
+    let max = values.iter().cloned().fold(0.0, f64::max).max(1e-9);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let label_width =
+            labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32 * 7 + 16;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, TITLE).into_font().color(&INK))
+            .margin(10)
+            .margin_right(70)
+            .x_label_area_size(24)
+            .y_label_area_size(label_width.min(260))
+            .build_cartesian_2d(0.0..max * 1.02, (0..n).into_segmented())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_labels(5)
+            .x_label_formatter(&|v| value_text(*v))
+            .y_labels(n)
+            // The first label at the top.
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => (n - 1)
+                    .checked_sub(*i)
+                    .and_then(|j| labels.get(j))
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => String::new(),
+            })
+            .label_style((FONT, NORMAL).into_font().color(&INK))
+            .light_line_style(RGBColor(237, 242, 247))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, v)| {
+                let y = n - 1 - i;
+                let mut bar = Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(y)),
+                        (*v, SegmentValue::Exact(y + 1)),
+                    ],
+                    BLUE.filled(),
+                );
+                bar.set_margin(4, 4, 0, 0);
+                bar
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, v)| {
+                Text::new(
+                    format!(" {}", value_text(*v)),
+                    (*v, SegmentValue::CenterOf(n - 1 - i)),
+                    (FONT, NORMAL)
+                        .into_font()
+                        .color(&INK)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                )
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(finish(svg, title))
+}
+
+/// A grid of cells shaded by value (white → blue), with the value written in
+/// each cell when there is room. `None` cells stay blank.
+pub fn heatmap(
+    title: &str,
+    rows: &[String],
+    cols: &[String],
+    values: &[Vec<Option<f64>>],
+    value_text: &dyn Fn(f64) -> String,
+) -> DrawResult<String> {
+    let (nr, nc) = (rows.len().max(1), cols.len().max(1));
+    let cell_h = if nr > 20 { 18 } else { 26 };
+    let label_width = rows.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32 * 7 + 16;
+    let col_label = cols.iter().map(|l| l.chars().count()).max().unwrap_or(2) as u32;
+    let rotate = nc > 8 && col_label > 3;
+    let x_area = if rotate { col_label * 6 + 16 } else { 28 };
+    let height = 50 + x_area + cell_h * nr as u32;
+    let max = values
+        .iter()
+        .flatten()
+        .flatten()
+        .cloned()
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let cell_w = (WIDTH - label_width.min(240) - 30) / nc as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, TITLE).into_font().color(&INK))
+            .margin(10)
+            .x_label_area_size(x_area)
+            .y_label_area_size(label_width.min(240))
+            .build_cartesian_2d((0..nc).into_segmented(), (0..nr).into_segmented())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            // Rotated column labels are drawn below, one by one.
+            .x_labels(nc)
+            .y_labels(nr)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) if !rotate => cols.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .y_label_formatter(&|v| match v {
+                // Rows read top to bottom.
+                SegmentValue::CenterOf(i) => (nr - 1)
+                    .checked_sub(*i)
+                    .and_then(|j| rows.get(j))
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_style((FONT, SMALL).into_font().color(&INK))
+            .y_label_style((FONT, SMALL).into_font().color(&INK))
+            .draw()
+            .map_err(err)?;
+        if rotate {
+            for (c, label) in cols.iter().enumerate() {
+                let (px, py) =
+                    chart.backend_coord(&(SegmentValue::CenterOf(c), SegmentValue::Exact(0)));
+                root.draw(&Text::new(
+                    label.clone(),
+                    (px, py + 6),
+                    (FONT, SMALL)
+                        .into_font()
+                        .color(&INK)
+                        .transform(FontTransform::Rotate90)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
+            }
+        }
+        let mut cells = Vec::new();
+        let mut texts = Vec::new();
+        for (r, row) in values.iter().enumerate() {
+            let y = nr - 1 - r;
+            for (c, v) in row.iter().enumerate() {
+                let Some(v) = v else { continue };
+                let t = (v / max).clamp(0.0, 1.0);
+                let shade = RGBColor(
+                    (255.0 - t * (255.0 - 43.0)) as u8,
+                    (255.0 - t * (255.0 - 108.0)) as u8,
+                    (255.0 - t * (255.0 - 176.0)) as u8,
+                );
+                let mut rect = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(c), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
+                    ],
+                    shade.filled(),
+                );
+                rect.set_margin(1, 1, 1, 1);
+                cells.push(rect);
+                let text = value_text(*v);
+                if cell_w as usize >= text.chars().count() * 7 + 4 {
+                    let color = if t > 0.55 { WHITE } else { INK };
+                    texts.push(Text::new(
+                        text,
+                        (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y)),
+                        (FONT, SMALL)
+                            .into_font()
+                            .color(&color)
+                            .pos(Pos::new(HPos::Center, VPos::Center)),
+                    ));
+                }
+            }
+        }
+        chart.draw_series(cells).map_err(err)?;
+        chart.draw_series(texts).map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(finish(svg, title))
+}
+
+/// The Pareto curve: cumulative share of revenue against share of customers
+/// (both 0-1), with the 80% line and where the curve crosses it.
+pub fn pareto(
+    title: &str,
+    points: &[(f64, f64)],
+    x_desc: &str,
+    y_desc: &str,
+    percent: &dyn Fn(f64) -> String,
+) -> DrawResult<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, TITLE).into_font().color(&INK))
+            .margin(10)
+            .margin_right(30)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|v| percent(*v))
+            .y_label_formatter(&|v| percent(*v))
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style((FONT, NORMAL).into_font().color(&INK))
+            .light_line_style(RGBColor(237, 242, 247))
+            .draw()
+            .map_err(err)?;
+        let mut line = vec![(0.0, 0.0)];
+        line.extend_from_slice(points);
+        chart
+            .draw_series(LineSeries::new(line.clone(), BLUE.stroke_width(3)))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, 0.8), (1.0, 0.8)],
+                ORANGE.stroke_width(2),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "80%",
+                (0.01, 0.8),
+                (FONT, NORMAL)
+                    .into_font()
+                    .color(&ORANGE)
+                    .pos(Pos::new(HPos::Left, VPos::Bottom)),
+            )))
+            .map_err(err)?;
+        if let Some(&(x, y)) = line.iter().find(|(_, y)| *y >= 0.8) {
+            chart
+                .draw_series(std::iter::once(Circle::new((x, y), 5, ORANGE.filled())))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("  {} → {}", percent(x), percent(y)),
+                    (x, y),
+                    (FONT, NORMAL)
+                        .into_font()
+                        .color(&INK)
+                        .pos(Pos::new(HPos::Left, VPos::Top)),
+                )))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(finish(svg, title))
+}
+
+/// A funnel: one centred bar per stage, as wide as its count, labelled with
+/// the stage, the count and the conversion from the stage before.
+pub fn funnel(title: &str, stages: &[(String, f64, String)]) -> DrawResult<String> {
+    let n = stages.len().max(1);
+    let height = 50 + 44 * n as u32;
+    let max = stages.iter().map(|s| s.1).fold(0.0, f64::max).max(1e-9);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, TITLE).into_font().color(&INK))
+            .margin(10)
+            .build_cartesian_2d(-max / 2.0..max / 2.0, (0..n).into_segmented())
+            .map_err(err)?;
+        chart
+            .draw_series(stages.iter().enumerate().map(|(i, (_, v, _))| {
+                let y = n - 1 - i;
+                let mut bar = Rectangle::new(
+                    [
+                        (-v / 2.0, SegmentValue::Exact(y)),
+                        (v / 2.0, SegmentValue::Exact(y + 1)),
+                    ],
+                    BLUE.mix(0.2 + 0.4 * (1.0 - i as f64 / n as f64)).filled(),
+                );
+                bar.set_margin(3, 3, 0, 0);
+                bar
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(stages.iter().enumerate().map(|(i, (label, _, note))| {
+                Text::new(
+                    format!("{label} · {note}"),
+                    (0.0, SegmentValue::CenterOf(n - 1 - i)),
+                    (FONT, NORMAL)
+                        .into_font()
+                        .color(&INK)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                )
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(finish(svg, title))
+}
+
+/// One level of [`rates_with_intervals`]: a share, its interval and benchmark.
+pub struct Level {
+    pub label: String,
+    pub value: Option<f64>,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub benchmark: Option<f64>,
+}
+
+/// One bar per level with a whisker for its interval, and the benchmark for
+/// that level as an orange mark beside the bar. Values are shares (0-1).
+pub fn rates_with_intervals(
+    title: &str,
+    levels: &[Level],
+    percent: &dyn Fn(f64) -> String,
+    legend: (&str, &str),
+) -> DrawResult<String> {
+    let n = levels.len().max(1);
+    let top = levels
+        .iter()
+        .flat_map(|l| [l.value, l.high, l.benchmark])
+        .flatten()
+        .fold(0.0, f64::max)
+        .clamp(0.05, 1.0)
+        * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, TITLE).into_font().color(&INK))
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(56)
+            .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .y_labels(6)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => {
+                    levels.get(*i).map(|l| l.0.clone()).unwrap_or_default()
+                }
+                _ => String::new(),
+            })
+            .y_label_formatter(&|v| percent(*v))
+            .label_style((FONT, NORMAL).into_font().color(&INK))
+            .light_line_style(RGBColor(237, 242, 247))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(levels.iter().enumerate().filter_map(|(i, l)| {
+                let v = l.value?;
+                let mut bar = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), v),
+                    ],
+                    BLUE.filled(),
+                );
+                bar.set_margin(0, 0, 22, 22);
+                Some(bar)
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(levels.iter().enumerate().filter_map(|(i, l)| {
+                let (v, lo, hi) = (l.value?, l.low?, l.high?);
+                Some(ErrorBar::new_vertical(
+                    SegmentValue::CenterOf(i),
+                    lo,
+                    v,
+                    hi,
+                    INK.stroke_width(2),
+                    12,
+                ))
+            }))
+            .map_err(err)?;
+        // The benchmark: an orange line across the level's slot, beside the bar.
+        chart
+            .draw_series(levels.iter().enumerate().filter_map(|(i, l)| {
+                let b = l.benchmark?;
+                Some(PathElement::new(
+                    vec![(SegmentValue::Exact(i), b), (SegmentValue::Exact(i + 1), b)],
+                    ORANGE.stroke_width(3),
+                ))
+            }))
+            .map_err(err)?;
+        root.draw(&Text::new(
+            format!("■ {}", legend.0),
+            (70, 34),
+            (FONT, NORMAL).into_font().color(&BLUE),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            format!("▬ {}", legend.1),
+            (260, 34),
+            (FONT, NORMAL).into_font().color(&ORANGE),
+        ))
+        .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(finish(svg, title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(v: f64) -> String {
+        format!("{v:.0}")
+    }
+
+    #[test]
+    fn charts_are_accessible_svg() {
+        let svg = bars(
+            "Customers <per> segment",
+            &["A".into(), "B".into()],
+            &[3.0, 1.0],
+            &num,
+        )
+        .unwrap();
+        assert!(
+            svg.starts_with("<svg role=\"img\" aria-label=\"Customers &lt;per&gt; segment\""),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>Customers &lt;per&gt; segment</title>"));
+        assert!(svg.trim_end().ends_with("</svg>"));
+    }
+}

@@ -1,0 +1,646 @@
+//! Reports: minijinja templates rendered with the finished step tables (as
+//! rows of typed values), the params and run metadata in scope; formatting
+//! filters and chart functions for templates; translations.
+//!
+//! Only the tables a template names are collected, and each must be small
+//! (a summary, not a per-customer table): see [`MAX_REPORT_ROWS`].
+
+pub mod charts;
+pub mod format;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use minijinja::value::Kwargs;
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+
+use crate::error::{Error, Result};
+use crate::params::{describe_template_error, map_value};
+pub use format::{Formatter, Locale, Translations};
+
+/// The most rows of one table a report may take.
+pub const MAX_REPORT_ROWS: usize = 10_000;
+
+/// Where chart functions put their SVG.
+#[derive(Debug, Clone)]
+pub enum ChartMode {
+    /// Returned as inline `<svg>` (HTML reports).
+    Inline,
+    /// Written as files in `folder` beside the report; the function returns
+    /// the relative path (Markdown reports link to it).
+    Files { folder: String },
+}
+
+/// The chart files a report rendered, as (path relative to the report, SVG).
+#[derive(Debug, Clone, Default)]
+pub struct ChartFiles(Arc<Mutex<Vec<(String, String)>>>);
+
+impl ChartFiles {
+    pub fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.0.lock().expect("chart list lock"))
+    }
+}
+
+/// What a report is rendered with besides its data.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub locale: Locale,
+    pub currency: String,
+    pub charts: ChartMode,
+}
+
+/// The environment for one report template: templates load from its folder
+/// (so partials and `{% include %}` work), undefined names are errors,
+/// `*.html.j2` output is HTML-escaped, and the formatting filters, `t()`,
+/// `delta()` and chart functions are registered.
+pub fn environment(
+    template_dir: &Path,
+    settings: &ReportSettings,
+    translations: Translations,
+    chart_files: ChartFiles,
+) -> Environment<'static> {
+    let mut env = base_environment(template_dir);
+    let fmt = Arc::new(Formatter {
+        locale: settings.locale,
+        currency: settings.currency.clone(),
+    });
+    let tr = Arc::new(translations);
+    let locale = settings.locale;
+
+    let f = fmt.clone();
+    env.add_filter("num", move |v: Value, digits: Option<usize>| {
+        format::as_f64(&v).map_or_else(|| "–".to_string(), |x| f.number(x, digits.unwrap_or(0)))
+    });
+    let f = fmt.clone();
+    env.add_filter("money", move |v: Value, digits: Option<usize>| {
+        format::as_f64(&v).map_or_else(|| "–".to_string(), |x| f.money(x, digits.unwrap_or(0)))
+    });
+    let f = fmt.clone();
+    env.add_filter("pct", move |v: Value, digits: Option<usize>| {
+        format::as_f64(&v).map_or_else(|| "–".to_string(), |x| f.percent(x, digits.unwrap_or(1)))
+    });
+    let f = fmt.clone();
+    env.add_filter("date", move |v: Value| {
+        format::as_date(&v).map_or_else(|| v.to_string(), |d| f.date(d))
+    });
+    let f = fmt.clone();
+    env.add_filter("datetime", move |v: Value| {
+        format::as_datetime(&v).map_or_else(|| v.to_string(), |d| f.datetime(d))
+    });
+    let f = fmt.clone();
+    env.add_filter("month", move |v: Value| {
+        format::as_date(&v).map_or_else(|| v.to_string(), |d| f.month(d))
+    });
+    let f = fmt.clone();
+    env.add_function(
+        "delta",
+        move |current: Value, previous: Value, kind: Option<String>, digits: Option<usize>| match (
+            format::as_f64(&current),
+            format::as_f64(&previous),
+        ) {
+            (Some(c), Some(p)) => {
+                f.delta(c, p, kind.as_deref().unwrap_or("pct"), digits.unwrap_or(1))
+            }
+            _ => "–".to_string(),
+        },
+    );
+    let t = tr.clone();
+    // `t(key, name=value, …)`: the text for `key` with `{name}` filled in;
+    // `default=` is used when the report's locale has no text for the key.
+    env.add_function(
+        "t",
+        move |key: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+            let default: Option<String> = kwargs.get("default")?;
+            let mut text = match (t.lookup(locale, &key), default) {
+                (Some(s), _) => s.to_string(),
+                (None, Some(d)) => d,
+                (None, None) => t.get(locale, &key).to_string(),
+            };
+            for name in kwargs.args().filter(|n| *n != "default") {
+                let v: Value = kwargs.get(name)?;
+                text = text.replace(&format!("{{{name}}}"), &v.to_string());
+            }
+            Ok(text)
+        },
+    );
+    env.add_global("locale", locale.code());
+    // `text|lines`: the non-empty lines of a text as plain strings (so HTML
+    // output escapes them again, whatever produced them).
+    env.add_filter("lines", |v: Value| -> Vec<String> {
+        v.to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
+
+    let ctx = Arc::new(ChartContext {
+        fmt,
+        tr,
+        locale,
+        mode: settings.charts.clone(),
+        files: chart_files,
+    });
+    let c = ctx.clone();
+    env.add_function("bar_chart", move |rows: Value, kw: Kwargs| {
+        c.bar_chart(&rows, &kw)
+    });
+    let c = ctx.clone();
+    env.add_function("heatmap", move |rows: Value, kw: Kwargs| {
+        c.heatmap(&rows, &kw)
+    });
+    let c = ctx.clone();
+    env.add_function("pareto_chart", move |rows: Value, kw: Kwargs| {
+        c.pareto(&rows, &kw)
+    });
+    let c = ctx.clone();
+    env.add_function("funnel_chart", move |rows: Value, kw: Kwargs| {
+        c.funnel(&rows, &kw)
+    });
+    let c = ctx;
+    env.add_function("interval_chart", move |rows: Value, kw: Kwargs| {
+        c.intervals(&rows, &kw)
+    });
+    env
+}
+
+/// The environment and settings for one of the pipeline's reports: HTML
+/// reports get inline charts, others get chart files in a folder named after
+/// the report (`report.md` → `report_charts/`). The currency comes from the
+/// `currency` param (default USD).
+pub fn for_report(
+    rep: &crate::plan::ReportPlan,
+    params: &crate::params::Params,
+) -> Result<(Environment<'static>, ChartFiles)> {
+    let charts = if rep.format() == "html" {
+        ChartMode::Inline
+    } else {
+        let file = crate::storage::file_name(&rep.url);
+        let stem = file.split('.').next().unwrap_or("report");
+        ChartMode::Files {
+            folder: format!("{stem}_charts"),
+        }
+    };
+    let currency = match params.get("currency") {
+        Some(crate::params::ParamValue::Str(c)) => c.clone(),
+        _ => "USD".to_string(),
+    };
+    let settings = ReportSettings {
+        locale: rep.locale,
+        currency,
+        charts,
+    };
+    let files = ChartFiles::default();
+    let translations = Translations::load(rep.template_dir())?;
+    Ok((
+        environment(rep.template_dir(), &settings, translations, files.clone()),
+        files,
+    ))
+}
+
+fn base_environment(template_dir: &Path) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_loader(minijinja::path_loader(template_dir));
+    env.set_auto_escape_callback(|name| {
+        let name = name.trim_end_matches(".j2").trim_end_matches(".jinja");
+        if name.ends_with(".html") || name.ends_with(".htm") || name.ends_with(".svg") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env
+}
+
+/// What chart functions need: formatting, translations and where SVG goes.
+struct ChartContext {
+    fmt: Arc<Formatter>,
+    tr: Arc<Translations>,
+    locale: Locale,
+    mode: ChartMode,
+    files: ChartFiles,
+}
+
+type FnResult = Result<Value, minijinja::Error>;
+
+fn bad(msg: impl Into<String>) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// The distinct values of `keys` as text, sorted by `order` (the smallest
+/// order value seen with each key) where given, else in order of appearance.
+fn ordered_keys(keys: &[Value], order: Option<Vec<Option<f64>>>) -> Vec<String> {
+    let mut seen: Vec<(String, f64)> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let key = k.to_string();
+        let rank = order
+            .as_ref()
+            .and_then(|o| o[i])
+            .unwrap_or(seen.len() as f64);
+        match seen.iter_mut().find(|(s, _)| *s == key) {
+            Some(entry) => entry.1 = entry.1.min(rank),
+            None => seen.push((key, rank)),
+        }
+    }
+    if order.is_some() {
+        seen.sort_by(|a, b| a.1.total_cmp(&b.1));
+    }
+    seen.into_iter().map(|(k, _)| k).collect()
+}
+
+/// Each row's `column`, for a chart.
+fn column(rows: &Value, name: &str) -> Result<Vec<Value>, minijinja::Error> {
+    let iter = rows.try_iter().map_err(|_| {
+        bad(format!(
+            "a chart needs a table (a list of rows), got `{rows}`"
+        ))
+    })?;
+    iter.map(|row| {
+        let v = row.get_attr(name)?;
+        if v.is_undefined() {
+            Err(bad(format!("the table has no column `{name}`")))
+        } else {
+            Ok(v)
+        }
+    })
+    .collect()
+}
+
+fn numbers(rows: &Value, name: &str) -> Result<Vec<Option<f64>>, minijinja::Error> {
+    Ok(column(rows, name)?.iter().map(format::as_f64).collect())
+}
+
+impl ChartContext {
+    fn label(&self, v: &Value, kw: &Kwargs, key: &str) -> Result<String, minijinja::Error> {
+        let prefix: Option<String> = kw.get(key)?;
+        let raw = match (format::as_date(v), v.as_str()) {
+            (Some(d), Some(s)) if s.len() >= 10 => {
+                if s.get(8..10) == Some("01") {
+                    self.fmt.month(d)
+                } else {
+                    self.fmt.date(d)
+                }
+            }
+            _ => v.to_string(),
+        };
+        Ok(match prefix {
+            Some(p) => self.tr.get(self.locale, &format!("{p}{raw}")).to_string(),
+            None => raw,
+        })
+    }
+
+    fn value_text(&self, kind: &str) -> Box<dyn Fn(f64) -> String + '_> {
+        match kind {
+            "money" => Box::new(|v| self.fmt.money(v, 0)),
+            "pct" => Box::new(|v| self.fmt.percent(v, 0)),
+            "pct1" => Box::new(|v| self.fmt.percent(v, 1)),
+            _ => Box::new(|v| self.fmt.number(v, 0)),
+        }
+    }
+
+    /// Draws a chart (a panic in the drawing library becomes an error naming
+    /// the chart) and returns it inline or as a file path.
+    fn emit(&self, title: &str, draw: impl FnOnce() -> Result<String, String>) -> FnResult {
+        let svg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(draw))
+            .unwrap_or_else(|_| Err("the chart library failed on this data".to_string()))
+            .map_err(|e| bad(format!("chart `{title}`: {e}")))?;
+        match &self.mode {
+            ChartMode::Inline => Ok(Value::from_safe_string(svg)),
+            ChartMode::Files { folder } => {
+                let mut files = self.files.0.lock().expect("chart list lock");
+                let slug: String = title
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect::<String>()
+                    .split('-')
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("-");
+                let name = format!(
+                    "{folder}/{:02}-{}.svg",
+                    files.len() + 1,
+                    if slug.is_empty() { "chart" } else { &slug }
+                );
+                files.push((name.clone(), svg));
+                Ok(Value::from(name))
+            }
+        }
+    }
+
+    /// `bar_chart(rows, label=…, value=…, title=…, format="num"|"money"|"pct", translate="prefix.")`
+    fn bar_chart(&self, rows: &Value, kw: &Kwargs) -> FnResult {
+        let title: String = kw.get("title")?;
+        let label: String = kw.get("label")?;
+        let value: String = kw.get("value")?;
+        let kind: Option<String> = kw.get("format")?;
+        let labels = column(rows, &label)?
+            .iter()
+            .map(|v| self.label(v, kw, "translate"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let values: Vec<f64> = numbers(rows, &value)?
+            .into_iter()
+            .map(|v| v.unwrap_or(0.0))
+            .collect();
+        kw.assert_all_used()?;
+        let text = self.value_text(kind.as_deref().unwrap_or("num"));
+        self.emit(&title, || charts::bars(&title, &labels, &values, &*text))
+    }
+
+    /// `heatmap(rows, row=…, col=…, value=…, title=…, format=…, translate=…,
+    /// translate_cols=…, row_order=…, col_order=…)`: rows and columns in the
+    /// order of the numeric `row_order`/`col_order` columns where given, else
+    /// in order of first appearance.
+    fn heatmap(&self, rows: &Value, kw: &Kwargs) -> FnResult {
+        let title: String = kw.get("title")?;
+        let r = column(rows, &kw.get::<String>("row")?)?;
+        let c = column(rows, &kw.get::<String>("col")?)?;
+        let v = numbers(rows, &kw.get::<String>("value")?)?;
+        let kind: Option<String> = kw.get("format")?;
+        let order_of = |key: &str| -> Result<Option<Vec<Option<f64>>>, minijinja::Error> {
+            kw.get::<Option<String>>(key)?
+                .map(|col| numbers(rows, &col))
+                .transpose()
+        };
+        let row_keys = ordered_keys(&r, order_of("row_order")?);
+        let col_keys = ordered_keys(&c, order_of("col_order")?);
+        let mut grid = vec![vec![None; col_keys.len()]; row_keys.len()];
+        for i in 0..r.len() {
+            let ri = row_keys.iter().position(|k| *k == r[i].to_string());
+            let ci = col_keys.iter().position(|k| *k == c[i].to_string());
+            if let (Some(ri), Some(ci)) = (ri, ci) {
+                grid[ri][ci] = v[i];
+            }
+        }
+        let row_labels = row_keys
+            .iter()
+            .map(|k| self.label(&Value::from(k.as_str()), kw, "translate"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let col_labels = col_keys
+            .iter()
+            .map(|k| self.label(&Value::from(k.as_str()), kw, "translate_cols"))
+            .collect::<Result<Vec<_>, _>>()?;
+        kw.assert_all_used()?;
+        let text = self.value_text(kind.as_deref().unwrap_or("num"));
+        self.emit(&title, || {
+            charts::heatmap(&title, &row_labels, &col_labels, &grid, &*text)
+        })
+    }
+
+    /// `pareto_chart(rows, x=…, y=…, title=…, x_desc=…, y_desc=…)`, shares 0-1.
+    fn pareto(&self, rows: &Value, kw: &Kwargs) -> FnResult {
+        let title: String = kw.get("title")?;
+        let x: String = kw.get("x")?;
+        let y: String = kw.get("y")?;
+        let x_desc: String = kw.get("x_desc")?;
+        let y_desc: String = kw.get("y_desc")?;
+        let points: Vec<(f64, f64)> = numbers(rows, &x)?
+            .into_iter()
+            .zip(numbers(rows, &y)?)
+            .filter_map(|(a, b)| Some((a?, b?)))
+            .collect();
+        kw.assert_all_used()?;
+        let pct = |v: f64| self.fmt.percent(v, 0);
+        self.emit(&title, || {
+            charts::pareto(&title, &points, &x_desc, &y_desc, &pct)
+        })
+    }
+
+    /// `funnel_chart(rows, label=…, value=…, rate=…, title=…, translate=…)`:
+    /// each stage labelled with its count and `rate` (conversion) as a percentage.
+    fn funnel(&self, rows: &Value, kw: &Kwargs) -> FnResult {
+        let title: String = kw.get("title")?;
+        let label: String = kw.get("label")?;
+        let value: String = kw.get("value")?;
+        let rate: String = kw.get("rate")?;
+        let labels = column(rows, &label)?;
+        let values = numbers(rows, &value)?;
+        let rates = numbers(rows, &rate)?;
+        let mut stages = Vec::new();
+        for i in 0..labels.len() {
+            let v = values[i].unwrap_or(0.0);
+            let note = match (i, rates[i]) {
+                (0, _) | (_, None) => self.fmt.number(v, 0),
+                (_, Some(r)) => format!("{} ({})", self.fmt.number(v, 0), self.fmt.percent(r, 0)),
+            };
+            stages.push((self.label(&labels[i], kw, "translate")?, v, note));
+        }
+        kw.assert_all_used()?;
+        self.emit(&title, || charts::funnel(&title, &stages))
+    }
+
+    /// `interval_chart(rows, label=…, value=…, low=…, high=…, benchmark=…,
+    /// title=…, value_name=…, benchmark_name=…)`, shares 0-1.
+    fn intervals(&self, rows: &Value, kw: &Kwargs) -> FnResult {
+        let title: String = kw.get("title")?;
+        let label: String = kw.get("label")?;
+        let labels = column(rows, &label)?;
+        let value = numbers(rows, &kw.get::<String>("value")?)?;
+        let low = numbers(rows, &kw.get::<String>("low")?)?;
+        let high = numbers(rows, &kw.get::<String>("high")?)?;
+        let bench = numbers(rows, &kw.get::<String>("benchmark")?)?;
+        let value_name: String = kw.get("value_name")?;
+        let bench_name: String = kw.get("benchmark_name")?;
+        let mut levels = Vec::new();
+        for i in 0..labels.len() {
+            levels.push((
+                self.label(&labels[i], kw, "translate")?,
+                value[i],
+                low[i],
+                high[i],
+                bench[i],
+            ));
+        }
+        kw.assert_all_used()?;
+        let pct = |v: f64| self.fmt.percent(v, 0);
+        self.emit(&title, || {
+            charts::rates_with_intervals(&title, &levels, &pct, (&value_name, &bench_name))
+        })
+    }
+}
+
+/// The step tables a template refers to by name.
+pub fn tables_needed(
+    env: &Environment<'_>,
+    template: &str,
+    step_names: &[String],
+) -> Result<Vec<String>> {
+    let tmpl = env
+        .get_template(template)
+        .map_err(|e| template_error(template, &e))?;
+    let used: HashSet<String> = tmpl.undeclared_variables(false);
+    Ok(step_names
+        .iter()
+        .filter(|s| used.contains(*s))
+        .cloned()
+        .collect())
+}
+
+pub fn render(env: &Environment<'_>, template: &str, context: Value) -> Result<String> {
+    let tmpl = env
+        .get_template(template)
+        .map_err(|e| template_error(template, &e))?;
+    tmpl.render(context)
+        .map_err(|e| template_error(template, &e))
+}
+
+fn template_error(template: &str, e: &minijinja::Error) -> Error {
+    let name = e.name().unwrap_or(template);
+    Error::Run(format!(
+        "report template `{name}`: {}; fix the template",
+        describe_template_error(e)
+    ))
+}
+
+/// Rows of a table as template values: integers, floats, booleans and
+/// strings; dates and timestamps as ISO strings; nulls as `none`.
+pub fn rows_of(batches: &[RecordBatch]) -> Result<Vec<Value>, String> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let schema = batch.schema();
+        let columns: Vec<(String, Column)> = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(f, a)| Ok((f.name().clone(), Column::from_array(a)?)))
+            .collect::<Result<_, String>>()?;
+        for i in 0..batch.num_rows() {
+            rows.push(map_value(
+                columns
+                    .iter()
+                    .map(|(name, col)| (name.clone(), col.value(i))),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+enum Column {
+    Int(arrow::array::ArrayRef),
+    Float(arrow::array::ArrayRef),
+    Bool(arrow::array::ArrayRef),
+    Text(arrow::array::ArrayRef),
+}
+
+impl Column {
+    fn from_array(a: &arrow::array::ArrayRef) -> Result<Column, String> {
+        let to = |t: &DataType| cast(a, t).map_err(|e| e.to_string());
+        Ok(match a.data_type() {
+            t if t.is_integer() => Column::Int(to(&DataType::Int64)?),
+            t if t.is_floating()
+                || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) =>
+            {
+                Column::Float(to(&DataType::Float64)?)
+            }
+            DataType::Boolean => Column::Bool(a.clone()),
+            DataType::Null => Column::Text(to(&DataType::Utf8)?),
+            _ => Column::Text(to(&DataType::Utf8)?),
+        })
+    }
+
+    fn value(&self, i: usize) -> Value {
+        let (Column::Int(a) | Column::Float(a) | Column::Bool(a) | Column::Text(a)) = self;
+        if a.is_null(i) {
+            return Value::from(());
+        }
+        match self {
+            Column::Int(a) => Value::from(a.as_primitive::<Int64Type>().value(i)),
+            Column::Float(a) => Value::from(a.as_primitive::<Float64Type>().value(i)),
+            Column::Bool(a) => Value::from(a.as_boolean().value(i)),
+            Column::Text(a) => Value::from(a.as_string::<i32>().value(i)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, Float64Array, Int32Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn rows_keep_types_and_nulls() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int32, true),
+            Field::new("x", DataType::Float64, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("d", DataType::Date32, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from(vec![Some(3), None])),
+                Arc::new(Float64Array::from(vec![Some(0.5), Some(2.0)])),
+                Arc::new(StringArray::from(vec![Some("a"), None])),
+                Arc::new(Date32Array::from(vec![Some(20_000), None])),
+            ],
+        )
+        .unwrap();
+        let rows = rows_of(&[batch]).unwrap();
+        let env = Environment::new();
+        let out = env
+            .render_str(
+                "{% for r in rows %}{{ r.n }}|{{ r.x }}|{{ r.s }}|{{ r.d }};{% endfor %}",
+                minijinja::context! { rows },
+            )
+            .unwrap();
+        assert_eq!(out, "3|0.5|a|2024-10-04;None|2.0|None|None;");
+    }
+
+    #[test]
+    fn html_templates_escape_values() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.html.j2"), "<p>{{ name }}</p>").unwrap();
+        std::fs::write(dir.path().join("r.md.j2"), "{{ name }}").unwrap();
+        let env = base_environment(dir.path());
+        let ctx = minijinja::context! { name => "<script>alert(1)</script>" };
+        assert_eq!(
+            render(&env, "r.html.j2", ctx.clone()).unwrap(),
+            "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</p>"
+        );
+        assert_eq!(
+            render(&env, "r.md.j2", ctx).unwrap(),
+            "<script>alert(1)</script>"
+        );
+    }
+
+    #[test]
+    fn a_typo_names_the_template_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.md.j2"), "# Title\n\n{{ segmnts }}\n").unwrap();
+        let env = base_environment(dir.path());
+        let err = render(&env, "r.md.j2", minijinja::context! {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("report template `r.md.j2`: line 3"), "{err}");
+        assert!(err.contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn finds_the_tables_a_template_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("r.md.j2"),
+            "{% for r in rfm_summary %}{{ r.segment }}{% endfor %}{{ params.as_of }}",
+        )
+        .unwrap();
+        let env = base_environment(dir.path());
+        let steps = vec!["rfm_summary".to_string(), "rfm_scores".to_string()];
+        assert_eq!(
+            tables_needed(&env, "r.md.j2", &steps).unwrap(),
+            ["rfm_summary"]
+        );
+    }
+}
