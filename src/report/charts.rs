@@ -398,7 +398,7 @@ pub fn rates_with_intervals(
             .y_labels(6)
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => {
-                    levels.get(*i).map(|l| l.0.clone()).unwrap_or_default()
+                    levels.get(*i).map(|l| l.label.clone()).unwrap_or_default()
                 }
                 _ => String::new(),
             })

@@ -454,13 +454,13 @@ impl ChartContext {
         let bench_name: String = kw.get("benchmark_name")?;
         let mut levels = Vec::new();
         for i in 0..labels.len() {
-            levels.push((
-                self.label(&labels[i], kw, "translate")?,
-                value[i],
-                low[i],
-                high[i],
-                bench[i],
-            ));
+            levels.push(charts::Level {
+                label: self.label(&labels[i], kw, "translate")?,
+                value: value[i],
+                low: low[i],
+                high: high[i],
+                benchmark: bench[i],
+            });
         }
         kw.assert_all_used()?;
         let pct = |v: f64| self.fmt.percent(v, 0);
