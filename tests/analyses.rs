@@ -7,89 +7,16 @@
 
 mod common;
 
+use common::*;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
-
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use common::*;
-
-fn ts_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, None)
-}
-
-/// Converts a fixture CSV to Parquet with the given schema.
-fn csv_to_parquet(name: &str, fields: Vec<Field>, out: &Path) {
-    let schema = Arc::new(Schema::new(fields));
-    let src = common::repo().join(format!("tests/fixtures/analyses/{name}.csv"));
-    let reader = arrow::csv::ReaderBuilder::new(schema)
-        .with_header(true)
-        .build(File::open(src).unwrap())
-        .unwrap();
-    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
-    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
-    write_parquet(&out.join(format!("{name}/part-0.parquet")), &batch);
-}
-
-fn fixture(data: &Path, with_feedback: bool) {
-    let int = |n: &str| Field::new(n, DataType::Int64, true);
-    csv_to_parquet(
-        "customers",
-        vec![
-            int("customer_id"),
-            Field::new("region", DataType::Utf8, true),
-        ],
-        data,
-    );
-    csv_to_parquet(
-        "orders",
-        vec![
-            int("order_id"),
-            int("customer_id"),
-            Field::new("order_ts", ts_type(), false),
-            Field::new("amount", DataType::Float64, false),
-            Field::new("margin", DataType::Float64, true),
-            Field::new("status", DataType::Utf8, true),
-        ],
-        data,
-    );
-    if with_feedback {
-        let small = |n: &str| Field::new(n, DataType::Int32, true);
-        csv_to_parquet(
-            "surveys",
-            vec![
-                int("response_id"),
-                int("customer_id"),
-                Field::new("survey_ts", ts_type(), false),
-                small("csat"),
-                small("nps"),
-                small("product_quality"),
-                small("service_quality"),
-                small("price"),
-                small("communication"),
-            ],
-            data,
-        );
-        csv_to_parquet(
-            "complaints",
-            vec![
-                int("complaint_id"),
-                int("customer_id"),
-                Field::new("opened_ts", ts_type(), false),
-                Field::new("resolved_ts", ts_type(), true),
-                Field::new("resolution", DataType::Utf8, true),
-            ],
-            data,
-        );
-    }
-}
 
 /// Runs the bundled pipeline on the fixture; returns the output folder.
 fn run(tmp: &Path, with_feedback: bool, extra: &[&str]) -> std::path::PathBuf {
     let data = tmp.join("data");
     let out = tmp.join("out");
-    fixture(&data, with_feedback);
+    analyses_fixture(&data, with_feedback);
     let pipeline = bundled_pipeline();
     let data_arg = format!("data_root={}", data.display());
     let out_arg = format!("out_root={}", out.display());
@@ -571,7 +498,7 @@ fn without_surveys_and_complaints_their_steps_are_skipped() {
 #[test]
 fn satisfaction_weights_must_sum_to_one() {
     let tmp = tempfile::tempdir().unwrap();
-    fixture(&tmp.path().join("data"), true);
+    analyses_fixture(&tmp.path().join("data"), true);
     let data_arg = format!("data_root={}", tmp.path().join("data").display());
     let o = loyalty(
         tmp.path(),
@@ -622,7 +549,7 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
 
     let cut = tempfile::tempdir().unwrap();
     let data = cut.path().join("data");
-    fixture(&data, true);
+    analyses_fixture(&data, true);
     let fixtures = common::repo().join("tests/fixtures/analyses");
     let orders: String = std::fs::read_to_string(fixtures.join("orders.csv"))
         .unwrap()

@@ -260,3 +260,75 @@ pub fn serve_files(root: &Path) -> String {
     });
     format!("http://{addr}")
 }
+
+pub fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, None)
+}
+
+/// Converts a fixture CSV to Parquet with the given schema.
+pub fn csv_to_parquet(name: &str, fields: Vec<Field>, out: &Path) {
+    let schema = Arc::new(Schema::new(fields));
+    let src = repo().join(format!("tests/fixtures/analyses/{name}.csv"));
+    let reader = arrow::csv::ReaderBuilder::new(schema)
+        .with_header(true)
+        .build(File::open(src).unwrap())
+        .unwrap();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    write_parquet(&out.join(format!("{name}/part-0.parquet")), &batch);
+}
+
+/// The hand-made fixture of tests/fixtures/analyses as Parquet under `data`
+/// (surveys and complaints only `with_feedback`).
+pub fn analyses_fixture(data: &Path, with_feedback: bool) {
+    let int = |n: &str| Field::new(n, DataType::Int64, true);
+    csv_to_parquet(
+        "customers",
+        vec![
+            int("customer_id"),
+            Field::new("region", DataType::Utf8, true),
+        ],
+        data,
+    );
+    csv_to_parquet(
+        "orders",
+        vec![
+            int("order_id"),
+            int("customer_id"),
+            Field::new("order_ts", ts_type(), false),
+            Field::new("amount", DataType::Float64, false),
+            Field::new("margin", DataType::Float64, true),
+            Field::new("status", DataType::Utf8, true),
+        ],
+        data,
+    );
+    if with_feedback {
+        let small = |n: &str| Field::new(n, DataType::Int32, true);
+        csv_to_parquet(
+            "surveys",
+            vec![
+                int("response_id"),
+                int("customer_id"),
+                Field::new("survey_ts", ts_type(), false),
+                small("csat"),
+                small("nps"),
+                small("product_quality"),
+                small("service_quality"),
+                small("price"),
+                small("communication"),
+            ],
+            data,
+        );
+        csv_to_parquet(
+            "complaints",
+            vec![
+                int("complaint_id"),
+                int("customer_id"),
+                Field::new("opened_ts", ts_type(), false),
+                Field::new("resolved_ts", ts_type(), true),
+                Field::new("resolution", DataType::Utf8, true),
+            ],
+            data,
+        );
+    }
+}

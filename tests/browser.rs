@@ -1,0 +1,134 @@
+//! The HTML report in a real browser: headless Chromium (Debian's
+//! `chromium`, which .ci/run installs when missing) loads it from disk with
+//! the network cut off. It must load no external resource and draw every
+//! chart at a non-zero size; a full-page screenshot is saved for people to
+//! look at (target/tmp/report-screenshot.png).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Headless Chromium with no network: every host resolves to nothing and
+/// any request goes to a closed local port.
+fn browser(chrome: &Path, profile: &Path) -> Command {
+    let mut c = Command::new(chrome);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ]);
+    c.arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+#[test]
+fn html_report_renders_offline_in_chromium() {
+    let Some(chrome) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is missing: .ci/run installs Debian's `chromium`");
+        }
+        eprintln!("skipped: no chromium here (install Debian's `chromium`, as .ci/run does)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let out = tmp.path().join("out");
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "run",
+            bundled_pipeline().to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            &format!("data_root={}", data.display()),
+            "--param",
+            &format!("out_root={}", out.display()),
+        ],
+    );
+    assert_exit(&o, 0);
+
+    // A copy of the report with a probe script appended (the report itself
+    // has no script): it writes what the page loaded and drew into the DOM.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // It runs on `load`, after every resource finished or failed.
+    let probe = r#"<script>
+      window.addEventListener('load', () => {
+      const svgs = [...document.querySelectorAll('svg')].map(s => {
+        const r = s.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; });
+      const resources = performance.getEntriesByType('resource').map(e => e.name);
+      const pre = document.createElement('pre'); pre.id = 'probe';
+      // Markers built at run time, so the script's own text has none.
+      pre.textContent = '@@' + 'START@@' + JSON.stringify({svgs, resources,
+        height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
+      document.body.appendChild(pre);
+      });
+    </script></body>"#;
+    let probed = tmp.path().join("probed.html");
+    std::fs::write(&probed, html.replace("</body>", probe)).unwrap();
+    let dom = browser(&chrome, &tmp.path().join("profile1"))
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let json = dom
+        .split_once("@@START@@")
+        .and_then(|(_, rest)| rest.split_once("@@END@@"))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("the probe did not run; chromium printed:\n{dom}"));
+    let probe: serde_json::Value = serde_json::from_str(&json.replace("&quot;", "\"")).unwrap();
+    let resources = probe["resources"].as_array().unwrap();
+    assert!(resources.is_empty(), "the report loaded {resources:?}");
+    let svgs = probe["svgs"].as_array().unwrap();
+    assert_eq!(svgs.len(), 8, "eight charts");
+    for s in svgs {
+        assert!(
+            s[0].as_i64().unwrap() > 100 && s[1].as_i64().unwrap() > 100,
+            "a chart drawn at {s}"
+        );
+    }
+
+    // The whole page as a picture.
+    let height = probe["height"].as_i64().unwrap().clamp(800, 30_000);
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    let _ = std::fs::remove_file(&shot);
+    let status = browser(&chrome, &tmp.path().join("profile2"))
+        .arg(format!("--window-size=1200,{height}"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", out.join("report.html").display()))
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(
+        png.len() > 50_000,
+        "a page with content, not a blank ({} bytes)",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}

@@ -1,0 +1,84 @@
+//! Snapshots of each chart function's SVG on fixed data: a change to a
+//! chart's drawing shows up as a reviewable diff.
+
+use loyalty::report::charts;
+
+fn num(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.0}%", v * 100.0)
+}
+
+#[test]
+fn bar_chart_svg() {
+    let labels = ["Champions", "Loyal Customers", "Lost"].map(String::from);
+    let svg = charts::bars(
+        "Customers per segment",
+        &labels,
+        &[120.0, 340.0, 45.0],
+        &num,
+    )
+    .unwrap();
+    insta::assert_snapshot!("bars", svg);
+}
+
+#[test]
+fn heatmap_svg() {
+    let rows = ["Jan 2026", "Feb 2026"].map(String::from);
+    let cols = ["0", "1", "2"].map(String::from);
+    let values = vec![
+        vec![Some(1.0), Some(0.5), Some(0.25)],
+        vec![Some(1.0), Some(0.4), None],
+    ];
+    let svg = charts::heatmap("Retention by cohort", &rows, &cols, &values, &pct).unwrap();
+    insta::assert_snapshot!("heatmap", svg);
+}
+
+#[test]
+fn pareto_svg() {
+    let points = [(0.2, 0.6), (0.4, 0.8), (0.6, 0.9), (0.8, 0.97), (1.0, 1.0)];
+    let svg = charts::pareto(
+        "Pareto",
+        &points,
+        "Share of customers",
+        "Share of revenue",
+        &pct,
+    )
+    .unwrap();
+    insta::assert_snapshot!("pareto", svg);
+}
+
+#[test]
+fn funnel_svg() {
+    let stages = [
+        ("Surveyed", 100.0, "100"),
+        ("Satisfied", 70.0, "70 (70%)"),
+        ("Promoter", 30.0, "30 (43%)"),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b, c.to_string()));
+    let svg = charts::funnel("Funnel", &stages).unwrap();
+    insta::assert_snapshot!("funnel", svg);
+}
+
+#[test]
+fn interval_chart_svg() {
+    let level =
+        |label: &str, v: Option<f64>, lo: Option<f64>, hi: Option<f64>, b: f64| charts::Level {
+            label: label.into(),
+            value: v,
+            low: lo,
+            high: hi,
+            benchmark: Some(b),
+        };
+    let levels = [
+        level("1", Some(0.6), Some(0.5), Some(0.7), 0.8),
+        level("3", None, None, None, 0.3),
+        level("5", Some(0.05), Some(0.02), Some(0.1), 0.015),
+    ];
+    let svg =
+        charts::rates_with_intervals("Churn by rating", &levels, &pct, ("Yours", "Benchmark"))
+            .unwrap();
+    insta::assert_snapshot!("intervals", svg);
+}

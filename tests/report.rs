@@ -1,0 +1,226 @@
+//! The rendered reports of the bundled pipeline: a Markdown snapshot on the
+//! hand-made fixture, determinism, escaping, template errors, languages and
+//! absent sections.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// Runs `pipeline` on the analyses fixture as of 2026-06-30 into `out`.
+fn run(tmp: &Path, pipeline: &Path, out: &Path, with_feedback: bool) -> std::process::Output {
+    let data = tmp.join("data");
+    if !data.exists() {
+        analyses_fixture(&data, with_feedback);
+    }
+    loyalty(
+        tmp,
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            &format!("data_root={}", data.display()),
+            "--param",
+            &format!("out_root={}", out.display()),
+        ],
+    )
+}
+
+/// A copy of the bundled pipeline, SQL and templates to edit.
+fn bundle_copy(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("bundle");
+    for sub in ["pipelines", "sql", "report_templates"] {
+        copy_dir(&repo().join(sub), &dir.join(sub));
+    }
+    dir.join("pipelines/customer_loyalty.yaml")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn markdown_report_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    let md = read(&out.join("report.md")).replace(&tmp.path().display().to_string(), "[TMP]");
+    insta::assert_snapshot!("report_md", md);
+    // Every chart the report links is written beside it.
+    for line in md.lines().filter(|l| l.starts_with("![")) {
+        let path = line.rsplit_once("](").unwrap().1.trim_end_matches(')');
+        assert!(path.starts_with("report_charts/"), "{path}");
+        let svg = read(&out.join(path));
+        assert!(svg.starts_with("<svg role=\"img\""), "{path}");
+    }
+}
+
+#[test]
+fn reports_are_byte_identical_across_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    let files = [
+        "report.html",
+        "report.md",
+        "report.zh-CN.html",
+        "report_charts/05-retention-by-first-purchase-month-share-active-in-each-month-since.svg",
+    ];
+    let first: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    for (f, bytes) in files.iter().zip(first) {
+        assert!(
+            std::fs::read(out.join(f)).unwrap() == bytes,
+            "{f} changed between runs"
+        );
+    }
+}
+
+#[test]
+fn html_report_is_self_contained_and_has_every_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    let html = read(&out.join("report.html"));
+    for forbidden in [
+        "<script", "<link", "<img", "<iframe", "url(", "@import", "src=",
+    ] {
+        assert!(!html.contains(forbidden), "the report has `{forbidden}`");
+    }
+    // The only URL is SVG's namespace, which loads nothing.
+    let urls: Vec<&str> = html
+        .match_indices("http")
+        .map(|(i, _)| &html[i..(i + 30).min(html.len())])
+        .filter(|u| !u.starts_with("http://www.w3.org/2000/svg"))
+        .collect();
+    assert!(urls.is_empty(), "{urls:?}");
+    // Sections in order, and eight inline charts with accessible titles.
+    let ids = [
+        "headline",
+        "rfm",
+        "contribution",
+        "churn",
+        "satisfaction",
+        "method",
+    ];
+    let positions: Vec<usize> = ids
+        .iter()
+        .map(|id| html.find(&format!("<section id=\"{id}\">")).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 8);
+    assert_eq!(
+        html.matches("<title>").count(),
+        9,
+        "the page's and each chart's"
+    );
+    assert!(html.contains("@media print"));
+}
+
+#[test]
+fn segment_labels_are_escaped_in_html() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let sql = pipeline.parent().unwrap().parent().unwrap().join("sql");
+    for f in ["rfm_segment_map.sql", "rfm_segment_actions.sql"] {
+        let text = read(&sql.join(f)).replace("'Lost'", "'<script>alert(1)</script>'");
+        std::fs::write(sql.join(f), text).unwrap();
+    }
+    let out = tmp.path().join("out");
+    assert_exit(&run(tmp.path(), &pipeline, &out, true), 0);
+    let html = read(&out.join("report.html"));
+    assert!(!html.contains("<script>alert(1)"), "a label ran as script");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+    // In the inline charts too (plotters writes SVG text escaped).
+    assert!(
+        html.matches("&lt;script&gt;alert(1)").count() >= 3,
+        "table and charts"
+    );
+}
+
+#[test]
+fn a_template_typo_fails_the_run_naming_template_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let template = pipeline
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("report_templates/report.md.j2");
+    let text = read(&template).replacen(
+        "## {{ t(\"rfm\") }}",
+        "## {{ t(\"rfm\") }} {{ segmnts }}",
+        1,
+    );
+    let line = text.lines().position(|l| l.contains("segmnts")).unwrap() + 1;
+    std::fs::write(&template, text).unwrap();
+    let out = tmp.path().join("out");
+    let o = run(tmp.path(), &pipeline, &out, true);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("report template `report.md.j2`: line {line}")),
+        "{err}"
+    );
+    assert!(err.contains("segmnts"), "{err}");
+    assert!(!out.join("report.md").exists(), "nothing published");
+    assert!(!out.join("report.html").exists(), "nothing published");
+    assert_eq!(read_json(&out.join("run_results.json"))["status"], "error");
+}
+
+#[test]
+fn chinese_report_uses_chinese_terms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    let zh = read(&out.join("report.zh-CN.html"));
+    assert!(zh.contains("<html lang=\"zh-CN\">"));
+    for term in [
+        "客户忠诚度报告",
+        "重要价值客户",
+        "重要保持客户",
+        "客户流失率",
+        "截至 2026年6月30日",
+        "成长期",
+    ] {
+        assert!(zh.contains(term), "missing {term}");
+    }
+    assert!(
+        !zh.contains("Can't Lose Them"),
+        "segment names are translated"
+    );
+}
+
+#[test]
+fn sections_without_data_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, false), 0);
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains("No data for this section: the survey table is absent."),
+        "{md}"
+    );
+    assert!(md.contains("No data for this section: the complaint table is absent."));
+    let html = read(&out.join("report.html"));
+    assert_eq!(
+        html.matches("<svg role=\"img\"").count(),
+        6,
+        "no survey charts"
+    );
+}
