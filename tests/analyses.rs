@@ -17,21 +17,7 @@ fn run(tmp: &Path, with_feedback: bool, extra: &[&str]) -> std::path::PathBuf {
     let data = tmp.join("data");
     let out = tmp.join("out");
     analyses_fixture(&data, with_feedback);
-    let pipeline = bundled_pipeline();
-    let data_arg = format!("data_root={}", data.display());
-    let out_arg = format!("out_root={}", out.display());
-    let mut args = vec![
-        "run",
-        pipeline.to_str().unwrap(),
-        "--as-of",
-        "2026-06-30",
-        "--param",
-        &data_arg,
-        "--param",
-        &out_arg,
-    ];
-    args.extend_from_slice(extra);
-    let o = loyalty(tmp, &args);
+    let o = run_pipeline(tmp, &bundled_pipeline(), "2026-06-30", &data, &out, extra);
     assert_exit(&o, 0);
     out
 }
@@ -578,18 +564,13 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
         write_parquet(&data.join(format!("{dir}/part-0.parquet")), &batch);
     }
     let out = cut.path().join("out");
-    let o = loyalty(
+    let o = run_pipeline(
         cut.path(),
-        &[
-            "run",
-            bundled_pipeline().to_str().unwrap(),
-            "--as-of",
-            "2026-06-30",
-            "--param",
-            &format!("data_root={}", data.display()),
-            "--param",
-            &format!("out_root={}", out.display()),
-        ],
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
     );
     assert_exit(&o, 0);
     let (a, b) = (all_tables_as_text(&full), all_tables_as_text(&out));

@@ -52,18 +52,13 @@ fn html_report_renders_offline_in_chromium() {
     let data = tmp.path().join("data");
     analyses_fixture(&data, true);
     let out = tmp.path().join("out");
-    let o = loyalty(
+    let o = run_pipeline(
         tmp.path(),
-        &[
-            "run",
-            bundled_pipeline().to_str().unwrap(),
-            "--as-of",
-            "2026-06-30",
-            "--param",
-            &format!("data_root={}", data.display()),
-            "--param",
-            &format!("out_root={}", out.display()),
-        ],
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
     );
     assert_exit(&o, 0);
 

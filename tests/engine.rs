@@ -31,22 +31,8 @@ fn hand_fixture(data: &Path) {
 }
 
 fn run_bundled(tmp: &Path, extra: &[&str]) -> std::process::Output {
-    let data = tmp.join("data");
-    let out = tmp.join("out");
-    let pipeline = bundled_pipeline();
-    let mut args = vec![
-        "run".to_string(),
-        pipeline.display().to_string(),
-        "--as-of".into(),
-        "2026-06-30".into(),
-        "--param".into(),
-        format!("data_root={}", data.display()),
-        "--param".into(),
-        format!("out_root={}", out.display()),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    loyalty(tmp, &args)
+    let (data, out) = (tmp.join("data"), tmp.join("out"));
+    run_pipeline(tmp, &bundled_pipeline(), "2026-06-30", &data, &out, extra)
 }
 
 #[test]

@@ -32,19 +32,7 @@ fn run_once() -> &'static Path {
         );
         assert_exit(&o, 0);
         let out = tmp.join("out");
-        let o = loyalty(
-            &tmp,
-            &[
-                "run",
-                bundled_pipeline().to_str().unwrap(),
-                "--as-of",
-                "2026-06-30",
-                "--param",
-                &format!("data_root={}", data.display()),
-                "--param",
-                &format!("out_root={}", out.display()),
-            ],
-        );
+        let o = run_pipeline(&tmp, &bundled_pipeline(), "2026-06-30", &data, &out, &[]);
         assert_exit(&o, 0);
         out
     })

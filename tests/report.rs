@@ -14,19 +14,7 @@ fn run(tmp: &Path, pipeline: &Path, out: &Path, with_feedback: bool) -> std::pro
     if !data.exists() {
         analyses_fixture(&data, with_feedback);
     }
-    loyalty(
-        tmp,
-        &[
-            "run",
-            pipeline.to_str().unwrap(),
-            "--as-of",
-            "2026-06-30",
-            "--param",
-            &format!("data_root={}", data.display()),
-            "--param",
-            &format!("out_root={}", out.display()),
-        ],
-    )
+    run_pipeline(tmp, pipeline, "2026-06-30", &data, out, &[])
 }
 
 /// A copy of the bundled pipeline, SQL and templates to edit.

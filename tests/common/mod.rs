@@ -35,6 +35,32 @@ pub fn loyalty(cwd: &Path, args: &[&str]) -> Output {
         .expect("run the loyalty binary")
 }
 
+/// Runs `loyalty run PIPELINE --as-of AS_OF --param data_root=DATA
+/// --param out_root=OUT EXTRA…` in `cwd`.
+pub fn run_pipeline(
+    cwd: &Path,
+    pipeline: &Path,
+    as_of: &str,
+    data: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
+    let data_arg = format!("data_root={}", data.display());
+    let out_arg = format!("out_root={}", out.display());
+    let mut args = vec![
+        "run",
+        pipeline.to_str().unwrap(),
+        "--as-of",
+        as_of,
+        "--param",
+        &data_arg,
+        "--param",
+        &out_arg,
+    ];
+    args.extend_from_slice(extra);
+    loyalty(cwd, &args)
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
