@@ -12,7 +12,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use url::Url;
 
 use crate::engine::{
-    SourceResult, StepResult, StepStatus, build_session, register_sources, run_steps,
+    self, SourceResult, StepResult, StepStatus, build_session, register_sources, run_steps,
     step_sql_options, write::write_stream,
 };
 use crate::error::{Error, Result};
@@ -151,7 +151,11 @@ async fn stage_artifacts(
         let (store, path) = store_for(ctx, &staging)?;
         let fail = |e: &dyn std::fmt::Display| Error::Step {
             step: out.step.clone(),
-            message: format!("writing output `{}`: {e}", redact(out.url.as_str())),
+            message: format!(
+                "writing output `{}`: {e}{}",
+                redact(out.url.as_str()),
+                engine::memory_hint(&e.to_string())
+            ),
         };
         let stream = ctx
             .table(out.step.as_str())

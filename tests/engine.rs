@@ -717,3 +717,41 @@ outputs:
         "n,total\n8,805.0\n"
     );
 }
+
+#[test]
+fn a_query_over_the_memory_limit_names_the_step_and_the_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "sample",
+            "--out",
+            data.to_str().unwrap(),
+            "--customers",
+            "2000",
+            "--end-date",
+            "2026-06-30",
+        ],
+    );
+    assert_exit(&o, 0);
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  orders: data/orders/
+output_root: out
+engine:
+  memory_limit: 256KiB
+steps:
+  pairs:
+    sql: SELECT a.customer_id, COUNT(*) AS n FROM orders a JOIN orders b ON a.customer_id = b.customer_id GROUP BY a.customer_id
+    materialize: memory
+",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("step `pairs` failed"), "{err}");
+    assert!(err.contains("raise the limit"), "{err}");
+}

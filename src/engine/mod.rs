@@ -373,6 +373,15 @@ pub async fn run_steps(
     ordered
 }
 
+/// Advice to add to an error that ran out of the memory pool.
+pub fn memory_hint(message: &str) -> &'static str {
+    if message.contains("Resources exhausted") {
+        "; the query needs more memory than `engine.memory_limit` allows: raise the limit, or give `engine.spill_dir` more room"
+    } else {
+        ""
+    }
+}
+
 /// Plans one step and keeps its result as the step asks. Returns the row
 /// count where the step was computed.
 async fn run_step(
@@ -382,7 +391,12 @@ async fn run_step(
 ) -> Result<Option<u64>> {
     let fail = |e: &dyn std::fmt::Display| Error::Step {
         step: step.name.clone(),
-        message: format!("{e} (SQL from {})", step.origin),
+        message: format!(
+            "{}{} (SQL from {})",
+            e,
+            memory_hint(&e.to_string()),
+            step.origin
+        ),
     };
     let df = ctx
         .sql_with_options(&step.sql, step_sql_options())
