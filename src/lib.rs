@@ -2,6 +2,7 @@
 //! over Parquet, rendered as management reports.
 
 pub mod bundle;
+pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod error;

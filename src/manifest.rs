@@ -21,6 +21,8 @@ pub struct RunResults {
     pub elapsed_seconds: f64,
     pub sources: Vec<SourceResult>,
     pub steps: Vec<StepResult>,
+    /// Every check that ran: status, failing rows, a sample of them.
+    pub checks: Vec<crate::checks::CheckResult>,
     pub artifacts: Vec<Artifact>,
     pub error: Option<String>,
 }

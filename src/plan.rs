@@ -11,6 +11,7 @@ use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use url::Url;
 
+use crate::checks::CheckPlan;
 use crate::error::{Error, Result, suggest};
 use crate::params::{Params, describe_template_error, render_text, sql_environment};
 use crate::spec::{LoadedSpec, Materialize, OutputFormat, ParamSpec, ParamType};
@@ -52,6 +53,7 @@ pub struct SourcePlan {
     pub optional: bool,
     /// Column name → SQL type, read as NULL where the data lacks them.
     pub optional_columns: Vec<(String, String)>,
+    pub checks: Vec<CheckPlan>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,8 @@ pub struct StepPlan {
     pub depends_on: Vec<String>,
     /// Sources this one reads.
     pub reads_sources: Vec<String>,
+    /// Checks on the step's result, run as soon as it is computed.
+    pub checks: Vec<CheckPlan>,
 }
 
 #[derive(Debug, Clone)]
@@ -155,13 +159,50 @@ impl Plan {
             Err(errs) => return Err(Error::Invalid(errs)),
         };
 
+        let as_of = params.as_of();
+        let context = params.template_context();
+        let render_check = |sql: &str| -> Result<String, String> {
+            sql_environment(&base)
+                .render_str(sql, context.clone())
+                .map_err(|e| format!("template error at {}", describe_template_error(&e)))
+        };
+        let mut compile_checks = |table: &str, specs: &[crate::spec::CheckSpec], keys: &[&str]| {
+            let mut out = Vec::new();
+            for (i, c) in specs.iter().enumerate() {
+                match crate::checks::compile(table, c, as_of, &render_check) {
+                    Ok(plan) => out.push(plan),
+                    Err(e) => errors.push(format!(
+                        "{}: check {} on `{table}`: {e}",
+                        loaded.locate(keys),
+                        i + 1
+                    )),
+                }
+            }
+            out
+        };
+        let mut source_checks = Vec::new();
+        for (name, src) in &spec.sources {
+            source_checks.push(compile_checks(
+                name,
+                &src.checks,
+                &["sources", name, "checks"],
+            ));
+        }
+        let mut step_checks: HashMap<String, Vec<CheckPlan>> = HashMap::new();
+        for (name, step) in &spec.steps {
+            step_checks.insert(
+                name.clone(),
+                compile_checks(name, &step.checks, &["steps", name, "checks"]),
+            );
+        }
+
         let mut locate_err = |keys: &[&str], msg: String| {
             errors.push(format!("{}: {msg}", loaded.locate(keys)));
         };
 
         // Sources.
         let mut sources = Vec::new();
-        for (name, src) in &spec.sources {
+        for ((name, src), checks) in spec.sources.iter().zip(source_checks) {
             let url =
                 render_text(src.url.as_str(), &params).and_then(|raw| resolve_url(&raw, &base));
             match url {
@@ -174,6 +215,7 @@ impl Plan {
                         .iter()
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
+                    checks,
                 }),
                 Err(e) => locate_err(&["sources", name], format!("source `{name}`: {e}")),
             }
@@ -193,7 +235,6 @@ impl Plan {
             .ok();
 
         // Steps: render, parse, find the tables each reads.
-        let context = params.template_context();
         let mut steps: Vec<StepPlan> = Vec::new();
         for (name, step) in &spec.steps {
             if RESERVED_NAMES.contains(&name.as_str()) {
@@ -270,6 +311,7 @@ impl Plan {
                     materialize: step.materialize,
                     depends_on: tables,
                     reads_sources: Vec::new(),
+                    checks: step_checks.remove(name).unwrap_or_default(),
                 }),
                 Err(e) => locate_err(&["steps", name], format!("step `{name}` ({origin}): {e}")),
             }
@@ -319,6 +361,39 @@ impl Plan {
                 Vec::new()
             }
         };
+
+        // A check may read sources, and steps its own step reads (they are
+        // done by the time it runs).
+        for src in &sources {
+            for c in &src.checks {
+                for t in &c.reads {
+                    if !source_names.contains(t.as_str()) {
+                        errors.push(format!(
+                            "{}: check `{}` on source `{}` reads `{t}`, which is not a source",
+                            loaded.locate(&["sources", &src.name, "checks"]),
+                            c.name,
+                            src.name
+                        ));
+                    }
+                }
+            }
+        }
+        for step in &steps {
+            let upstream = ancestors(&steps, std::slice::from_ref(&step.name));
+            for c in &step.checks {
+                for t in &c.reads {
+                    if !source_names.contains(t.as_str()) && !upstream.contains(t) {
+                        errors.push(format!(
+                            "{}: check `{}` on step `{}` reads `{t}`, which is neither a source nor a step `{}` reads",
+                            loaded.locate(&["steps", &step.name, "checks"]),
+                            c.name,
+                            step.name,
+                            step.name
+                        ));
+                    }
+                }
+            }
+        }
 
         // --select: the named steps and everything they need.
         let mut deselected = Vec::new();
@@ -638,6 +713,7 @@ mod tests {
             materialize: Materialize::View,
             depends_on: deps.iter().map(|s| s.to_string()).collect(),
             reads_sources: vec![],
+            checks: vec![],
         }
     }
 

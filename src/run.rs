@@ -11,6 +11,7 @@ use minijinja::Value;
 use object_store::{ObjectStoreExt, PutPayload};
 use url::Url;
 
+use crate::checks::{self, CheckPlan};
 use crate::engine::{
     self, SourceResult, StepResult, StepStatus, build_session, register_sources, run_steps,
     step_sql_options, write::write_stream,
@@ -53,6 +54,7 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         sources: Vec::new(),
         steps: Vec::new(),
         artifacts: Vec::new(),
+        checks: Vec::new(),
         error: None,
     };
 
@@ -80,8 +82,41 @@ async fn execute(
     results: &mut RunResults,
 ) -> Result<()> {
     results.sources = register_sources(ctx, plan).await?;
-    let absent: Vec<String> = absent_sources(&results.sources);
-    results.steps = run_steps(ctx, plan, &absent, scratch_root, observer).await;
+    let absent = absent_sources(&results.sources);
+    // Source checks first; a source failing an error-level check is not read.
+    let source_checks: Vec<CheckPlan> = plan
+        .sources
+        .iter()
+        .filter(|s| !absent.contains(&s.name))
+        .flat_map(|s| s.checks.iter().cloned())
+        .collect();
+    let source_results = checks::run_all(ctx, &source_checks).await;
+    let mut unusable: Vec<(String, String)> = absent
+        .iter()
+        .map(|s| (s.clone(), format!("optional source `{s}` is absent")))
+        .collect();
+    for r in source_results.iter().filter(|r| r.blocks()) {
+        unusable.push((
+            r.table.clone(),
+            format!("source `{}` failed check `{}`", r.table, r.name),
+        ));
+    }
+    let outcome = run_steps(ctx, plan, &unusable, scratch_root, observer).await;
+    results.steps = outcome.steps;
+    // Step checks finish in whatever order the steps do; list them in plan
+    // order so the manifest and reports do not change from run to run.
+    let mut step_checks = outcome.checks;
+    step_checks.sort_by_key(|c| plan.steps.iter().position(|s| s.name == c.table));
+    results.checks = source_results;
+    results.checks.extend(step_checks);
+    if let Some(failed) = results
+        .checks
+        .iter()
+        .find(|c| c.blocks() && c.table_is_source(plan))
+    {
+        let message = failed.message.clone().unwrap_or_default();
+        return Err(Error::Run(message));
+    }
     if let Some(failed) = results.steps.iter().find(|s| s.status == StepStatus::Error) {
         let count = results
             .steps
@@ -97,7 +132,16 @@ async fn execute(
     }
 
     let mut stager = Stager::new(ctx, &plan.output_root, run_id);
-    match stage_artifacts(plan, ctx, &results.sources, &results.steps, &mut stager).await {
+    match stage_artifacts(
+        plan,
+        ctx,
+        &results.sources,
+        &results.steps,
+        &results.checks,
+        &mut stager,
+    )
+    .await
+    {
         Ok(artifacts) => {
             results.artifacts = artifacts;
             stager.publish().await
@@ -131,6 +175,7 @@ async fn stage_artifacts(
     ctx: &SessionContext,
     sources: &[SourceResult],
     steps: &[StepResult],
+    checks: &[checks::CheckResult],
     stager: &mut Stager,
 ) -> Result<Vec<Artifact>> {
     let mut artifacts = Vec::new();
@@ -188,7 +233,7 @@ async fn stage_artifacts(
         let name = rep.template_name();
         let mut context: Vec<(String, Value)> = vec![
             ("params".into(), plan.params.template_context()),
-            ("run".into(), run_metadata(plan, sources, steps)),
+            ("run".into(), run_metadata(plan, sources, steps, checks)),
         ];
         for table in report::tables_needed(&env, name, &step_names)? {
             let rows = collect_for_report(ctx, &table, name).await?;
@@ -225,7 +270,12 @@ async fn stage_artifacts(
 
 /// What a report knows of the run. No wall-clock time: the same data and
 /// `as_of` give the same report.
-fn run_metadata(plan: &Plan, sources: &[SourceResult], steps: &[StepResult]) -> Value {
+fn run_metadata(
+    plan: &Plan,
+    sources: &[SourceResult],
+    steps: &[StepResult],
+    checks: &[checks::CheckResult],
+) -> Value {
     let sources: Vec<Value> = sources
         .iter()
         .map(|s| {
@@ -254,6 +304,7 @@ fn run_metadata(plan: &Plan, sources: &[SourceResult], steps: &[StepResult]) -> 
         as_of => plan.as_of().format("%Y-%m-%d").to_string(),
         sources => sources,
         steps => steps,
+        checks => Value::from(minijinja::value::Serde(checks.to_vec())),
     }
 }
 

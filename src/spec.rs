@@ -89,6 +89,8 @@ pub struct SourceSpec {
     /// Columns the SQL may read that the data may lack: name → SQL type.
     /// A missing one reads as NULL of that type.
     pub optional_columns: IndexMap<String, String>,
+    /// Data checks on the source as read.
+    pub checks: Vec<CheckSpec>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +103,8 @@ struct SourceDetail {
     description: Option<String>,
     #[serde(default)]
     optional_columns: IndexMap<String, String>,
+    #[serde(default)]
+    checks: Vec<CheckSpec>,
 }
 
 impl<'de> Deserialize<'de> for SourceSpec {
@@ -117,6 +121,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     optional: false,
                     description: None,
                     optional_columns: IndexMap::new(),
+                    checks: Vec::new(),
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SourceSpec, A::Error> {
@@ -126,6 +131,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     optional: d.optional,
                     description: d.description,
                     optional_columns: d.optional_columns,
+                    checks: d.checks,
                 })
             }
         }
@@ -159,6 +165,81 @@ pub struct StepSpec {
     pub materialize: Materialize,
     #[serde(default)]
     pub description: Option<String>,
+    /// Data checks on the step's result.
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
+}
+
+/// How a failed check counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Stops the steps that read the table and fails the run.
+    #[default]
+    Error,
+    /// Recorded and reported; the run goes on.
+    Warn,
+}
+
+/// One data check on a source or a step: exactly one kind key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// Default: `<table>.<kind>(<columns>)`.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub severity: Severity,
+    /// Columns that must have no NULL.
+    #[serde(default)]
+    pub not_null: Option<Vec<String>>,
+    /// Columns whose combination must be unique.
+    #[serde(default)]
+    pub unique: Option<Vec<String>>,
+    #[serde(default)]
+    pub accepted_values: Option<AcceptedValues>,
+    #[serde(default)]
+    pub relationships: Option<Relationship>,
+    #[serde(default)]
+    pub row_count: Option<RowCount>,
+    #[serde(default)]
+    pub freshness: Option<Freshness>,
+    /// A query returning the failing rows (a minijinja template, like steps).
+    #[serde(default)]
+    pub sql: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedValues {
+    pub column: String,
+    pub values: Vec<serde_yaml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relationship {
+    pub column: String,
+    /// The table the values must exist in (a source, or a step this one reads).
+    pub to: String,
+    pub field: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowCount {
+    #[serde(default)]
+    pub min: Option<u64>,
+    #[serde(default)]
+    pub max: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freshness {
+    pub column: String,
+    /// `48h` or `2d`: the newest value must be within this of the end of `as_of`.
+    pub max_age: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

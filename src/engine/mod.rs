@@ -23,6 +23,7 @@ use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use url::Url;
 
+use crate::checks::{self, CheckResult};
 use crate::error::{Error, Result};
 use crate::plan::{EngineConfig, Plan, StepPlan};
 use crate::progress::Observer;
@@ -248,16 +249,19 @@ pub struct StepResult {
 }
 
 /// Runs the plan's steps. Independent steps run concurrently; a step whose
-/// input failed or is absent is skipped. Returns one result per step, in
+/// input failed, or reads a source in `unusable_sources` (source → why), is
+/// skipped. A step's checks run as soon as it is computed; an error-level
+/// failure fails the step. Returns one result per step, in
 /// plan order, whatever happened.
 pub async fn run_steps(
     ctx: &SessionContext,
     plan: &Plan,
-    absent_sources: &[String],
+    unusable_sources: &[(String, String)],
     scratch_root: &Url,
     observer: &dyn Observer,
-) -> Vec<StepResult> {
+) -> StepsOutcome {
     let mut results: HashMap<String, StepResult> = HashMap::new();
+    let mut check_results: Vec<CheckResult> = Vec::new();
     for step in &plan.deselected {
         results.insert(
             step.name.clone(),
@@ -289,11 +293,12 @@ pub async fn run_steps(
                 )),
                 _ => None,
             });
-            let absent = step
-                .reads_sources
-                .iter()
-                .find(|s| absent_sources.contains(s))
-                .map(|s| format!("optional source `{s}` is absent"));
+            let absent = step.reads_sources.iter().find_map(|s| {
+                unusable_sources
+                    .iter()
+                    .find(|(name, _)| name == s)
+                    .map(|(_, why)| why.clone())
+            });
             if let Some(reason) = blocked.or(absent) {
                 started[i] = true;
                 observer.step_skipped(&step.name, &reason);
@@ -321,24 +326,48 @@ pub async fn run_steps(
                 let ctx = ctx.clone();
                 let step = step.clone();
                 let scratch = scratch_root.clone();
-                running.push(tokio::spawn(async move {
+                let for_task = step.clone();
+                let task = tokio::spawn(async move {
                     let t0 = Instant::now();
-                    let outcome = run_step(&ctx, &step, &scratch).await;
-                    (step, outcome, t0.elapsed().as_secs_f64())
-                }));
+                    let outcome = run_step(&ctx, &for_task, &scratch).await;
+                    let checks = match &outcome {
+                        Ok(_) => checks::run_all(&ctx, &for_task.checks).await,
+                        Err(_) => Vec::new(),
+                    };
+                    (outcome, checks, t0.elapsed().as_secs_f64())
+                });
+                running.push(async move { (step, task.await) });
             }
         }
         let Some(joined) = running.next().await else {
             break;
         };
-        let (step, outcome, elapsed) = match joined {
+        let (step, joined) = joined;
+        let (outcome, checks, elapsed) = match joined {
             Ok(v) => v,
-            Err(e) => {
-                // A panicking step is a bug; keep the run's record consistent.
-                tracing::error!("a step task ended abnormally: {e}");
-                continue;
-            }
+            // A panic is a bug; the step still gets a result.
+            Err(e) => (
+                Err(Error::Step {
+                    step: step.name.clone(),
+                    message: format!("stopped abnormally: {e}"),
+                }),
+                Vec::new(),
+                0.0,
+            ),
         };
+        let blocking: Vec<&CheckResult> = checks.iter().filter(|c| c.blocks()).collect();
+        let outcome = match outcome {
+            Ok(_) if !blocking.is_empty() => Err(Error::Step {
+                step: step.name.clone(),
+                message: blocking
+                    .iter()
+                    .filter_map(|c| c.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+            other => other,
+        };
+        check_results.extend(checks);
         let result = match outcome {
             Ok(rows) => StepResult {
                 name: step.name.clone(),
@@ -370,7 +399,17 @@ pub async fn run_steps(
             .iter()
             .filter_map(|step| results.remove(&step.name)),
     );
-    ordered
+    StepsOutcome {
+        steps: ordered,
+        checks: check_results,
+    }
+}
+
+/// What running the steps gave: a result per step and per check.
+#[derive(Debug, Clone)]
+pub struct StepsOutcome {
+    pub steps: Vec<StepResult>,
+    pub checks: Vec<CheckResult>,
 }
 
 /// Advice to add to an error that ran out of the memory pool.

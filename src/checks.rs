@@ -1,0 +1,417 @@
+//! Data checks declared on sources and steps: each compiles to a query that
+//! returns the failing rows; a check passes when it returns none.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
+use minijinja::Value;
+use serde::Serialize;
+
+use crate::engine::step_sql_options;
+use crate::params::{ParamValue, quote_sql_string};
+use crate::spec::{CheckSpec, Severity};
+
+/// How many failing rows a check result keeps as a sample.
+pub const SAMPLE_ROWS: usize = 5;
+
+/// A check compiled to SQL.
+#[derive(Debug, Clone)]
+pub struct CheckPlan {
+    pub name: String,
+    /// The source or step checked.
+    pub table: String,
+    pub kind: &'static str,
+    pub severity: Severity,
+    /// A query returning the failing rows.
+    pub sql: String,
+    /// Tables other than `table` the query reads.
+    pub reads: Vec<String>,
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn literal(v: &serde_yaml::Value) -> Result<String, String> {
+    use serde_yaml::Value as Y;
+    Ok(match v {
+        Y::String(s) => quote_sql_string(s),
+        Y::Number(n) => n.to_string(),
+        Y::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        other => {
+            return Err(format!(
+                "`{}` is not a value a column can hold",
+                serde_yaml::to_string(other).unwrap_or_default().trim()
+            ));
+        }
+    })
+}
+
+/// Parses `48h`, `2d`, `90m` into hours.
+fn parse_age_hours(raw: &str) -> Result<f64, String> {
+    let raw = raw.trim();
+    let (num, unit) = raw.split_at(
+        raw.find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(raw.len()),
+    );
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not an age: write e.g. `48h` or `2d`"))?;
+    match unit.trim() {
+        "h" => Ok(n),
+        "d" => Ok(n * 24.0),
+        "m" => Ok(n / 60.0),
+        other => Err(format!("unknown unit `{other}` in `{raw}`: use `h` or `d`")),
+    }
+}
+
+/// Compiles one check on `table`. `render` renders a `sql:` check's
+/// template with the params, as steps are.
+pub fn compile(
+    table: &str,
+    spec: &CheckSpec,
+    as_of: NaiveDate,
+    render: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<CheckPlan, String> {
+    let t = ident(table);
+    let mut kinds: Vec<(&'static str, String, String, Vec<String>)> = Vec::new();
+    if let Some(cols) = &spec.not_null {
+        if cols.is_empty() {
+            return Err("`not_null` needs at least one column".into());
+        }
+        let cond = cols
+            .iter()
+            .map(|c| format!("{} IS NULL", ident(c)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        kinds.push((
+            "not_null",
+            cols.join(", "),
+            format!("SELECT * FROM {t} WHERE {cond}"),
+            vec![],
+        ));
+    }
+    if let Some(cols) = &spec.unique {
+        if cols.is_empty() {
+            return Err("`unique` needs at least one column".into());
+        }
+        let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        kinds.push((
+            "unique",
+            cols.join(", "),
+            format!(
+                "SELECT {list}, COUNT(*) AS duplicates FROM {t} GROUP BY {list} HAVING COUNT(*) > 1"
+            ),
+            vec![],
+        ));
+    }
+    if let Some(a) = &spec.accepted_values {
+        let values = a
+            .values
+            .iter()
+            .map(literal)
+            .collect::<Result<Vec<_>, _>>()?;
+        if values.is_empty() {
+            return Err("`accepted_values.values` is empty".into());
+        }
+        kinds.push((
+            "accepted_values",
+            a.column.clone(),
+            format!(
+                "SELECT * FROM {t} WHERE {c} IS NOT NULL AND {c} NOT IN ({})",
+                values.join(", "),
+                c = ident(&a.column)
+            ),
+            vec![],
+        ));
+    }
+    if let Some(r) = &spec.relationships {
+        kinds.push((
+            "relationships",
+            format!("{} → {}.{}", r.column, r.to, r.field),
+            format!(
+                "SELECT c.* FROM {t} c WHERE c.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {to} p WHERE p.{field} = c.{col})",
+                col = ident(&r.column),
+                to = ident(&r.to),
+                field = ident(&r.field)
+            ),
+            vec![r.to.clone()],
+        ));
+    }
+    if let Some(rc) = &spec.row_count {
+        if rc.min.is_none() && rc.max.is_none() {
+            return Err("`row_count` needs `min`, `max` or both".into());
+        }
+        let mut cond = Vec::new();
+        if let Some(min) = rc.min {
+            cond.push(format!("COUNT(*) < {min}"));
+        }
+        if let Some(max) = rc.max {
+            cond.push(format!("COUNT(*) > {max}"));
+        }
+        kinds.push((
+            "row_count",
+            String::new(),
+            format!(
+                "SELECT COUNT(*) AS row_count FROM {t} HAVING {}",
+                cond.join(" OR ")
+            ),
+            vec![],
+        ));
+    }
+    if let Some(f) = &spec.freshness {
+        let hours = parse_age_hours(&f.max_age)?;
+        // The newest value must be at most `max_age` before the end of as_of.
+        let end = ParamValue::Date(as_of + chrono::Days::new(1)).sql_literal();
+        kinds.push((
+            "freshness",
+            f.column.clone(),
+            format!(
+                "SELECT MAX(CAST({c} AS TIMESTAMP)) AS newest FROM {t} \
+                 HAVING MAX(CAST({c} AS TIMESTAMP)) IS NULL \
+                 OR MAX(CAST({c} AS TIMESTAMP)) < CAST({end} AS TIMESTAMP) - INTERVAL '{secs} seconds'",
+                c = ident(&f.column),
+                secs = (hours * 3600.0).round() as i64
+            ),
+            vec![],
+        ));
+    }
+    if let Some(sql) = &spec.sql {
+        let rendered = render(sql)?;
+        let reads = crate::plan::referenced_tables(&rendered)?
+            .into_iter()
+            .filter(|r| r != table)
+            .collect();
+        kinds.push(("sql", String::new(), rendered, reads));
+    }
+    let (kind, cols, sql, reads) = match kinds.len() {
+        1 => kinds.pop().expect("one kind"),
+        0 => {
+            return Err(
+                "a check needs one of `not_null`, `unique`, `accepted_values`, `relationships`, `row_count`, `freshness`, `sql`"
+                    .into(),
+            );
+        }
+        _ => {
+            return Err(format!(
+                "a check has one kind, this one has {}: split it into several checks",
+                kinds
+                    .iter()
+                    .map(|k| format!("`{}`", k.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    };
+    let name = spec.name.clone().unwrap_or_else(|| {
+        if cols.is_empty() {
+            format!("{table}.{kind}")
+        } else {
+            format!("{table}.{kind}({cols})")
+        }
+    });
+    Ok(CheckPlan {
+        name,
+        table: table.to_string(),
+        kind,
+        severity: spec.severity,
+        sql,
+        reads,
+    })
+}
+
+/// What a check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub table: String,
+    pub kind: &'static str,
+    pub severity: Severity,
+    /// `pass`, `fail`, or `error` when the check itself could not run.
+    pub status: &'static str,
+    pub failing_rows: u64,
+    /// Up to five failing rows.
+    pub sample: Vec<serde_json::Value>,
+    pub message: Option<String>,
+}
+
+impl CheckResult {
+    /// Whether this result stops the steps after it and fails the run.
+    pub fn blocks(&self) -> bool {
+        self.severity == Severity::Error && self.status != "pass"
+    }
+
+    /// Whether the checked table is one of the plan's sources.
+    pub fn table_is_source(&self, plan: &crate::plan::Plan) -> bool {
+        plan.sources.iter().any(|s| s.name == self.table)
+    }
+}
+
+/// Runs checks one after the other.
+pub async fn run_all(ctx: &SessionContext, checks: &[CheckPlan]) -> Vec<CheckResult> {
+    let mut out = Vec::with_capacity(checks.len());
+    for c in checks {
+        out.push(run(ctx, c).await);
+    }
+    out
+}
+
+async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
+    let mut result = CheckResult {
+        name: check.name.clone(),
+        table: check.table.clone(),
+        kind: check.kind,
+        severity: check.severity,
+        status: "pass",
+        failing_rows: 0,
+        sample: Vec::new(),
+        message: None,
+    };
+    let outcome: Result<(u64, Vec<serde_json::Value>), String> = async {
+        let df = ctx
+            .sql_with_options(&check.sql, step_sql_options())
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = df.clone().count().await.map_err(|e| e.to_string())? as u64;
+        let sample = if n > 0 {
+            let batches = df
+                .limit(0, Some(SAMPLE_ROWS))
+                .map_err(|e| e.to_string())?
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::report::rows_of(&batches)?
+                .iter()
+                .map(|row: &Value| serde_json::to_value(row).unwrap_or_default())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok((n, sample))
+    }
+    .await;
+    match outcome {
+        Ok((0, _)) => {}
+        Ok((n, sample)) => {
+            result.status = "fail";
+            result.failing_rows = n;
+            result.sample = sample;
+            result.message = Some(format!(
+                "check `{}` on `{}` found {n} failing row(s)",
+                check.name, check.table
+            ));
+        }
+        Err(e) => {
+            result.status = "error";
+            result.message = Some(format!(
+                "check `{}` on `{}` could not run: {e}",
+                check.name, check.table
+            ));
+        }
+    }
+    match (result.status, check.severity) {
+        ("pass", _) => tracing::info!(check = check.name.as_str(), "check passed"),
+        (_, Severity::Warn) => tracing::warn!(
+            check = check.name.as_str(),
+            failing_rows = result.failing_rows,
+            "check warned"
+        ),
+        _ => tracing::error!(
+            check = check.name.as_str(),
+            failing_rows = result.failing_rows,
+            "check failed"
+        ),
+    }
+    result
+}
+
+/// The tables named in checks must exist: `known` are the sources and steps.
+pub fn unknown_tables<'a>(check: &'a CheckPlan, known: &HashSet<&str>) -> Vec<&'a str> {
+    check
+        .reads
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|r| !known.contains(r))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> CheckSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 6, 30).unwrap()
+    }
+
+    fn no_render(s: &str) -> Result<String, String> {
+        Ok(s.to_string())
+    }
+
+    #[test]
+    fn compiles_each_kind_to_failing_rows_sql() {
+        let c = compile(
+            "orders",
+            &spec("not_null: [order_id, customer_id]"),
+            day(),
+            &no_render,
+        )
+        .unwrap();
+        assert_eq!(c.name, "orders.not_null(order_id, customer_id)");
+        assert_eq!(
+            c.sql,
+            "SELECT * FROM \"orders\" WHERE \"order_id\" IS NULL OR \"customer_id\" IS NULL"
+        );
+        let c = compile(
+            "orders",
+            &spec("accepted_values: { column: status, values: [completed, \"it's\"] }"),
+            day(),
+            &no_render,
+        )
+        .unwrap();
+        assert!(
+            c.sql.ends_with("NOT IN ('completed', 'it''s')"),
+            "{}",
+            c.sql
+        );
+        let c = compile("orders", &spec("relationships: { column: customer_id, to: customers, field: customer_id }\nseverity: warn"), day(), &no_render).unwrap();
+        assert_eq!(c.reads, ["customers"]);
+        assert_eq!(c.severity, Severity::Warn);
+        let c = compile(
+            "orders",
+            &spec("freshness: { column: order_ts, max_age: 2d }"),
+            day(),
+            &no_render,
+        )
+        .unwrap();
+        assert!(
+            c.sql
+                .contains("CAST(DATE '2026-07-01' AS TIMESTAMP) - INTERVAL '172800 seconds'"),
+            "{}",
+            c.sql
+        );
+        let c = compile("orders", &spec("row_count: { min: 1 }"), day(), &no_render).unwrap();
+        assert!(c.sql.ends_with("HAVING COUNT(*) < 1"));
+    }
+
+    #[test]
+    fn a_check_has_exactly_one_kind() {
+        let err = compile("t", &spec("not_null: [a]\nunique: [a]"), day(), &no_render).unwrap_err();
+        assert!(err.contains("`not_null`, `unique`"), "{err}");
+        assert!(compile("t", &spec("severity: warn"), day(), &no_render).is_err());
+        assert!(
+            compile(
+                "t",
+                &spec("freshness: { column: x, max_age: soon }"),
+                day(),
+                &no_render
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Data checks declared in pipelines: error-level failures stop what depends
+//! on them and publish nothing; warnings are recorded and reported; every
+//! check is in run_results.json with its failing-row count and a sample.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn check<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    results["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {results}"))
+}
+
+/// Customers 1-3 and the given orders, as of 2026-06-30, through the bundled pipeline.
+fn run_with_orders(tmp: &Path, orders: &[(i64, i64, &str, f64, &str)]) -> std::process::Output {
+    let data = tmp.join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3]),
+    );
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(orders));
+    run_pipeline(
+        tmp,
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &tmp.join("out"),
+        &[],
+    )
+}
+
+const GOOD: [(i64, i64, &str, f64, &str); 3] = [
+    (1, 1, "2026-06-01 10:00:00", 10.0, "completed"),
+    (2, 2, "2026-06-10 10:00:00", 20.0, "completed"),
+    (3, 3, "2026-06-29 10:00:00", 30.0, "completed"),
+];
+
+#[test]
+fn a_duplicate_order_id_fails_the_run_and_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut orders = GOOD.to_vec();
+    orders.push((2, 3, "2026-06-12 10:00:00", 5.0, "completed"));
+    let o = run_with_orders(tmp.path(), &orders);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("check `orders.unique(order_id)` on `orders` found 1 failing row(s)"),
+        "{}",
+        stderr(&o)
+    );
+    let out = tmp.path().join("out");
+    let r = read_json(&out.join("run_results.json"));
+    assert_eq!(r["status"], "error");
+    let c = check(&r, "orders.unique(order_id)");
+    assert_eq!(
+        (c["status"].as_str(), c["failing_rows"].as_u64()),
+        (Some("fail"), Some(1))
+    );
+    assert_eq!(c["sample"][0]["order_id"], 2);
+    assert_eq!(c["sample"][0]["duplicates"], 2);
+    // Passing checks are recorded too, with 0 failing rows.
+    let ok = check(
+        &r,
+        "orders.not_null(order_id, customer_id, order_ts, amount)",
+    );
+    assert_eq!(
+        (ok["status"].as_str(), ok["failing_rows"].as_u64()),
+        (Some("pass"), Some(0))
+    );
+    // Every step reading orders was skipped, naming the check.
+    assert_eq!(step_result(&r, "orders_asof")["status"], "skipped");
+    assert_eq!(
+        step_result(&r, "orders_asof")["message"],
+        "source `orders` failed check `orders.unique(order_id)`"
+    );
+    assert_eq!(step_result(&r, "rfm_scores")["status"], "skipped");
+    assert!(r["artifacts"].as_array().unwrap().is_empty());
+    assert!(!out.join("report.html").exists() && !out.join("tables").exists());
+}
+
+#[test]
+fn a_null_customer_id_is_named_with_a_sample_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&GOOD));
+    // customers with a NULL id
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("customer_id", arrow::datatypes::DataType::Int64, true),
+    ]));
+    let ids = arrow::array::Int64Array::from(vec![Some(1), None, Some(2), Some(3)]);
+    let batch = arrow::array::RecordBatch::try_new(schema, vec![std::sync::Arc::new(ids)]).unwrap();
+    write_parquet(&data.join("customers/part-0.parquet"), &batch);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &tmp.path().join("out"),
+        &[],
+    );
+    assert_exit(&o, 1);
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    let c = check(&r, "customers.not_null(customer_id)");
+    assert_eq!(c["failing_rows"], 1);
+    assert!(c["sample"][0]["customer_id"].is_null());
+}
+
+#[test]
+fn warnings_are_recorded_and_reported_but_the_run_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut orders = GOOD.to_vec();
+    orders.push((4, 1, "2026-06-15 10:00:00", 7.0, "refunded")); // not an accepted status
+    orders.push((5, 99, "2026-06-16 10:00:00", 8.0, "completed")); // no such customer
+    let o = run_with_orders(tmp.path(), &orders);
+    assert_exit(&o, 0);
+    let out = tmp.path().join("out");
+    let r = read_json(&out.join("run_results.json"));
+    assert_eq!(r["status"], "success");
+    let c = check(&r, "orders.accepted_values(status)");
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["severity"].as_str(),
+            c["failing_rows"].as_u64()
+        ),
+        (Some("fail"), Some("warn"), Some(1))
+    );
+    assert_eq!(c["sample"][0]["status"], "refunded");
+    let c = check(
+        &r,
+        "orders.relationships(customer_id → customers.customer_id)",
+    );
+    assert_eq!(c["failing_rows"], 1);
+    assert_eq!(c["sample"][0]["customer_id"], 99);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| orders.accepted_values(status) | warning | failed | 1 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| orders.unique(order_id) | error | passed | 0 |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn freshness_row_count_and_step_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&GOOD));
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  orders:
+    url: data/orders/
+    checks:
+      - freshness: { column: order_ts, max_age: 2d }
+        severity: warn
+      - row_count: { min: 1, max: 3 }
+output_root: out
+steps:
+  totals:
+    sql: SELECT customer_id, SUM(amount) AS revenue FROM orders GROUP BY customer_id
+    materialize: memory
+    checks:
+      - name: totals.no_small_customers
+        sql: SELECT * FROM totals WHERE revenue < {{ 15 }}
+  downstream:
+    sql: SELECT COUNT(*) AS n FROM totals
+  independent:
+    sql: SELECT COUNT(*) AS n FROM orders
+",
+    )
+    .unwrap();
+    // The newest order is 2026-06-29 10:00; as of 06-30 it is 1.6 days old.
+    let run = |as_of: &str| loyalty(tmp.path(), &["run", p.to_str().unwrap(), "--as-of", as_of]);
+    let o = run("2026-06-30");
+    assert_exit(&o, 1);
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    assert_eq!(check(&r, "orders.freshness(order_ts)")["status"], "pass");
+    assert_eq!(check(&r, "orders.row_count")["status"], "pass");
+    let c = check(&r, "totals.no_small_customers");
+    assert_eq!(
+        (c["status"].as_str(), c["failing_rows"].as_u64()),
+        (Some("fail"), Some(1))
+    );
+    assert_eq!(step_result(&r, "totals")["status"], "error");
+    assert_eq!(step_result(&r, "downstream")["status"], "skipped");
+    assert_eq!(step_result(&r, "independent")["status"], "success");
+    assert!(
+        stderr(&o).contains("totals.no_small_customers"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Three days later the same data is stale: a warning.
+    let o = run("2026-07-03");
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    let c = check(&r, "orders.freshness(order_ts)");
+    assert_eq!(
+        (c["status"].as_str(), c["severity"].as_str()),
+        (Some("fail"), Some("warn"))
+    );
+    assert_eq!(c["sample"][0]["newest"], "2026-06-29T10:00:00");
+    assert_exit(&o, 1); // the step check still fails
+}
+
+#[test]
+fn a_malformed_check_is_a_configuration_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  orders:
+    url: data/orders/
+    checks:
+      - not_null: [a]
+        unique: [a]
+      - relationships: { column: a, to: nowhere, field: b }
+",
+    )
+    .unwrap();
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("p.yaml:5:5: check 1 on `orders`: a check has one kind"),
+        "{err}"
+    );
+    assert!(
+        err.contains("reads `nowhere`, which is not a source"),
+        "{err}"
+    );
+}
