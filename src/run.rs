@@ -3,6 +3,7 @@
 //! `validate`, which plans every step against the sources' schemas without
 //! executing anything.
 
+use std::path::Path;
 use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
@@ -37,6 +38,7 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         std::process::id()
     );
     let ctx = build_session(&plan.engine)?;
+    remove_stale_runs(&plan.output_root);
     let scratch_root = plan
         .output_root
         .join(&format!("_scratch/{run_id}/"))
@@ -345,6 +347,33 @@ async fn write_manifest(ctx: &SessionContext, root: &Url, results: &RunResults) 
         .await
         .map_err(|e| storage_err(&url, e))?;
     Ok(())
+}
+
+/// Removes the staging and scratch folders of earlier runs on this machine
+/// that are no longer running (killed or crashed), under a local output
+/// root. Their published outputs were never touched; this only tidies.
+fn remove_stale_runs(output_root: &Url) {
+    let Ok(root) = output_root.to_file_path() else {
+        return;
+    };
+    for dir in ["_staging", "_scratch"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Run ids end in `-<pid>`.
+            let alive = name
+                .rsplit_once('-')
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if !alive {
+                tracing::info!(folder = %entry.path().display(), "removing what an interrupted run left");
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir(root.join(dir));
+    }
 }
 
 async fn remove_scratch(ctx: &SessionContext, scratch_root: &Url) {

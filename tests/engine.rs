@@ -755,3 +755,113 @@ steps:
     assert!(err.contains("step `pairs` failed"), "{err}");
     assert!(err.contains("raise the limit"), "{err}");
 }
+
+/// Every file under `dir` (but staging and scratch) with its bytes.
+fn published_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            if rel.starts_with("_staging") || rel.starts_with("_scratch") {
+                continue;
+            }
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                files.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_run_killed_midway_leaves_the_previous_outputs_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "sample",
+            "--out",
+            data.to_str().unwrap(),
+            "--customers",
+            "3000",
+            "--end-date",
+            "2026-06-30",
+        ],
+    );
+    assert_exit(&o, 0);
+    let out = tmp.path().join("out");
+    assert_exit(&run_bundled(tmp.path(), &[]), 0);
+    let before = published_files(&out);
+    let tables_before = published_files(&out.join("tables"));
+
+    // Run again over the same outputs and SIGKILL it while it stages them.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args([
+            "run",
+            bundled_pipeline().to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            &format!("data_root={}", data.display()),
+            "--param",
+            &format!("out_root={}", out.display()),
+        ])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = out.join("_staging");
+    let started = std::time::Instant::now();
+    while !staging.exists() && started.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(staging.exists(), "the run was killed while staging");
+
+    // Everything published before is there, byte for byte, and nothing else.
+    assert!(published_files(&out) == before, "published files changed");
+    for f in before.keys().filter(|f| f.ends_with(".parquet")) {
+        assert!(
+            rows(&read_parquet(&out.join(f))) > 0 || f.contains("headline"),
+            "{f} unreadable"
+        );
+    }
+
+    // A re-run completes, tidies the killed run's staging, and gives the same tables.
+    assert_exit(&run_bundled(tmp.path(), &[]), 0);
+    assert!(!staging.exists(), "the killed run's staging was removed");
+    let tables_after = published_files(&out.join("tables"));
+    assert_eq!(
+        tables_after.keys().collect::<Vec<_>>(),
+        tables_before.keys().collect::<Vec<_>>()
+    );
+    for name in tables_before.keys() {
+        let a = read_parquet(&out.join("tables").join(name));
+        let text = |b: &[arrow::array::RecordBatch]| {
+            let mut lines: Vec<String> = arrow::util::pretty::pretty_format_batches(b)
+                .unwrap()
+                .to_string()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines
+        };
+        let copy = tmp.path().join("before.parquet");
+        std::fs::write(&copy, &tables_before[name]).unwrap();
+        assert_eq!(text(&a), text(&read_parquet(&copy)), "{name}");
+    }
+    for report in ["report.html", "report.md", "report.zh-CN.html"] {
+        assert!(
+            std::fs::read(out.join(report)).unwrap() == before[report],
+            "{report}"
+        );
+    }
+}
