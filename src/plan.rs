@@ -53,6 +53,8 @@ pub struct SourcePlan {
     pub optional: bool,
     /// Column name → SQL type, read as NULL where the data lacks them.
     pub optional_columns: Vec<(String, String)>,
+    /// Required columns and their kinds (the input contract).
+    pub columns: Vec<(String, crate::spec::ColumnKind)>,
     pub checks: Vec<CheckPlan>,
 }
 
@@ -215,6 +217,7 @@ impl Plan {
                         .iter()
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
+                    columns: src.columns.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                     checks,
                 }),
                 Err(e) => locate_err(&["sources", name], format!("source `{name}`: {e}")),

@@ -89,8 +89,58 @@ pub struct SourceSpec {
     /// Columns the SQL may read that the data may lack: name → SQL type.
     /// A missing one reads as NULL of that type.
     pub optional_columns: IndexMap<String, String>,
+    /// The input contract: columns the data must have, and of what kind.
+    pub columns: IndexMap<String, ColumnKind>,
     /// Data checks on the source as read.
     pub checks: Vec<CheckSpec>,
+}
+
+/// What a required column may hold, loosely: an `id` may be a string or an
+/// integer, a `timestamp` a timestamp or a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnKind {
+    Id,
+    Integer,
+    Numeric,
+    String,
+    Timestamp,
+    Date,
+    Bool,
+}
+
+impl ColumnKind {
+    /// Whether a column of `t` can serve as this kind.
+    pub fn accepts(self, t: &arrow::datatypes::DataType) -> bool {
+        use arrow::datatypes::DataType as D;
+        let t = match t {
+            D::Dictionary(_, v) => v.as_ref(),
+            other => other,
+        };
+        let string = matches!(t, D::Utf8 | D::LargeUtf8 | D::Utf8View);
+        match self {
+            ColumnKind::Id => t.is_integer() || string,
+            ColumnKind::Integer => t.is_integer(),
+            ColumnKind::Numeric => t.is_numeric(),
+            ColumnKind::String => string,
+            ColumnKind::Timestamp | ColumnKind::Date => {
+                matches!(t, D::Timestamp(..) | D::Date32 | D::Date64)
+            }
+            ColumnKind::Bool => matches!(t, D::Boolean),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ColumnKind::Id => "an id (string or integer)",
+            ColumnKind::Integer => "an integer",
+            ColumnKind::Numeric => "a number",
+            ColumnKind::String => "a string",
+            ColumnKind::Timestamp => "a timestamp or date",
+            ColumnKind::Date => "a date or timestamp",
+            ColumnKind::Bool => "a boolean",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -103,6 +153,8 @@ struct SourceDetail {
     description: Option<String>,
     #[serde(default)]
     optional_columns: IndexMap<String, String>,
+    #[serde(default)]
+    columns: IndexMap<String, ColumnKind>,
     #[serde(default)]
     checks: Vec<CheckSpec>,
 }
@@ -121,6 +173,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     optional: false,
                     description: None,
                     optional_columns: IndexMap::new(),
+                    columns: IndexMap::new(),
                     checks: Vec::new(),
                 })
             }
@@ -131,6 +184,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     optional: d.optional,
                     description: d.description,
                     optional_columns: d.optional_columns,
+                    columns: d.columns,
                     checks: d.checks,
                 })
             }

@@ -241,3 +241,58 @@ sources:
         "{err}"
     );
 }
+
+#[test]
+fn the_input_contract_reports_every_problem_before_any_step() {
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // customers without customer_id; orders without order_ts and with amount as text.
+    let customers = arrow::array::RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)])),
+        vec![Arc::new(Int64Array::from(vec![1])) as ArrayRef],
+    )
+    .unwrap();
+    let orders = arrow::array::RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("order_id", DataType::Int64, false),
+            Field::new("customer_id", DataType::Int64, false),
+            Field::new("amount", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from(vec![1])) as ArrayRef,
+            Arc::new(Int64Array::from(vec![1])),
+            Arc::new(StringArray::from(vec!["12.50"])),
+        ],
+    )
+    .unwrap();
+    write_parquet(&data.join("customers/part-0.parquet"), &customers);
+    write_parquet(&data.join("orders/part-0.parquet"), &orders);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &tmp.path().join("out"),
+        &[],
+    );
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("3 problems with the sources"), "{err}");
+    assert!(err.contains("source `customers`: required column `customer_id` is missing: expected an id (string or integer) (found: `id`);"), "{err}");
+    assert!(
+        err.contains(
+            "source `orders`: required column `order_ts` is missing: expected a timestamp or date"
+        ),
+        "{err}"
+    );
+    // (DataFusion reads Parquet strings as Utf8View.)
+    assert!(
+        err.contains("source `orders`: column `amount` is Utf8View, expected a number"),
+        "{err}"
+    );
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
+}

@@ -118,12 +118,54 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
             )),
         }
     }
+    // The input contract: every problem of every registered source at once.
+    for src in &plan.sources {
+        if src.columns.is_empty()
+            || !results
+                .iter()
+                .any(|r| r.name == src.name && r.status == "registered")
+        {
+            continue;
+        }
+        // The columns of the data itself, before optional ones are added.
+        let raw = format!("__loyalty_raw_{}", src.name);
+        let table = match ctx.table(raw.as_str()).await {
+            Ok(t) => t,
+            Err(_) => match ctx.table(src.name.as_str()).await {
+                Ok(t) => t,
+                Err(_) => continue,
+            },
+        };
+        let schema = table.schema().as_arrow().clone();
+        for (column, kind) in &src.columns {
+            match schema.field_with_name(column) {
+                Err(_) => errors.push(format!(
+                    "source `{}`: required column `{column}` is missing: expected {} (found: {}); map your data with a staging step or fix the source",
+                    src.name,
+                    kind.describe(),
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| format!("`{}`", f.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                Ok(f) if !kind.accepts(f.data_type()) => errors.push(format!(
+                    "source `{}`: column `{column}` is {}, expected {}",
+                    src.name,
+                    f.data_type(),
+                    kind.describe()
+                )),
+                Ok(_) => {}
+            }
+        }
+    }
     if !errors.is_empty() {
         return Err(if errors.len() == 1 {
             Error::Run(errors.remove(0))
         } else {
             Error::Run(format!(
-                "{} sources failed:\n  - {}",
+                "{} problems with the sources:\n  - {}",
                 errors.len(),
                 errors.join("\n  - ")
             ))
