@@ -174,6 +174,51 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
     Ok(results)
 }
 
+/// Reads each file's Parquet footer: the first that is not readable Parquet,
+/// or whose columns disagree in type with the first file's, is named.
+async fn diagnose_files(
+    state: &dyn datafusion::catalog::Session,
+    store: &Arc<dyn object_store::ObjectStore>,
+    files: &[object_store::ObjectMeta],
+) -> Option<String> {
+    use datafusion::datasource::file_format::FileFormat;
+    let format = ParquetFormat::default();
+    let mut first: Option<(String, arrow::datatypes::SchemaRef)> = None;
+    for meta in files {
+        let schema = match format
+            .infer_schema(state, store, std::slice::from_ref(meta))
+            .await
+        {
+            Ok(schema) => schema,
+            Err(e) => {
+                return Some(format!(
+                    "file `{}` is not readable Parquet ({e}); it may be truncated or corrupt: replace or remove it",
+                    meta.location
+                ));
+            }
+        };
+        match &first {
+            None => first = Some((meta.location.to_string(), schema)),
+            Some((first_path, first_schema)) => {
+                for f in schema.fields() {
+                    if let Ok(g) = first_schema.field_with_name(f.name())
+                        && g.data_type() != f.data_type()
+                    {
+                        return Some(format!(
+                            "files disagree on column `{}`: `{first_path}` has {}, `{}` has {}; rewrite them with one schema",
+                            f.name(),
+                            g.data_type(),
+                            meta.location,
+                            f.data_type()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 async fn count_rows(ctx: &SessionContext, table: &str) -> Option<u64> {
     let df = ctx.table(table).await.ok()?;
     df.count().await.ok().map(|n| n as u64)
@@ -210,15 +255,16 @@ async fn register_source(
         .map_err(|e| SourceError::Other(e.to_string()))?
         .collect()
         .await;
-    let mut count = 0;
+    let mut found = Vec::new();
     for f in files {
         match f {
-            Ok(_) => count += 1,
+            Ok(meta) => found.push(meta),
             Err(datafusion::error::DataFusionError::ObjectStore(e))
                 if matches!(*e, object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(SourceError::Other(e.to_string())),
         }
     }
+    let count = found.len();
     if count == 0 {
         return Err(SourceError::NoFiles);
     }
@@ -229,9 +275,15 @@ async fn register_source(
         .infer_partitions_from_path(&state)
         .await
         .map_err(|e| SourceError::Other(e.to_string()))?
-        .infer_schema(&state)
-        .await
-        .map_err(|e| SourceError::Other(e.to_string()))?;
+        .infer_schema(&state);
+    let config = match config.await {
+        Ok(c) => c,
+        // Say which file is at fault where one is.
+        Err(e) => {
+            let file = diagnose_files(&state, &store, &found).await;
+            return Err(SourceError::Other(file.unwrap_or_else(|| e.to_string())));
+        }
+    };
     let table = ListingTable::try_new(config).map_err(|e| SourceError::Other(e.to_string()))?;
     let missing: Vec<&(String, String)> = optional_columns
         .iter()

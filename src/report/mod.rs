@@ -277,8 +277,9 @@ fn numbers(rows: &Value, name: &str) -> Result<Vec<Option<f64>>, minijinja::Erro
 }
 
 impl ChartContext {
-    fn label(&self, v: &Value, kw: &Kwargs, key: &str) -> Result<String, minijinja::Error> {
-        let prefix: Option<String> = kw.get(key)?;
+    /// A row's label for a chart: dates as months or days in the report's
+    /// language, and translated with the `prefix` (e.g. `segment.`) if given.
+    fn label(&self, v: &Value, prefix: &Option<String>) -> Result<String, minijinja::Error> {
         let raw = match (format::as_date(v), v.as_str()) {
             (Some(d), Some(s)) if s.len() >= 10 => {
                 if s.get(8..10) == Some("01") {
@@ -342,12 +343,13 @@ impl ChartContext {
     /// `bar_chart(rows, label=…, value=…, title=…, format="num"|"money"|"pct", translate="prefix.")`
     fn bar_chart(&self, rows: &Value, kw: &Kwargs) -> FnResult {
         let title: String = kw.get("title")?;
+        let translate: Option<String> = kw.get("translate")?;
         let label: String = kw.get("label")?;
         let value: String = kw.get("value")?;
         let kind: Option<String> = kw.get("format")?;
         let labels = column(rows, &label)?
             .iter()
-            .map(|v| self.label(v, kw, "translate"))
+            .map(|v| self.label(v, &translate))
             .collect::<Result<Vec<_>, _>>()?;
         let values: Vec<f64> = numbers(rows, &value)?
             .into_iter()
@@ -364,6 +366,8 @@ impl ChartContext {
     /// in order of first appearance.
     fn heatmap(&self, rows: &Value, kw: &Kwargs) -> FnResult {
         let title: String = kw.get("title")?;
+        let translate: Option<String> = kw.get("translate")?;
+        let translate_cols: Option<String> = kw.get("translate_cols")?;
         let r = column(rows, &kw.get::<String>("row")?)?;
         let c = column(rows, &kw.get::<String>("col")?)?;
         let v = numbers(rows, &kw.get::<String>("value")?)?;
@@ -385,11 +389,11 @@ impl ChartContext {
         }
         let row_labels = row_keys
             .iter()
-            .map(|k| self.label(&Value::from(k.as_str()), kw, "translate"))
+            .map(|k| self.label(&Value::from(k.as_str()), &translate))
             .collect::<Result<Vec<_>, _>>()?;
         let col_labels = col_keys
             .iter()
-            .map(|k| self.label(&Value::from(k.as_str()), kw, "translate_cols"))
+            .map(|k| self.label(&Value::from(k.as_str()), &translate_cols))
             .collect::<Result<Vec<_>, _>>()?;
         kw.assert_all_used()?;
         let text = self.value_text(kind.as_deref().unwrap_or("num"));
@@ -421,6 +425,7 @@ impl ChartContext {
     /// each stage labelled with its count and `rate` (conversion) as a percentage.
     fn funnel(&self, rows: &Value, kw: &Kwargs) -> FnResult {
         let title: String = kw.get("title")?;
+        let translate: Option<String> = kw.get("translate")?;
         let label: String = kw.get("label")?;
         let value: String = kw.get("value")?;
         let rate: String = kw.get("rate")?;
@@ -434,7 +439,7 @@ impl ChartContext {
                 (0, _) | (_, None) => self.fmt.number(v, 0),
                 (_, Some(r)) => format!("{} ({})", self.fmt.number(v, 0), self.fmt.percent(r, 0)),
             };
-            stages.push((self.label(&labels[i], kw, "translate")?, v, note));
+            stages.push((self.label(&labels[i], &translate)?, v, note));
         }
         kw.assert_all_used()?;
         self.emit(&title, || charts::funnel(&title, &stages))
@@ -444,6 +449,7 @@ impl ChartContext {
     /// title=…, value_name=…, benchmark_name=…)`, shares 0-1.
     fn intervals(&self, rows: &Value, kw: &Kwargs) -> FnResult {
         let title: String = kw.get("title")?;
+        let translate: Option<String> = kw.get("translate")?;
         let label: String = kw.get("label")?;
         let labels = column(rows, &label)?;
         let value = numbers(rows, &kw.get::<String>("value")?)?;
@@ -455,7 +461,7 @@ impl ChartContext {
         let mut levels = Vec::new();
         for i in 0..labels.len() {
             levels.push(charts::Level {
-                label: self.label(&labels[i], kw, "translate")?,
+                label: self.label(&labels[i], &translate)?,
                 value: value[i],
                 low: low[i],
                 high: high[i],
