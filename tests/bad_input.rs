@@ -1,0 +1,270 @@
+//! Bad input, each case a clear error (or, where the input is legal, the
+//! right result), the documented exit code, and nothing published.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use common::*;
+
+fn run(tmp: &Path) -> std::process::Output {
+    run_pipeline(
+        tmp,
+        &bundled_pipeline(),
+        "2026-06-30",
+        &tmp.join("data"),
+        &tmp.join("out"),
+        &[],
+    )
+}
+
+fn good_data(tmp: &Path) {
+    let data = tmp.join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2]),
+    );
+    write_parquet(
+        &data.join("orders/part-0.parquet"),
+        &orders_batch(&[
+            (1, 1, "2026-06-01 10:00:00", 10.0, "completed"),
+            (2, 2, "2026-06-02 23:30:00", 20.0, "completed"),
+        ]),
+    );
+}
+
+fn assert_nothing_published(out: &Path) {
+    assert!(!out.join("tables").exists() && !out.join("report.html").exists());
+}
+
+#[test]
+fn a_truncated_parquet_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    let orders = tmp.path().join("data/orders");
+    let bytes = std::fs::read(orders.join("part-0.parquet")).unwrap();
+    std::fs::write(orders.join("part-1.parquet"), &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(tmp.path());
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("orders/part-1.parquet` is not readable Parquet"),
+        "{err}"
+    );
+    assert!(err.contains("truncated or corrupt"), "{err}");
+    assert_nothing_published(&tmp.path().join("out"));
+}
+
+#[test]
+fn files_with_conflicting_schemas_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("order_id", DataType::Int64, false),
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new(
+            "order_ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("amount", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(vec![3])) as ArrayRef,
+            Arc::new(Int64Array::from(vec![1])),
+            Arc::new(TimestampMicrosecondArray::from(vec![ts(
+                "2026-06-03 10:00:00",
+            )])),
+            Arc::new(StringArray::from(vec!["9.99"])),
+            Arc::new(StringArray::from(vec!["completed"])),
+        ],
+    )
+    .unwrap();
+    write_parquet(&tmp.path().join("data/orders/part-1.parquet"), &batch);
+    let o = run(tmp.path());
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("files disagree on column `amount`"), "{err}");
+    assert!(
+        err.contains("part-0.parquet` has Float64") && err.contains("part-1.parquet` has Utf8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_source_is_allowed_and_the_report_says_no_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[]),
+    );
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&[]));
+    let o = run(tmp.path());
+    assert_exit(&o, 0);
+    let out = tmp.path().join("out");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("No data for this section: there are no completed orders up to the run date."),
+        "{md}"
+    );
+    assert_eq!(
+        col_i64(&read_parquet(&out.join("tables/headline")), "customers"),
+        [Some(0)]
+    );
+    assert_eq!(rows(&read_parquet(&out.join("tables/rfm_scores"))), 0);
+}
+
+/// The same instants with a UTC time zone and without one give the same figures.
+#[test]
+fn timestamps_with_and_without_time_zone_give_the_same_figures() {
+    let naive = tempfile::tempdir().unwrap();
+    good_data(naive.path());
+    assert_exit(&run(naive.path()), 0);
+
+    let zoned = tempfile::tempdir().unwrap();
+    good_data(zoned.path());
+    let batch = read_parquet(&zoned.path().join("data/orders"))[0].clone();
+    let ts_col = batch
+        .column_by_name("order_ts")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap()
+        .clone()
+        .with_timezone("UTC");
+    let schema = Arc::new(Schema::new(
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                if f.name() == "order_ts" {
+                    Field::new("order_ts", ts_col.data_type().clone(), false)
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let cols: Vec<ArrayRef> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| {
+            if f.name() == "order_ts" {
+                Arc::new(ts_col.clone()) as ArrayRef
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    write_parquet(
+        &zoned.path().join("data/orders/part-0.parquet"),
+        &RecordBatch::try_new(schema, cols).unwrap(),
+    );
+    assert_exit(&run(zoned.path()), 0);
+    for table in [
+        "customer_orders",
+        "rfm_scores",
+        "cohort_retention",
+        "headline",
+    ] {
+        let a = arrow::util::pretty::pretty_format_batches(&read_parquet(
+            &naive.path().join("out/tables").join(table),
+        ))
+        .unwrap()
+        .to_string();
+        let b = arrow::util::pretty::pretty_format_batches(&read_parquet(
+            &zoned.path().join("out/tables").join(table),
+        ))
+        .unwrap()
+        .to_string();
+        let sorted = |s: &str| {
+            let mut l: Vec<String> = s.lines().map(str::to_string).collect();
+            l.sort();
+            l
+        };
+        assert_eq!(sorted(&a), sorted(&b), "{table}");
+    }
+}
+
+#[test]
+fn a_missing_sql_file_and_a_syntax_error_name_step_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    std::fs::create_dir_all(tmp.path().join("sql")).unwrap();
+    std::fs::write(
+        tmp.path().join("sql/broken.sql"),
+        "SELECT customer_id,\n  SUM(amount) AS\nFROM orders GROUP BY 1 +\n",
+    )
+    .unwrap();
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  orders: data/orders/
+steps:
+  gone:
+    sql_file: sql/nowhere.sql
+  broken:
+    sql_file: sql/broken.sql
+",
+    )
+    .unwrap();
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("p.yaml:6:5: step `gone`: cannot read SQL file"),
+        "{err}"
+    );
+    assert!(err.contains("sql/nowhere.sql"), "{err}");
+    assert!(err.contains("step `broken` ("), "{err}");
+    assert!(err.contains("sql/broken.sql): SQL syntax error"), "{err}");
+    assert!(err.contains("Line: 3"), "{err}");
+}
+
+#[test]
+fn an_unsupported_url_scheme_is_refused_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(&p, "name: t\nsources:\n  orders: ftp://host/orders/\nsteps:\n  a:\n    sql: SELECT * FROM orders\n").unwrap();
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("p.yaml:3:3: source `orders`: unsupported URL scheme `ftp://`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_output_path_cannot_climb_out_of_the_output_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t\nsources:\n  orders: data/orders/\noutput_root: out\nsteps:\n  a:\n    sql: SELECT * FROM orders\noutputs:\n  - { step: a, path: ../../escaped.csv, format: csv }\n",
+    )
+    .unwrap();
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("`../../escaped.csv` climbs out of the output root"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().parent().unwrap().join("escaped.csv").exists());
+}
