@@ -137,7 +137,7 @@ pub fn main() -> i32 {
         Err(e) => {
             match cli.log_format {
                 LogFormat::Json => tracing::error!(exit_code = e.exit_code(), "{e}"),
-                LogFormat::Text => eprintln!("error: {e}"),
+                LogFormat::Text => eprintln!("error: {}", crate::secrets::scrub(&e.to_string())),
             }
             e.exit_code()
         }
@@ -150,7 +150,7 @@ fn init_logging(format: LogFormat, quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::secrets::ScrubbedStderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _ = match format {
@@ -263,7 +263,8 @@ async fn run_pipeline(
         )
     );
     for a in &results.artifacts {
-        println!("  {:<7} {}", format!("{:?}", a.kind).to_lowercase(), a.path);
+        let line = format!("  {:<7} {}", format!("{:?}", a.kind).to_lowercase(), a.path);
+        println!("{}", crate::secrets::scrub(&line));
     }
     Ok(())
 }

@@ -14,5 +14,6 @@ pub mod publish;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod secrets;
 pub mod spec;
 pub mod storage;

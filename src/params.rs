@@ -239,13 +239,25 @@ impl Params {
         )
     }
 
+    /// The params as JSON for `run_results.json`, URLs without credentials.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.0
                 .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
+                .map(|(k, v)| match v {
+                    ParamValue::Str(s) => (k.clone(), crate::secrets::display_value(s).into()),
+                    other => (k.clone(), other.to_json()),
+                })
                 .collect(),
         )
+    }
+
+    /// The params for report templates: typed, URLs without credentials.
+    pub fn display_context(&self) -> Value {
+        map_value(self.0.iter().map(|(k, v)| match v {
+            ParamValue::Str(s) => (k.clone(), Value::from(crate::secrets::display_value(s))),
+            other => (k.clone(), other.to_template_value()),
+        }))
     }
 }
 

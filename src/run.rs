@@ -234,7 +234,7 @@ async fn stage_artifacts(
         let (env, charts) = report::for_report(rep, &plan.params)?;
         let name = rep.template_name();
         let mut context: Vec<(String, Value)> = vec![
-            ("params".into(), plan.params.template_context()),
+            ("params".into(), plan.params.display_context()),
             ("run".into(), run_metadata(plan, sources, steps, checks)),
         ];
         for table in report::tables_needed(&env, name, &step_names)? {
@@ -242,6 +242,7 @@ async fn stage_artifacts(
             context.push((table, Value::from(rows)));
         }
         let text = report::render(&env, name, map_value(context))?;
+        let text = crate::secrets::scrub(&text).into_owned();
         let bytes = stager.put(&rep.url, text.into_bytes()).await?;
         artifacts.push(Artifact {
             kind: ArtifactKind::Report,
@@ -256,6 +257,7 @@ async fn stage_artifacts(
                 .url
                 .join(&relative)
                 .map_err(|e| Error::Run(format!("chart path `{relative}`: {e}")))?;
+            let svg = crate::secrets::scrub(&svg).into_owned();
             let bytes = stager.put(&url, svg.into_bytes()).await?;
             artifacts.push(Artifact {
                 kind: ArtifactKind::Report,
@@ -343,7 +345,14 @@ async fn write_manifest(ctx: &SessionContext, root: &Url, results: &RunResults) 
         .expect("manifest URL under the output root");
     let (store, path) = store_for(ctx, &url)?;
     store
-        .put(&path, PutPayload::from(results.to_json().into_bytes()))
+        .put(
+            &path,
+            PutPayload::from(
+                crate::secrets::scrub(&results.to_json())
+                    .into_owned()
+                    .into_bytes(),
+            ),
+        )
         .await
         .map_err(|e| storage_err(&url, e))?;
     Ok(())
