@@ -113,11 +113,56 @@ impl ReportPlan {
     }
 }
 
+/// Object-store retries and timeouts, every default worked out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    pub max_retries: usize,
+    pub retry_timeout: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub connect_timeout: std::time::Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(60),
+            timeout: std::time::Duration::from_secs(30),
+            connect_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`.
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let s = raw.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration: write e.g. `30s`, `500ms` or `2m`"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{raw}`: use ms, s, m or h"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct EngineConfig {
     pub target_partitions: Option<usize>,
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
+    pub storage: StorageConfig,
 }
 
 impl Plan {
@@ -569,10 +614,28 @@ fn engine_config(loaded: &LoadedSpec, base: &std::path::Path) -> Result<EngineCo
             loaded.locate(&["engine", "target_partitions"])
         ));
     }
+    let st = &loaded.spec.storage;
+    let defaults = StorageConfig::default();
+    let duration = |v: &Option<crate::spec::Interp>, key: &str, default| match v {
+        Some(raw) => parse_duration(raw.as_str())
+            .map_err(|m| format!("{}: `storage.{key}`: {m}", loaded.locate(&["storage", key]))),
+        None => Ok(default),
+    };
+    let storage = StorageConfig {
+        max_retries: st.max_retries.unwrap_or(defaults.max_retries),
+        retry_timeout: duration(&st.retry_timeout, "retry_timeout", defaults.retry_timeout)?,
+        timeout: duration(&st.timeout, "timeout", defaults.timeout)?,
+        connect_timeout: duration(
+            &st.connect_timeout,
+            "connect_timeout",
+            defaults.connect_timeout,
+        )?,
+    };
     Ok(EngineConfig {
         target_partitions: e.target_partitions,
         memory_limit,
         spill_dir: e.spill_dir.as_ref().map(|d| base.join(d.as_str())),
+        storage,
     })
 }
 

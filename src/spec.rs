@@ -38,6 +38,26 @@ pub struct PipelineSpec {
     pub reports: Vec<ReportSpec>,
     #[serde(default)]
     pub engine: EngineSpec,
+    #[serde(default)]
+    pub storage: StorageSpec,
+}
+
+/// How object-store requests are retried and timed out (S3, GCS, Azure, HTTP).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSpec {
+    /// Retries of a failed request (default 3).
+    #[serde(default)]
+    pub max_retries: Option<usize>,
+    /// Give up retrying a request after this long, e.g. `60s` (default 60s).
+    #[serde(default)]
+    pub retry_timeout: Option<Interp>,
+    /// Time limit of one request, e.g. `30s` (default 30s).
+    #[serde(default)]
+    pub timeout: Option<Interp>,
+    /// Time limit to connect, e.g. `5s` (default 5s).
+    #[serde(default)]
+    pub connect_timeout: Option<Interp>,
 }
 
 fn default_output_root() -> Interp {

@@ -14,6 +14,7 @@ use object_store::path::Path as ObjectPath;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::plan::StorageConfig;
 
 /// The URL schemes a pipeline may use.
 pub const SCHEMES: &[&str] = &[
@@ -174,33 +175,77 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
         return Ok(());
     }
     let scheme = url.scheme();
+    let settings: Arc<StorageConfig> = ctx
+        .state()
+        .config()
+        .get_extension::<StorageConfig>()
+        .unwrap_or_default();
+    let retry = object_store::RetryConfig {
+        max_retries: settings.max_retries,
+        retry_timeout: settings.retry_timeout,
+        ..Default::default()
+    };
+    let secs = |d: std::time::Duration| format!("{}ms", d.as_millis());
+    let (timeout, connect) = (secs(settings.timeout), secs(settings.connect_timeout));
+    use object_store::ClientConfigKey as C;
     let store: Arc<dyn ObjectStore> = match scheme {
         "file" => Arc::new(object_store::local::LocalFileSystem::new()),
         "memory" => Arc::new(object_store::memory::InMemory::new()),
         "s3" => Arc::new(
             object_store::aws::AmazonS3Builder::from_env()
                 .with_url(url.as_str())
+                .with_retry(retry)
+                .with_config(
+                    object_store::aws::AmazonS3ConfigKey::Client(C::Timeout),
+                    &timeout,
+                )
+                .with_config(
+                    object_store::aws::AmazonS3ConfigKey::Client(C::ConnectTimeout),
+                    &connect,
+                )
                 .build()
                 .map_err(|e| storage_err(url, e))?,
         ),
         "gs" => Arc::new(
             object_store::gcp::GoogleCloudStorageBuilder::from_env()
                 .with_url(url.as_str())
+                .with_retry(retry)
+                .with_config(
+                    object_store::gcp::GoogleConfigKey::Client(C::Timeout),
+                    &timeout,
+                )
+                .with_config(
+                    object_store::gcp::GoogleConfigKey::Client(C::ConnectTimeout),
+                    &connect,
+                )
                 .build()
                 .map_err(|e| storage_err(url, e))?,
         ),
         "az" | "abfs" | "abfss" => Arc::new(
             object_store::azure::MicrosoftAzureBuilder::from_env()
                 .with_url(url.as_str())
+                .with_retry(retry)
+                .with_config(
+                    object_store::azure::AzureConfigKey::Client(C::Timeout),
+                    &timeout,
+                )
+                .with_config(
+                    object_store::azure::AzureConfigKey::Client(C::ConnectTimeout),
+                    &connect,
+                )
                 .build()
                 .map_err(|e| storage_err(url, e))?,
         ),
         "http" | "https" => Arc::new(
             object_store::http::HttpBuilder::new()
                 .with_url(&url[..url::Position::BeforePath])
+                .with_retry(retry)
                 // A pipeline that names an `http://` URL means it.
                 .with_client_options(
-                    object_store::ClientOptions::new().with_allow_http(scheme == "http"),
+                    object_store::ClientOptions::new()
+                        .with_allow_http(scheme == "http")
+                        .with_timeout(settings.timeout)
+                        .with_connect_timeout(settings.connect_timeout),
                 )
                 .build()
                 .map_err(|e| storage_err(url, e))?,

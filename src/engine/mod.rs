@@ -32,7 +32,10 @@ use crate::storage::{ensure_store, listing_url, redact, storage_err};
 
 /// Builds the DataFusion session every command uses.
 pub fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
-    let mut config = SessionConfig::new().with_information_schema(false);
+    let mut config = SessionConfig::new()
+        .with_information_schema(false)
+        // Object stores are built on first use from these settings.
+        .with_extension(Arc::new(cfg.storage.clone()));
     if let Some(n) = cfg.target_partitions {
         config = config.with_target_partitions(n);
     }
