@@ -104,14 +104,31 @@ impl Stager {
     }
 
     /// Moves every staged artifact to its published path. Each move is
-    /// atomic (a rename on local disk; a copy then delete on object stores,
-    /// where an object is never visible half-written).
+    /// atomic: a rename on local disk; on object stores a server-side copy
+    /// (an object is never visible half-written), after which removing the
+    /// staged copy is tidying only: its failure is logged, not fatal.
     pub async fn publish(mut self) -> Result<()> {
-        for s in std::mem::take(&mut self.staged) {
-            s.store
-                .rename(&s.staging, &s.target)
-                .await
-                .map_err(|e| storage_err(&s.target_url, e))?;
+        let staged = std::mem::take(&mut self.staged);
+        for s in &staged {
+            if s.target_url.scheme() == "file" {
+                s.store
+                    .rename(&s.staging, &s.target)
+                    .await
+                    .map_err(|e| storage_err(&s.target_url, e))?;
+            } else {
+                s.store
+                    .copy(&s.staging, &s.target)
+                    .await
+                    .map_err(|e| storage_err(&s.target_url, e))?;
+            }
+        }
+        for s in staged.iter().filter(|s| s.target_url.scheme() != "file") {
+            if let Err(e) = s.store.delete(&s.staging).await {
+                tracing::warn!(
+                    path = %s.staging,
+                    "could not remove a staged copy (the published one is complete): {e}"
+                );
+            }
         }
         self.cleanup_dirs();
         Ok(())

@@ -1,0 +1,362 @@
+//! The bundled pipeline against a real S3-protocol server on 127.0.0.1
+//! (moto, which .ci/run installs into a virtual environment and names in
+//! `LOYALTY_MOTO_SERVER`): sources read from, and outputs and reports written
+//! to, a bucket, configured only through the standard AWS variables. Also:
+//! the server gone fails with a storage error naming the URL, publishing nothing.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+fn moto_server() -> Option<PathBuf> {
+    match std::env::var_os("LOYALTY_MOTO_SERVER") {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("LOYALTY_MOTO_SERVER is not set: .ci/run installs moto and sets it")
+        }
+        None => {
+            eprintln!("skipped: set LOYALTY_MOTO_SERVER to a moto_server (see .ci/run)");
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A moto server on 127.0.0.1, stopped when dropped.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start(bin: &Path) -> Moto {
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn create_bucket(&self, bucket: &str) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.port).unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The standard AWS variables for a local endpoint.
+fn aws_env(cmd: &mut Command, endpoint: &str) {
+    cmd.env("AWS_ENDPOINT", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE");
+}
+
+fn store(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        AmazonS3Builder::new()
+            .with_endpoint(endpoint)
+            .with_allow_http(true)
+            .with_access_key_id("test")
+            .with_secret_access_key("test-secret-key")
+            .with_region("us-east-1")
+            .with_bucket_name(bucket)
+            .build()
+            .unwrap(),
+    )
+}
+
+fn run_s3(cwd: &Path, endpoint: &str, extra: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.args([
+        "run",
+        bundled_pipeline().to_str().unwrap(),
+        "--as-of",
+        "2026-06-30",
+        "--param",
+        "data_root=s3://crm/data",
+        "--param",
+        "out_root=s3://crm/out",
+    ])
+    .args(extra)
+    .current_dir(cwd);
+    aws_env(&mut cmd, endpoint);
+    cmd.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bundled_pipeline_runs_on_s3() {
+    let Some(bin) = moto_server() else { return };
+    let moto = Moto::start(&bin);
+    moto.create_bucket("crm");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let s3 = store(&moto.endpoint(), "crm");
+    for table in ["customers", "orders", "surveys", "complaints"] {
+        let bytes = std::fs::read(data.join(format!("{table}/part-0.parquet"))).unwrap();
+        s3.put(
+            &ObjectPath::from(format!("data/{table}/part-0.parquet")),
+            PutPayload::from(bytes),
+        )
+        .await
+        .unwrap();
+    }
+
+    let o = run_s3(tmp.path(), &moto.endpoint(), &[]);
+    assert_exit(&o, 0);
+
+    // The same run on local disk, to compare with.
+    let local = tmp.path().join("local");
+    assert_exit(
+        &run_pipeline(
+            tmp.path(),
+            &bundled_pipeline(),
+            "2026-06-30",
+            &data,
+            &local,
+            &[],
+        ),
+        0,
+    );
+
+    let get = |key: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.get(&ObjectPath::from(key))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        }
+    };
+    let results: serde_json::Value =
+        serde_json::from_slice(&get("out/run_results.json".into()).await).unwrap();
+    assert_eq!(results["status"], "success");
+    assert!(results["artifacts"].as_array().unwrap().len() >= 16);
+    // The report is the local run's but for the data and output roots.
+    let without_roots = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.contains("data_root") && !l.contains("out_root"))
+            .map(str::to_string)
+            .collect()
+    };
+    let md = get("out/report.md".into()).await;
+    let local_md = std::fs::read_to_string(local.join("report.md")).unwrap();
+    assert_eq!(
+        without_roots(&String::from_utf8_lossy(&md)),
+        without_roots(&local_md)
+    );
+    let headline = get("out/tables/headline/part-0.parquet".into()).await;
+    let path = tmp.path().join("headline.parquet");
+    std::fs::write(&path, &headline).unwrap();
+    assert_eq!(col_i64(&read_parquet(&path), "active_customers"), [Some(9)]);
+    // Nothing staged is left in the bucket.
+    let keys: Vec<String> = {
+        use futures::StreamExt;
+        s3.list(Some(&ObjectPath::from("out")))
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await
+    };
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains("_staging") && !k.contains("_scratch")),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&"out/report.html".to_string()));
+}
+
+/// Uploads the analyses fixture to `crm/data/` on the server.
+async fn upload_fixture(endpoint: &str, data: &Path) {
+    analyses_fixture(data, true);
+    let s3 = store(endpoint, "crm");
+    for table in ["customers", "orders", "surveys", "complaints"] {
+        let bytes = std::fs::read(data.join(format!("{table}/part-0.parquet"))).unwrap();
+        s3.put(
+            &ObjectPath::from(format!("data/{table}/part-0.parquet")),
+            PutPayload::from(bytes),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_server_gone_the_run_fails_naming_the_url() {
+    let Some(bin) = moto_server() else { return };
+    let moto = Moto::start(&bin);
+    moto.create_bucket("crm");
+    let tmp = tempfile::tempdir().unwrap();
+    upload_fixture(&moto.endpoint(), &tmp.path().join("data")).await;
+    let endpoint = moto.endpoint();
+    drop(moto); // the server is gone
+
+    let started = Instant::now();
+    let o = run_s3(tmp.path(), &endpoint, &[]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("`s3://crm/data/customers/`"), "{err}");
+    // Bounded by the retry settings (3 retries), not hanging: a generous guard.
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// What the fault proxy did to each new connection.
+#[derive(Default)]
+struct Faults {
+    answered_503: std::sync::atomic::AtomicUsize,
+    stalled: std::sync::atomic::AtomicUsize,
+    forwarded: std::sync::atomic::AtomicUsize,
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream`: of every five new
+/// connections, one is answered `503` and closed, one is held silent past
+/// the client's timeout, and the others are forwarded.
+fn fault_proxy(upstream: u16, faults: Arc<Faults>) -> u16 {
+    use std::sync::atomic::Ordering::SeqCst;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (i, conn) in listener.incoming().enumerate() {
+            let Ok(mut client) = conn else { continue };
+            let faults = faults.clone();
+            std::thread::spawn(move || match i % 5 {
+                1 => {
+                    faults.answered_503.fetch_add(1, SeqCst);
+                    let mut buf = [0u8; 4096];
+                    let _ = client.set_read_timeout(Some(Duration::from_millis(200)));
+                    let _ = client.read(&mut buf);
+                    let _ = client.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+                3 => {
+                    faults.stalled.fetch_add(1, SeqCst);
+                    std::thread::sleep(Duration::from_secs(4));
+                }
+                _ => {
+                    faults.forwarded.fetch_add(1, SeqCst);
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                        return;
+                    };
+                    let (mut c2, mut s2) =
+                        (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    let up = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut c2, &mut s2);
+                        let _ = s2.shutdown(std::net::Shutdown::Write);
+                    });
+                    let (mut s3, mut c3) = (server, client);
+                    let _ = std::io::copy(&mut s3, &mut c3);
+                    let _ = c3.shutdown(std::net::Shutdown::Write);
+                    let _ = up.join();
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_run_succeeds_through_503s_and_timeouts_by_retrying() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let Some(bin) = moto_server() else { return };
+    let moto = Moto::start(&bin);
+    moto.create_bucket("crm");
+    let tmp = tempfile::tempdir().unwrap();
+    upload_fixture(&moto.endpoint(), &tmp.path().join("data")).await;
+
+    // The bundled pipeline with short timeouts and more retries.
+    let copy = tmp.path().join("p");
+    for sub in ["pipelines", "sql", "report_templates"] {
+        std::fs::create_dir_all(copy.join(sub)).unwrap();
+        for e in std::fs::read_dir(repo().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, copy.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let pipeline = copy.join("pipelines/customer_loyalty.yaml");
+    let mut yaml = std::fs::read_to_string(&pipeline).unwrap();
+    yaml.push_str("\nstorage:\n  max_retries: 8\n  timeout: 1s\n  connect_timeout: 1s\n  retry_timeout: 60s\n");
+    std::fs::write(&pipeline, yaml).unwrap();
+
+    let faults = Arc::new(Faults::default());
+    let proxy = fault_proxy(moto.port, faults.clone());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.args([
+        "run",
+        pipeline.to_str().unwrap(),
+        "--as-of",
+        "2026-06-30",
+        "--param",
+        "data_root=s3://crm/data",
+        "--param",
+        "out_root=s3://crm/out",
+    ])
+    .current_dir(tmp.path());
+    aws_env(&mut cmd, &format!("http://127.0.0.1:{proxy}"));
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 0);
+    assert!(faults.answered_503.load(SeqCst) >= 1, "no 503 was injected");
+    assert!(
+        faults.stalled.load(SeqCst) >= 1,
+        "no request was held past the timeout"
+    );
+    let s3 = store(&moto.endpoint(), "crm");
+    let results = s3
+        .get(&ObjectPath::from("out/run_results.json"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&results).unwrap();
+    assert_eq!(results["status"], "success");
+}
