@@ -19,6 +19,8 @@ pub struct RunResults {
     pub started_at: String,
     pub finished_at: String,
     pub elapsed_seconds: f64,
+    /// The process's peak resident memory, where the OS tells (Linux).
+    pub peak_rss_bytes: Option<u64>,
     pub sources: Vec<SourceResult>,
     pub steps: Vec<StepResult>,
     /// Every check that ran: status, failing rows, a sample of them.
@@ -49,6 +51,14 @@ impl Artifact {
     pub fn format_of(format: OutputFormat) -> String {
         format.extension().to_string()
     }
+}
+
+/// This process's peak resident set size (`VmHWM` in /proc/self/status).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 impl RunResults {

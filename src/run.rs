@@ -53,6 +53,7 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         started_at: started.to_rfc3339_opts(SecondsFormat::Millis, true),
         finished_at: String::new(),
         elapsed_seconds: 0.0,
+        peak_rss_bytes: None,
         sources: Vec::new(),
         steps: Vec::new(),
         artifacts: Vec::new(),
@@ -65,6 +66,7 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
 
     results.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     results.elapsed_seconds = t0.elapsed().as_secs_f64();
+    results.peak_rss_bytes = manifest::peak_rss_bytes();
     match &outcome {
         Ok(()) => results.status = "success",
         Err(e) => results.error = Some(e.to_string()),

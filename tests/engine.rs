@@ -865,3 +865,14 @@ fn a_run_killed_midway_leaves_the_previous_outputs_intact() {
         );
     }
 }
+
+#[test]
+fn run_results_record_the_peak_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    assert_exit(&run_bundled(tmp.path(), &[]), 0);
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    let rss = r["peak_rss_bytes"].as_u64().expect("measured on Linux");
+    // More than an empty process, less than this machine.
+    assert!(rss > 10 << 20 && rss < 24 << 30, "{rss}");
+}
