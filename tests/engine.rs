@@ -119,21 +119,7 @@ fn bundled_pipeline_on_hand_worked_orders() {
 fn generated_data_matches_sums_computed_from_the_parquet() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let o = loyalty(
-        tmp.path(),
-        &[
-            "sample",
-            "--out",
-            data.to_str().unwrap(),
-            "--customers",
-            "400",
-            "--seed",
-            "7",
-            "--end-date",
-            "2026-06-30",
-        ],
-    );
-    assert_exit(&o, 0);
+    sample_data(tmp.path(), &data, 400, 7);
 
     // Independently: per customer, completed orders and non-cancelled revenue.
     let orders = read_parquet(&data.join("orders"));
@@ -722,19 +708,7 @@ outputs:
 fn a_query_over_the_memory_limit_names_the_step_and_the_setting() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let o = loyalty(
-        tmp.path(),
-        &[
-            "sample",
-            "--out",
-            data.to_str().unwrap(),
-            "--customers",
-            "2000",
-            "--end-date",
-            "2026-06-30",
-        ],
-    );
-    assert_exit(&o, 0);
+    sample_data(tmp.path(), &data, 2000, 42);
     let p = pipeline_file(
         tmp.path(),
         "name: t
@@ -781,19 +755,7 @@ fn published_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 fn a_run_killed_midway_leaves_the_previous_outputs_intact() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let o = loyalty(
-        tmp.path(),
-        &[
-            "sample",
-            "--out",
-            data.to_str().unwrap(),
-            "--customers",
-            "3000",
-            "--end-date",
-            "2026-06-30",
-        ],
-    );
-    assert_exit(&o, 0);
+    sample_data(tmp.path(), &data, 3000, 42);
     let out = tmp.path().join("out");
     assert_exit(&run_bundled(tmp.path(), &[]), 0);
     let before = published_files(&out);

@@ -16,21 +16,7 @@ fn run_once() -> &'static Path {
     OUT.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap().keep();
         let data = tmp.join("data");
-        let o = loyalty(
-            &tmp,
-            &[
-                "sample",
-                "--out",
-                data.to_str().unwrap(),
-                "--customers",
-                "3000",
-                "--seed",
-                "11",
-                "--end-date",
-                "2026-06-30",
-            ],
-        );
-        assert_exit(&o, 0);
+        sample_data(&tmp, &data, 3000, 11);
         let out = tmp.join("out");
         let o = run_pipeline(&tmp, &bundled_pipeline(), "2026-06-30", &data, &out, &[]);
         assert_exit(&o, 0);

@@ -35,6 +35,26 @@ pub fn loyalty(cwd: &Path, args: &[&str]) -> Output {
         .expect("run the loyalty binary")
 }
 
+/// Generates sample data for `customers` customers ending 2026-06-30 into `dir`.
+pub fn sample_data(cwd: &Path, dir: &Path, customers: u32, seed: u32) {
+    let (n, s) = (customers.to_string(), seed.to_string());
+    let o = loyalty(
+        cwd,
+        &[
+            "sample",
+            "--out",
+            dir.to_str().unwrap(),
+            "--customers",
+            &n,
+            "--seed",
+            &s,
+            "--end-date",
+            "2026-06-30",
+        ],
+    );
+    assert_exit(&o, 0);
+}
+
 /// Runs `loyalty run PIPELINE --as-of AS_OF --param data_root=DATA
 /// --param out_root=OUT EXTRA…` in `cwd`.
 pub fn run_pipeline(
