@@ -22,14 +22,21 @@ grid AS (
     SELECT cohort_month, cohort_size, CAST(unnest(range(0, CAST(last_period AS BIGINT) + 1)) AS BIGINT) AS period
     FROM sizes
 ),
-activity AS (
+per_customer AS (
+    -- one row per customer and month: bought (completed) that month, and spend
     SELECT c.cohort_month,
         CAST((date_part('year', o.order_date) * 12 + date_part('month', o.order_date))
           - (date_part('year', c.cohort_month) * 12 + date_part('month', c.cohort_month)) AS BIGINT) AS period,
-        COUNT(DISTINCT o.customer_id) FILTER (WHERE o.status = 'completed') AS active_customers,
+        o.customer_id,
+        MAX(CASE WHEN o.status = 'completed' THEN 1 ELSE 0 END) AS bought,
         SUM(o.amount) FILTER (WHERE o.status <> 'cancelled') AS revenue
     FROM orders_asof o
     JOIN cohorts c ON c.customer_id = o.customer_id
+    GROUP BY 1, 2, 3
+),
+activity AS (
+    SELECT cohort_month, period, SUM(bought) AS active_customers, SUM(revenue) AS revenue
+    FROM per_customer
     GROUP BY 1, 2
 )
 SELECT

@@ -157,11 +157,13 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(secs))
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub target_partitions: Option<usize>,
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
+    /// At least 1.
+    pub max_parallel_steps: usize,
     pub storage: StorageConfig,
 }
 
@@ -631,12 +633,36 @@ fn engine_config(loaded: &LoadedSpec, base: &std::path::Path) -> Result<EngineCo
             defaults.connect_timeout,
         )?,
     };
+    if e.max_parallel_steps == Some(0) {
+        return Err(format!(
+            "{}: `engine.max_parallel_steps` must be at least 1",
+            loaded.locate(&["engine", "max_parallel_steps"])
+        ));
+    }
+    let max_parallel_steps = e.max_parallel_steps.unwrap_or(if memory_limit.is_some() {
+        1
+    } else {
+        usize::MAX
+    });
     Ok(EngineConfig {
         target_partitions: e.target_partitions,
         memory_limit,
         spill_dir: e.spill_dir.as_ref().map(|d| base.join(d.as_str())),
+        max_parallel_steps,
         storage,
     })
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            target_partitions: None,
+            memory_limit: None,
+            spill_dir: None,
+            max_parallel_steps: usize::MAX,
+            storage: StorageConfig::default(),
+        }
+    }
 }
 
 /// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000` into bytes.

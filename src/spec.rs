@@ -369,6 +369,10 @@ pub struct EngineSpec {
     /// Where spill files go; default: the system temp directory.
     #[serde(default)]
     pub spill_dir: Option<Interp>,
+    /// Steps computed at the same time; default: all that are ready, or one
+    /// at a time when `memory_limit` is set (they would share the pool).
+    #[serde(default)]
+    pub max_parallel_steps: Option<usize>,
 }
 
 /// A string from the YAML with `${VAR}` and `${VAR:-default}` already replaced

@@ -39,6 +39,12 @@ pub fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
     if let Some(n) = cfg.target_partitions {
         config = config.with_target_partitions(n);
     }
+    if let Some(limit) = cfg.memory_limit {
+        // Each sort keeps this much back for merging its spill files (10 MB by
+        // default); under a small pool that alone would exhaust it.
+        config.options_mut().execution.sort_spill_reservation_bytes =
+            (limit / 16).min(10 * 1024 * 1024);
+    }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = cfg.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
@@ -378,6 +384,9 @@ pub async fn run_steps(
         for (i, step) in plan.steps.iter().enumerate() {
             if started[i] {
                 continue;
+            }
+            if running.len() >= plan.engine.max_parallel_steps {
+                break;
             }
             let blocked = step.depends_on.iter().find_map(|d| match results.get(d) {
                 Some(r) if r.status != StepStatus::Success => Some(format!(
