@@ -268,3 +268,21 @@ fn an_output_path_cannot_climb_out_of_the_output_root() {
     );
     assert!(!tmp.path().parent().unwrap().join("escaped.csv").exists());
 }
+
+#[test]
+fn malformed_yaml_and_unknown_keys_exit_2_with_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(&p, "name: t\nsteps:\n  a:\n   sql: x\n  b: : :\n").unwrap();
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{}:5:6: mapping values are not allowed", p.display())), "{err}");
+
+    std::fs::write(&p, "name: t\nsteps:\n  a:\n    sqll: SELECT 1\n").unwrap();
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("p.yaml:4:5: steps.a: unknown key `sqll`; did you mean `sql`?"), "{err}");
+    assert!(!tmp.path().join("out").exists());
+}
