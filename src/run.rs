@@ -473,6 +473,27 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             }
         }
     }
+    // Every check's query plans against its table.
+    let checks = plan
+        .sources
+        .iter()
+        .filter(|s| {
+            sources
+                .iter()
+                .any(|r| r.name == s.name && r.status == "registered")
+        })
+        .flat_map(|s| s.checks.iter())
+        .chain(
+            plan.steps
+                .iter()
+                .filter(|s| !failed.contains(&s.name) && !skipped.contains(&s.name))
+                .flat_map(|s| s.checks.iter()),
+        );
+    for check in checks {
+        if let Err(e) = ctx.sql_with_options(&check.sql, step_sql_options()).await {
+            problems.push(format!("check `{}` on `{}`: {e}", check.name, check.table));
+        }
+    }
     for rep in &plan.reports {
         match report::for_report(rep, &plan.params) {
             Ok((env, _)) => {

@@ -277,12 +277,21 @@ fn malformed_yaml_and_unknown_keys_exit_2_with_file_line_and_column() {
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains(&format!("{}:5:6: mapping values are not allowed", p.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:5:6: mapping values are not allowed",
+            p.display()
+        )),
+        "{err}"
+    );
 
     std::fs::write(&p, "name: t\nsteps:\n  a:\n    sqll: SELECT 1\n").unwrap();
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("p.yaml:4:5: steps.a: unknown key `sqll`; did you mean `sql`?"), "{err}");
+    assert!(
+        err.contains("p.yaml:4:5: steps.a: unknown key `sqll`; did you mean `sql`?"),
+        "{err}"
+    );
     assert!(!tmp.path().join("out").exists());
 }

@@ -296,3 +296,41 @@ fn the_input_contract_reports_every_problem_before_any_step() {
     let r = read_json(&tmp.path().join("out/run_results.json"));
     assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
 }
+
+#[test]
+fn validate_plans_every_check_against_its_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_parquet(
+        &tmp.path().join("data/orders/part-0.parquet"),
+        &orders_batch(&GOOD),
+    );
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  orders:
+    url: data/orders/
+    checks:
+      - not_null: [order_idd]
+steps:
+  totals:
+    sql: SELECT customer_id, SUM(amount) AS revenue FROM orders GROUP BY customer_id
+    checks:
+      - name: big
+        sql: SELECT * FROM totals WHERE revenu > 100
+",
+    )
+    .unwrap();
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("check `orders.not_null(order_idd)` on `orders`") && err.contains("order_idd"),
+        "{err}"
+    );
+    assert!(
+        err.contains("check `big` on `totals`") && err.contains("revenu"),
+        "{err}"
+    );
+}
