@@ -50,6 +50,9 @@ pub enum Command {
         /// Run only these steps and the steps they need (repeatable).
         #[arg(long = "select", value_name = "STEP")]
         select: Vec<String>,
+        /// Log each computed plan with its operators' metrics (rows, time, spills).
+        #[arg(long)]
+        profile: bool,
     },
     /// Check a pipeline without running it: YAML, params, SQL planned against
     /// the sources' schemas, templates. Reports every problem found.
@@ -173,17 +176,19 @@ async fn execute(cli: &Cli) -> Result<()> {
             pipeline,
             params,
             select,
+            profile,
         } => {
             let overrides = Overrides {
                 params: params.overrides(),
                 select: select.clone(),
+                profile: *profile,
             };
             run_pipeline(pipeline, &overrides, observer(cli).as_ref()).await
         }
         Command::Validate { pipeline, params } => {
             let overrides = Overrides {
                 params: params.overrides(),
-                select: Vec::new(),
+                ..Overrides::default()
             };
             let loaded = LoadedSpec::load(pipeline)?;
             let plan = Plan::build(&loaded, &overrides, today())?;
@@ -294,7 +299,7 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
                 abs(out.join("output")).display().to_string(),
             ),
         ],
-        select: Vec::new(),
+        ..Overrides::default()
     };
     run_pipeline(&pipeline, &overrides, observer).await?;
     println!(

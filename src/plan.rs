@@ -27,6 +27,8 @@ pub struct Overrides {
     pub params: Vec<(String, String)>,
     /// `--select`: run only these steps and the steps they need.
     pub select: Vec<String>,
+    /// `--profile`: log each computed plan with its metrics.
+    pub profile: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +167,8 @@ pub struct EngineConfig {
     /// At least 1.
     pub max_parallel_steps: usize,
     pub storage: StorageConfig,
+    /// Log each computed plan with its metrics.
+    pub profile: bool,
 }
 
 impl Plan {
@@ -555,7 +559,10 @@ impl Plan {
         }
 
         let engine = match engine_config(loaded, &base) {
-            Ok(e) => e,
+            Ok(e) => EngineConfig {
+                profile: overrides.profile,
+                ..e
+            },
             Err(e) => {
                 errors.push(e);
                 EngineConfig::default()
@@ -650,6 +657,7 @@ fn engine_config(loaded: &LoadedSpec, base: &std::path::Path) -> Result<EngineCo
         spill_dir: e.spill_dir.as_ref().map(|d| base.join(d.as_str())),
         max_parallel_steps,
         storage,
+        profile: false,
     })
 }
 
@@ -661,6 +669,7 @@ impl Default for EngineConfig {
             spill_dir: None,
             max_parallel_steps: usize::MAX,
             storage: StorageConfig::default(),
+            profile: false,
         }
     }
 }

@@ -206,16 +206,21 @@ async fn stage_artifacts(
                 engine::memory_hint(&e.to_string())
             ),
         };
-        let stream = ctx
+        let physical = ctx
             .table(out.step.as_str())
             .await
             .map_err(|e| fail(&e))?
-            .execute_stream()
+            .create_physical_plan()
             .await
+            .map_err(|e| fail(&e))?;
+        let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
             .map_err(|e| fail(&e))?;
         let rows = write_stream(stream, store, &path, out.format)
             .await
             .map_err(|e| fail(&e))?;
+        if plan.engine.profile {
+            engine::log_profile(&format!("output of {}", out.step), physical.as_ref());
+        }
         stager.add(&staging, &out.url)?;
         artifacts.push(Artifact {
             kind: ArtifactKind::Output,

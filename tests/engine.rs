@@ -838,3 +838,15 @@ fn run_results_record_the_peak_memory() {
     // More than an empty process, less than this machine.
     assert!(rss > 10 << 20 && rss < 24 << 30, "{rss}");
 }
+
+#[test]
+fn profile_logs_each_computed_plan_with_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let o = run_bundled(tmp.path(), &["--profile"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(err.contains("profile of `customer_orders`:"), "{err}");
+    assert!(err.contains("profile of `output of rfm_scores`:"), "{err}");
+    assert!(err.contains("metrics=[output_rows="), "{err}");
+}

@@ -433,9 +433,10 @@ pub async fn run_steps(
                 let step = step.clone();
                 let scratch = scratch_root.clone();
                 let for_task = step.clone();
+                let profile = plan.engine.profile;
                 let task = tokio::spawn(async move {
                     let t0 = Instant::now();
-                    let outcome = run_step(&ctx, &for_task, &scratch).await;
+                    let outcome = run_step(&ctx, &for_task, &scratch, profile).await;
                     let checks = match &outcome {
                         Ok(_) => checks::run_all(&ctx, &for_task.checks).await,
                         Err(_) => Vec::new(),
@@ -518,6 +519,15 @@ pub struct StepsOutcome {
     pub checks: Vec<CheckResult>,
 }
 
+/// Logs a computed plan with each operator's metrics (rows, time, spills),
+/// for `--profile`.
+pub fn log_profile(what: &str, plan: &dyn datafusion::physical_plan::ExecutionPlan) {
+    let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan)
+        .indent(false)
+        .to_string();
+    tracing::info!("profile of `{what}`:\n{shown}");
+}
+
 /// Advice to add to an error that ran out of the memory pool.
 pub fn memory_hint(message: &str) -> &'static str {
     if message.contains("Resources exhausted") {
@@ -533,6 +543,7 @@ async fn run_step(
     ctx: &SessionContext,
     step: &StepPlan,
     scratch_root: &Url,
+    profile: bool,
 ) -> Result<Option<u64>> {
     let fail = |e: &dyn std::fmt::Display| Error::Step {
         step: step.name.clone(),
@@ -555,7 +566,14 @@ async fn run_step(
         }
         Materialize::Memory => {
             let schema = Arc::new(df.schema().as_arrow().clone());
-            let partitions = df.collect_partitioned().await.map_err(|e| fail(&e))?;
+            let physical = df.create_physical_plan().await.map_err(|e| fail(&e))?;
+            let partitions =
+                datafusion::physical_plan::collect_partitioned(physical.clone(), ctx.task_ctx())
+                    .await
+                    .map_err(|e| fail(&e))?;
+            if profile {
+                log_profile(&step.name, physical.as_ref());
+            }
             tracing::debug!(
                 step = step.name.as_str(),
                 partitions = partitions.len(),
