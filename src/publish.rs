@@ -13,12 +13,54 @@ use url::Url;
 use crate::error::Result;
 use crate::storage::{file_name, storage_err, store_for};
 
+const JOURNAL_SUFFIX: &str = ".publishing";
+
+/// Completes the publication of runs that died while moving their files into
+/// place under a local output root: every move their journal lists whose
+/// staged file is still there is made, so the outputs are all the new ones.
+pub fn roll_forward(root: &std::path::Path, alive: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(root.join("_staging")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(run_id) = name.strip_suffix(JOURNAL_SUFFIX) else {
+            continue;
+        };
+        if alive(run_id) {
+            continue;
+        }
+        let moves: Vec<(String, String)> = std::fs::read(entry.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        for (from, to) in moves {
+            if std::path::Path::new(&from).exists() {
+                if let Some(parent) = std::path::Path::new(&to).parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                match std::fs::rename(&from, &to) {
+                    Ok(()) => {
+                        tracing::info!(file = to.as_str(), "completed an interrupted publication")
+                    }
+                    Err(e) => tracing::warn!(
+                        file = to.as_str(),
+                        "could not complete an interrupted publication: {e}"
+                    ),
+                }
+            }
+        }
+        let _ = std::fs::remove_file(entry.path());
+    }
+}
+
 /// One artifact written to staging, waiting to be published.
 struct Staged {
     store: Arc<dyn ObjectStore>,
     staging: ObjectPath,
     target: ObjectPath,
     target_url: Url,
+    staging_url: Url,
 }
 
 pub struct Stager {
@@ -80,6 +122,7 @@ impl Stager {
             staging: staging_path,
             target: target_path,
             target_url: target.clone(),
+            staging_url: staging.clone(),
         });
         Ok(())
     }
@@ -109,6 +152,10 @@ impl Stager {
     /// staged copy is tidying only: its failure is logged, not fatal.
     pub async fn publish(mut self) -> Result<()> {
         let staged = std::mem::take(&mut self.staged);
+        // On local disk, a journal of the moves first: a run killed among
+        // them is completed by the next run (see `roll_forward`), so the
+        // outputs end up all new, never a mix.
+        let journal = self.write_journal(&staged)?;
         for s in &staged {
             if s.target_url.scheme() == "file" {
                 s.store
@@ -130,8 +177,40 @@ impl Stager {
                 );
             }
         }
+        if let Some(j) = journal {
+            let _ = std::fs::remove_file(j);
+        }
         self.cleanup_dirs();
         Ok(())
+    }
+
+    /// Writes `_staging/<run id>.publishing` listing the local moves to make.
+    fn write_journal(&self, staged: &[Staged]) -> Result<Option<std::path::PathBuf>> {
+        let moves: Vec<(String, String)> = staged
+            .iter()
+            .filter(|s| s.target_url.scheme() == "file")
+            .filter_map(|s| {
+                let from = s.staging_url.to_file_path().ok()?;
+                let to = s.target_url.to_file_path().ok()?;
+                Some((from.display().to_string(), to.display().to_string()))
+            })
+            .collect();
+        let Ok(root) = self.output_root.to_file_path() else {
+            return Ok(None);
+        };
+        if moves.is_empty() {
+            return Ok(None);
+        }
+        let dir = root.join("_staging");
+        let journal = dir.join(format!("{}{JOURNAL_SUFFIX}", self.run_id));
+        let tmp = dir.join(format!(".{}{JOURNAL_SUFFIX}.tmp", self.run_id));
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&tmp, serde_json::to_vec(&moves).expect("paths serialize"))?;
+            std::fs::rename(&tmp, &journal)
+        };
+        write().map_err(|e| storage_err(&self.output_root, e))?;
+        Ok(Some(journal))
     }
 
     /// Deletes everything staged; nothing is published.

@@ -372,18 +372,21 @@ fn remove_stale_runs(output_root: &Url) {
     let Ok(root) = output_root.to_file_path() else {
         return;
     };
+    // Run ids end in `-<pid>`.
+    let alive = |run_id: &str| {
+        run_id
+            .rsplit_once('-')
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    };
+    crate::publish::roll_forward(&root, alive);
     for dir in ["_staging", "_scratch"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            // Run ids end in `-<pid>`.
-            let alive = name
-                .rsplit_once('-')
-                .and_then(|(_, pid)| pid.parse::<u32>().ok())
-                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-            if !alive {
+            if entry.path().is_dir() && !alive(&name) {
                 tracing::info!(folder = %entry.path().display(), "removing what an interrupted run left");
                 let _ = std::fs::remove_dir_all(entry.path());
             }

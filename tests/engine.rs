@@ -850,3 +850,42 @@ fn profile_logs_each_computed_plan_with_metrics() {
     assert!(err.contains("profile of `output of rfm_scores`:"), "{err}");
     assert!(err.contains("metrics=[output_rows="), "{err}");
 }
+
+#[test]
+fn a_publication_interrupted_midway_is_completed_by_the_next_run() {
+    // What a run killed while moving its files into place leaves: a journal
+    // of the moves, and staged files not yet moved.
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let out = tmp.path().join("out");
+    let dead = "20260630T000000.000Z-0"; // pid 0 is never a running process
+    let staged = out.join(format!("_staging/{dead}/other.csv"));
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::write(&staged, "new\n").unwrap();
+    std::fs::write(out.join("other.csv"), "old\n").unwrap();
+    let journal = serde_json::json!([[
+        staged.display().to_string(),
+        out.join("other.csv").display().to_string()
+    ]]);
+    std::fs::write(
+        out.join(format!("_staging/{dead}.publishing")),
+        journal.to_string(),
+    )
+    .unwrap();
+
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t\nsources:\n  orders: data/orders/\noutput_root: out\nsteps:\n  n:\n    sql: SELECT COUNT(*) AS n FROM orders\noutputs:\n  - { step: n, path: n.csv, format: csv }\n",
+    );
+    assert_exit(&loyalty(tmp.path(), &["run", p.to_str().unwrap()]), 0);
+    assert_eq!(
+        std::fs::read_to_string(out.join("other.csv")).unwrap(),
+        "new\n",
+        "rolled forward"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("n.csv")).unwrap(),
+        "n\n8\n"
+    );
+    assert!(!out.join("_staging").exists(), "journal and staging tidied");
+}
