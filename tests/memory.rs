@@ -48,15 +48,7 @@ fn the_pipeline_completes_under_a_memory_limit_with_the_same_results() {
     sample_data(tmp.path(), &data, 20_000, 5);
 
     // The bundled pipeline with a 32 MiB pool and a spill folder.
-    let copy = tmp.path().join("bundle");
-    for sub in ["pipelines", "sql", "report_templates"] {
-        std::fs::create_dir_all(copy.join(sub)).unwrap();
-        for e in std::fs::read_dir(repo().join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            std::fs::copy(&p, copy.join(sub).join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    let limited = copy.join("pipelines/customer_loyalty.yaml");
+    let limited = bundle_copy(tmp.path());
     let spill = tmp.path().join("spill");
     let mut yaml = std::fs::read_to_string(&limited).unwrap();
     yaml.push_str(&format!(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
@@ -15,23 +15,6 @@ fn run(tmp: &Path, pipeline: &Path, out: &Path, with_feedback: bool) -> std::pro
         analyses_fixture(&data, with_feedback);
     }
     run_pipeline(tmp, pipeline, "2026-06-30", &data, out, &[])
-}
-
-/// A copy of the bundled pipeline, SQL and templates to edit.
-fn bundle_copy(tmp: &Path) -> PathBuf {
-    let dir = tmp.join("bundle");
-    for sub in ["pipelines", "sql", "report_templates"] {
-        copy_dir(&repo().join(sub), &dir.join(sub));
-    }
-    dir.join("pipelines/customer_loyalty.yaml")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
-    }
 }
 
 fn read(p: &Path) -> String {

@@ -314,15 +314,7 @@ async fn the_run_succeeds_through_503s_and_timeouts_by_retrying() {
     upload_fixture(&moto.endpoint(), &tmp.path().join("data")).await;
 
     // The bundled pipeline with short timeouts and more retries.
-    let copy = tmp.path().join("p");
-    for sub in ["pipelines", "sql", "report_templates"] {
-        std::fs::create_dir_all(copy.join(sub)).unwrap();
-        for e in std::fs::read_dir(repo().join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            std::fs::copy(&p, copy.join(sub).join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    let pipeline = copy.join("pipelines/customer_loyalty.yaml");
+    let pipeline = bundle_copy(tmp.path());
     let mut yaml = std::fs::read_to_string(&pipeline).unwrap();
     yaml.push_str("\nstorage:\n  max_retries: 8\n  timeout: 1s\n  connect_timeout: 1s\n  retry_timeout: 60s\n");
     std::fs::write(&pipeline, yaml).unwrap();

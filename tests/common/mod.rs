@@ -19,6 +19,12 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A copy of the bundled pipeline, SQL and templates under `dir/bundle`, to
+/// edit; returns the pipeline file.
+pub fn bundle_copy(dir: &Path) -> PathBuf {
+    loyalty::bundle::extract(&dir.join("bundle")).expect("extract the bundled pipeline")
+}
+
 pub fn bundled_pipeline() -> PathBuf {
     repo().join("pipelines/customer_loyalty.yaml")
 }
