@@ -80,6 +80,11 @@ done
   echo "| size | customers | orders | loyalty s | peak RSS MiB | s per M orders | scan floor s | × floor |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
+  # What each change bought is kept from the previous RESULTS.md.
+  if [ -f bench/RESULTS.md ]; then
+    echo
+    sed -n '/^## Changes/,$p' bench/RESULTS.md
+  fi
 } > bench/RESULTS.md.new
 mv bench/RESULTS.md.new bench/RESULTS.md
 cat bench/RESULTS.md
