@@ -9,19 +9,10 @@ WITH c AS (
         CAST(date_trunc('month', st.first_order_date) AS DATE) AS cohort_month
     FROM customer_status st
 ),
-lost AS (
-    SELECT c.customer_id, SUM(o.amount) AS revenue_12m
-    FROM c
-    JOIN orders_asof o ON o.customer_id = c.customer_id
-    WHERE c.churned
-      AND o.status <> 'cancelled'
-      AND o.order_date > c.last_order_date - INTERVAL '365 days'
-      AND o.order_date <= c.last_order_date
-    GROUP BY c.customer_id
-),
 per_customer AS (
-    SELECT c.*, COALESCE(l.revenue_12m, 0) AS revenue_lost
-    FROM c LEFT JOIN lost l ON l.customer_id = c.customer_id
+    -- customer_history holds each customer's last-12-months revenue
+    SELECT c.*, CASE WHEN c.churned THEN COALESCE(h.revenue_last_12m, 0) ELSE 0 END AS revenue_lost
+    FROM c LEFT JOIN customer_history h ON h.customer_id = c.customer_id
 )
 SELECT 'cohort' AS scope, cohort_month,
     COUNT(*) AS customers,

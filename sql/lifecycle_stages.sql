@@ -12,26 +12,19 @@
 -- Spend is purchases minus refunds. The earlier average is the spend before
 -- the last period scaled to its length: (monetary - recent_revenue) /
 -- (days from the first order to the start of the last period) * churn_days.
--- The gap before the latest order is found with a join and an aggregate
--- (the latest purchase day before the last one), not a window over every
--- purchase, which would sort all orders.
-WITH previous AS (
-    SELECT o.customer_id, MAX(o.order_date) AS previous_order_date
-    FROM orders_asof o
-    JOIN customer_orders co ON co.customer_id = o.customer_id
-    WHERE o.status = 'completed' AND o.order_date < co.last_order_date
-    GROUP BY o.customer_id
-),
-c AS (
+-- The gap before the latest order comes from customer_history (the latest
+-- purchase day before the last one), not from a window over every purchase,
+-- which would sort all orders.
+WITH c AS (
     SELECT co.customer_id, co.first_order_date, co.last_order_date, co.orders,
         co.monetary, co.recent_revenue,
-        co.last_order_date - p.previous_order_date AS last_gap_days,
+        co.last_order_date - h.previous_order_date AS last_gap_days,
         st.churned,
         -- days of history before the last period (at least 1)
         GREATEST(({{ as_of }} - {{ churn_days | days }}) - co.first_order_date + 1, 1) AS earlier_days
     FROM customer_orders co
     JOIN customer_status st ON st.customer_id = co.customer_id
-    LEFT JOIN previous p ON p.customer_id = co.customer_id
+    LEFT JOIN customer_history h ON h.customer_id = co.customer_id
 ),
 staged AS (
     SELECT *,

@@ -286,7 +286,7 @@ steps:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 24 steps, 16 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 25 steps, 16 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );
