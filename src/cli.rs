@@ -148,7 +148,13 @@ pub fn main() -> i32 {
 }
 
 fn init_logging(format: LogFormat, quiet: bool) {
-    let default = if quiet { "warn" } else { "loyalty=info,warn" };
+    // On a terminal the progress display says what info lines would.
+    let terminal = format == LogFormat::Text && std::io::stderr().is_terminal();
+    let default = if quiet || terminal {
+        "warn"
+    } else {
+        "loyalty=info,warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOYALTY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
