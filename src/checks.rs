@@ -48,25 +48,6 @@ fn literal(v: &serde_yaml::Value) -> Result<String, String> {
     })
 }
 
-/// Parses `48h`, `2d`, `90m` into hours.
-fn parse_age_hours(raw: &str) -> Result<f64, String> {
-    let raw = raw.trim();
-    let (num, unit) = raw.split_at(
-        raw.find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(raw.len()),
-    );
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{raw}` is not an age: write e.g. `48h` or `2d`"))?;
-    match unit.trim() {
-        "h" => Ok(n),
-        "d" => Ok(n * 24.0),
-        "m" => Ok(n / 60.0),
-        other => Err(format!("unknown unit `{other}` in `{raw}`: use `h` or `d`")),
-    }
-}
-
 /// Compiles one check on `table`. `render` renders a `sql:` check's
 /// template with the params, as steps are.
 pub fn compile(
@@ -162,7 +143,7 @@ pub fn compile(
         ));
     }
     if let Some(f) = &spec.freshness {
-        let hours = parse_age_hours(&f.max_age)?;
+        let age = crate::plan::parse_duration(&f.max_age)?;
         // The newest value must be at most `max_age` before the end of as_of.
         let end = ParamValue::Date(as_of + chrono::Days::new(1)).sql_literal();
         kinds.push((
@@ -173,7 +154,7 @@ pub fn compile(
                  HAVING MAX(CAST({c} AS TIMESTAMP)) IS NULL \
                  OR MAX(CAST({c} AS TIMESTAMP)) < CAST({end} AS TIMESTAMP) - INTERVAL '{secs} seconds'",
                 c = ident(&f.column),
-                secs = (hours * 3600.0).round() as i64
+                secs = age.as_secs_f64().round() as i64
             ),
             vec![],
         ));

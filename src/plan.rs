@@ -135,24 +135,31 @@ impl Default for StorageConfig {
     }
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h`.
-pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+/// Splits `2.5GiB` into the number and the (trimmed) unit, or None where it
+/// does not start with a number.
+fn number_and_unit(raw: &str) -> Option<(f64, &str)> {
     let s = raw.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a duration: write e.g. `30s`, `500ms` or `2m`"))?;
-    let secs = match unit.trim() {
+    Some((num.parse().ok()?, unit.trim()))
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, `2d`.
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let (n, unit) = number_and_unit(raw).ok_or_else(|| {
+        format!("`{raw}` is not a duration: write e.g. `30s`, `500ms`, `2m` or `2d`")
+    })?;
+    let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86400.0,
         other => {
             return Err(format!(
-                "unknown unit `{other}` in `{raw}`: use ms, s, m or h"
+                "unknown unit `{other}` in `{raw}`: use ms, s, m, h or d"
             ));
         }
     };
@@ -676,15 +683,9 @@ impl Default for EngineConfig {
 
 /// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000` into bytes.
 pub fn parse_bytes(raw: &str) -> Result<usize, String> {
-    let s = raw.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a size: write e.g. `2GiB` or `512MiB`"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (n, unit) = number_and_unit(raw)
+        .ok_or_else(|| format!("`{raw}` is not a size: write e.g. `2GiB` or `512MiB`"))?;
+    let mult: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
         "kib" => 1024.0,

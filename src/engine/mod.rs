@@ -351,6 +351,23 @@ pub struct StepResult {
     pub message: Option<String>,
 }
 
+impl StepResult {
+    fn of(step: &StepPlan, status: StepStatus, rows: Option<u64>, message: Option<String>) -> Self {
+        StepResult {
+            name: step.name.clone(),
+            status,
+            materialize: step.materialize,
+            rows,
+            elapsed_seconds: 0.0,
+            message,
+        }
+    }
+
+    fn skipped(step: &StepPlan, reason: String) -> Self {
+        Self::of(step, StepStatus::Skipped, None, Some(reason))
+    }
+}
+
 /// Runs the plan's steps. Independent steps run concurrently; a step whose
 /// input failed, or reads a source in `unusable_sources` (source → why), is
 /// skipped. A step's checks run as soon as it is computed; an error-level
@@ -368,14 +385,7 @@ pub async fn run_steps(
     for step in &plan.deselected {
         results.insert(
             step.name.clone(),
-            StepResult {
-                name: step.name.clone(),
-                status: StepStatus::Skipped,
-                materialize: step.materialize,
-                rows: None,
-                elapsed_seconds: 0.0,
-                message: Some("not selected by `--select`".into()),
-            },
+            StepResult::skipped(step, "not selected by `--select`".into()),
         );
     }
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
@@ -408,17 +418,7 @@ pub async fn run_steps(
             if let Some(reason) = blocked.or(absent) {
                 started[i] = true;
                 observer.step_skipped(&step.name, &reason);
-                results.insert(
-                    step.name.clone(),
-                    StepResult {
-                        name: step.name.clone(),
-                        status: StepStatus::Skipped,
-                        materialize: step.materialize,
-                        rows: None,
-                        elapsed_seconds: 0.0,
-                        message: Some(reason),
-                    },
-                );
+                results.insert(step.name.clone(), StepResult::skipped(step, reason));
                 continue;
             }
             let ready = step.depends_on.iter().all(|d| {
@@ -475,23 +475,12 @@ pub async fn run_steps(
             other => other,
         };
         check_results.extend(checks);
-        let result = match outcome {
-            Ok(rows) => StepResult {
-                name: step.name.clone(),
-                status: StepStatus::Success,
-                materialize: step.materialize,
-                rows,
-                elapsed_seconds: elapsed,
-                message: None,
-            },
-            Err(e) => StepResult {
-                name: step.name.clone(),
-                status: StepStatus::Error,
-                materialize: step.materialize,
-                rows: None,
-                elapsed_seconds: elapsed,
-                message: Some(e.to_string()),
-            },
+        let result = StepResult {
+            elapsed_seconds: elapsed,
+            ..match outcome {
+                Ok(rows) => StepResult::of(&step, StepStatus::Success, rows, None),
+                Err(e) => StepResult::of(&step, StepStatus::Error, None, Some(e.to_string())),
+            }
         };
         observer.step_finished(&result);
         results.insert(step.name.clone(), result);
