@@ -1,24 +1,41 @@
 #!/usr/bin/env bash
 # Benchmark of the bundled pipeline end to end (all analyses, outputs and
-# reports) on generated data, with the scan floor for scale. Prints a table
-# and writes bench/RESULTS.md.
+# reports) against DuckDB running the same analyses on the same Parquet, with
+# the scan floor for scale. Prints a table and writes bench/RESULTS.md.
 #
 #   bench/run.sh [S] [M] [L]      sizes to run (default: S M)
 #   RUNS=5 bench/run.sh S         runs per size (default 3; the median counts)
 #
-# Sizes: S 100k customers (~2M orders), M 500k (~10M), L 2M (~40M).
-# Data and outputs go to $BENCH_DIR (default ~/.cache/loyalty-bench) and are
-# kept, so a second call does not generate them again.
+# Sizes: S 100k customers (~2M orders), M 500k (~10M), L 2M (~40M). L runs
+# both engines under a memory limit ($LIMIT_L, default 2GiB).
+# Data, outputs and the Python virtual environment with DuckDB go to
+# $BENCH_DIR (default ~/.cache/loyalty-bench) and are kept, so a second call
+# neither generates the data nor installs DuckDB again.
+#
+# Before any figure is written, the outputs of the two engines are compared
+# (bench/duckdb/run.py --compare): speed with different numbers does not count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-3}"
 work="${BENCH_DIR:-${HOME:-/tmp}/.cache/loyalty-bench}"
+limit_l="${LIMIT_L:-2GiB}"
 mkdir -p "$work"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(S M)
 
 cargo build --release --locked --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/loyalty"
+pipeline=pipelines/customer_loyalty.yaml
+as_of=2026-06-30
+
+venv="$work/venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb, jinja2, yaml' 2>/dev/null; then
+  echo "== installing DuckDB into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'duckdb==2.0.0' 'jinja2>=3' 'pyyaml>=6'
+fi
+py="$venv/bin/python"
+duckdb_version=$("$py" -c 'import duckdb; print(duckdb.__version__)')
 
 customers_of() {
   case "$1" in
@@ -44,42 +61,81 @@ for size in "${sizes[@]}"; do
   if [ ! -f "$data/.complete" ]; then
     echo "== generating $size ($n customers)"
     rm -rf "$data"
-    "$bin" -q sample --out "$data" --customers "$n" --end-date 2026-06-30 | tee "$work/sample-$size.txt"
+    "$bin" -q sample --out "$data" --customers "$n" --end-date "$as_of" | tee "$work/sample-$size.txt"
     touch "$data/.complete"
   fi
   orders=$(grep -o '[0-9]* orders' "$work/sample-$size.txt" | grep -o '[0-9]*')
+  limit=""
+  [ "$size" != L ] || limit="$limit_l"
 
-  times=(); rss=(); floors=()
+  times=(); rss=(); dtimes=(); drss=(); floors=()
   for i in $(seq "$runs"); do
     out="$work/out-$size"
+    dout="$work/duckdb-out-$size"
     t0=$(now)
-    "$bin" -q run pipelines/customer_loyalty.yaml --as-of 2026-06-30 \
+    "$bin" -q run "$pipeline" --as-of "$as_of" ${limit:+--memory-limit "$limit"} \
       --param data_root="$data" --param out_root="$out" >/dev/null
     t1=$(now)
     times+=("$(calc "$t1 - $t0")")
     rss+=("$(json_field "$out/run_results.json" "['peak_rss_bytes']")")
+
+    rm -rf "$dout"
+    t0=$(now)
+    r=$("$py" bench/duckdb/run.py "$pipeline" --data "$data" --out "$dout" --as-of "$as_of" \
+      ${limit:+--memory-limit "$limit"} | awk '/^peak_rss_bytes/ {print $2}')
+    t1=$(now)
+    dtimes+=("$(calc "$t1 - $t0")")
+    drss+=("$r")
+
     t0=$(now)
     "$bin" -q run bench/scan_floor.yaml --param data_root="$data" --param out_root="$work/floor-$size" >/dev/null
     t1=$(now)
     floors+=("$(calc "$t1 - $t0")")
-    echo "$size run $i: pipeline ${times[-1]} s, scan floor ${floors[-1]} s"
+    echo "$size run $i: loyalty ${times[-1]} s, DuckDB ${dtimes[-1]} s, scan floor ${floors[-1]} s"
   done
+  echo "== $size: comparing the outputs of loyalty and DuckDB"
+  same=$("$py" bench/duckdb/run.py "$pipeline" --compare "$out" "$dout") || {
+    echo "$same"
+    echo "$size: loyalty and DuckDB disagree; no figures written" >&2
+    exit 1
+  }
+  echo "$same"
   t=$(printf '%s\n' "${times[@]}" | median)
+  d=$(printf '%s\n' "${dtimes[@]}" | median)
   f=$(printf '%s\n' "${floors[@]}" | median)
   r=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
-  rows+=("$(printf '| %s | %s | %s | %.2f | %.0f | %.3f | %.2f | %.1f× |' "$size" "$n" "$orders" "$t" "$(calc "$r / 1048576")" "$(calc "$t / ($orders / 1000000)")" "$f" "$(calc "$t / $f")")")
+  dr=$(printf '%s\n' "${drss[@]}" | sort -g | tail -1)
+  per_m() { calc "$1 / ($orders / 1000000)"; }
+  mib() { calc "$1 / 1048576"; }
+  rows+=("$(printf '| %s | %s | %s | %s | %.2f | %.0f | %.2f | %.0f | **%.2f** | %.3f | %.3f | %.2f | %.1f× |' \
+    "$size" "$n" "$orders" "${limit:-none}" "$t" "$(mib "$r")" "$d" "$(mib "$dr")" "$(calc "$t / $d")" \
+    "$(per_m "$t")" "$(per_m "$d")" "$f" "$(calc "$t / $f")")")
 done
 
 {
   echo "# Benchmark results"
   echo
-  echo "Written by \`bench/run.sh ${sizes[*]}\` on $(nproc) cores, $(date -u +%Y-%m-%d); median of $runs runs."
-  echo "The pipeline time is \`loyalty run\` end to end (all steps, 16 tables, 3 reports);"
-  echo "the scan floor is one read of the order columns the pipeline needs, as a loyalty run."
+  echo "Last written by \`bench/run.sh ${sizes[*]}\` on $(nproc) cores, $(date -u +%Y-%m-%d) (sizes not run then"
+  echo "keep their earlier rows); median of $runs runs,"
+  echo "loyalty and DuckDB $duckdb_version alternating, on the same Parquet files."
   echo
-  echo "| size | customers | orders | loyalty s | peak RSS MiB | s per M orders | scan floor s | × floor |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  printf '%s\n' "${rows[@]}"
+  echo "- **loyalty**: \`loyalty run\` end to end: source checks, 25 steps, 16 output tables, 3 reports."
+  echo "- **DuckDB**: the same 25 steps from \`bench/duckdb/\` (DuckDB-dialect copies of \`sql/\`),"
+  echo "  the same 16 tables written as Parquet; no checks, no reports."
+  echo "- Both engines' 12 summary tables were compared row by row before the figures were"
+  echo "  written (\`bench/duckdb/run.py --compare\`), and agreed."
+  echo "- **scan floor**: one read of the order columns the pipeline needs, as a loyalty run"
+  echo "  (\`bench/scan_floor.yaml\`)."
+  echo "- Peak RSS: loyalty's \`peak_rss_bytes\` from run_results.json; DuckDB's Python process."
+  echo
+  echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor |"
+  echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  # A size not run this time keeps its row from the previous RESULTS.md.
+  for size in S M L; do
+    row=$(printf '%s\n' "${rows[@]}" | grep "^| $size |" || true)
+    [ -n "$row" ] || row=$(grep "^| $size |" bench/RESULTS.md 2>/dev/null || true)
+    [ -z "$row" ] || echo "$row"
+  done
   # What each change bought is kept from the previous RESULTS.md.
   if [ -f bench/RESULTS.md ]; then
     echo

@@ -23,21 +23,29 @@ grid AS (
     FROM sizes
 ),
 per_customer AS (
-    -- one row per customer and month: bought (completed) that month, and spend
-    SELECT c.cohort_month,
-        CAST((date_part('year', o.order_date) * 12 + date_part('month', o.order_date))
-          - (date_part('year', c.cohort_month) * 12 + date_part('month', c.cohort_month)) AS BIGINT) AS period,
-        o.customer_id,
-        MAX(CASE WHEN o.status = 'completed' THEN 1 ELSE 0 END) AS bought,
-        SUM(o.amount) FILTER (WHERE o.status <> 'cancelled') AS revenue
-    FROM orders_asof o
-    JOIN cohorts c ON c.customer_id = o.customer_id
-    GROUP BY 1, 2, 3
+    -- one row per customer and calendar month with an order: bought
+    -- (completed) that month, and spend. Grouped before the join with the
+    -- cohorts, so the join sees one row per customer-month, not per order;
+    -- the month is turned into a date only after the last grouping.
+    SELECT customer_id,
+        date_trunc('month', order_ts) AS month_start,
+        MAX(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS bought,
+        SUM(amount) FILTER (WHERE status <> 'cancelled') AS revenue
+    FROM orders_asof
+    GROUP BY 1, 2
 ),
 activity AS (
-    SELECT cohort_month, period, SUM(bought) AS active_customers, SUM(revenue) AS revenue
-    FROM per_customer
-    GROUP BY 1, 2
+    SELECT cohort_month,
+        CAST((date_part('year', month_start) * 12 + date_part('month', month_start))
+          - (date_part('year', cohort_month) * 12 + date_part('month', cohort_month)) AS BIGINT) AS period,
+        active_customers, revenue
+    FROM (
+        SELECT c.cohort_month, p.month_start,
+            SUM(p.bought) AS active_customers, SUM(p.revenue) AS revenue
+        FROM per_customer p
+        JOIN cohorts c ON c.customer_id = p.customer_id
+        GROUP BY 1, 2
+    )
 )
 SELECT
     g.cohort_month,

@@ -15,45 +15,36 @@
 --   recent_*     the last `churn_days` days (as_of - churn_days + 1 .. as_of)
 --   prev_*       as of the previous period, as_of - `compare_days`
 --                (prev_window_revenue: the contribution window ending then)
+--
+-- Day bounds are compared on order_ts against the midnight that starts the
+-- day after the bound (`order_date > D` is `order_ts >= D + 1 day`), and only
+-- the per-customer first and last timestamps are turned into dates: a date
+-- conversion per order would cost more than the rest of the scan.
 WITH o AS (
-    SELECT *,
+    SELECT customer_id, order_ts, amount, margin,
         status = 'completed' AS purchase,
-        status <> 'cancelled' AS counts_revenue
+        status <> 'cancelled' AS counts_revenue,
+        order_ts >= CAST({{ as_of }} - {{ contribution_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS in_window,
+        order_ts >= CAST({{ as_of }} - {{ churn_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS in_recent,
+        order_ts < CAST({{ as_of }} - {{ compare_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS by_prev,
+        order_ts >= CAST({{ as_of }} - {{ compare_days | days }} - {{ contribution_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS after_prev_window_start
     FROM orders_asof
 )
 SELECT
     customer_id,
-    MIN(order_date) FILTER (WHERE purchase) AS first_order_date,
-    MAX(order_date) FILTER (WHERE purchase) AS last_order_date,
+    CAST(MIN(order_ts) FILTER (WHERE purchase) AS DATE) AS first_order_date,
+    CAST(MAX(order_ts) FILTER (WHERE purchase) AS DATE) AS last_order_date,
     COUNT(*) FILTER (WHERE purchase) AS orders,
     COALESCE(SUM(amount) FILTER (WHERE counts_revenue), 0) AS monetary,
     SUM(margin) FILTER (WHERE counts_revenue) AS margin,
-    COUNT(*) FILTER (
-        WHERE purchase AND order_date > {{ as_of }} - {{ contribution_window_days | days }}
-    ) AS window_orders,
-    SUM(amount) FILTER (
-        WHERE counts_revenue AND order_date > {{ as_of }} - {{ contribution_window_days | days }}
-    ) AS window_revenue,
-    SUM(margin) FILTER (
-        WHERE counts_revenue AND order_date > {{ as_of }} - {{ contribution_window_days | days }}
-    ) AS window_margin,
-    COALESCE(SUM(amount) FILTER (
-        WHERE counts_revenue AND order_date > {{ as_of }} - {{ churn_days | days }}
-    ), 0) AS recent_revenue,
-    MAX(order_date) FILTER (
-        WHERE purchase AND order_date <= {{ as_of }} - {{ compare_days | days }}
-    ) AS prev_last_order_date,
-    COUNT(*) FILTER (
-        WHERE purchase AND order_date <= {{ as_of }} - {{ compare_days | days }}
-    ) AS prev_orders,
-    COALESCE(SUM(amount) FILTER (
-        WHERE counts_revenue AND order_date <= {{ as_of }} - {{ compare_days | days }}
-    ), 0) AS prev_monetary,
-    SUM(amount) FILTER (
-        WHERE counts_revenue
-          AND order_date <= {{ as_of }} - {{ compare_days | days }}
-          AND order_date > {{ as_of }} - {{ compare_days | days }} - {{ contribution_window_days | days }}
-    ) AS prev_window_revenue
+    COUNT(*) FILTER (WHERE purchase AND in_window) AS window_orders,
+    SUM(amount) FILTER (WHERE counts_revenue AND in_window) AS window_revenue,
+    SUM(margin) FILTER (WHERE counts_revenue AND in_window) AS window_margin,
+    COALESCE(SUM(amount) FILTER (WHERE counts_revenue AND in_recent), 0) AS recent_revenue,
+    CAST(MAX(order_ts) FILTER (WHERE purchase AND by_prev) AS DATE) AS prev_last_order_date,
+    COUNT(*) FILTER (WHERE purchase AND by_prev) AS prev_orders,
+    COALESCE(SUM(amount) FILTER (WHERE counts_revenue AND by_prev), 0) AS prev_monetary,
+    SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_window_start) AS prev_window_revenue
 FROM o
 GROUP BY customer_id
 HAVING COUNT(*) FILTER (WHERE purchase) > 0

@@ -16,4 +16,4 @@ SELECT
     CAST(margin AS DOUBLE) AS margin,
     COALESCE(status, 'completed') AS status
 FROM orders
-WHERE CAST(order_ts AS DATE) <= {{ as_of }}
+WHERE order_ts < CAST({{ as_of }} + INTERVAL '1 day' AS TIMESTAMP)

@@ -33,9 +33,9 @@ sizes AS (
 ),
 positions AS (
     SELECT *,
-        ROW_NUMBER() OVER (PARTITION BY period ORDER BY recency_days DESC, customer_id) - 1 AS r_pos,
-        ROW_NUMBER() OVER (PARTITION BY period ORDER BY frequency, customer_id) - 1 AS f_pos,
-        ROW_NUMBER() OVER (PARTITION BY period ORDER BY monetary, customer_id) - 1 AS m_pos
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY recency_days DESC, customer_id) AS BIGINT) - 1 AS r_pos,
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY frequency, customer_id) AS BIGINT) - 1 AS f_pos,
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY monetary, customer_id) AS BIGINT) - 1 AS m_pos
     FROM metrics
 ),
 {#- The quintile of 0-based position p among n = 5q + r: the first r groups hold q + 1. #}
@@ -49,13 +49,24 @@ scored AS (
         CAST({{ quintile("p.f_pos") }} AS INT) AS f_score,
         CAST({{ quintile("p.m_pos") }} AS INT) AS m_score
     FROM positions p JOIN sizes s ON p.period = s.period
+),
+{#- The segment of each of the 125 score combinations, so that the scores
+    join it on equality rather than testing every customer against every
+    range of the map. #}
+codes AS (
+    SELECT CAST(r.v AS INT) AS r_score, CAST(f.v AS INT) AS f_score, CAST(m.v AS INT) AS m_score, map.segment
+    FROM (SELECT unnest(range(1, 6)) AS v) r
+    CROSS JOIN (SELECT unnest(range(1, 6)) AS v) f
+    CROSS JOIN (SELECT unnest(range(1, 6)) AS v) m
+    JOIN rfm_segment_map map
+      ON r.v BETWEEN map.r_min AND map.r_max
+     AND f.v BETWEEN map.f_min AND map.f_max
+     AND m.v BETWEEN map.m_min AND map.m_max
 )
 SELECT
     sc.*,
     CAST(sc.r_score AS VARCHAR) || CAST(sc.f_score AS VARCHAR) || CAST(sc.m_score AS VARCHAR) AS rfm_code,
-    m.segment
+    c.segment
 FROM scored sc
-JOIN rfm_segment_map m
-  ON sc.r_score BETWEEN m.r_min AND m.r_max
- AND sc.f_score BETWEEN m.f_min AND m.f_max
- AND sc.m_score BETWEEN m.m_min AND m.m_max
+JOIN codes c
+  ON c.r_score = sc.r_score AND c.f_score = sc.f_score AND c.m_score = sc.m_score

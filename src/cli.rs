@@ -53,6 +53,10 @@ pub enum Command {
         /// Log each computed plan with its operators' metrics (rows, time, spills).
         #[arg(long)]
         profile: bool,
+        /// Cap the memory of queries, e.g. `2GiB`, spilling to disk beyond it
+        /// (replaces `engine.memory_limit`).
+        #[arg(long, value_name = "SIZE")]
+        memory_limit: Option<String>,
     },
     /// Check a pipeline without running it: YAML, params, SQL planned against
     /// the sources' schemas, templates. Reports every problem found.
@@ -183,11 +187,13 @@ async fn execute(cli: &Cli) -> Result<()> {
             params,
             select,
             profile,
+            memory_limit,
         } => {
             let overrides = Overrides {
                 params: params.overrides(),
                 select: select.clone(),
                 profile: *profile,
+                memory_limit: memory_limit.clone(),
             };
             run_pipeline(pipeline, &overrides, observer(cli).as_ref()).await
         }

@@ -29,6 +29,8 @@ pub struct Overrides {
     pub select: Vec<String>,
     /// `--profile`: log each computed plan with its metrics.
     pub profile: bool,
+    /// `--memory-limit`: replaces `engine.memory_limit`.
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +178,8 @@ pub struct EngineConfig {
     pub storage: StorageConfig,
     /// Log each computed plan with its metrics.
     pub profile: bool,
+    /// `engine.options`: DataFusion configuration keys and values.
+    pub options: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -565,7 +569,7 @@ impl Plan {
             }
         }
 
-        let engine = match engine_config(loaded, &base) {
+        let engine = match engine_config(loaded, overrides, &base) {
             Ok(e) => EngineConfig {
                 profile: overrides.profile,
                 ..e
@@ -613,16 +617,23 @@ fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
     }
 }
 
-fn engine_config(loaded: &LoadedSpec, base: &std::path::Path) -> Result<EngineConfig, String> {
+fn engine_config(
+    loaded: &LoadedSpec,
+    overrides: &Overrides,
+    base: &std::path::Path,
+) -> Result<EngineConfig, String> {
     let e = &loaded.spec.engine;
-    let memory_limit = match &e.memory_limit {
-        Some(raw) => Some(parse_bytes(raw.as_str()).map_err(|msg| {
+    let memory_limit = match (&overrides.memory_limit, &e.memory_limit) {
+        (Some(raw), _) => {
+            Some(parse_bytes(raw).map_err(|msg| format!("`--memory-limit {raw}`: {msg}"))?)
+        }
+        (None, Some(raw)) => Some(parse_bytes(raw.as_str()).map_err(|msg| {
             format!(
                 "{}: `engine.memory_limit`: {msg}",
                 loaded.locate(&["engine", "memory_limit"])
             )
         })?),
-        None => None,
+        (None, None) => None,
     };
     if e.target_partitions == Some(0) {
         return Err(format!(
@@ -653,6 +664,17 @@ fn engine_config(loaded: &LoadedSpec, base: &std::path::Path) -> Result<EngineCo
             loaded.locate(&["engine", "max_parallel_steps"])
         ));
     }
+    // Checked here so that `validate` reports an unknown key or a bad value.
+    let mut probe = datafusion::config::ConfigOptions::new();
+    for (key, value) in &e.options {
+        probe.set(key, value.as_str()).map_err(|err| {
+            format!(
+                "{}: `engine.options.{key}`: {}; see DataFusion's configuration settings for the keys",
+                loaded.locate(&["engine", "options", key]),
+                err.to_string().lines().next().unwrap_or_default(),
+            )
+        })?;
+    }
     let max_parallel_steps = e.max_parallel_steps.unwrap_or(if memory_limit.is_some() {
         1
     } else {
@@ -665,6 +687,11 @@ fn engine_config(loaded: &LoadedSpec, base: &std::path::Path) -> Result<EngineCo
         max_parallel_steps,
         storage,
         profile: false,
+        options: e
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().to_string()))
+            .collect(),
     })
 }
 
@@ -677,6 +704,7 @@ impl Default for EngineConfig {
             max_parallel_steps: usize::MAX,
             storage: StorageConfig::default(),
             profile: false,
+            options: Vec::new(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use minijinja::Value;
 use object_store::{ObjectStoreExt, PutPayload};
 use url::Url;
@@ -148,6 +149,7 @@ async fn execute(
     {
         Ok(artifacts) => {
             results.artifacts = artifacts;
+            tracing::debug!("artifacts staged");
             stager.publish().await
         }
         Err(e) => {
@@ -188,6 +190,10 @@ async fn stage_artifacts(
             .iter()
             .any(|s| s.name == name && s.status == StepStatus::Success)
     };
+    // Outputs are encoded and written concurrently (each file's encoding is
+    // single-threaded), up to the engine's parallelism; they are listed in
+    // plan order whatever order they finish in.
+    let mut writes = Vec::new();
     for out in &plan.outputs {
         if !succeeded(&out.step) {
             tracing::warn!(
@@ -198,29 +204,31 @@ async fn stage_artifacts(
         }
         let staging = stager.staging_url(&out.url);
         let (store, path) = store_for(ctx, &staging)?;
-        let fail = |e: &dyn std::fmt::Display| Error::Step {
-            step: out.step.clone(),
-            message: format!(
-                "writing output `{}`: {e}{}",
-                redact(out.url.as_str()),
-                engine::memory_hint(&e.to_string())
-            ),
+        writes.push(async move {
+            let rows = write_output(plan, ctx, out, store, &path).await?;
+            Ok::<_, Error>((out, staging, rows))
+        });
+    }
+    let parallel = plan
+        .engine
+        .max_parallel_steps
+        .min(ctx.copied_config().target_partitions());
+    let written: Vec<Result<_>> = futures::stream::iter(writes)
+        .buffered(parallel.max(1))
+        .collect()
+        .await;
+    tracing::debug!(outputs = written.len(), "outputs written");
+    // Every file that was written is handed to the stager, even when another
+    // failed, so that discarding the run removes it.
+    let mut first_error = None;
+    for result in written {
+        let (out, staging, rows) = match result {
+            Ok(w) => w,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
         };
-        let physical = ctx
-            .table(out.step.as_str())
-            .await
-            .map_err(|e| fail(&e))?
-            .create_physical_plan()
-            .await
-            .map_err(|e| fail(&e))?;
-        let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
-            .map_err(|e| fail(&e))?;
-        let rows = write_stream(stream, store, &path, out.format)
-            .await
-            .map_err(|e| fail(&e))?;
-        if plan.engine.profile {
-            engine::log_profile(&format!("output of {}", out.step), physical.as_ref());
-        }
         stager.add(&staging, &out.url)?;
         artifacts.push(Artifact {
             kind: ArtifactKind::Output,
@@ -230,6 +238,9 @@ async fn stage_artifacts(
             rows: Some(rows),
             bytes: stager.staged_size(&staging).await,
         });
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
 
     let step_names: Vec<String> = steps
@@ -249,6 +260,7 @@ async fn stage_artifacts(
             context.push((table, Value::from(rows)));
         }
         let text = report::render(&env, name, map_value(context))?;
+        tracing::debug!(report = name, "report rendered");
         let text = crate::secrets::scrub(&text).into_owned();
         let bytes = stager.put(&rep.url, text.into_bytes()).await?;
         artifacts.push(Artifact {
@@ -277,6 +289,47 @@ async fn stage_artifacts(
         }
     }
     Ok(artifacts)
+}
+
+/// Computes one output's step and writes it to its staging path; returns the row count.
+async fn write_output(
+    plan: &Plan,
+    ctx: &SessionContext,
+    out: &crate::plan::OutputPlan,
+    store: std::sync::Arc<dyn object_store::ObjectStore>,
+    path: &object_store::path::Path,
+) -> Result<u64> {
+    let fail = |e: &dyn std::fmt::Display| Error::Step {
+        step: out.step.clone(),
+        message: format!(
+            "writing output `{}`: {e}{}",
+            redact(out.url.as_str()),
+            engine::memory_hint(&e.to_string())
+        ),
+    };
+    let started = Instant::now();
+    let physical = ctx
+        .table(out.step.as_str())
+        .await
+        .map_err(|e| fail(&e))?
+        .create_physical_plan()
+        .await
+        .map_err(|e| fail(&e))?;
+    let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
+        .map_err(|e| fail(&e))?;
+    let rows = write_stream(stream, store, path, out.format)
+        .await
+        .map_err(|e| fail(&e))?;
+    if plan.engine.profile {
+        engine::log_profile(&format!("output of {}", out.step), physical.as_ref());
+    }
+    tracing::debug!(
+        step = out.step.as_str(),
+        rows,
+        elapsed_s = format!("{:.3}", started.elapsed().as_secs_f64()),
+        "output written"
+    );
+    Ok(rows)
 }
 
 /// What a report knows of the run. No wall-clock time: the same data and

@@ -373,6 +373,10 @@ pub struct EngineSpec {
     /// at a time when `memory_limit` is set (they would share the pool).
     #[serde(default)]
     pub max_parallel_steps: Option<usize>,
+    /// DataFusion configuration options by their full key, e.g.
+    /// `datafusion.execution.batch_size: 16384`; checked when the session is built.
+    #[serde(default)]
+    pub options: IndexMap<String, Interp>,
 }
 
 /// A string from the YAML with `${VAR}` and `${VAR:-default}` already replaced

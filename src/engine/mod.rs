@@ -39,6 +39,19 @@ pub fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
     if let Some(n) = cfg.target_partitions {
         config = config.with_target_partitions(n);
     }
+    // A join whose smaller side is a per-customer table (up to a few million
+    // rows) builds one hash table that every partition probes, rather than
+    // repartitioning the orders on the join key: the orders stream straight
+    // from the scan. (DataFusion's defaults switch at 1 MB / 128k rows.)
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.hash_join_single_partition_threshold = 64 * 1024 * 1024;
+    optimizer.hash_join_single_partition_threshold_rows = 4_000_000;
+    for (key, value) in &cfg.options {
+        config
+            .options_mut()
+            .set(key, value)
+            .map_err(|e| Error::config(format!("`engine.options.{key}`: {e}")))?;
+    }
     if let Some(limit) = cfg.memory_limit {
         // Each sort keeps this much back for merging its spill files (10 MB by
         // default); under a small pool that alone would exhaust it.

@@ -23,7 +23,7 @@ const ROW_GROUP_ROWS: usize = 256 * 1024;
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid zstd level"),
+            ZstdLevel::try_new(1).expect("valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("loyalty {}", env!("CARGO_PKG_VERSION")))

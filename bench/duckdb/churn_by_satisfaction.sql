@@ -1,0 +1,40 @@
+-- churn_by_satisfaction: churn at `as_of` by the CSAT (1-5) of each
+-- customer's latest survey answer up to as_of, for customers with a
+-- completed order: customers, churned, churn rate and its 95% Wilson score
+-- interval (z = 1.96), beside the textbook benchmark (Kotler, in the domain
+-- brief): a firm may lose 80% of barely satisfied customers, 30% of neutral
+-- ones, 10% of fairly satisfied ones and 1-2% (1.5% here) of highly satisfied
+-- ones. CSAT 1 (very dissatisfied) has no figure of its own there and takes
+-- the barely-satisfied one. Edit the benchmark VALUES to use your own.
+WITH benchmark AS (
+    SELECT * FROM (VALUES
+        (1, 'very dissatisfied', 'barely satisfied or worse', 0.80),
+        (2, 'dissatisfied',      'barely satisfied',          0.80),
+        (3, 'neutral',           'neutral',                   0.30),
+        (4, 'satisfied',         'fairly satisfied',          0.10),
+        (5, 'very satisfied',    'highly satisfied',          0.015)
+    ) AS t(csat, label, benchmark_label, benchmark_churn_rate)
+),
+agg AS (
+    SELECT s.csat, COUNT(*) AS customers, COUNT(*) FILTER (WHERE st.churned) AS churned
+    FROM latest_survey s
+    JOIN customer_status st ON st.customer_id = s.customer_id
+    GROUP BY s.csat
+),
+rates AS (
+    SELECT b.*, COALESCE(a.customers, 0) AS customers, COALESCE(a.churned, 0) AS churned,
+        CAST(a.churned AS DOUBLE) / NULLIF(a.customers, 0) AS p,
+        CAST(a.customers AS DOUBLE) AS n
+    FROM benchmark b LEFT JOIN agg a ON a.csat = b.csat
+)
+SELECT
+    csat, label, customers, churned,
+    p AS churn_rate,
+    (p + 1.96 * 1.96 / (2 * n) - 1.96 * SQRT(p * (1 - p) / n + 1.96 * 1.96 / (4 * n * n)))
+        / (1 + 1.96 * 1.96 / n) AS churn_rate_low,
+    (p + 1.96 * 1.96 / (2 * n) + 1.96 * SQRT(p * (1 - p) / n + 1.96 * 1.96 / (4 * n * n)))
+        / (1 + 1.96 * 1.96 / n) AS churn_rate_high,
+    benchmark_label,
+    benchmark_churn_rate
+FROM rates
+ORDER BY csat

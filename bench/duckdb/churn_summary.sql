@@ -1,0 +1,30 @@
+-- churn_summary: churn at `as_of` per cohort month and overall (the row with
+-- cohort_month NULL and scope 'all'): customers, churned customers, churn
+-- rate, and revenue lost: what the churned customers spent (purchases minus
+-- refunds) in the 12 months up to and including their last completed order
+-- (last_order_date - 364 days .. last_order_date).
+-- Churned: last completed order more than `churn_days` days before as_of.
+WITH c AS (
+    SELECT st.customer_id, st.churned, st.last_order_date,
+        CAST(date_trunc('month', st.first_order_date) AS DATE) AS cohort_month
+    FROM customer_status st
+),
+per_customer AS (
+    -- customer_history holds each customer's last-12-months revenue
+    SELECT c.*, CASE WHEN c.churned THEN COALESCE(h.revenue_last_12m, 0) ELSE 0 END AS revenue_lost
+    FROM c LEFT JOIN customer_history h ON h.customer_id = c.customer_id
+)
+SELECT 'cohort' AS scope, cohort_month,
+    COUNT(*) AS customers,
+    COUNT(*) FILTER (WHERE churned) AS churned,
+    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate,
+    SUM(revenue_lost) AS revenue_lost
+FROM per_customer
+GROUP BY cohort_month
+UNION ALL
+SELECT 'all' AS scope, CAST(NULL AS DATE) AS cohort_month,
+    COUNT(*), COUNT(*) FILTER (WHERE churned),
+    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END),
+    SUM(revenue_lost)
+FROM per_customer
+ORDER BY scope DESC, cohort_month

@@ -1,0 +1,62 @@
+-- cohort_retention: customers by the month of their first completed order
+-- (cohort_month), followed month by month up to as_of's month:
+--   period            months since the cohort month (0, 1, 2, ...)
+--   cohort_size       customers in the cohort
+--   active_customers  customers of the cohort with a completed order in that
+--                     calendar month (up to as_of)
+--   retention_rate    active_customers / cohort_size (1 at period 0)
+--   revenue           the cohort's purchases minus refunds in that month
+-- Every period from 0 to as_of's month is listed, with 0 where nobody bought.
+WITH cohorts AS (
+    SELECT customer_id, CAST(date_trunc('month', first_order_date) AS DATE) AS cohort_month
+    FROM customer_orders
+),
+sizes AS (
+    SELECT cohort_month, COUNT(*) AS cohort_size,
+        (date_part('year', {{ as_of }}) * 12 + date_part('month', {{ as_of }}))
+          - (date_part('year', cohort_month) * 12 + date_part('month', cohort_month)) AS last_period
+    FROM cohorts
+    GROUP BY cohort_month
+),
+grid AS (
+    SELECT cohort_month, cohort_size, CAST(unnest(range(0, CAST(last_period AS BIGINT) + 1)) AS BIGINT) AS period
+    FROM sizes
+),
+per_customer AS (
+    -- one row per customer and calendar month with an order: bought
+    -- (completed) that month, and spend. Grouped before the join with the
+    -- cohorts, so the join sees one row per customer-month, not per order;
+    -- the month is turned into a date only after the last grouping.
+    SELECT customer_id,
+        date_trunc('month', order_ts) AS month_start,
+        MAX(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS bought,
+        SUM(amount) FILTER (WHERE status <> 'cancelled') AS revenue
+    FROM orders_asof
+    GROUP BY 1, 2
+),
+activity AS (
+    SELECT cohort_month,
+        CAST((date_part('year', month_start) * 12 + date_part('month', month_start))
+          - (date_part('year', cohort_month) * 12 + date_part('month', cohort_month)) AS BIGINT) AS period,
+        active_customers, revenue
+    FROM (
+        SELECT c.cohort_month, p.month_start,
+            SUM(p.bought) AS active_customers, SUM(p.revenue) AS revenue
+        FROM per_customer p
+        JOIN cohorts c ON c.customer_id = p.customer_id
+        GROUP BY 1, 2
+    )
+)
+SELECT
+    g.cohort_month,
+    g.period,
+    g.cohort_size,
+    COALESCE(a.active_customers, 0) AS active_customers,
+    CAST(COALESCE(a.active_customers, 0) AS DOUBLE) / g.cohort_size AS retention_rate,
+    COALESCE(a.revenue, 0) AS revenue
+FROM grid g
+LEFT JOIN activity a ON a.cohort_month = g.cohort_month AND a.period = g.period
+-- COALESCE(a.period, g.period) is g.period; sorting on it (not on g.period
+-- alone) keeps DataFusion 55 from pushing the sort below the join, where the
+-- join's output order was seen scrambled.
+ORDER BY g.cohort_month, COALESCE(a.period, g.period)

@@ -1,0 +1,18 @@
+-- customer_status: churned or active at `as_of`, per customer with a
+-- completed order. A customer is churned when their last completed order is
+-- more than `churn_days` days before as_of (as_of - last_order_date > churn_days).
+-- `churned_prev` is the same at the previous period (as_of - compare_days),
+-- for customers who had bought by then.
+SELECT
+    customer_id,
+    first_order_date,
+    last_order_date,
+    orders,
+    monetary,
+    {{ as_of }} - last_order_date AS days_since_last_order,
+    ({{ as_of }} - last_order_date) > {{ churn_days }} AS churned,
+    CASE
+        WHEN prev_last_order_date IS NULL THEN NULL
+        ELSE (CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - prev_last_order_date) > {{ churn_days }}
+    END AS churned_prev
+FROM customer_orders

@@ -1,0 +1,50 @@
+-- lifecycle_stages: the lifecycle stage of each customer with a completed
+-- order, from their order history as of `as_of`. The first rule that holds wins:
+--   1 churned    last completed order more than `churn_days` days before as_of
+--   2 new        first completed order within the last `churn_days` days
+--   3 recovered  came back: the gap before their latest completed order was
+--                longer than `churn_days` days
+--   4 declining  spend in the last `churn_days` days is under half their own
+--                earlier average for a period of that length
+--   5 growth     repeat purchases with rising spend: spend in the last
+--                `churn_days` days above their earlier average
+--   6 mature     the rest: repeat buyers spending steadily
+-- Spend is purchases minus refunds. The earlier average is the spend before
+-- the last period scaled to its length: (monetary - recent_revenue) /
+-- (days from the first order to the start of the last period) * churn_days.
+-- The gap before the latest order comes from customer_history (the latest
+-- purchase day before the last one), not from a window over every purchase,
+-- which would sort all orders.
+WITH c AS (
+    SELECT co.customer_id, co.first_order_date, co.last_order_date, co.orders,
+        co.monetary, co.recent_revenue,
+        co.last_order_date - h.previous_order_date AS last_gap_days,
+        st.churned,
+        -- days of history before the last period (at least 1)
+        GREATEST(CAST({{ as_of }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS earlier_days
+    FROM customer_orders co
+    JOIN customer_status st ON st.customer_id = co.customer_id
+    LEFT JOIN customer_history h ON h.customer_id = co.customer_id
+),
+staged AS (
+    SELECT *,
+        (monetary - recent_revenue) / earlier_days * {{ churn_days }} AS earlier_avg_revenue
+    FROM c
+)
+SELECT
+    customer_id,
+    CASE
+        WHEN churned THEN 'churned'
+        WHEN first_order_date > {{ as_of }} - {{ churn_days | days }} THEN 'new'
+        WHEN last_gap_days > {{ churn_days }} THEN 'recovered'
+        WHEN recent_revenue < 0.5 * earlier_avg_revenue THEN 'declining'
+        WHEN recent_revenue > earlier_avg_revenue THEN 'growth'
+        ELSE 'mature'
+    END AS stage,
+    first_order_date,
+    last_order_date,
+    orders,
+    recent_revenue,
+    earlier_avg_revenue,
+    last_gap_days
+FROM staged

@@ -1,0 +1,25 @@
+-- retention_priority: the three-degree model's matrix: ABC contribution class
+-- x satisfaction level (of the latest survey answer up to as_of; 'unknown'
+-- for customers never surveyed): customers, window revenue, churned
+-- customers and churn rate at as_of (churn as in customer_status.sql).
+-- Where surveys are absent this step is skipped.
+WITH c AS (
+    SELECT r.abc_class, r.revenue, st.churned,
+        COALESCE(s.satisfaction_level, 'unknown') AS satisfaction_level
+    FROM contribution_ranking r
+    JOIN customer_status st ON st.customer_id = r.customer_id
+    LEFT JOIN latest_survey s ON s.customer_id = r.customer_id
+)
+SELECT
+    abc_class,
+    satisfaction_level,
+    CASE satisfaction_level
+        WHEN 'dissatisfied' THEN 1 WHEN 'neutral' THEN 2 WHEN 'satisfied' THEN 3 ELSE 4
+    END AS level_order,
+    COUNT(*) AS customers,
+    SUM(revenue) AS revenue,
+    COUNT(*) FILTER (WHERE churned) AS churned,
+    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate
+FROM c
+GROUP BY abc_class, satisfaction_level
+ORDER BY abc_class, level_order

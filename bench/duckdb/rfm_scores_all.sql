@@ -1,0 +1,72 @@
+-- rfm_scores_all: RFM scores at `as_of` (period 'current') and at the
+-- previous period, as_of - `compare_days` (period 'previous'), for every
+-- customer with a completed order by that date.
+--
+--   recency_days  days from the last completed order to the period's date
+--   frequency     distinct completed orders
+--   monetary      sum of amount, refunds included, cancelled orders excluded
+--   r/f/m_score   quintiles 1-5 (5 best) of equal size: customers are sorted
+--                 (recency descending, frequency and monetary ascending), ties
+--                 broken by customer_id, and cut into 5 groups whose sizes
+--                 differ by at most one, larger groups first. This is what
+--                 NTILE(5) gives, computed from ROW_NUMBER and the count so
+--                 that it streams over a sort that can spill, where NTILE
+--                 would hold every customer in memory.
+WITH metrics AS (
+    SELECT 'current' AS period, customer_id,
+        {{ as_of }} - last_order_date AS recency_days,
+        orders AS frequency,
+        monetary
+    FROM customer_orders
+    UNION ALL
+    SELECT 'previous' AS period, customer_id,
+        CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - prev_last_order_date AS recency_days,
+        prev_orders AS frequency,
+        prev_monetary AS monetary
+    FROM customer_orders
+    WHERE prev_last_order_date IS NOT NULL
+),
+sizes AS (
+    SELECT period, COUNT(*) AS n, COUNT(*) // 5 AS q, COUNT(*) % 5 AS r
+    FROM metrics
+    GROUP BY period
+),
+positions AS (
+    SELECT *,
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY recency_days DESC, customer_id) AS BIGINT) - 1 AS r_pos,
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY frequency, customer_id) AS BIGINT) - 1 AS f_pos,
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY monetary, customer_id) AS BIGINT) - 1 AS m_pos
+    FROM metrics
+),
+{#- The quintile of 0-based position p among n = 5q + r: the first r groups hold q + 1. #}
+{%- macro quintile(pos) -%}
+    CASE WHEN {{ pos | safe }} < s.r * (s.q + 1) THEN {{ pos | safe }} // (s.q + 1) + 1
+         ELSE ({{ pos | safe }} - s.r * (s.q + 1)) // NULLIF(s.q, 0) + s.r + 1 END
+{%- endmacro %}
+scored AS (
+    SELECT p.period, p.customer_id, p.recency_days, p.frequency, p.monetary,
+        CAST({{ quintile("p.r_pos") }} AS INT) AS r_score,
+        CAST({{ quintile("p.f_pos") }} AS INT) AS f_score,
+        CAST({{ quintile("p.m_pos") }} AS INT) AS m_score
+    FROM positions p JOIN sizes s ON p.period = s.period
+),
+{#- The segment of each of the 125 score combinations, so that the scores
+    join it on equality rather than testing every customer against every
+    range of the map. #}
+codes AS (
+    SELECT CAST(r.v AS INT) AS r_score, CAST(f.v AS INT) AS f_score, CAST(m.v AS INT) AS m_score, map.segment
+    FROM (SELECT unnest(range(1, 6)) AS v) r
+    CROSS JOIN (SELECT unnest(range(1, 6)) AS v) f
+    CROSS JOIN (SELECT unnest(range(1, 6)) AS v) m
+    JOIN rfm_segment_map map
+      ON r.v BETWEEN map.r_min AND map.r_max
+     AND f.v BETWEEN map.f_min AND map.f_max
+     AND m.v BETWEEN map.m_min AND map.m_max
+)
+SELECT
+    sc.*,
+    CAST(sc.r_score AS VARCHAR) || CAST(sc.f_score AS VARCHAR) || CAST(sc.m_score AS VARCHAR) AS rfm_code,
+    c.segment
+FROM scored sc
+JOIN codes c
+  ON c.r_score = sc.r_score AND c.f_score = sc.f_score AND c.m_score = sc.m_score

@@ -1,0 +1,208 @@
+"""The bundled pipeline's analyses in DuckDB, for bench/run.sh.
+
+Reads the pipeline file for its params, sources, steps (in file order) and
+outputs; renders the DuckDB-dialect copies of the step SQL kept beside this
+script (bench/duckdb/<step>.sql) with Jinja the way loyalty renders its own
+(every value a SQL literal, `days` an interval); runs them in one DuckDB
+database (`view` steps as views, the rest as tables) and writes every output
+as one Parquet file, where loyalty writes its own.
+
+    python run.py PIPELINE --data DIR --out DIR --as-of YYYY-MM-DD
+                  [--memory-limit 2GiB] [--threads N]
+    python run.py PIPELINE --compare LOYALTY_OUT DUCKDB_OUT
+
+--compare checks that both engines produced the same numbers: every summary
+table row by row (floats to a relative 1e-9), which includes the segment
+counts, the top-20% revenue share and each cohort's retention rows.
+It prints what differs and exits 1 if anything does.
+"""
+
+import argparse
+import datetime
+import math
+import os
+import resource
+import sys
+
+import duckdb
+import jinja2
+import yaml
+from markupsafe import Markup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The small tables compared in full; the per-customer tables are covered by
+# the summaries made from them.
+SUMMARIES = {
+    "rfm_segment_summary": ["segment_order"],
+    "rfm_migration": ["previous_order", "current_order"],
+    "contribution_summary": [],
+    "retention_priority": ["abc_class", "level_order"],
+    "cohort_retention": ["cohort_month", "period"],
+    "churn_summary": ["scope", "cohort_month"],
+    "lifecycle_summary": ["stage_order"],
+    "satisfaction_funnel": ["stage_order"],
+    "churn_by_satisfaction": ["csat"],
+    "satisfaction_index": ["period"],
+    "complaint_recovery": ["group_order"],
+    "headline": [],
+}
+
+
+def sql_literal(value):
+    """A value as loyalty's formatter writes it: a typed SQL literal."""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, bool):
+        return Markup("TRUE" if value else "FALSE")
+    if isinstance(value, (int, float)):
+        return Markup(repr(value))
+    if isinstance(value, datetime.date):
+        return Markup(f"DATE '{value.isoformat()}'")
+    if value is None:
+        return Markup("NULL")
+    return Markup("'" + str(value).replace("'", "''") + "'")
+
+
+def raise_error(message):
+    raise SystemExit(f"template error: {message}")
+
+
+def load_pipeline(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def params_of(pipeline, as_of, data):
+    params = {}
+    for name, spec in pipeline.get("params", {}).items():
+        if "default" in spec and not str(spec["default"]).startswith("${"):
+            params[name] = spec["default"]
+    params["as_of"] = datetime.date.fromisoformat(as_of)
+    params["data_root"] = data
+    return params
+
+
+def jinja_env():
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE),
+        autoescape=True,
+        finalize=sql_literal,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["days"] = lambda n: Markup(f"INTERVAL '{int(n)} days'")
+    env.globals["raise"] = raise_error
+    return env
+
+
+def run(args):
+    pipeline = load_pipeline(args.pipeline)
+    params = params_of(pipeline, args.as_of, os.path.abspath(args.data))
+    con = duckdb.connect()
+    con.execute(f"SET threads = {args.threads}")
+    if args.memory_limit:
+        con.execute(f"SET memory_limit = '{args.memory_limit}'")
+        con.execute(f"SET temp_directory = '{os.path.abspath(args.out)}/.duckdb_tmp'")
+    con.execute("SET preserve_insertion_order = true")
+
+    for name, source in pipeline["sources"].items():
+        url = source["url"] if isinstance(source, dict) else source
+        url = url.replace("{{ data_root }}", params["data_root"])
+        if not os.path.exists(url):
+            continue  # an optional source that is absent
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{url.rstrip('/')}/*.parquet')"
+        )
+
+    env = jinja_env()
+    for name, step in pipeline["steps"].items():
+        sql = env.get_template(f"{name}.sql").render(**params)
+        kind = "VIEW" if step.get("materialize", "view") == "view" else "TABLE"
+        con.execute(f"CREATE {kind} {name} AS {sql}")
+
+    out = os.path.abspath(args.out)
+    for output in pipeline["outputs"]:
+        folder = os.path.join(out, output["path"])
+        os.makedirs(folder, exist_ok=True)
+        target = os.path.join(folder, "part-0.parquet")
+        con.execute(f"COPY (SELECT * FROM {output['step']}) TO '{target}' (FORMAT parquet)")
+    con.close()
+    # For bench/run.sh: this process's peak resident memory (KiB on Linux).
+    print(f"peak_rss_bytes {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")
+
+
+def rows_of(con, path, order):
+    rel = con.sql(f"SELECT * FROM read_parquet('{path}/*.parquet')")
+    if order:
+        rel = rel.order(", ".join(order))
+    return rel.columns, rel.fetchall()
+
+
+def same(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is None and b is None
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, datetime.datetime) and isinstance(b, datetime.date):
+        return a.date() == b and a.time() == datetime.time()
+    return a == b
+
+
+def compare(args):
+    pipeline = load_pipeline(args.pipeline)
+    paths = {o["step"]: o["path"] for o in pipeline["outputs"]}
+    con = duckdb.connect()
+    problems = 0
+    for table, order in SUMMARIES.items():
+        ours = os.path.join(args.compare[0], paths[table])
+        theirs = os.path.join(args.compare[1], paths[table])
+        cols_a, rows_a = rows_of(con, ours, order)
+        cols_b, rows_b = rows_of(con, theirs, order)
+        if cols_a != cols_b:
+            print(f"{table}: columns differ: {cols_a} vs {cols_b}")
+            problems += 1
+            continue
+        if len(rows_a) != len(rows_b):
+            print(f"{table}: {len(rows_a)} rows vs {len(rows_b)}")
+            problems += 1
+            continue
+        for i, (ra, rb) in enumerate(zip(rows_a, rows_b)):
+            diffs = [
+                f"{c}: {a!r} vs {b!r}" for c, a, b in zip(cols_a, ra, rb) if not same(a, b)
+            ]
+            if diffs:
+                print(f"{table} row {i}: " + "; ".join(diffs))
+                problems += 1
+                break
+    key = con.execute(
+        f"SELECT top_20pct_share FROM read_parquet('{args.compare[0]}/{paths['contribution_summary']}/*.parquet')"
+    ).fetchall()[0][0]
+    print(
+        f"compared {len(SUMMARIES)} summary tables: "
+        + ("the same" if problems == 0 else f"{problems} differ")
+        + f" (top-20% revenue share {key:.4f})"
+    )
+    return 1 if problems else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pipeline")
+    parser.add_argument("--data")
+    parser.add_argument("--out")
+    parser.add_argument("--as-of")
+    parser.add_argument("--memory-limit")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--compare", nargs=2, metavar=("LOYALTY_OUT", "DUCKDB_OUT"))
+    args = parser.parse_args()
+    if args.compare:
+        sys.exit(compare(args))
+    if not (args.data and args.out and args.as_of):
+        parser.error("--data, --out and --as-of are required to run")
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+-- satisfaction_funnel: from survey answer to loyalty, for customers with a
+-- survey answer in the survey window (the `survey_window_days` days ending
+-- with `as_of`), each judged by their latest answer in the window:
+--   1 surveyed     answered a survey in the window
+--   2 satisfied    ... and that answer's CSAT is 4-5
+--   3 repurchased  ... and they made a completed order after the answer,
+--                  within `repurchase_days` days of it (and by as_of)
+--   4 retained     ... and they have not churned at as_of (customer_status.sql)
+--   5 promoter     ... and that answer's NPS is 9-10
+-- Each stage is a subset of the one before. Per stage: customers, share of
+-- the surveyed, and conversion from the previous stage.
+WITH latest AS (
+    SELECT customer_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts, csat, nps
+    FROM (
+        SELECT *,
+            ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY survey_ts DESC, response_id DESC) AS rn
+        FROM surveys
+        WHERE CAST(survey_ts AS DATE) <= {{ as_of }}
+          AND CAST(survey_ts AS DATE) > {{ as_of }} - {{ survey_window_days | days }}
+    )
+    WHERE rn = 1
+),
+repurchase AS (
+    SELECT l.customer_id
+    FROM latest l
+    JOIN orders_asof o ON o.customer_id = l.customer_id
+    WHERE o.status = 'completed'
+      AND o.order_ts > l.survey_ts
+      AND o.order_ts <= l.survey_ts + {{ repurchase_days | days }}
+    GROUP BY l.customer_id
+),
+flags AS (
+    SELECT
+        l.csat >= 4 AS satisfied,
+        r.customer_id IS NOT NULL AS repurchased,
+        COALESCE(NOT st.churned, FALSE) AS retained,
+        COALESCE(l.nps >= 9, FALSE) AS promoter
+    FROM latest l
+    LEFT JOIN repurchase r ON r.customer_id = l.customer_id
+    LEFT JOIN customer_status st ON st.customer_id = l.customer_id
+),
+counts AS (
+    SELECT
+        COUNT(*) AS surveyed,
+        COUNT(*) FILTER (WHERE satisfied) AS satisfied,
+        COUNT(*) FILTER (WHERE satisfied AND repurchased) AS repurchased,
+        COUNT(*) FILTER (WHERE satisfied AND repurchased AND retained) AS retained,
+        COUNT(*) FILTER (WHERE satisfied AND repurchased AND retained AND promoter) AS promoter
+    FROM flags
+),
+stages AS (
+    SELECT * FROM (VALUES
+        (1, 'surveyed'), (2, 'satisfied'), (3, 'repurchased'), (4, 'retained'), (5, 'promoter')
+    ) AS t(stage_order, stage)
+),
+picked AS (
+    SELECT s.stage_order, s.stage,
+        CASE s.stage_order
+            WHEN 1 THEN c.surveyed WHEN 2 THEN c.satisfied WHEN 3 THEN c.repurchased
+            WHEN 4 THEN c.retained ELSE c.promoter
+        END AS customers,
+        CASE s.stage_order
+            WHEN 1 THEN c.surveyed WHEN 2 THEN c.surveyed WHEN 3 THEN c.satisfied
+            WHEN 4 THEN c.repurchased ELSE c.retained
+        END AS previous,
+        c.surveyed AS first
+    FROM stages s CROSS JOIN counts c
+)
+SELECT stage_order, stage, customers,
+    CAST(customers AS DOUBLE) / NULLIF(first, 0) AS share_of_surveyed,
+    CAST(customers AS DOUBLE) / NULLIF(previous, 0) AS conversion_from_previous
+FROM picked
+ORDER BY stage_order
