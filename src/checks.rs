@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use minijinja::Value;
 use serde::Serialize;
 
@@ -231,12 +232,17 @@ impl CheckResult {
 }
 
 /// Runs checks one after the other.
-pub async fn run_all(ctx: &SessionContext, checks: &[CheckPlan]) -> Vec<CheckResult> {
-    let mut out = Vec::with_capacity(checks.len());
-    for c in checks {
-        out.push(run(ctx, c).await);
-    }
-    out
+/// Runs checks, up to `parallel` at a time; results come in the order given.
+pub async fn run_all(
+    ctx: &SessionContext,
+    checks: &[CheckPlan],
+    parallel: usize,
+) -> Vec<CheckResult> {
+    let runs: Vec<_> = checks.iter().map(|c| run(ctx, c)).collect();
+    futures::stream::iter(runs)
+        .buffered(parallel.max(1))
+        .collect()
+        .await
 }
 
 async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {

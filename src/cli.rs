@@ -57,6 +57,11 @@ pub enum Command {
         /// (replaces `engine.memory_limit`).
         #[arg(long, value_name = "SIZE")]
         memory_limit: Option<String>,
+        /// Where queries run: `local` (default), a Ballista scheduler
+        /// `df://host:50050`, or `standalone` (Ballista in this process);
+        /// replaces `engine.kind` and `engine.url`.
+        #[arg(long, value_name = "ENGINE")]
+        engine: Option<String>,
     },
     /// Check a pipeline without running it: YAML, params, SQL planned against
     /// the sources' schemas, templates. Reports every problem found.
@@ -131,6 +136,9 @@ pub fn main() -> i32 {
     init_logging(cli.log_format, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Deep query plans recurse deeply when planned, and on Ballista when
+        // encoded for the scheduler; tokio's 2 MiB default overflowed there.
+        .thread_stack_size(16 * 1024 * 1024)
         .build()
     {
         Ok(rt) => rt,
@@ -188,12 +196,14 @@ async fn execute(cli: &Cli) -> Result<()> {
             select,
             profile,
             memory_limit,
+            engine,
         } => {
             let overrides = Overrides {
                 params: params.overrides(),
                 select: select.clone(),
                 profile: *profile,
                 memory_limit: memory_limit.clone(),
+                engine: engine.clone(),
             };
             run_pipeline(pipeline, &overrides, observer(cli).as_ref()).await
         }

@@ -14,7 +14,7 @@ use url::Url;
 use crate::checks::CheckPlan;
 use crate::error::{Error, Result, suggest};
 use crate::params::{Params, describe_template_error, render_text, sql_environment};
-use crate::spec::{LoadedSpec, Materialize, OutputFormat, ParamSpec, ParamType};
+use crate::spec::{EngineKindSpec, LoadedSpec, Materialize, OutputFormat, ParamSpec, ParamType};
 use crate::storage::{has_scheme, join_under, resolve_url};
 
 /// Names report templates use for run data, so no step may take them.
@@ -31,6 +31,9 @@ pub struct Overrides {
     pub profile: bool,
     /// `--memory-limit`: replaces `engine.memory_limit`.
     pub memory_limit: Option<String>,
+    /// `--engine`: `local`, `df://host:port` or `standalone`; replaces
+    /// `engine.kind` and `engine.url`.
+    pub engine: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,8 +171,53 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(secs))
 }
 
+/// Where queries run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineKind {
+    /// DataFusion in this process.
+    Local,
+    /// A Ballista cluster: a scheduler URL (`df://host:port`), or
+    /// [`STANDALONE`] for a scheduler and an executor in this process.
+    Ballista { url: String },
+}
+
+/// `engine.url` / `--engine` for Ballista's in-process cluster.
+pub const STANDALONE: &str = "standalone";
+
+impl EngineKind {
+    /// Parses `--engine`: `local`, `standalone`, or a `df://` scheduler URL.
+    pub fn from_flag(raw: &str) -> Result<Self, String> {
+        match raw {
+            "local" => Ok(EngineKind::Local),
+            _ => Self::ballista(raw).map_err(|_| {
+                format!(
+                    "`--engine {raw}`: use `local`, a Ballista scheduler `df://host:50050`, or `{STANDALONE}`"
+                )
+            }),
+        }
+    }
+
+    fn ballista(url: &str) -> Result<Self, String> {
+        let scheduler = url.strip_prefix("df://").unwrap_or_default();
+        if url == STANDALONE || scheduler.split(':').next().is_some_and(|h| !h.is_empty()) {
+            Ok(EngineKind::Ballista {
+                url: url.to_string(),
+            })
+        } else {
+            Err(format!(
+                "`{url}` is not a Ballista scheduler: write `df://host:50050`, or `{STANDALONE}`"
+            ))
+        }
+    }
+
+    pub fn is_distributed(&self) -> bool {
+        matches!(self, EngineKind::Ballista { .. })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    pub kind: EngineKind,
     pub target_partitions: Option<usize>,
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
@@ -180,6 +228,16 @@ pub struct EngineConfig {
     pub profile: bool,
     /// `engine.options`: DataFusion configuration keys and values.
     pub options: Vec<(String, String)>,
+}
+
+impl EngineConfig {
+    /// How many checks or output writes run at once: the step parallelism,
+    /// but no more than the query parallelism (they are CPU work).
+    pub fn parallelism(&self, ctx: &datafusion::prelude::SessionContext) -> usize {
+        self.max_parallel_steps
+            .min(ctx.copied_config().target_partitions())
+            .max(1)
+    }
 }
 
 impl Plan {
@@ -583,6 +641,16 @@ impl Plan {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
+        let mut steps = steps;
+        if engine.kind.is_distributed() {
+            // Executors cannot read this process's memory: a step that is
+            // computed once travels to them as Parquet on the pipeline's storage.
+            for step in &mut steps {
+                if step.materialize == Materialize::Memory {
+                    step.materialize = Materialize::Parquet;
+                }
+            }
+        }
         Ok(Plan {
             name: spec.name.to_string(),
             description: spec
@@ -623,6 +691,13 @@ fn engine_config(
     base: &std::path::Path,
 ) -> Result<EngineConfig, String> {
     let e = &loaded.spec.engine;
+    let kind = engine_kind(loaded, overrides)?;
+    if kind.is_distributed() && !cfg!(feature = "distributed") {
+        return Err(
+            "this build of loyalty cannot run on Ballista: build it with `cargo build --release --features distributed`"
+                .to_string(),
+        );
+    }
     let memory_limit = match (&overrides.memory_limit, &e.memory_limit) {
         (Some(raw), _) => {
             Some(parse_bytes(raw).map_err(|msg| format!("`--memory-limit {raw}`: {msg}"))?)
@@ -681,6 +756,7 @@ fn engine_config(
         usize::MAX
     });
     Ok(EngineConfig {
+        kind,
         target_partitions: e.target_partitions,
         memory_limit,
         spill_dir: e.spill_dir.as_ref().map(|d| base.join(d.as_str())),
@@ -695,9 +771,30 @@ fn engine_config(
     })
 }
 
+fn engine_kind(loaded: &LoadedSpec, overrides: &Overrides) -> Result<EngineKind, String> {
+    if let Some(flag) = &overrides.engine {
+        return EngineKind::from_flag(flag);
+    }
+    let e = &loaded.spec.engine;
+    match (e.kind, &e.url) {
+        (None | Some(EngineKindSpec::Local), None) => Ok(EngineKind::Local),
+        (None | Some(EngineKindSpec::Local), Some(_)) => Err(format!(
+            "{}: `engine.url` is for `kind: ballista`; add it, or remove the url",
+            loaded.locate(&["engine", "url"])
+        )),
+        (Some(EngineKindSpec::Ballista), None) => Err(format!(
+            "{}: `kind: ballista` needs `url`: the scheduler, `df://host:50050`, or `{STANDALONE}`",
+            loaded.locate(&["engine", "kind"])
+        )),
+        (Some(EngineKindSpec::Ballista), Some(url)) => EngineKind::ballista(url.as_str())
+            .map_err(|m| format!("{}: `engine.url`: {m}", loaded.locate(&["engine", "url"]))),
+    }
+}
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
+            kind: EngineKind::Local,
             target_partitions: None,
             memory_limit: None,
             spill_dir: None,

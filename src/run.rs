@@ -38,7 +38,7 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         started.format("%Y%m%dT%H%M%S%.3fZ"),
         std::process::id()
     );
-    let ctx = build_session(&plan.engine)?;
+    let ctx = build_session(&plan.engine).await?;
     remove_stale_runs(&plan.output_root);
     let scratch_root = plan
         .output_root
@@ -95,7 +95,7 @@ async fn execute(
         .filter(|s| !absent.contains(&s.name))
         .flat_map(|s| s.checks.iter().cloned())
         .collect();
-    let source_results = checks::run_all(ctx, &source_checks).await;
+    let source_results = checks::run_all(ctx, &source_checks, plan.engine.parallelism(ctx)).await;
     let mut unusable: Vec<(String, String)> = absent
         .iter()
         .map(|s| (s.clone(), format!("optional source `{s}` is absent")))
@@ -209,12 +209,9 @@ async fn stage_artifacts(
             Ok::<_, Error>((out, staging, rows))
         });
     }
-    let parallel = plan
-        .engine
-        .max_parallel_steps
-        .min(ctx.copied_config().target_partitions());
+    let parallel = plan.engine.parallelism(ctx);
     let written: Vec<Result<_>> = futures::stream::iter(writes)
-        .buffered(parallel.max(1))
+        .buffered(parallel)
         .collect()
         .await;
     tracing::debug!(outputs = written.len(), "outputs written");
@@ -476,7 +473,12 @@ async fn remove_scratch(ctx: &SessionContext, scratch_root: &Url) {
 /// template parsed. Returns every problem found.
 pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    let ctx = build_session(&plan.engine)?;
+    // Planning needs no cluster: validate always plans locally.
+    let local = crate::plan::EngineConfig {
+        kind: crate::plan::EngineKind::Local,
+        ..plan.engine.clone()
+    };
+    let ctx = build_session(&local).await?;
     let sources = match register_sources(&ctx, plan).await {
         Ok(s) => s,
         Err(e) => {

@@ -400,8 +400,9 @@ impl Writers {
             let tmp = dir.join(".part-0.parquet.tmp");
             let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
             let schema = Arc::new(Schema::new(fields));
-            let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
-                .map_err(|e| io_err(&tmp, e))?;
+            let writer =
+                ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema)))
+                    .map_err(|e| io_err(&tmp, e))?;
             tables.push((tmp, final_path, writer, schema));
         }
         Ok(Writers { tables })

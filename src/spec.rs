@@ -360,6 +360,14 @@ pub struct ReportSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineSpec {
+    /// `local` (default): DataFusion in this process; `ballista`: a Ballista
+    /// cluster at `url` (needs the `distributed` build feature).
+    #[serde(default)]
+    pub kind: Option<EngineKindSpec>,
+    /// For `ballista`: the scheduler, `df://host:50050`, or `standalone` for
+    /// an in-process scheduler and executor.
+    #[serde(default)]
+    pub url: Option<Interp>,
     /// Parallelism of each query; default: the number of cores.
     #[serde(default)]
     pub target_partitions: Option<usize>,
@@ -377,6 +385,13 @@ pub struct EngineSpec {
     /// `datafusion.execution.batch_size: 16384`; checked when the session is built.
     #[serde(default)]
     pub options: IndexMap<String, Interp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKindSpec {
+    Local,
+    Ballista,
 }
 
 /// A string from the YAML with `${VAR}` and `${VAR:-default}` already replaced

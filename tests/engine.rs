@@ -805,20 +805,13 @@ fn a_run_killed_midway_leaves_the_previous_outputs_intact() {
         tables_before.keys().collect::<Vec<_>>()
     );
     for name in tables_before.keys() {
-        let a = read_parquet(&out.join("tables").join(name));
-        let text = |b: &[arrow::array::RecordBatch]| {
-            let mut lines: Vec<String> = arrow::util::pretty::pretty_format_batches(b)
-                .unwrap()
-                .to_string()
-                .lines()
-                .map(str::to_string)
-                .collect();
-            lines.sort();
-            lines
-        };
         let copy = tmp.path().join("before.parquet");
         std::fs::write(&copy, &tables_before[name]).unwrap();
-        assert_eq!(text(&a), text(&read_parquet(&copy)), "{name}");
+        assert_same_table(
+            &read_parquet(&out.join("tables").join(name)),
+            &read_parquet(&copy),
+            name,
+        );
     }
     for report in ["report.html", "report.md", "report.zh-CN.html"] {
         assert!(

@@ -14,17 +14,14 @@ per_customer AS (
     SELECT c.*, CASE WHEN c.churned THEN COALESCE(h.revenue_last_12m, 0) ELSE 0 END AS revenue_lost
     FROM c LEFT JOIN customer_history h ON h.customer_id = c.customer_id
 )
-SELECT 'cohort' AS scope, cohort_month,
+-- One grouping per cohort month and one over everyone, in a single pass.
+SELECT
+    CASE WHEN GROUPING(cohort_month) = 1 THEN 'all' ELSE 'cohort' END AS scope,
+    cohort_month,
     COUNT(*) AS customers,
     COUNT(*) FILTER (WHERE churned) AS churned,
     AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate,
     SUM(revenue_lost) AS revenue_lost
 FROM per_customer
-GROUP BY cohort_month
-UNION ALL
-SELECT 'all' AS scope, CAST(NULL AS DATE) AS cohort_month,
-    COUNT(*), COUNT(*) FILTER (WHERE churned),
-    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END),
-    SUM(revenue_lost)
-FROM per_customer
-ORDER BY scope DESC, cohort_month
+GROUP BY GROUPING SETS ((cohort_month), ())
+ORDER BY GROUPING(cohort_month), cohort_month

@@ -25,6 +25,8 @@ repurchase AS (
     FROM latest l
     JOIN orders_asof o ON o.customer_id = l.customer_id
     WHERE o.status = 'completed'
+      -- implied by the next line; stated so the orders are filtered before the join
+      AND o.order_ts >= CAST({{ as_of }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP)
       AND o.order_ts > l.survey_ts
       AND o.order_ts <= l.survey_ts + {{ repurchase_days | days }}
     GROUP BY l.customer_id

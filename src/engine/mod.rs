@@ -2,6 +2,7 @@
 //! ([`build_session`]), source registration, and running a plan's steps in
 //! dependency order, independent steps concurrently.
 
+pub mod distributed;
 pub mod write;
 
 use std::collections::HashMap;
@@ -25,38 +26,38 @@ use url::Url;
 
 use crate::checks::{self, CheckResult};
 use crate::error::{Error, Result};
-use crate::plan::{EngineConfig, Plan, StepPlan};
+use crate::plan::{EngineConfig, EngineKind, Plan, StepPlan};
 use crate::progress::Observer;
 use crate::spec::Materialize;
 use crate::storage::{ensure_store, listing_url, redact, storage_err};
 
-/// Builds the DataFusion session every command uses.
-pub fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
-    let mut config = SessionConfig::new()
+/// Builds the DataFusion session every command uses: local, or a client of a
+/// Ballista cluster with the same configuration.
+pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
+    let base = match &cfg.kind {
+        EngineKind::Local => local_config(),
+        // Ballista's own defaults: it turns off what its executors cannot
+        // yet do (view types across its IPC, hash joins that cannot spill).
+        EngineKind::Ballista { .. } => distributed::session_config(),
+    };
+    let mut config = base
         .with_information_schema(false)
         // Object stores are built on first use from these settings.
         .with_extension(Arc::new(cfg.storage.clone()));
     if let Some(n) = cfg.target_partitions {
         config = config.with_target_partitions(n);
     }
-    // A join whose smaller side is a per-customer table (up to a few million
-    // rows) builds one hash table that every partition probes, rather than
-    // repartitioning the orders on the join key: the orders stream straight
-    // from the scan. (DataFusion's defaults switch at 1 MB / 128k rows.)
-    let optimizer = &mut config.options_mut().optimizer;
-    optimizer.hash_join_single_partition_threshold = 64 * 1024 * 1024;
-    optimizer.hash_join_single_partition_threshold_rows = 4_000_000;
-    for (key, value) in &cfg.options {
-        config
-            .options_mut()
-            .set(key, value)
-            .map_err(|e| Error::config(format!("`engine.options.{key}`: {e}")))?;
-    }
     if let Some(limit) = cfg.memory_limit {
         // Each sort keeps this much back for merging its spill files (10 MB by
         // default); under a small pool that alone would exhaust it.
         config.options_mut().execution.sort_spill_reservation_bytes =
             (limit / 16).min(10 * 1024 * 1024);
+    }
+    for (key, value) in &cfg.options {
+        config
+            .options_mut()
+            .set(key, value)
+            .map_err(|e| Error::config(format!("`engine.options.{key}`: {e}")))?;
     }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = cfg.memory_limit {
@@ -82,7 +83,23 @@ pub fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         .with_runtime_env(runtime)
         .with_default_features()
         .build();
-    Ok(SessionContext::new_with_state(state))
+    match &cfg.kind {
+        EngineKind::Local => Ok(SessionContext::new_with_state(state)),
+        EngineKind::Ballista { url } => distributed::connect(url, state).await,
+    }
+}
+
+/// The local engine's settings beyond DataFusion's defaults.
+fn local_config() -> SessionConfig {
+    let mut config = SessionConfig::new();
+    // A join whose smaller side is a per-customer table (up to a few million
+    // rows) builds one hash table that every partition probes, rather than
+    // repartitioning the orders on the join key: the orders stream straight
+    // from the scan. (DataFusion's defaults switch at 1 MB / 128k rows.)
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.hash_join_single_partition_threshold = 64 * 1024 * 1024;
+    optimizer.hash_join_single_partition_threshold_rows = 4_000_000;
+    config
 }
 
 /// What steps may do: queries only. No DDL (`CREATE EXTERNAL TABLE` on an
@@ -451,7 +468,7 @@ pub async fn run_steps(
                     let t0 = Instant::now();
                     let outcome = run_step(&ctx, &for_task, &scratch, profile).await;
                     let checks = match &outcome {
-                        Ok(_) => checks::run_all(&ctx, &for_task.checks).await,
+                        Ok(_) => checks::run_all(&ctx, &for_task.checks, 1).await,
                         Err(_) => Vec::new(),
                     };
                     (outcome, checks, t0.elapsed().as_secs_f64())
@@ -541,6 +558,18 @@ pub fn memory_hint(message: &str) -> &'static str {
 
 /// Plans one step and keeps its result as the step asks. Returns the row
 /// count where the step was computed.
+/// Whether a query ends in an ORDER BY (possibly under a projection or a
+/// limit): its rows then have an order that readers rely on.
+fn declares_order(plan: &datafusion::logical_expr::LogicalPlan) -> bool {
+    use datafusion::logical_expr::LogicalPlan;
+    match plan {
+        LogicalPlan::Sort(_) => true,
+        LogicalPlan::Projection(p) => declares_order(&p.input),
+        LogicalPlan::Limit(l) => declares_order(&l.input),
+        _ => false,
+    }
+}
+
 async fn run_step(
     ctx: &SessionContext,
     step: &StepPlan,
@@ -596,11 +625,23 @@ async fn run_step(
                 .join(&format!("{}/", step.name))
                 .map_err(|e| fail(&e))?;
             ensure_store(ctx, &dir)?;
-            let written = df
-                .write_parquet(dir.as_str(), DataFrameWriteOptions::new(), None)
-                .await
-                .map_err(|e| fail(&e))?;
-            let rows = write::count_from_write_result(&written);
+            let rows = if declares_order(df.logical_plan()) {
+                // A step with an ORDER BY is written as one file, in order,
+                // from the result stream: written in parallel (by partition,
+                // or by Ballista's executors) its order would be lost.
+                let file = dir.join("part-0.parquet").map_err(|e| fail(&e))?;
+                let (store, path) = crate::storage::store_for(ctx, &file)?;
+                let stream = df.execute_stream().await.map_err(|e| fail(&e))?;
+                write::write_stream(stream, store, &path, crate::spec::OutputFormat::Parquet)
+                    .await
+                    .map_err(|e| fail(&e))?
+            } else {
+                let written = df
+                    .write_parquet(dir.as_str(), DataFrameWriteOptions::new(), None)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                write::count_from_write_result(&written)
+            };
             register_source(ctx, &step.name, &dir, &[])
                 .await
                 .map_err(|e| match e {

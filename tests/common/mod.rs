@@ -8,9 +8,11 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema, TimeUnit};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -381,6 +383,95 @@ pub fn analyses_fixture(data: &Path, with_feedback: bool) {
                 Field::new("resolution", DataType::Utf8, true),
             ],
             data,
+        );
+    }
+}
+
+/// One cell of a table: floats kept as numbers, to compare with a tolerance;
+/// everything else as its display text.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Float(Option<f64>),
+    Text(String),
+}
+
+/// The batches of every Parquet file in `dir`, in file-name order.
+pub fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files.iter().flat_map(|f| read_parquet(f)).collect()
+}
+
+/// The column names and every row, sorted (per-customer tables have no
+/// declared order).
+fn table_rows(batches: &[RecordBatch]) -> (Vec<String>, Vec<Vec<Cell>>) {
+    let mut names = Vec::new();
+    let mut rows = Vec::new();
+    for batch in batches {
+        names = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let options = FormatOptions::default().with_null("NULL");
+        for r in 0..batch.num_rows() {
+            let row = batch
+                .columns()
+                .iter()
+                .map(|col| match col.data_type() {
+                    DataType::Float64 => {
+                        let a = col.as_primitive::<Float64Type>();
+                        Cell::Float(a.is_valid(r).then(|| a.value(r)))
+                    }
+                    _ => Cell::Text(
+                        ArrayFormatter::try_new(col.as_ref(), &options)
+                            .unwrap()
+                            .value(r)
+                            .to_string(),
+                    ),
+                })
+                .collect::<Vec<_>>();
+            rows.push(row);
+        }
+    }
+    let key = |row: &Vec<Cell>| {
+        row.iter()
+            .map(|c| match c {
+                Cell::Text(t) => t.clone(),
+                Cell::Float(f) => format!("{:.4e}", f.unwrap_or(f64::NAN)),
+            })
+            .collect::<Vec<_>>()
+    };
+    rows.sort_by_key(key);
+    (names, rows)
+}
+
+fn same_cell(a: &Cell, b: &Cell) -> bool {
+    match (a, b) {
+        (Cell::Float(Some(x)), Cell::Float(Some(y))) => {
+            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
+        _ => a == b,
+    }
+}
+
+/// Asserts two tables hold the same rows, in any order, floats equal to a
+/// relative 1e-9: a parallel engine adds float sums up in whatever order the
+/// partitions arrive, so the last bits may differ from run to run.
+pub fn assert_same_table(a: &[RecordBatch], b: &[RecordBatch], what: &str) {
+    let (names_a, rows_a) = table_rows(a);
+    let (names_b, rows_b) = table_rows(b);
+    assert_eq!(names_a, names_b, "{what}: columns");
+    assert_eq!(rows_a.len(), rows_b.len(), "{what}: row count");
+    for (x, y) in rows_a.iter().zip(&rows_b) {
+        assert!(
+            x.iter().zip(y).all(|(p, q)| same_cell(p, q)),
+            "{what}: {x:?} vs {y:?}"
         );
     }
 }

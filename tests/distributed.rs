@@ -1,0 +1,65 @@
+//! The bundled pipeline on Ballista's standalone cluster (a scheduler and an
+//! executor in the loyalty process, talking gRPC over localhost) gives the
+//! same output tables as the local engine. Built only with the `distributed`
+//! feature: `cargo test --features distributed --test distributed`.
+#![cfg(feature = "distributed")]
+
+mod common;
+
+use common::*;
+
+#[test]
+fn bundled_pipeline_on_a_standalone_ballista_cluster_matches_the_local_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    sample_data(tmp.path(), &data, 2_000, 7);
+    let pipeline = bundle_copy(tmp.path());
+
+    let local = tmp.path().join("out-local");
+    let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &local, &[]);
+    assert_exit(&o, 0);
+
+    let cluster = tmp.path().join("out-ballista");
+    let o = run_pipeline(
+        tmp.path(),
+        &pipeline,
+        "2026-06-30",
+        &data,
+        &cluster,
+        &["--engine", "standalone"],
+    );
+    assert_exit(&o, 0);
+
+    // Steps other steps read went to the executors as Parquet, not memory.
+    let results = read_json(&cluster.join("run_results.json"));
+    assert_eq!(results["status"], "success");
+    assert_eq!(
+        step_result(&results, "customer_orders")["materialize"],
+        "parquet"
+    );
+    assert!(!cluster.join("_scratch").exists(), "scratch files removed");
+
+    let tables: Vec<_> = std::fs::read_dir(local.join("tables"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(tables.len(), 16, "every output table of the pipeline");
+    for table in tables {
+        let dir = |root: &std::path::Path| root.join("tables").join(&table);
+        let local_rows = read_parquet_dir(&dir(&local));
+        assert!(rows(&local_rows) > 0, "{table:?} has rows");
+        assert_same_table(
+            &local_rows,
+            &read_parquet_dir(&dir(&cluster)),
+            &table.to_string_lossy(),
+        );
+    }
+    // The reports are rendered from the same numbers, rows in the same order
+    // (the out_root param they list aside).
+    let report = |out: &std::path::Path| {
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .replace(out.to_str().unwrap(), "OUT")
+    };
+    assert_eq!(report(&local), report(&cluster));
+}
