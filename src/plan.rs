@@ -1129,4 +1129,124 @@ outputs:
             "{err}"
         );
     }
+
+    fn engine_error(engine_yaml: &str, overrides: &Overrides) -> String {
+        let yaml = format!("{PIPE}engine:\n{engine_yaml}");
+        plan_of(&yaml, overrides).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn engine_options_are_datafusion_keys_checked_before_the_run() {
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  options:\n    datafusion.execution.batch_size: 4096\n"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.engine.options,
+            [(
+                "datafusion.execution.batch_size".to_string(),
+                "4096".to_string()
+            )]
+        );
+        let err = engine_error(
+            "  options:\n    datafusion.execution.batch_sise: 4096\n",
+            &Overrides::default(),
+        );
+        assert!(
+            err.contains("`engine.options.datafusion.execution.batch_sise`"),
+            "{err}"
+        );
+        let err = engine_error(
+            "  options:\n    datafusion.execution.batch_size: lots\n",
+            &Overrides::default(),
+        );
+        assert!(err.contains("batch_size"), "{err}");
+    }
+
+    #[test]
+    fn memory_limit_flag_replaces_the_file() {
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  memory_limit: 1GiB\n"),
+            &Overrides {
+                memory_limit: Some("512MiB".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.engine.memory_limit, Some(512 * 1024 * 1024));
+        assert_eq!(plan.engine.max_parallel_steps, 1);
+        let err = plan_of(
+            PIPE,
+            &Overrides {
+                memory_limit: Some("lots".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`--memory-limit lots`"), "{err}");
+    }
+
+    #[test]
+    fn engine_kind_and_url_are_checked() {
+        assert!(
+            engine_error("  kind: ballista\n", &Overrides::default())
+                .contains("`kind: ballista` needs `url`")
+        );
+        assert!(
+            engine_error("  url: df://h:50050\n", &Overrides::default())
+                .contains("`engine.url` is for `kind: ballista`")
+        );
+        assert!(
+            engine_error("  kind: ballista\n  url: http://h\n", &Overrides::default())
+                .contains("is not a Ballista scheduler")
+        );
+        let flag = |f: &str| Overrides {
+            engine: Some(f.into()),
+            ..Default::default()
+        };
+        assert!(
+            plan_of(PIPE, &flag("sideways"))
+                .unwrap_err()
+                .to_string()
+                .contains("`--engine sideways`: use `local`")
+        );
+        // The flag wins over the file.
+        let local = plan_of(
+            &format!("{PIPE}engine:\n  kind: ballista\n  url: df://h:50050\n"),
+            &flag("local"),
+        )
+        .unwrap();
+        assert_eq!(local.engine.kind, EngineKind::Local);
+    }
+
+    #[test]
+    fn on_ballista_memory_steps_become_parquet() {
+        let yaml = format!(
+            "{}engine:\n  kind: ballista\n  url: df://h:50050\n",
+            PIPE.replace(
+                "    sql: SELECT 1 AS one",
+                "    sql: SELECT 1 AS one\n    materialize: memory"
+            )
+        );
+        match plan_of(&yaml, &Overrides::default()) {
+            Ok(plan) => {
+                assert!(cfg!(feature = "distributed"));
+                assert_eq!(
+                    plan.step("unrelated").unwrap().materialize,
+                    Materialize::Parquet
+                );
+            }
+            Err(e) => {
+                assert!(!cfg!(feature = "distributed"));
+                assert!(
+                    e.to_string()
+                        .contains("build it with `cargo build --release --features distributed`"),
+                    "{e}"
+                );
+                assert_eq!(e.exit_code(), 2);
+            }
+        }
+    }
 }
