@@ -217,6 +217,8 @@ pub struct CheckResult {
     /// Up to five failing rows.
     pub sample: Vec<serde_json::Value>,
     pub message: Option<String>,
+    /// Wall time of the check's queries (checks may run concurrently).
+    pub elapsed_seconds: f64,
 }
 
 impl CheckResult {
@@ -246,6 +248,7 @@ pub async fn run_all(
 }
 
 async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
+    let started = std::time::Instant::now();
     let mut result = CheckResult {
         name: check.name.clone(),
         table: check.table.clone(),
@@ -255,6 +258,7 @@ async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
         failing_rows: 0,
         sample: Vec::new(),
         message: None,
+        elapsed_seconds: 0.0,
     };
     let outcome: Result<(u64, Vec<serde_json::Value>), String> = async {
         let df = ctx
@@ -298,8 +302,13 @@ async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
             ));
         }
     }
+    result.elapsed_seconds = started.elapsed().as_secs_f64();
     match (result.status, check.severity) {
-        ("pass", _) => tracing::info!(check = check.name.as_str(), "check passed"),
+        ("pass", _) => tracing::info!(
+            check = check.name.as_str(),
+            elapsed_s = format!("{:.3}", result.elapsed_seconds),
+            "check passed"
+        ),
         (_, Severity::Warn) => tracing::warn!(
             check = check.name.as_str(),
             failing_rows = result.failing_rows,
