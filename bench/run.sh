@@ -120,8 +120,8 @@ done
   echo "loyalty and DuckDB $duckdb_version alternating, on the same Parquet files."
   echo
   echo "- **loyalty**: \`loyalty run\` end to end: source checks, 25 steps, 16 output tables, 3 reports."
-  echo "- **DuckDB**: the same 25 steps from \`bench/duckdb/\` (DuckDB-dialect copies of \`sql/\`),"
-  echo "  the same 16 tables written as Parquet; no checks, no reports."
+  echo "- **DuckDB**: the same 25 steps (\`sql/\`, with DuckDB-dialect copies from \`bench/duckdb/\`"
+  echo "  where the dialects differ), the same 16 tables written as Parquet; no checks, no reports."
   echo "- Both engines' 12 summary tables were compared row by row before the figures were"
   echo "  written (\`bench/duckdb/run.py --compare\`), and agreed."
   echo "- **scan floor**: one read of the order columns the pipeline needs, as a loyalty run"

@@ -1,9 +1,10 @@
 """The bundled pipeline's analyses in DuckDB, for bench/run.sh.
 
 Reads the pipeline file for its params, sources, steps (in file order) and
-outputs; renders the DuckDB-dialect copies of the step SQL kept beside this
-script (bench/duckdb/<step>.sql) with Jinja the way loyalty renders its own
-(every value a SQL literal, `days` an interval); runs them in one DuckDB
+outputs; renders each step's SQL with Jinja the way loyalty renders its own
+(every value a SQL literal, `days` an interval): the DuckDB-dialect copy kept
+beside this script (bench/duckdb/<step>.sql) where the dialects differ, the
+pipeline's own sql/<step>.sql where they do not. Runs them in one DuckDB
 database (`view` steps as views, the rest as tables) and writes every output
 as one Parquet file, where loyalty writes its own.
 
@@ -30,6 +31,7 @@ import yaml
 from markupsafe import Markup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SQL = os.path.join(HERE, "..", "..", "sql")
 
 # The small tables compared in full; the per-customer tables are covered by
 # the summaries made from them.
@@ -85,7 +87,7 @@ def params_of(pipeline, as_of, data):
 
 def jinja_env():
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE),
+        loader=jinja2.FileSystemLoader([HERE, SQL]),
         autoescape=True,
         finalize=sql_literal,
         undefined=jinja2.StrictUndefined,
