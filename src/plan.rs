@@ -1230,23 +1230,21 @@ outputs:
                 "    sql: SELECT 1 AS one\n    materialize: memory"
             )
         );
-        match plan_of(&yaml, &Overrides::default()) {
-            Ok(plan) => {
-                assert!(cfg!(feature = "distributed"));
-                assert_eq!(
-                    plan.step("unrelated").unwrap().materialize,
-                    Materialize::Parquet
-                );
-            }
-            Err(e) => {
-                assert!(!cfg!(feature = "distributed"));
-                assert!(
-                    e.to_string()
-                        .contains("build it with `cargo build --release --features distributed`"),
-                    "{e}"
-                );
-                assert_eq!(e.exit_code(), 2);
-            }
+        let result = plan_of(&yaml, &Overrides::default());
+        if cfg!(feature = "distributed") {
+            let plan = result.unwrap();
+            assert_eq!(
+                plan.step("unrelated").unwrap().materialize,
+                Materialize::Parquet
+            );
+        } else {
+            let e = result.unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("build it with `cargo build --release --features distributed`"),
+                "{e}"
+            );
+            assert_eq!(e.exit_code(), 2);
         }
     }
 }
