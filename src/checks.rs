@@ -233,7 +233,6 @@ impl CheckResult {
     }
 }
 
-/// Runs checks one after the other.
 /// Runs checks, up to `parallel` at a time; results come in the order given.
 pub async fn run_all(
     ctx: &SessionContext,

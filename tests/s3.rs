@@ -134,17 +134,8 @@ async fn the_bundled_pipeline_runs_on_s3() {
     moto.create_bucket("crm");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    analyses_fixture(&data, true);
+    upload_fixture(&moto.endpoint(), &data).await;
     let s3 = store(&moto.endpoint(), "crm");
-    for table in ["customers", "orders", "surveys", "complaints"] {
-        let bytes = std::fs::read(data.join(format!("{table}/part-0.parquet"))).unwrap();
-        s3.put(
-            &ObjectPath::from(format!("data/{table}/part-0.parquet")),
-            PutPayload::from(bytes),
-        )
-        .await
-        .unwrap();
-    }
 
     let o = run_s3(tmp.path(), &moto.endpoint(), &[]);
     assert_exit(&o, 0);

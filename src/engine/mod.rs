@@ -556,8 +556,6 @@ pub fn memory_hint(message: &str) -> &'static str {
     }
 }
 
-/// Plans one step and keeps its result as the step asks. Returns the row
-/// count where the step was computed.
 /// Whether a query ends in an ORDER BY (possibly under a projection or a
 /// limit): its rows then have an order that readers rely on.
 fn declares_order(plan: &datafusion::logical_expr::LogicalPlan) -> bool {
@@ -570,6 +568,8 @@ fn declares_order(plan: &datafusion::logical_expr::LogicalPlan) -> bool {
     }
 }
 
+/// Plans one step and keeps its result as the step asks. Returns the row
+/// count where the step was computed.
 async fn run_step(
     ctx: &SessionContext,
     step: &StepPlan,
