@@ -10,15 +10,12 @@
 -- Each stage is a subset of the one before. Per stage: customers, share of
 -- the surveyed, and conversion from the previous stage.
 WITH latest AS (
+    -- the latest answer up to as_of (latest_survey.sql), kept when it falls in
+    -- the window: the latest answer in the window is the latest of all, since
+    -- both end with as_of
     SELECT customer_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts, csat, nps
-    FROM (
-        SELECT *,
-            ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY survey_ts DESC, response_id DESC) AS rn
-        FROM surveys
-        WHERE CAST(survey_ts AS DATE) <= {{ as_of }}
-          AND CAST(survey_ts AS DATE) > {{ as_of }} - {{ survey_window_days | days }}
-    )
-    WHERE rn = 1
+    FROM latest_survey
+    WHERE CAST(survey_ts AS DATE) > {{ as_of }} - {{ survey_window_days | days }}
 ),
 repurchase AS (
     SELECT l.customer_id

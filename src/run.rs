@@ -8,15 +8,15 @@ use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use minijinja::Value;
 use object_store::{ObjectStoreExt, PutPayload};
 use url::Url;
 
 use crate::checks::{self, CheckPlan};
 use crate::engine::{
-    self, SourceResult, StepResult, StepStatus, build_session, register_sources, run_steps,
-    step_sql_options, write::write_stream,
+    SourceResult, StepResult, StepStatus, build_session, register_sources, run_steps,
+    step_sql_options,
+    write::{OutputJob, WrittenOutput},
 };
 use crate::error::{Error, Result};
 use crate::manifest::{self, Artifact, ArtifactKind, RunResults};
@@ -106,7 +106,38 @@ async fn execute(
             format!("source `{}` failed check `{}`", r.table, r.name),
         ));
     }
-    let outcome = run_steps(ctx, plan, &unusable, scratch_root, observer).await;
+    // Each output is written to staging as soon as its step has succeeded;
+    // everything staged is published at the end, or discarded.
+    let mut stager = Stager::new(ctx, &plan.output_root, run_id);
+    let jobs = plan
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(index, out)| {
+            let staging = stager.staging_url(&out.url);
+            let (store, path) = store_for(ctx, &staging)?;
+            Ok(OutputJob {
+                index,
+                output: out.clone(),
+                staging,
+                store,
+                path,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let outcome = run_steps(ctx, plan, &unusable, scratch_root, &jobs, observer).await;
+    tracing::debug!(
+        outputs = outcome.written.len(),
+        "steps done, outputs written"
+    );
+    // Every file that was written goes to the stager, whatever failed, so
+    // that discarding the run removes it.
+    let mut written = Vec::new();
+    for w in outcome.written {
+        let out = &plan.outputs[w.index];
+        stager.add(&w.staging, &out.url)?;
+        written.push(w);
+    }
     results.steps = outcome.steps;
     // Step checks finish in whatever order the steps do; list them in plan
     // order so the manifest and reports do not change from run to run.
@@ -120,6 +151,7 @@ async fn execute(
         .find(|c| c.blocks() && c.table_is_source(plan))
     {
         let message = failed.message.clone().unwrap_or_default();
+        stager.discard().await;
         return Err(Error::Run(message));
     }
     if let Some(failed) = results.steps.iter().find(|s| s.status == StepStatus::Error) {
@@ -129,6 +161,7 @@ async fn execute(
             .filter(|s| s.status == StepStatus::Error)
             .count();
         let message = failed.message.clone().unwrap_or_default();
+        stager.discard().await;
         return Err(if count == 1 {
             Error::Run(message)
         } else {
@@ -136,13 +169,13 @@ async fn execute(
         });
     }
 
-    let mut stager = Stager::new(ctx, &plan.output_root, run_id);
     match stage_artifacts(
         plan,
         ctx,
         &results.sources,
         &results.steps,
         &results.checks,
+        &written,
         &mut stager,
     )
     .await
@@ -154,14 +187,6 @@ async fn execute(
         }
         Err(e) => {
             stager.discard().await;
-            // A view step is computed by the output that reads it: its
-            // failure there is the step's failure.
-            if let Error::Step { step, .. } = &e
-                && let Some(r) = results.steps.iter_mut().find(|r| &r.name == step)
-            {
-                r.status = StepStatus::Error;
-                r.message = Some(e.to_string());
-            }
             Err(e)
         }
     }
@@ -175,69 +200,34 @@ fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
         .collect()
 }
 
-/// Writes every output and report to staging; returns what will be published.
+/// Lists the outputs written to staging and writes every report there;
+/// returns what will be published.
 async fn stage_artifacts(
     plan: &Plan,
     ctx: &SessionContext,
     sources: &[SourceResult],
     steps: &[StepResult],
     checks: &[checks::CheckResult],
+    written: &[WrittenOutput],
     stager: &mut Stager,
 ) -> Result<Vec<Artifact>> {
     let mut artifacts = Vec::new();
-    let succeeded = |name: &str| {
-        steps
-            .iter()
-            .any(|s| s.name == name && s.status == StepStatus::Success)
-    };
-    // Outputs are encoded and written concurrently (each file's encoding is
-    // single-threaded), up to the engine's parallelism; they are listed in
-    // plan order whatever order they finish in.
-    let mut writes = Vec::new();
-    for out in &plan.outputs {
-        if !succeeded(&out.step) {
+    for (index, out) in plan.outputs.iter().enumerate() {
+        let Some(w) = written.iter().find(|w| w.index == index) else {
             tracing::warn!(
                 step = out.step.as_str(),
                 "output not written: the step was skipped"
             );
             continue;
-        }
-        let staging = stager.staging_url(&out.url);
-        let (store, path) = store_for(ctx, &staging)?;
-        writes.push(async move {
-            let rows = write_output(plan, ctx, out, store, &path).await?;
-            Ok::<_, Error>((out, staging, rows))
-        });
-    }
-    let parallel = plan.engine.parallelism(ctx);
-    let written: Vec<Result<_>> = futures::stream::iter(writes)
-        .buffered(parallel)
-        .collect()
-        .await;
-    tracing::debug!(outputs = written.len(), "outputs written");
-    // Every file that was written is handed to the stager, even when another
-    // failed, so that discarding the run removes it.
-    let mut first_error = None;
-    for result in written {
-        let (out, staging, rows) = match result {
-            Ok(w) => w,
-            Err(e) => {
-                first_error.get_or_insert(e);
-                continue;
-            }
         };
-        stager.add(&staging, &out.url)?;
         artifacts.push(Artifact {
             kind: ArtifactKind::Output,
             source: out.step.clone(),
             path: redact(out.url.as_str()),
             format: Artifact::format_of(out.format),
-            rows: Some(rows),
-            bytes: stager.staged_size(&staging).await,
+            rows: Some(w.rows),
+            bytes: stager.staged_size(&w.staging).await,
         });
-    }
-    if let Some(e) = first_error {
-        return Err(e);
     }
 
     let step_names: Vec<String> = steps
@@ -286,47 +276,6 @@ async fn stage_artifacts(
         }
     }
     Ok(artifacts)
-}
-
-/// Computes one output's step and writes it to its staging path; returns the row count.
-async fn write_output(
-    plan: &Plan,
-    ctx: &SessionContext,
-    out: &crate::plan::OutputPlan,
-    store: std::sync::Arc<dyn object_store::ObjectStore>,
-    path: &object_store::path::Path,
-) -> Result<u64> {
-    let fail = |e: &dyn std::fmt::Display| Error::Step {
-        step: out.step.clone(),
-        message: format!(
-            "writing output `{}`: {e}{}",
-            redact(out.url.as_str()),
-            engine::memory_hint(&e.to_string())
-        ),
-    };
-    let started = Instant::now();
-    let physical = ctx
-        .table(out.step.as_str())
-        .await
-        .map_err(|e| fail(&e))?
-        .create_physical_plan()
-        .await
-        .map_err(|e| fail(&e))?;
-    let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
-        .map_err(|e| fail(&e))?;
-    let rows = write_stream(stream, store, path, out.format)
-        .await
-        .map_err(|e| fail(&e))?;
-    if plan.engine.profile {
-        engine::log_profile(&format!("output of {}", out.step), physical.as_ref());
-    }
-    tracing::debug!(
-        step = out.step.as_str(),
-        rows,
-        elapsed_s = format!("{:.3}", started.elapsed().as_secs_f64()),
-        "output written"
-    );
-    Ok(rows)
 }
 
 /// What a report knows of the run. No wall-clock time: the same data and

@@ -19,8 +19,8 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use url::Url;
 
@@ -30,6 +30,7 @@ use crate::plan::{EngineConfig, EngineKind, Plan, StepPlan};
 use crate::progress::Observer;
 use crate::spec::Materialize;
 use crate::storage::{ensure_store, listing_url, redact, storage_err};
+use write::{OutputJob, WrittenOutput};
 
 /// Builds the DataFusion session every command uses: local, or a client of a
 /// Ballista cluster with the same configuration.
@@ -99,6 +100,14 @@ fn local_config() -> SessionConfig {
     let optimizer = &mut config.options_mut().optimizer;
     optimizer.hash_join_single_partition_threshold = 64 * 1024 * 1024;
     optimizer.hash_join_single_partition_threshold_rows = 4_000_000;
+    // A partial aggregation that keeps more than 30% of its input rows (orders
+    // grouped per customer and month, say) is dropped after its first 100k
+    // rows: the final aggregation would redo nearly all of its work.
+    // DataFusion's default gives up only above 80%.
+    config
+        .options_mut()
+        .execution
+        .skip_partial_aggregation_probe_ratio_threshold = 0.3;
     config
 }
 
@@ -401,26 +410,57 @@ impl StepResult {
 /// Runs the plan's steps. Independent steps run concurrently; a step whose
 /// input failed, or reads a source in `unusable_sources` (source → why), is
 /// skipped. A step's checks run as soon as it is computed; an error-level
-/// failure fails the step. Returns one result per step, in
-/// plan order, whatever happened.
+/// failure fails the step. A step's outputs (`outputs`) are written to
+/// staging as soon as it has succeeded, while later steps run; writing counts
+/// against `max_parallel_steps` like a step, and a failure there fails the
+/// step. Returns one result per step, in plan order, whatever happened.
 pub async fn run_steps(
     ctx: &SessionContext,
     plan: &Plan,
     unusable_sources: &[(String, String)],
     scratch_root: &Url,
+    outputs: &[OutputJob],
     observer: &dyn Observer,
 ) -> StepsOutcome {
+    /// What one task of the run gave.
+    enum Done {
+        Step(StepPlan, Result<StepOutcome, String>),
+        Output(String, Result<WrittenOutput, String>),
+    }
+    type StepOutcome = (Result<Option<u64>>, Vec<CheckResult>, f64);
+
     let mut results: HashMap<String, StepResult> = HashMap::new();
     let mut check_results: Vec<CheckResult> = Vec::new();
+    let mut written: Vec<WrittenOutput> = Vec::new();
     for step in &plan.deselected {
         results.insert(
             step.name.clone(),
             StepResult::skipped(step, "not selected by `--select`".into()),
         );
     }
+    let profile = plan.engine.profile;
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
+    // Outputs of steps that succeeded, waiting for a free slot.
+    let mut pending_outputs: Vec<OutputJob> = Vec::new();
     let mut running = FuturesUnordered::new();
     loop {
+        // Outputs first: they free memory and let nothing else wait.
+        while running.len() < plan.engine.max_parallel_steps && !pending_outputs.is_empty() {
+            let job = pending_outputs.remove(0);
+            let ctx = ctx.clone();
+            let step = job.output.step.clone();
+            let task = tokio::spawn(async move { write::write_output(&ctx, &job, profile).await });
+            running.push(
+                async move {
+                    let done = match task.await {
+                        Ok(r) => r.map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("stopped abnormally: {e}")),
+                    };
+                    Done::Output(step, done)
+                }
+                .boxed(),
+            );
+        }
         for (i, step) in plan.steps.iter().enumerate() {
             if started[i] {
                 continue;
@@ -463,7 +503,6 @@ pub async fn run_steps(
                 let step = step.clone();
                 let scratch = scratch_root.clone();
                 let for_task = step.clone();
-                let profile = plan.engine.profile;
                 let task = tokio::spawn(async move {
                     let t0 = Instant::now();
                     let outcome = run_step(&ctx, &for_task, &scratch, profile).await;
@@ -473,25 +512,44 @@ pub async fn run_steps(
                     };
                     (outcome, checks, t0.elapsed().as_secs_f64())
                 });
-                running.push(async move { (step, task.await) });
+                running.push(
+                    async move {
+                        // A panic is a bug; the step still gets a result.
+                        let done = task.await.map_err(|e| format!("stopped abnormally: {e}"));
+                        Done::Step(step, done)
+                    }
+                    .boxed(),
+                );
             }
         }
-        let Some(joined) = running.next().await else {
+        let Some(done) = running.next().await else {
             break;
         };
-        let (step, joined) = joined;
-        let (outcome, checks, elapsed) = match joined {
-            Ok(v) => v,
-            // A panic is a bug; the step still gets a result.
-            Err(e) => (
-                Err(Error::Step {
-                    step: step.name.clone(),
-                    message: format!("stopped abnormally: {e}"),
-                }),
-                Vec::new(),
-                0.0,
-            ),
+        let (step, joined) = match done {
+            Done::Step(step, joined) => (step, joined),
+            Done::Output(_, Ok(w)) => {
+                written.push(w);
+                continue;
+            }
+            Done::Output(step, Err(message)) => {
+                // The step is failed after the fact; steps that read it may
+                // already have run, but the run fails and nothing is published.
+                if let Some(r) = results.get_mut(&step) {
+                    r.status = StepStatus::Error;
+                    r.rows = None;
+                    r.message = Some(message);
+                    observer.step_finished(r);
+                }
+                continue;
+            }
         };
+        let (outcome, checks, elapsed) = joined.unwrap_or_else(|message| {
+            let e = Error::Step {
+                step: step.name.clone(),
+                message,
+            };
+            (Err(e), Vec::new(), 0.0)
+        });
         let blocking: Vec<&CheckResult> = checks.iter().filter(|c| c.blocks()).collect();
         let outcome = match outcome {
             Ok(_) if !blocking.is_empty() => Err(Error::Step {
@@ -508,7 +566,15 @@ pub async fn run_steps(
         let result = StepResult {
             elapsed_seconds: elapsed,
             ..match outcome {
-                Ok(rows) => StepResult::of(&step, StepStatus::Success, rows, None),
+                Ok(rows) => {
+                    pending_outputs.extend(
+                        outputs
+                            .iter()
+                            .filter(|j| j.output.step == step.name)
+                            .cloned(),
+                    );
+                    StepResult::of(&step, StepStatus::Success, rows, None)
+                }
                 Err(e) => StepResult::of(&step, StepStatus::Error, None, Some(e.to_string())),
             }
         };
@@ -525,17 +591,21 @@ pub async fn run_steps(
             .iter()
             .filter_map(|step| results.remove(&step.name)),
     );
+    written.sort_by_key(|w| w.index);
     StepsOutcome {
         steps: ordered,
         checks: check_results,
+        written,
     }
 }
 
-/// What running the steps gave: a result per step and per check.
+/// What running the steps gave: a result per step and per check, and the
+/// outputs written to staging (in plan order).
 #[derive(Debug, Clone)]
 pub struct StepsOutcome {
     pub steps: Vec<StepResult>,
     pub checks: Vec<CheckResult>,
+    pub written: Vec<WrittenOutput>,
 }
 
 /// Logs a computed plan with each operator's metrics (rows, time, spills),

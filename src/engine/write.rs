@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Schema, UInt64Type};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
@@ -16,7 +19,12 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use tokio::io::AsyncWriteExt;
 
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::plan::OutputPlan;
 use crate::spec::OutputFormat;
+use crate::storage::redact;
 
 /// Rows per Parquet row group in files this tool writes.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
@@ -44,6 +52,71 @@ pub fn writer_properties(schema: &Schema) -> WriterProperties {
         }
     }
     builder.build()
+}
+
+/// An output to write as soon as its step has succeeded, and where in
+/// staging it goes.
+#[derive(Debug, Clone)]
+pub struct OutputJob {
+    /// Its position among the plan's outputs.
+    pub index: usize,
+    pub output: OutputPlan,
+    pub staging: Url,
+    pub store: Arc<dyn ObjectStore>,
+    pub path: ObjectPath,
+}
+
+/// An output written to staging.
+#[derive(Debug, Clone)]
+pub struct WrittenOutput {
+    pub index: usize,
+    pub staging: Url,
+    pub rows: u64,
+}
+
+/// Computes an output's step and writes it to its staging path. A failure is
+/// the step's: for a view step, this is where it is computed.
+pub async fn write_output(
+    ctx: &SessionContext,
+    job: &OutputJob,
+    profile: bool,
+) -> Result<WrittenOutput> {
+    let out = &job.output;
+    let fail = |e: &dyn std::fmt::Display| Error::Step {
+        step: out.step.clone(),
+        message: format!(
+            "writing output `{}`: {e}{}",
+            redact(out.url.as_str()),
+            super::memory_hint(&e.to_string())
+        ),
+    };
+    let started = Instant::now();
+    let physical = ctx
+        .table(out.step.as_str())
+        .await
+        .map_err(|e| fail(&e))?
+        .create_physical_plan()
+        .await
+        .map_err(|e| fail(&e))?;
+    let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
+        .map_err(|e| fail(&e))?;
+    let rows = write_stream(stream, job.store.clone(), &job.path, out.format)
+        .await
+        .map_err(|e| fail(&e))?;
+    if profile {
+        super::log_profile(&format!("output of {}", out.step), physical.as_ref());
+    }
+    tracing::debug!(
+        step = out.step.as_str(),
+        rows,
+        elapsed_s = format!("{:.3}", started.elapsed().as_secs_f64()),
+        "output written"
+    );
+    Ok(WrittenOutput {
+        index: job.index,
+        staging: job.staging.clone(),
+        rows,
+    })
 }
 
 /// Writes every batch of `stream` to `path` in `store`; returns the row count.
