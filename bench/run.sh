@@ -68,7 +68,12 @@ for size in "${sizes[@]}"; do
   limit=""
   [ "$size" != L ] || limit="$limit_l"
 
-  times=(); rss=(); dtimes=(); drss=(); floors=()
+  # The same checks in DuckDB, for the same-work comparison: the queries
+  # loyalty makes for them, as `loyalty validate --show-sql` lists them.
+  checks="$work/checks-$size.sql"
+  "$bin" -q validate "$pipeline" --as-of "$as_of" --param data_root="$data" --show-sql >"$checks"
+
+  times=(); rss=(); dtimes=(); drss=(); ctimes=(); floors=()
   for i in $(seq "$runs"); do
     out="$work/out-$size"
     dout="$work/duckdb-out-$size"
@@ -87,11 +92,18 @@ for size in "${sizes[@]}"; do
     dtimes+=("$(calc "$t1 - $t0")")
     drss+=("$r")
 
+    rm -rf "$dout-checks"
+    t0=$(now)
+    "$py" bench/duckdb/run.py "$pipeline" --data "$data" --out "$dout-checks" --as-of "$as_of" \
+      ${limit:+--memory-limit "$limit"} --checks "$checks" >/dev/null
+    t1=$(now)
+    ctimes+=("$(calc "$t1 - $t0")")
+
     t0=$(now)
     "$bin" -q run bench/scan_floor.yaml --param data_root="$data" --param out_root="$work/floor-$size" >/dev/null
     t1=$(now)
     floors+=("$(calc "$t1 - $t0")")
-    echo "$size run $i: loyalty ${times[-1]} s, DuckDB ${dtimes[-1]} s, scan floor ${floors[-1]} s"
+    echo "$size run $i: loyalty ${times[-1]} s, DuckDB ${dtimes[-1]} s, DuckDB with checks ${ctimes[-1]} s, scan floor ${floors[-1]} s"
   done
   echo "== $size: comparing the outputs of loyalty and DuckDB"
   same=$("$py" bench/duckdb/run.py "$pipeline" --compare "$out" "$dout") || {
@@ -102,14 +114,15 @@ for size in "${sizes[@]}"; do
   echo "$same"
   t=$(printf '%s\n' "${times[@]}" | median)
   d=$(printf '%s\n' "${dtimes[@]}" | median)
+  c=$(printf '%s\n' "${ctimes[@]}" | median)
   f=$(printf '%s\n' "${floors[@]}" | median)
   r=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
   dr=$(printf '%s\n' "${drss[@]}" | sort -g | tail -1)
   per_m() { calc "$1 / ($orders / 1000000)"; }
   mib() { calc "$1 / 1048576"; }
-  rows+=("$(printf '| %s | %s | %s | %s | %.2f | %.0f | %.2f | %.0f | **%.2f** | %.3f | %.3f | %.2f | %.1f× |' \
+  rows+=("$(printf '| %s | %s | %s | %s | %.2f | %.0f | %.2f | %.0f | **%.2f** | %.2f | %.2f | %.3f | %.3f | %.2f | %.1f× |' \
     "$size" "$n" "$orders" "${limit:-none}" "$t" "$(mib "$r")" "$d" "$(mib "$dr")" "$(calc "$t / $d")" \
-    "$(per_m "$t")" "$(per_m "$d")" "$f" "$(calc "$t / $f")")")
+    "$c" "$(calc "$t / $c")" "$(per_m "$t")" "$(per_m "$d")" "$f" "$(calc "$t / $f")")")
 done
 
 {
@@ -122,14 +135,17 @@ done
   echo "- **loyalty**: \`loyalty run\` end to end: source checks, 25 steps, 16 output tables, 3 reports."
   echo "- **DuckDB**: the same 25 steps (\`sql/\`, with DuckDB-dialect copies from \`bench/duckdb/\`"
   echo "  where the dialects differ), the same 16 tables written as Parquet; no checks, no reports."
+  echo "- **DuckDB + checks**: the same, plus loyalty's 11 data checks run as loyalty runs them"
+  echo "  (their queries from \`loyalty validate --show-sql\`, failing rows counted): the same work"
+  echo "  but for the reports. The target compares loyalty with plain DuckDB (**loyalty/DuckDB**)."
   echo "- Both engines' 12 summary tables were compared row by row before the figures were"
   echo "  written (\`bench/duckdb/run.py --compare\`), and agreed."
   echo "- **scan floor**: one read of the order columns the pipeline needs, as a loyalty run"
   echo "  (\`bench/scan_floor.yaml\`)."
   echo "- Peak RSS: loyalty's \`peak_rss_bytes\` from run_results.json; DuckDB's Python process."
   echo
-  echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor |"
-  echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | DuckDB + checks s | loyalty/(DuckDB + checks) | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor |"
+  echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   # A size not run this time keeps its row from the previous RESULTS.md.
   for size in S M L; do
     row=$(printf '%s\n' "${rows[@]}" | grep "^| $size |" || true)

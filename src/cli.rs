@@ -69,6 +69,10 @@ pub enum Command {
         pipeline: PathBuf,
         #[command(flatten)]
         params: ParamArgs,
+        /// Also print every query the run would make (source checks, each step
+        /// and its checks), rendered with these params.
+        #[arg(long)]
+        show_sql: bool,
     },
     /// Write sample customers/, orders/, surveys/ and complaints/ as Parquet.
     Sample {
@@ -207,7 +211,11 @@ async fn execute(cli: &Cli) -> Result<()> {
             };
             run_pipeline(pipeline, &overrides, observer(cli).as_ref()).await
         }
-        Command::Validate { pipeline, params } => {
+        Command::Validate {
+            pipeline,
+            params,
+            show_sql,
+        } => {
             let overrides = Overrides {
                 params: params.overrides(),
                 ..Overrides::default()
@@ -216,6 +224,9 @@ async fn execute(cli: &Cli) -> Result<()> {
             let plan = Plan::build(&loaded, &overrides, today())?;
             let problems = crate::run::validate(&plan).await?;
             if problems.is_empty() {
+                if *show_sql {
+                    print!("{}", plan.sql_listing());
+                }
                 println!(
                     "{}: valid ({} sources, {} steps, {} outputs, {} reports)",
                     pipeline.display(),

@@ -245,6 +245,41 @@ impl Plan {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// Every query a run makes, as it would run them with these params: the
+    /// source checks, then each step followed by its checks. Each query has a
+    /// `--` header line naming it and ends with a line holding only `;`
+    /// (`loyalty validate --show-sql`).
+    pub fn sql_listing(&self) -> String {
+        let check = |c: &CheckPlan| {
+            let severity = match c.severity {
+                crate::spec::Severity::Error => "error",
+                crate::spec::Severity::Warn => "warn",
+            };
+            format!(
+                "-- check {} on {} ({severity})\n{}\n;\n",
+                c.name,
+                c.table,
+                c.sql.trim()
+            )
+        };
+        let mut out: String = self
+            .sources
+            .iter()
+            .flat_map(|s| &s.checks)
+            .map(check)
+            .collect();
+        for step in &self.steps {
+            out.push_str(&format!(
+                "-- step {} ({})\n{}\n;\n",
+                step.name,
+                step.origin,
+                step.sql.trim()
+            ));
+            out.extend(step.checks.iter().map(check));
+        }
+        out
+    }
+
     pub fn as_of(&self) -> NaiveDate {
         self.params.as_of()
     }

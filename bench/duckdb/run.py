@@ -9,8 +9,13 @@ database (`view` steps as views, the rest as tables) and writes every output
 as one Parquet file, where loyalty writes its own.
 
     python run.py PIPELINE --data DIR --out DIR --as-of YYYY-MM-DD
-                  [--memory-limit 2GiB] [--threads N]
+                  [--memory-limit 2GiB] [--threads N] [--checks LISTING]
     python run.py PIPELINE --compare LOYALTY_OUT DUCKDB_OUT
+
+--checks also runs loyalty's data checks, for a comparison of the same work:
+LISTING is what `loyalty validate --show-sql` printed for the same params.
+Each check's failing rows are counted, as loyalty counts them: the source
+checks before the steps, each step's checks after its step.
 
 --compare checks that both engines produced the same numbers: every summary
 table row by row (floats to a relative 1e-9), which includes the segment
@@ -97,6 +102,24 @@ def jinja_env():
     return env
 
 
+def read_checks(path):
+    """The checks of a `loyalty validate --show-sql` listing: (table, name, sql)."""
+    checks = []
+    for block in open(path).read().split("\n;\n"):
+        header, _, sql = block.strip().partition("\n")
+        if header.startswith("-- check "):
+            name, _, rest = header[len("-- check "):].rpartition(" on ")
+            checks.append((rest.split(" ")[0], name, sql))
+    return checks
+
+
+def run_checks(con, checks):
+    for _table, name, sql in checks:
+        failing = con.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0]
+        if failing:
+            print(f"check {name}: {failing} failing rows", file=sys.stderr)
+
+
 def run(args):
     pipeline = load_pipeline(args.pipeline)
     params = params_of(pipeline, args.as_of, os.path.abspath(args.data))
@@ -116,11 +139,14 @@ def run(args):
             f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{url.rstrip('/')}/*.parquet')"
         )
 
+    checks = read_checks(args.checks) if args.checks else []
+    run_checks(con, [c for c in checks if c[0] in pipeline["sources"]])
     env = jinja_env()
     for name, step in pipeline["steps"].items():
         sql = env.get_template(f"{name}.sql").render(**params)
         kind = "VIEW" if step.get("materialize", "view") == "view" else "TABLE"
         con.execute(f"CREATE {kind} {name} AS {sql}")
+        run_checks(con, [c for c in checks if c[0] == name])
 
     out = os.path.abspath(args.out)
     for output in pipeline["outputs"]:
@@ -197,6 +223,7 @@ def main():
     parser.add_argument("--as-of")
     parser.add_argument("--memory-limit")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--checks", metavar="LISTING")
     parser.add_argument("--compare", nargs=2, metavar=("LOYALTY_OUT", "DUCKDB_OUT"))
     args = parser.parse_args()
     if args.compare:
