@@ -293,6 +293,68 @@ steps:
 }
 
 #[test]
+fn validate_show_sql_lists_every_query_rendered_with_the_params() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let yaml = "name: t
+params:
+  min_amount: { type: int, default: 10 }
+sources:
+  orders:
+    url: data/orders/
+    checks:
+      - unique: [order_id]
+      - accepted_values: { column: status, values: [completed, cancelled] }
+        severity: warn
+output_root: out
+steps:
+  big:
+    sql: SELECT order_id FROM orders WHERE amount >= {{ min_amount }} AND order_ts < {{ as_of }}
+    checks:
+      - not_null: [order_id]
+";
+    let p = pipeline_file(tmp.path(), yaml);
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "validate",
+            p.to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            "min_amount=50",
+            "--show-sql",
+        ],
+    );
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    // Source checks first, then each step followed by its checks; every
+    // query ends with a line holding only `;`.
+    let blocks: Vec<&str> = out
+        .split("\n;\n")
+        .filter(|b| b.starts_with("-- "))
+        .collect();
+    assert_eq!(
+        blocks,
+        [
+            "-- check orders.unique(order_id) on orders (error)\n\
+             SELECT \"order_id\", COUNT(*) AS duplicates FROM \"orders\" GROUP BY \"order_id\" HAVING COUNT(*) > 1",
+            "-- check orders.accepted_values(status) on orders (warn)\n\
+             SELECT * FROM \"orders\" WHERE \"status\" IS NOT NULL AND \"status\" NOT IN ('completed', 'cancelled')",
+            "-- step big (inline SQL)\n\
+             SELECT order_id FROM orders WHERE amount >= 50 AND order_ts < DATE '2026-06-30'",
+            "-- check big.not_null(order_id) on big (error)\n\
+             SELECT * FROM \"big\" WHERE \"order_id\" IS NULL",
+        ],
+        "{out}"
+    );
+    assert!(
+        out.ends_with("valid (1 sources, 1 steps, 0 outputs, 0 reports)\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_failed_step_publishes_nothing_and_keeps_the_previous_outputs() {
     let tmp = tempfile::tempdir().unwrap();
     hand_fixture(&tmp.path().join("data"));

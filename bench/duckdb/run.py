@@ -123,6 +123,7 @@ def run_checks(con, checks):
 def run(args):
     pipeline = load_pipeline(args.pipeline)
     params = params_of(pipeline, args.as_of, os.path.abspath(args.data))
+    os.makedirs(args.out, exist_ok=True)
     con = duckdb.connect()
     con.execute(f"SET threads = {args.threads}")
     if args.memory_limit:
