@@ -444,7 +444,8 @@ pub async fn run_steps(
     let mut pending_outputs: Vec<OutputJob> = Vec::new();
     let mut running = FuturesUnordered::new();
     loop {
-        // Outputs first: they free memory and let nothing else wait.
+        // Outputs of finished steps start first, so that the last step is
+        // not followed by a queue of writes.
         while running.len() < plan.engine.max_parallel_steps && !pending_outputs.is_empty() {
             let job = pending_outputs.remove(0);
             let ctx = ctx.clone();
@@ -454,7 +455,9 @@ pub async fn run_steps(
                 async move {
                     let done = match task.await {
                         Ok(r) => r.map_err(|e| e.to_string()),
-                        Err(e) => Err(format!("stopped abnormally: {e}")),
+                        Err(e) => Err(format!(
+                            "step `{step}` stopped abnormally writing its output: {e}"
+                        )),
                     };
                     Done::Output(step, done)
                 }
