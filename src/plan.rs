@@ -231,8 +231,8 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// How many checks or output writes run at once: the step parallelism,
-    /// but no more than the query parallelism (they are CPU work).
+    /// How many source checks run at once: the step parallelism, but no more
+    /// than the query parallelism (they are CPU work).
     pub fn parallelism(&self, ctx: &datafusion::prelude::SessionContext) -> usize {
         self.max_parallel_steps
             .min(ctx.copied_config().target_partitions())

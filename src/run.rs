@@ -132,11 +132,8 @@ async fn execute(
     );
     // Every file that was written goes to the stager, whatever failed, so
     // that discarding the run removes it.
-    let mut written = Vec::new();
-    for w in outcome.written {
-        let out = &plan.outputs[w.index];
-        stager.add(&w.staging, &out.url)?;
-        written.push(w);
+    for w in &outcome.written {
+        stager.add(&w.staging, &plan.outputs[w.index].url)?;
     }
     results.steps = outcome.steps;
     // Step checks finish in whatever order the steps do; list them in plan
@@ -175,7 +172,7 @@ async fn execute(
         &results.sources,
         &results.steps,
         &results.checks,
-        &written,
+        &outcome.written,
         &mut stager,
     )
     .await

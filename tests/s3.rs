@@ -129,12 +129,10 @@ fn run_s3(cwd: &Path, endpoint: &str, extra: &[&str]) -> Output {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bundled_pipeline_runs_on_s3() {
-    let Some(bin) = moto_server() else { return };
-    let moto = Moto::start(&bin);
-    moto.create_bucket("crm");
-    let tmp = tempfile::tempdir().unwrap();
+    let Some((moto, tmp)) = moto_with_fixture().await else {
+        return;
+    };
     let data = tmp.path().join("data");
-    upload_fixture(&moto.endpoint(), &data).await;
     let s3 = store(&moto.endpoint(), "crm");
 
     let o = run_s3(tmp.path(), &moto.endpoint(), &[]);
@@ -202,6 +200,17 @@ async fn the_bundled_pipeline_runs_on_s3() {
     assert!(keys.contains(&"out/report.html".to_string()));
 }
 
+/// A moto server with bucket `crm` holding the analyses fixture under
+/// `data/` (written locally under `<tmp>/data` too), or None where moto is
+/// not installed.
+async fn moto_with_fixture() -> Option<(Moto, tempfile::TempDir)> {
+    let moto = Moto::start(&moto_server()?);
+    moto.create_bucket("crm");
+    let tmp = tempfile::tempdir().unwrap();
+    upload_fixture(&moto.endpoint(), &tmp.path().join("data")).await;
+    Some((moto, tmp))
+}
+
 /// Uploads the analyses fixture to `crm/data/` on the server.
 async fn upload_fixture(endpoint: &str, data: &Path) {
     analyses_fixture(data, true);
@@ -219,11 +228,9 @@ async fn upload_fixture(endpoint: &str, data: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_server_gone_the_run_fails_naming_the_url() {
-    let Some(bin) = moto_server() else { return };
-    let moto = Moto::start(&bin);
-    moto.create_bucket("crm");
-    let tmp = tempfile::tempdir().unwrap();
-    upload_fixture(&moto.endpoint(), &tmp.path().join("data")).await;
+    let Some((moto, tmp)) = moto_with_fixture().await else {
+        return;
+    };
     let endpoint = moto.endpoint();
     drop(moto); // the server is gone
 
@@ -298,11 +305,9 @@ fn fault_proxy(upstream: u16, faults: Arc<Faults>) -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_run_succeeds_through_503s_and_timeouts_by_retrying() {
     use std::sync::atomic::Ordering::SeqCst;
-    let Some(bin) = moto_server() else { return };
-    let moto = Moto::start(&bin);
-    moto.create_bucket("crm");
-    let tmp = tempfile::tempdir().unwrap();
-    upload_fixture(&moto.endpoint(), &tmp.path().join("data")).await;
+    let Some((moto, tmp)) = moto_with_fixture().await else {
+        return;
+    };
 
     // The bundled pipeline with short timeouts and more retries.
     let pipeline = bundle_copy(tmp.path());

@@ -5,7 +5,7 @@
 pub mod distributed;
 pub mod write;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -441,13 +441,14 @@ pub async fn run_steps(
     let profile = plan.engine.profile;
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
     // Outputs of steps that succeeded, waiting for a free slot.
-    let mut pending_outputs: Vec<OutputJob> = Vec::new();
+    let mut pending_outputs: VecDeque<OutputJob> = VecDeque::new();
     let mut running = FuturesUnordered::new();
     loop {
         // Outputs of finished steps start first, so that the last step is
         // not followed by a queue of writes.
-        while running.len() < plan.engine.max_parallel_steps && !pending_outputs.is_empty() {
-            let job = pending_outputs.remove(0);
+        while running.len() < plan.engine.max_parallel_steps
+            && let Some(job) = pending_outputs.pop_front()
+        {
             let ctx = ctx.clone();
             let step = job.output.step.clone();
             let task = tokio::spawn(async move { write::write_output(&ctx, &job, profile).await });
