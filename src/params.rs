@@ -58,7 +58,9 @@ impl ParamValue {
     ) -> Result<Self, String> {
         use serde_yaml::Value as Y;
         match (kind, value) {
-            (ParamType::String, Y::String(s)) => Ok(ParamValue::Str(s.clone())),
+            (ParamType::String, Y::String(s)) => {
+                crate::spec::interpolate(s, |k| std::env::var(k).ok()).map(ParamValue::Str)
+            }
             (ParamType::String, Y::Number(n)) => Ok(ParamValue::Str(n.to_string())),
             (_, Y::String(s)) => {
                 let s = crate::spec::interpolate(s, |k| std::env::var(k).ok())?;
@@ -456,6 +458,20 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].contains("param `as_of`"), "{errs:?}");
         assert!(errs[1].contains("did you mean `churn_days`?"), "{errs:?}");
+    }
+
+    #[test]
+    fn string_defaults_take_environment_variables() {
+        // PATH is set wherever tests run; the other name is not.
+        let s = specs(
+            "a: { type: string, default: \"${PATH}\" }\nb: { type: string, default: \"${LOYALTY_TEST_NEVER_SET:-../demo/data}\" }\n",
+        );
+        let p = Params::resolve(&s, &[], day("2026-11-23")).unwrap();
+        assert_eq!(
+            p.get("a"),
+            Some(&ParamValue::Str(std::env::var("PATH").unwrap()))
+        );
+        assert_eq!(p.get("b"), Some(&ParamValue::Str("../demo/data".into())));
     }
 
     #[test]

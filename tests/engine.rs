@@ -944,3 +944,20 @@ fn a_publication_interrupted_midway_is_completed_by_the_next_run() {
     );
     assert!(!out.join("_staging").exists(), "journal and staging tidied");
 }
+
+#[test]
+fn the_bundled_pipeline_reads_its_data_root_from_the_environment() {
+    // `data_root` defaults to ${LOYALTY_DATA_ROOT:-../demo/data}.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(["validate", bundled_pipeline().to_str().unwrap()])
+        .args(["--as-of", "2026-06-30"])
+        .env("LOYALTY_DATA_ROOT", &data)
+        .env_remove("LOYALTY_LOG")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("valid (4 sources"), "{}", stdout(&o));
+}
