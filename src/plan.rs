@@ -255,8 +255,16 @@ impl Plan {
                 crate::spec::Severity::Error => "error",
                 crate::spec::Severity::Warn => "warn",
             };
+            // A probe is asked first where the engine has its function; the
+            // query below then runs only when the probe finds something.
+            let probe = match (&c.probe, &self.engine.kind) {
+                (Some(p), crate::plan::EngineKind::Local) => {
+                    format!("-- asked first (the query runs when it is not 0): {p}\n")
+                }
+                _ => String::new(),
+            };
             format!(
-                "-- check {} on {} ({severity})\n{}\n;\n",
+                "-- check {} on {} ({severity})\n{probe}{}\n;\n",
                 c.name,
                 c.table,
                 c.sql.trim()

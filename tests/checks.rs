@@ -334,3 +334,83 @@ steps:
         "{err}"
     );
 }
+
+#[test]
+fn unique_finds_the_same_repeats_whatever_the_column_type() {
+    // `unique` on one integer column is asked of count_repeats first; on any
+    // other type it runs its GROUP BY at once. Both report the repeated
+    // values, NULL among them as GROUP BY groups it.
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = arrow::array::RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("code", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, true),
+            Field::new("big", DataType::Int64, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(vec!["a", "b", "a", "c", "a"])) as ArrayRef,
+            Arc::new(Int64Array::from(vec![
+                Some(1),
+                None,
+                Some(2),
+                None,
+                Some(3),
+            ])),
+            // Equal in their lower 32 bits only: no repeat.
+            Arc::new(Int64Array::from(vec![
+                7,
+                7 + (1 << 32),
+                7 + (2 << 32),
+                -7,
+                8,
+            ])),
+        ],
+    )
+    .unwrap();
+    write_parquet(&tmp.path().join("data/t/part-0.parquet"), &batch);
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  t:
+    url: data/t/
+    checks:
+      - unique: [code]
+        severity: warn
+      - unique: [n]
+        severity: warn
+      - unique: [big]
+output_root: out
+steps:
+  all:
+    sql: SELECT * FROM t
+",
+    )
+    .unwrap();
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    let code = check(&r, "t.unique(code)");
+    assert_eq!(
+        (code["status"].as_str(), code["failing_rows"].as_u64()),
+        (Some("fail"), Some(1))
+    );
+    assert_eq!(code["sample"][0]["code"], "a");
+    assert_eq!(code["sample"][0]["duplicates"], 3);
+    let n = check(&r, "t.unique(n)");
+    assert_eq!(
+        (n["status"].as_str(), n["failing_rows"].as_u64()),
+        (Some("fail"), Some(1))
+    );
+    assert_eq!(n["sample"][0]["n"], serde_json::Value::Null);
+    assert_eq!(n["sample"][0]["duplicates"], 2);
+    let big = check(&r, "t.unique(big)");
+    assert_eq!(
+        (big["status"].as_str(), big["failing_rows"].as_u64()),
+        (Some("pass"), Some(0))
+    );
+}

@@ -338,6 +338,8 @@ steps:
         blocks,
         [
             "-- check orders.unique(order_id) on orders (error)\n\
+             -- asked first (the query runs when it is not 0): \
+             SELECT count_repeats(\"order_id\") AS repeats FROM \"orders\"\n\
              SELECT \"order_id\", COUNT(*) AS duplicates FROM \"orders\" GROUP BY \"order_id\" HAVING COUNT(*) > 1",
             "-- check orders.accepted_values(status) on orders (warn)\n\
              SELECT * FROM \"orders\" WHERE \"status\" IS NOT NULL AND \"status\" NOT IN ('completed', 'cancelled')",

@@ -3,6 +3,7 @@
 //! dependency order, independent steps concurrently.
 
 pub mod distributed;
+pub mod repeats;
 pub mod write;
 
 use std::collections::{HashMap, VecDeque};
@@ -85,7 +86,11 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         .with_default_features()
         .build();
     match &cfg.kind {
-        EngineKind::Local => Ok(SessionContext::new_with_state(state)),
+        EngineKind::Local => {
+            let ctx = SessionContext::new_with_state(state);
+            ctx.register_udaf(repeats::udaf());
+            Ok(ctx)
+        }
         EngineKind::Ballista { url } => distributed::connect(url, state).await,
     }
 }
