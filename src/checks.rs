@@ -57,10 +57,13 @@ fn literal(v: &serde_yaml::Value) -> Result<String, String> {
 
 /// Compiles one check on `table`. `render` renders a `sql:` check's
 /// template with the params, as steps are.
+/// `temporal` names the table's columns known to hold timestamps or dates (a
+/// source's contract).
 pub fn compile(
     table: &str,
     spec: &CheckSpec,
     as_of: NaiveDate,
+    temporal: &[&str],
     render: &dyn Fn(&str) -> Result<String, String>,
 ) -> Result<CheckPlan, String> {
     let t = ident(table);
@@ -161,18 +164,24 @@ pub fn compile(
         let age = crate::plan::parse_duration(&f.max_age)?;
         // The newest value must be at most `max_age` before the end of as_of.
         let end = ParamValue::Date(as_of + chrono::Days::new(1)).sql_literal();
-        kinds.push((
-            "freshness",
-            f.column.clone(),
+        let (c, secs) = (ident(&f.column), age.as_secs_f64().round() as i64);
+        let stale = format!("< CAST({end} AS TIMESTAMP) - INTERVAL '{secs} seconds'");
+        let sql = if temporal.contains(&f.column.as_str()) {
+            // A timestamp or date: its largest value is the newest, which
+            // Parquet statistics give without reading the column.
+            format!(
+                "SELECT newest FROM (SELECT MAX({c}) AS newest FROM {t}) \
+                 WHERE newest IS NULL OR CAST(newest AS TIMESTAMP) {stale}"
+            )
+        } else {
+            // Text, say: compared as timestamps, which its largest value may not be.
             format!(
                 "SELECT MAX(CAST({c} AS TIMESTAMP)) AS newest FROM {t} \
                  HAVING MAX(CAST({c} AS TIMESTAMP)) IS NULL \
-                 OR MAX(CAST({c} AS TIMESTAMP)) < CAST({end} AS TIMESTAMP) - INTERVAL '{secs} seconds'",
-                c = ident(&f.column),
-                secs = age.as_secs_f64().round() as i64
-            ),
-            vec![],
-        ));
+                 OR MAX(CAST({c} AS TIMESTAMP)) {stale}"
+            )
+        };
+        kinds.push(("freshness", f.column.clone(), sql, vec![]));
     }
     if let Some(sql) = &spec.sql {
         let rendered = render(sql)?;
@@ -407,6 +416,7 @@ mod tests {
             "orders",
             &spec("not_null: [order_id, customer_id]"),
             day(),
+            &[],
             &no_render,
         )
         .unwrap();
@@ -419,6 +429,7 @@ mod tests {
             "orders",
             &spec("accepted_values: { column: status, values: [completed, \"it's\"] }"),
             day(),
+            &[],
             &no_render,
         )
         .unwrap();
@@ -427,13 +438,14 @@ mod tests {
             "{}",
             c.sql
         );
-        let c = compile("orders", &spec("relationships: { column: customer_id, to: customers, field: customer_id }\nseverity: warn"), day(), &no_render).unwrap();
+        let c = compile("orders", &spec("relationships: { column: customer_id, to: customers, field: customer_id }\nseverity: warn"), day(), &[], &no_render).unwrap();
         assert_eq!(c.reads, ["customers"]);
         assert_eq!(c.severity, Severity::Warn);
         let c = compile(
             "orders",
             &spec("freshness: { column: order_ts, max_age: 2d }"),
             day(),
+            &[],
             &no_render,
         )
         .unwrap();
@@ -443,20 +455,56 @@ mod tests {
             "{}",
             c.sql
         );
-        let c = compile("orders", &spec("row_count: { min: 1 }"), day(), &no_render).unwrap();
+        assert!(
+            c.sql.contains("MAX(CAST(\"order_ts\" AS TIMESTAMP))"),
+            "{}",
+            c.sql
+        );
+        // Declared a timestamp: the plain MAX, which statistics can answer.
+        let c = compile(
+            "orders",
+            &spec("freshness: { column: order_ts, max_age: 2d }"),
+            day(),
+            &["order_ts"],
+            &no_render,
+        )
+        .unwrap();
+        assert!(
+            c.sql.starts_with(
+                "SELECT newest FROM (SELECT MAX(\"order_ts\") AS newest FROM \"orders\")"
+            ),
+            "{}",
+            c.sql
+        );
+        let c = compile(
+            "orders",
+            &spec("row_count: { min: 1 }"),
+            day(),
+            &[],
+            &no_render,
+        )
+        .unwrap();
         assert!(c.sql.ends_with("HAVING COUNT(*) < 1"));
     }
 
     #[test]
     fn a_check_has_exactly_one_kind() {
-        let err = compile("t", &spec("not_null: [a]\nunique: [a]"), day(), &no_render).unwrap_err();
+        let err = compile(
+            "t",
+            &spec("not_null: [a]\nunique: [a]"),
+            day(),
+            &[],
+            &no_render,
+        )
+        .unwrap_err();
         assert!(err.contains("`not_null`, `unique`"), "{err}");
-        assert!(compile("t", &spec("severity: warn"), day(), &no_render).is_err());
+        assert!(compile("t", &spec("severity: warn"), day(), &[], &no_render).is_err());
         assert!(
             compile(
                 "t",
                 &spec("freshness: { column: x, max_age: soon }"),
                 day(),
+                &[],
                 &no_render
             )
             .is_err()

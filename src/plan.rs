@@ -14,7 +14,9 @@ use url::Url;
 use crate::checks::CheckPlan;
 use crate::error::{Error, Result, suggest};
 use crate::params::{Params, describe_template_error, render_text, sql_environment};
-use crate::spec::{EngineKindSpec, LoadedSpec, Materialize, OutputFormat, ParamSpec, ParamType};
+use crate::spec::{
+    ColumnKind, EngineKindSpec, LoadedSpec, Materialize, OutputFormat, ParamSpec, ParamType,
+};
 use crate::storage::{has_scheme, join_under, resolve_url};
 
 /// Names report templates use for run data, so no step may take them.
@@ -331,25 +333,34 @@ impl Plan {
                 .render_str(sql, context.clone())
                 .map_err(|e| format!("template error at {}", describe_template_error(&e)))
         };
-        let mut compile_checks = |table: &str, specs: &[crate::spec::CheckSpec], keys: &[&str]| {
-            let mut out = Vec::new();
-            for (i, c) in specs.iter().enumerate() {
-                match crate::checks::compile(table, c, as_of, &render_check) {
-                    Ok(plan) => out.push(plan),
-                    Err(e) => errors.push(format!(
-                        "{}: check {} on `{table}`: {e}",
-                        loaded.locate(keys),
-                        i + 1
-                    )),
+        let mut compile_checks =
+            |table: &str, specs: &[crate::spec::CheckSpec], temporal: &[&str], keys: &[&str]| {
+                let mut out = Vec::new();
+                for (i, c) in specs.iter().enumerate() {
+                    match crate::checks::compile(table, c, as_of, temporal, &render_check) {
+                        Ok(plan) => out.push(plan),
+                        Err(e) => errors.push(format!(
+                            "{}: check {} on `{table}`: {e}",
+                            loaded.locate(keys),
+                            i + 1
+                        )),
+                    }
                 }
-            }
-            out
-        };
+                out
+            };
         let mut source_checks = Vec::new();
         for (name, src) in &spec.sources {
+            // The contract is checked before any check runs.
+            let temporal: Vec<&str> = src
+                .columns
+                .iter()
+                .filter(|(_, k)| matches!(k, ColumnKind::Timestamp | ColumnKind::Date))
+                .map(|(c, _)| c.as_str())
+                .collect();
             source_checks.push(compile_checks(
                 name,
                 &src.checks,
+                &temporal,
                 &["sources", name, "checks"],
             ));
         }
@@ -357,7 +368,7 @@ impl Plan {
         for (name, step) in &spec.steps {
             step_checks.insert(
                 name.clone(),
-                compile_checks(name, &step.checks, &["steps", name, "checks"]),
+                compile_checks(name, &step.checks, &[], &["steps", name, "checks"]),
             );
         }
 

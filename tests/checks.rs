@@ -150,6 +150,14 @@ fn warnings_are_recorded_and_reported_but_the_run_succeeds() {
 
 #[test]
 fn freshness_row_count_and_step_checks() {
+    // With `order_ts` declared a timestamp, freshness takes its newest value
+    // as it is (from Parquet statistics, no scan); without, it casts first.
+    for contract in ["", "    columns: { order_ts: timestamp }\n"] {
+        freshness_row_count_and_step_checks_with(contract);
+    }
+}
+
+fn freshness_row_count_and_step_checks_with(contract: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&GOOD));
@@ -160,7 +168,7 @@ fn freshness_row_count_and_step_checks() {
 sources:
   orders:
     url: data/orders/
-    checks:
+{contract}    checks:
       - freshness: { column: order_ts, max_age: 2d }
         severity: warn
       - row_count: { min: 1, max: 3 }
@@ -176,7 +184,8 @@ steps:
     sql: SELECT COUNT(*) AS n FROM totals
   independent:
     sql: SELECT COUNT(*) AS n FROM orders
-",
+"
+        .replace("{contract}", contract),
     )
     .unwrap();
     // The newest order is 2026-06-29 10:00; as of 06-30 it is 1.6 days old.
