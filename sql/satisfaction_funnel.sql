@@ -13,7 +13,10 @@ WITH latest AS (
     -- the latest answer up to as_of (latest_survey.sql), kept when it falls in
     -- the window: the latest answer in the window is the latest of all, since
     -- both end with as_of
-    SELECT customer_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts, csat, nps
+    SELECT customer_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts,
+        -- once per answer here, not once per order in the join below
+        CAST(survey_ts AS TIMESTAMP) + {{ repurchase_days | days }} AS repurchase_until,
+        csat, nps
     FROM latest_survey
     WHERE CAST(survey_ts AS DATE) > {{ as_of }} - {{ survey_window_days | days }}
 ),
@@ -25,7 +28,7 @@ repurchase AS (
       -- implied by the next line; stated so the orders are filtered before the join
       AND o.order_ts >= CAST({{ as_of }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP)
       AND o.order_ts > l.survey_ts
-      AND o.order_ts <= l.survey_ts + {{ repurchase_days | days }}
+      AND o.order_ts <= l.repurchase_until
     GROUP BY l.customer_id
 ),
 flags AS (
