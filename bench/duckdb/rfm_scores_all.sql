@@ -50,11 +50,14 @@ scored AS (
         CAST({{ quintile("p.m_pos") }} AS INT) AS m_score
     FROM positions p JOIN sizes s ON p.period = s.period
 ),
-{#- The segment of each of the 125 score combinations, so that the scores
-    join it on equality rather than testing every customer against every
-    range of the map. #}
+{#- The segment and the code ('543') of each of the 125 score combinations,
+    so that the scores join them on one integer key (r*25 + f*5 + m) rather
+    than testing every customer against every range of the map, and each
+    code is spelled once here rather than once per customer. #}
 codes AS (
-    SELECT CAST(r.v AS INT) AS r_score, CAST(f.v AS INT) AS f_score, CAST(m.v AS INT) AS m_score, map.segment
+    SELECT CAST(r.v * 25 + f.v * 5 + m.v AS INT) AS code,
+        CAST(r.v AS VARCHAR) || CAST(f.v AS VARCHAR) || CAST(m.v AS VARCHAR) AS rfm_code,
+        map.segment
     FROM (SELECT unnest(range(1, 6)) AS v) r
     CROSS JOIN (SELECT unnest(range(1, 6)) AS v) f
     CROSS JOIN (SELECT unnest(range(1, 6)) AS v) m
@@ -65,8 +68,8 @@ codes AS (
 )
 SELECT
     sc.*,
-    CAST(sc.r_score AS VARCHAR) || CAST(sc.f_score AS VARCHAR) || CAST(sc.m_score AS VARCHAR) AS rfm_code,
+    c.rfm_code,
     c.segment
 FROM scored sc
 JOIN codes c
-  ON c.r_score = sc.r_score AND c.f_score = sc.f_score AND c.m_score = sc.m_score
+  ON c.code = sc.r_score * 25 + sc.f_score * 5 + sc.m_score
