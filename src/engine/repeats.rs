@@ -98,7 +98,9 @@ struct Repeats {
     rows: u64,
     nulls: u64,
     seen: BTreeMap<u32, RoaringBitmap>,
+    /// Heap held, as of the last measure, and the row count then.
     bytes: usize,
+    measured_at: u64,
 }
 
 impl Repeats {
@@ -123,9 +125,26 @@ impl Repeats {
         self.seen.values().map(|b| b.len()).sum()
     }
 
-    /// Bytes held, roughly: the bitmaps' serialized size and a little per bitmap.
-    fn measure(&mut self) -> Result<()> {
-        self.bytes = self.seen.values().map(|b| b.serialized_size() + 96).sum();
+    /// Measures the heap held, roughly (the containers' bytes and their
+    /// headers), and gives up past [`BYTES_PER_ROW`]. Measuring walks every
+    /// container, so it is done when the rows have grown by a quarter (or
+    /// 64k) since the last time: linear in all.
+    fn measure(&mut self, now: bool) -> Result<()> {
+        if !now && self.rows - self.measured_at < (self.measured_at / 4).max(65_536) {
+            return Ok(());
+        }
+        self.measured_at = self.rows;
+        self.bytes = self
+            .seen
+            .values()
+            .map(|b| {
+                let s = b.statistics();
+                let data = s.n_bytes_array_containers
+                    + s.n_bytes_run_containers
+                    + s.n_bytes_bitset_containers;
+                data as usize + 48 * s.n_containers as usize + 64
+            })
+            .sum();
         if self.bytes > SLACK + BYTES_PER_ROW * self.rows as usize {
             return Err(DataFusionError::ResourcesExhausted(format!(
                 "{NAME}: {} values too scattered for bitmaps ({} bytes)",
@@ -162,7 +181,7 @@ impl Accumulator for Repeats {
             self, array, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
             UInt32Type, UInt64Type
         );
-        self.measure()
+        self.measure(false)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -203,7 +222,7 @@ impl Accumulator for Repeats {
                 *self.seen.entry(high).or_default() |= bitmap;
             }
         }
-        self.measure()
+        self.measure(true)
     }
 }
 
@@ -323,6 +342,23 @@ mod tests {
         // Every id in its own upper 32 bits: a bitmap each.
         let v: Vec<Option<i64>> = (0..700_000i64).map(|i| Some(i << 32)).collect();
         let err = repeats_in(vec![vec![i64s(&v)]]).await.unwrap_err();
+        assert!(err.to_string().contains("too scattered"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn gives_up_early_on_ids_spread_over_forty_bits() {
+        // About one container per id: given up on after about a million
+        // rows, not after walking every container at every batch.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let batches = (0..250)
+            .map(|_| {
+                let v: Vec<Option<i64>> = (0..8192)
+                    .map(|_| Some(rng.random_range(0..1i64 << 40)))
+                    .collect();
+                i64s(&v)
+            })
+            .collect();
+        let err = repeats_in(vec![batches]).await.unwrap_err();
         assert!(err.to_string().contains("too scattered"), "{err}");
     }
 
