@@ -260,7 +260,7 @@ impl Plan {
             // A probe is asked first where the engine has its function; the
             // query below then runs only when the probe finds something.
             let probe = match (&c.probe, &self.engine.kind) {
-                (Some(p), crate::plan::EngineKind::Local) => {
+                (Some(p), EngineKind::Local) => {
                     format!("-- asked first (the query runs when it is not 0): {p}\n")
                 }
                 _ => String::new(),
