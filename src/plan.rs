@@ -89,6 +89,42 @@ pub struct OutputPlan {
     /// The file written (a directory path gets `part-0.<ext>` appended).
     pub url: Url,
     pub format: OutputFormat,
+    /// The columns the file is sorted by, first key first.
+    pub sort_by: Vec<SortKey>,
+}
+
+/// One key of an output's `sort_by`. Ascending puts NULLs last and
+/// descending puts them first, as SQL's ORDER BY does by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub column: String,
+    pub descending: bool,
+}
+
+impl SortKey {
+    /// Reads `name`, `name asc` or `name desc` (either case); a name may
+    /// contain spaces.
+    pub fn parse(text: &str) -> std::result::Result<SortKey, String> {
+        let text = text.trim();
+        let (column, descending) = match text.rsplit_once(char::is_whitespace) {
+            Some((name, dir)) if dir.eq_ignore_ascii_case("desc") => (name.trim_end(), true),
+            Some((name, dir)) if dir.eq_ignore_ascii_case("asc") => (name.trim_end(), false),
+            _ => (text, false),
+        };
+        if column.is_empty() {
+            return Err(format!(
+                "`{text}` names no column: write `name`, `name asc` or `name desc`"
+            ));
+        }
+        Ok(SortKey {
+            column: column.to_string(),
+            descending,
+        })
+    }
+
+    pub fn nulls_first(&self) -> bool {
+        self.descending
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -614,6 +650,27 @@ impl Plan {
                 if deselected.iter().any(|s| s.name == out.step) {
                     continue;
                 }
+                let mut sort_by = Vec::new();
+                for text in &out.sort_by {
+                    match SortKey::parse(text) {
+                        Ok(key) if sort_by.iter().any(|k: &SortKey| k.column == key.column) => {
+                            errors.push(format!(
+                                "{}: output {} of step `{}`: sort_by names `{}` twice",
+                                loaded.locate(&["outputs"]),
+                                i + 1,
+                                out.step,
+                                key.column
+                            ))
+                        }
+                        Ok(key) => sort_by.push(key),
+                        Err(e) => errors.push(format!(
+                            "{}: output {} of step `{}`: sort_by: {e}",
+                            loaded.locate(&["outputs"]),
+                            i + 1,
+                            out.step
+                        )),
+                    }
+                }
                 match artifact_url(root, out.path.as_str(), &params) {
                     Ok(url) => {
                         let url = if url.path().ends_with('/') {
@@ -626,11 +683,13 @@ impl Plan {
                             step: out.step.clone(),
                             url,
                             format: out.format,
+                            sort_by,
                         })
                     }
                     Err(e) => errors.push(format!(
-                        "{}: output of step `{}`: {e}",
+                        "{}: output {} of step `{}`: {e}",
                         loaded.locate(&["outputs"]),
+                        i + 1,
                         out.step
                     )),
                 }
@@ -1000,6 +1059,29 @@ mod tests {
 
     fn names(steps: &[StepPlan]) -> Vec<&str> {
         steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn sort_keys_read_a_name_and_an_optional_direction() {
+        let key = |c: &str, descending| SortKey {
+            column: c.into(),
+            descending,
+        };
+        assert_eq!(SortKey::parse("revenue"), Ok(key("revenue", false)));
+        assert_eq!(SortKey::parse(" revenue DESC "), Ok(key("revenue", true)));
+        assert_eq!(SortKey::parse("revenue asc"), Ok(key("revenue", false)));
+        assert_eq!(
+            SortKey::parse("net revenue desc"),
+            Ok(key("net revenue", true))
+        );
+        // A last word that is not a direction is part of the name.
+        assert_eq!(
+            SortKey::parse("revenue downwards"),
+            Ok(key("revenue downwards", false))
+        );
+        assert!(key("x", true).nulls_first() && !key("x", false).nulls_first());
+        let err = SortKey::parse("  ").unwrap_err();
+        assert!(err.contains("names no column"), "{err}");
     }
 
     #[test]

@@ -503,6 +503,21 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             problems.push(format!("check `{}` on `{}`: {e}", check.name, check.table));
         }
     }
+    // Every output's sort keys are columns of its step.
+    for out in plan.outputs.iter().filter(|o| !o.sort_by.is_empty()) {
+        if failed.contains(&out.step) || skipped.contains(&out.step) {
+            continue;
+        }
+        if let Ok(df) = ctx.table(out.step.as_str()).await
+            && let Err(e) = crate::engine::write::sorted_for_output(df, out)
+        {
+            problems.push(format!(
+                "output `{}` of step `{}`: {e}",
+                crate::storage::redact(out.url.as_str()),
+                out.step
+            ));
+        }
+    }
     for rep in &plan.reports {
         match report::for_report(rep, &plan.params) {
             Ok((env, _)) => {

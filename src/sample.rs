@@ -401,7 +401,7 @@ impl Writers {
             let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
             let schema = Arc::new(Schema::new(fields));
             let writer =
-                ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema)))
+                ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema, &[])))
                     .map_err(|e| io_err(&tmp, e))?;
             tables.push((tmp, final_path, writer, schema));
         }

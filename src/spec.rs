@@ -343,6 +343,10 @@ pub struct OutputSpec {
     pub path: Interp,
     #[serde(default)]
     pub format: OutputFormat,
+    /// The columns the file is sorted by, first key first: each `name`,
+    /// `name asc` or `name desc`. Empty: the step's own order.
+    #[serde(default)]
+    pub sort_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

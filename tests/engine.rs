@@ -554,6 +554,105 @@ outputs:
 }
 
 #[test]
+fn outputs_are_written_in_their_sort_by_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    hand_fixture(&data);
+    // A second file, so the step's rows come from more than one partition.
+    write_parquet(
+        &data.join("orders/part-1.parquet"),
+        &orders_batch(&[
+            (9, 6, "2026-03-03 10:00:00", 60.0, "completed"),
+            (10, 5, "2026-03-04 10:00:00", 60.0, "completed"),
+        ]),
+    );
+    let yaml = "name: t
+sources:
+  orders: data/orders/
+output_root: out
+steps:
+  per_customer:
+    sql: >
+      SELECT customer_id, SUM(amount) AS revenue, COUNT(*) AS n,
+        CASE WHEN customer_id = 4 THEN NULL ELSE SUM(amount) END AS rev_or_null
+      FROM orders GROUP BY customer_id
+outputs:
+  - { step: per_customer, path: by_n/, sort_by: [n desc, revenue, customer_id] }
+  - { step: per_customer, path: by_rev.csv, format: csv, sort_by: [rev_or_null DESC, customer_id desc] }
+  - { step: per_customer, path: nulls_last.csv, format: csv, sort_by: [rev_or_null, customer_id] }
+";
+    let p = pipeline_file(tmp.path(), yaml);
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 0);
+
+    // Per customer (by hand): 1: 3 orders, 130; 2: 2, 110; 3: 2, 540;
+    // 4: 1, 25 (rev_or_null NULL); 5: 1, 60; 6: 1, 60.
+    let file = tmp.path().join("out/by_n/part-0.parquet");
+    let batches = read_parquet(&file);
+    assert_eq!(
+        col_i64(&batches, "customer_id"),
+        [1, 2, 3, 4, 5, 6].map(Some).to_vec()
+    );
+    // The file declares its order: n (column 2) descending with NULLs
+    // first, then revenue (1) and customer_id (0) ascending, NULLs last.
+    let meta =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap())
+            .unwrap();
+    use parquet::file::reader::FileReader;
+    let declared: Vec<(i32, bool, bool)> = meta
+        .metadata()
+        .row_group(0)
+        .sorting_columns()
+        .expect("sorting_columns are written")
+        .iter()
+        .map(|c| (c.column_idx, c.descending, c.nulls_first))
+        .collect();
+    assert_eq!(
+        declared,
+        [(2, true, true), (1, false, false), (0, false, false)]
+    );
+
+    let csv = std::fs::read_to_string(tmp.path().join("out/by_rev.csv")).unwrap();
+    let ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["4", "3", "1", "2", "6", "5"], "{csv}");
+    let csv = std::fs::read_to_string(tmp.path().join("out/nulls_last.csv")).unwrap();
+    let ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["5", "6", "2", "1", "3", "4"], "{csv}");
+
+    // A key that is not a column, or one named twice, is found by validate.
+    let p = pipeline_file(
+        tmp.path(),
+        &yaml.replace("[n desc, revenue, customer_id]", "[n desc, revenu]"),
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("of step `per_customer`: sort_by: `revenu` is not a column of step `per_customer`; did you mean `revenue`? its columns are customer_id, revenue, n, rev_or_null"),
+        "{err}"
+    );
+    let p = pipeline_file(
+        tmp.path(),
+        &yaml.replace("[rev_or_null, customer_id]", "[n, n desc]"),
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("p.yaml:11:1: output 3 of step `per_customer`: sort_by names `n` twice"),
+        "{err}"
+    );
+}
+
+#[test]
 fn steps_may_not_run_ddl_or_dml() {
     let tmp = tempfile::tempdir().unwrap();
     hand_fixture(&tmp.path().join("data"));

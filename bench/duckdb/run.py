@@ -154,10 +154,23 @@ def run(args):
         folder = os.path.join(out, output["path"])
         os.makedirs(folder, exist_ok=True)
         target = os.path.join(folder, "part-0.parquet")
-        con.execute(f"COPY (SELECT * FROM {output['step']}) TO '{target}' (FORMAT parquet)")
+        order = ", ".join(order_by_key(k) for k in output.get("sort_by", []))
+        query = f"SELECT * FROM {output['step']}" + (f" ORDER BY {order}" if order else "")
+        con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet)")
     con.close()
     # For bench/run.sh: this process's peak resident memory (KiB on Linux).
     print(f"peak_rss_bytes {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")
+
+
+def order_by_key(key):
+    """An output's `sort_by` key (`name`, `name asc`, `name desc`) as loyalty
+    sorts by it: ascending with NULLs last, descending with NULLs first."""
+    name, _, direction = key.strip().rpartition(" ")
+    if direction.lower() == "desc" and name.strip():
+        return f'"{name.strip()}" DESC NULLS FIRST'
+    if direction.lower() == "asc" and name.strip():
+        return f'"{name.strip()}" ASC NULLS LAST'
+    return f'"{key.strip()}" ASC NULLS LAST'
 
 
 def rows_of(con, path, order):

@@ -711,9 +711,15 @@ async fn run_step(
                 let file = dir.join("part-0.parquet").map_err(|e| fail(&e))?;
                 let (store, path) = crate::storage::store_for(ctx, &file)?;
                 let stream = df.execute_stream().await.map_err(|e| fail(&e))?;
-                write::write_stream(stream, store, &path, crate::spec::OutputFormat::Parquet)
-                    .await
-                    .map_err(|e| fail(&e))?
+                write::write_stream(
+                    stream,
+                    store,
+                    &path,
+                    crate::spec::OutputFormat::Parquet,
+                    &[],
+                )
+                .await
+                .map_err(|e| fail(&e))?
             } else {
                 let written = df
                     .write_parquet(dir.as_str(), DataFrameWriteOptions::new(), None)

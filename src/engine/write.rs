@@ -8,13 +8,14 @@ use std::time::Instant;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Schema, UInt64Type};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext, ident};
 use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
-use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use tokio::io::AsyncWriteExt;
@@ -22,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::plan::OutputPlan;
+use crate::plan::{OutputPlan, SortKey};
 use crate::spec::OutputFormat;
 use crate::storage::redact;
 
@@ -33,8 +34,9 @@ const ROW_GROUP_ROWS: usize = 256 * 1024;
 /// dictionary encoding for text columns only. For numbers and timestamps a
 /// dictionary mostly fails (too many distinct values) after costing a hash
 /// per value: without it, writing takes half the time and zstd makes the files
-/// smaller, not larger.
-pub fn writer_properties(schema: &Schema) -> WriterProperties {
+/// smaller, not larger. `sorted_by` names the order the rows come in, which
+/// the file's row groups then declare (`sorting_columns`) for readers.
+pub fn writer_properties(schema: &Schema, sorted_by: &[SortKey]) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("valid zstd level"),
@@ -51,7 +53,64 @@ pub fn writer_properties(schema: &Schema) -> WriterProperties {
                 .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
         }
     }
+    if let Some(columns) = sorting_columns(schema, sorted_by) {
+        builder = builder.set_sorting_columns(Some(columns));
+    }
     builder.build()
+}
+
+/// The Parquet `sorting_columns` of rows sorted by `keys`: each key's leaf
+/// column. None when there are no keys, or when a key is not a leaf column (a
+/// list or a struct), which Parquet cannot declare an order of.
+fn sorting_columns(schema: &Schema, keys: &[SortKey]) -> Option<Vec<SortingColumn>> {
+    if keys.is_empty() {
+        return None;
+    }
+    let parquet = ArrowSchemaConverter::new().convert(schema).ok()?;
+    keys.iter()
+        .map(|key| {
+            let idx = parquet
+                .columns()
+                .iter()
+                .position(|c| c.path().parts() == [key.column.as_str()])?;
+            Some(SortingColumn {
+                column_idx: i32::try_from(idx).ok()?,
+                descending: key.descending,
+                nulls_first: key.nulls_first(),
+            })
+        })
+        .collect()
+}
+
+/// The step's rows in the output's `sort_by` order. A key that is not one of
+/// the step's columns is an error naming the step's columns.
+pub fn sorted_for_output(df: DataFrame, out: &OutputPlan) -> Result<DataFrame, String> {
+    if out.sort_by.is_empty() {
+        return Ok(df);
+    }
+    let schema = df.schema().as_arrow();
+    if let Some(missing) = out
+        .sort_by
+        .iter()
+        .find(|k| schema.field_with_name(&k.column).is_err())
+    {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let hint = crate::error::suggest(&missing.column, names.iter().copied())
+            .map(|s| format!("did you mean `{s}`? "))
+            .unwrap_or_default();
+        return Err(format!(
+            "sort_by: `{}` is not a column of step `{}`; {hint}its columns are {}",
+            missing.column,
+            out.step,
+            names.join(", ")
+        ));
+    }
+    let keys = out
+        .sort_by
+        .iter()
+        .map(|k| ident(&k.column).sort(!k.descending, k.nulls_first()))
+        .collect();
+    df.sort(keys).map_err(|e| e.to_string())
 }
 
 /// An output to write as soon as its step has succeeded, and where in
@@ -91,18 +150,23 @@ pub async fn write_output(
         ),
     };
     let started = Instant::now();
-    let physical = ctx
-        .table(out.step.as_str())
-        .await
+    let df = ctx.table(out.step.as_str()).await.map_err(|e| fail(&e))?;
+    let physical = sorted_for_output(df, out)
         .map_err(|e| fail(&e))?
         .create_physical_plan()
         .await
         .map_err(|e| fail(&e))?;
     let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
         .map_err(|e| fail(&e))?;
-    let rows = write_stream(stream, job.store.clone(), &job.path, out.format)
-        .await
-        .map_err(|e| fail(&e))?;
+    let rows = write_stream(
+        stream,
+        job.store.clone(),
+        &job.path,
+        out.format,
+        &out.sort_by,
+    )
+    .await
+    .map_err(|e| fail(&e))?;
     if profile {
         super::log_profile(&format!("output of {}", out.step), physical.as_ref());
     }
@@ -120,19 +184,22 @@ pub async fn write_output(
 }
 
 /// Writes every batch of `stream` to `path` in `store`; returns the row count.
-/// The object appears only when complete (multipart upload or temp file + rename).
+/// `sorted_by` is the order the stream's rows come in, declared in a Parquet
+/// file's metadata. The object appears only when complete (multipart upload
+/// or temp file + rename).
 pub async fn write_stream(
     mut stream: SendableRecordBatchStream,
     store: Arc<dyn ObjectStore>,
     path: &ObjectPath,
     format: OutputFormat,
+    sorted_by: &[SortKey],
 ) -> Result<u64, String> {
     let schema = stream.schema();
     let mut rows = 0u64;
     match format {
         OutputFormat::Parquet => {
             let sink = BufWriter::new(store, path.clone());
-            let props = writer_properties(&schema);
+            let props = writer_properties(&schema, sorted_by);
             let mut writer =
                 AsyncArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| e.to_string())?;
             while let Some(batch) = stream.next().await {
