@@ -425,6 +425,10 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         ..plan.engine.clone()
     };
     let ctx = build_session(&local).await?;
+    if plan.engine.kind.is_distributed() {
+        // What the cluster's executors do not have, steps may not call.
+        crate::engine::forget_local_functions(&ctx);
+    }
     let sources = match register_sources(&ctx, plan).await {
         Ok(s) => s,
         Err(e) => {

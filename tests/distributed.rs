@@ -63,3 +63,38 @@ fn bundled_pipeline_on_a_standalone_ballista_cluster_matches_the_local_engine() 
     };
     assert_eq!(report(&local), report(&cluster));
 }
+
+#[test]
+fn validate_refuses_a_local_only_function_for_a_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_parquet(
+        &tmp.path().join("data/customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 2]),
+    );
+    let yaml = |engine: &str| {
+        format!(
+            "name: t
+sources:
+  customers: data/customers/
+engine: {engine}
+steps:
+  repeats:
+    sql: SELECT count_repeats(customer_id) AS n FROM customers
+"
+        )
+    };
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(&p, yaml("{ kind: local }")).unwrap();
+    assert_exit(&loyalty(tmp.path(), &["validate", p.to_str().unwrap()]), 0);
+
+    // Ballista's executors do not have `count_repeats`: validate says so
+    // before a run would fail on the cluster.
+    std::fs::write(&p, yaml("{ kind: ballista, url: standalone }")).unwrap();
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("step `repeats`") && err.contains("count_repeats"),
+        "{err}"
+    );
+}

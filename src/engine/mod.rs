@@ -95,6 +95,13 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
     }
 }
 
+/// Removes the functions `build_session` adds to the local engine only, so
+/// that `validate` plans a Ballista pipeline's steps with the functions its
+/// executors have.
+pub fn forget_local_functions(ctx: &SessionContext) {
+    ctx.deregister_udaf(repeats::NAME);
+}
+
 /// The local engine's settings beyond DataFusion's defaults.
 fn local_config() -> SessionConfig {
     let mut config = SessionConfig::new();
