@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::*;
+use parquet::file::reader::{FileReader, SerializedFileReader};
 
 /// Orders worked by hand for the bundled pipeline, as of 2026-06-30 with
 /// `churn_days` 90 (a customer is active when their last completed order is
@@ -595,10 +596,7 @@ outputs:
     );
     // The file declares its order: n (column 2) descending with NULLs
     // first, then revenue (1) and customer_id (0) ascending, NULLs last.
-    let meta =
-        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap())
-            .unwrap();
-    use parquet::file::reader::FileReader;
+    let meta = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
     let declared: Vec<(i32, bool, bool)> = meta
         .metadata()
         .row_group(0)
@@ -612,40 +610,30 @@ outputs:
         [(2, true, true), (1, false, false), (0, false, false)]
     );
 
-    let csv = std::fs::read_to_string(tmp.path().join("out/by_rev.csv")).unwrap();
-    let ids: Vec<&str> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
-    assert_eq!(ids, ["4", "3", "1", "2", "6", "5"], "{csv}");
-    let csv = std::fs::read_to_string(tmp.path().join("out/nulls_last.csv")).unwrap();
-    let ids: Vec<&str> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
-    assert_eq!(ids, ["5", "6", "2", "1", "3", "4"], "{csv}");
+    // The customer ids of a CSV output, in file order.
+    let ids = |file: &str| -> Vec<String> {
+        let csv = std::fs::read_to_string(tmp.path().join("out").join(file)).unwrap();
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids("by_rev.csv"), ["4", "3", "1", "2", "6", "5"]);
+    assert_eq!(ids("nulls_last.csv"), ["5", "6", "2", "1", "3", "4"]);
 
     // A key that is not a column, or one named twice, is found by validate.
-    let p = pipeline_file(
-        tmp.path(),
-        &yaml.replace("[n desc, revenue, customer_id]", "[n desc, revenu]"),
-    );
-    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
-    assert_exit(&o, 2);
-    let err = stderr(&o);
+    let refused = |from: &str, to: &str| -> String {
+        let p = pipeline_file(tmp.path(), &yaml.replace(from, to));
+        let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+        assert_exit(&o, 2);
+        stderr(&o)
+    };
+    let err = refused("[n desc, revenue, customer_id]", "[n desc, revenu]");
     assert!(
         err.contains("of step `per_customer`: sort_by: `revenu` is not a column of step `per_customer`; did you mean `revenue`? its columns are customer_id, revenue, n, rev_or_null"),
         "{err}"
     );
-    let p = pipeline_file(
-        tmp.path(),
-        &yaml.replace("[rev_or_null, customer_id]", "[n, n desc]"),
-    );
-    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
-    assert_exit(&o, 2);
-    let err = stderr(&o);
+    let err = refused("[rev_or_null, customer_id]", "[n, n desc]");
     assert!(
         err.contains("p.yaml:11:1: output 3 of step `per_customer`: sort_by names `n` twice"),
         "{err}"
