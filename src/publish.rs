@@ -140,12 +140,6 @@ impl Stager {
         Ok(len)
     }
 
-    /// Size of a staged artifact, for the manifest.
-    pub async fn staged_size(&self, staging: &Url) -> Option<u64> {
-        let (store, path) = store_for(&self.ctx, staging).ok()?;
-        store.head(&path).await.ok().map(|m| m.size)
-    }
-
     /// Moves every staged artifact to its published path. Each move is
     /// atomic: a rename on local disk; on object stores a server-side copy
     /// (an object is never visible half-written), after which removing the

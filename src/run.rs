@@ -223,7 +223,7 @@ async fn stage_artifacts(
             path: redact(out.url.as_str()),
             format: Artifact::format_of(out.format),
             rows: Some(w.rows),
-            bytes: stager.staged_size(&w.staging).await,
+            bytes: Some(w.bytes),
         });
     }
 

@@ -610,6 +610,16 @@ outputs:
         [(2, true, true), (1, false, false), (0, false, false)]
     );
 
+    // run_results.json gives each output's size as written.
+    let results = read_json(&tmp.path().join("out/run_results.json"));
+    let artifacts = results["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 3);
+    for a in artifacts {
+        let path = a["path"].as_str().unwrap().strip_prefix("file://").unwrap();
+        let size = std::fs::metadata(path).unwrap().len();
+        assert_eq!(a["bytes"].as_u64(), Some(size), "{a}");
+    }
+
     // The customer ids of a CSV output, in file order.
     let ids = |file: &str| -> Vec<String> {
         let csv = std::fs::read_to_string(tmp.path().join("out").join(file)).unwrap();

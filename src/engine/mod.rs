@@ -727,6 +727,7 @@ async fn run_step(
                 )
                 .await
                 .map_err(|e| fail(&e))?
+                .rows
             } else {
                 let written = df
                     .write_parquet(dir.as_str(), DataFrameWriteOptions::new(), None)

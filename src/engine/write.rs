@@ -131,6 +131,15 @@ pub struct WrittenOutput {
     pub index: usize,
     pub staging: Url,
     pub rows: u64,
+    /// The file's size.
+    pub bytes: u64,
+}
+
+/// What [`write_stream`] wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    pub rows: u64,
+    pub bytes: u64,
 }
 
 /// Computes an output's step and writes it to its staging path. A failure is
@@ -158,7 +167,7 @@ pub async fn write_output(
         .map_err(|e| fail(&e))?;
     let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
         .map_err(|e| fail(&e))?;
-    let rows = write_stream(
+    let written = write_stream(
         stream,
         job.store.clone(),
         &job.path,
@@ -172,18 +181,21 @@ pub async fn write_output(
     }
     tracing::debug!(
         step = out.step.as_str(),
-        rows,
+        rows = written.rows,
+        bytes = written.bytes,
         elapsed_s = format!("{:.3}", started.elapsed().as_secs_f64()),
         "output written"
     );
     Ok(WrittenOutput {
         index: job.index,
         staging: job.staging.clone(),
-        rows,
+        rows: written.rows,
+        bytes: written.bytes,
     })
 }
 
-/// Writes every batch of `stream` to `path` in `store`; returns the row count.
+/// Writes every batch of `stream` to `path` in `store`; returns the rows and
+/// bytes written.
 /// `sorted_by` is the order the stream's rows come in, declared in a Parquet
 /// file's metadata. The object appears only when complete (multipart upload
 /// or temp file + rename).
@@ -193,10 +205,10 @@ pub async fn write_stream(
     path: &ObjectPath,
     format: OutputFormat,
     sorted_by: &[SortKey],
-) -> Result<u64, String> {
+) -> Result<Written, String> {
     let schema = stream.schema();
     let mut rows = 0u64;
-    match format {
+    let bytes = match format {
         OutputFormat::Parquet => {
             let sink = BufWriter::new(store, path.clone());
             let props = writer_properties(&schema, sorted_by);
@@ -207,11 +219,13 @@ pub async fn write_stream(
                 rows += batch.num_rows() as u64;
                 writer.write(&batch).await.map_err(|e| e.to_string())?;
             }
-            writer.close().await.map_err(|e| e.to_string())?;
+            writer.finish().await.map_err(|e| e.to_string())?;
+            writer.bytes_written() as u64
         }
         OutputFormat::Csv => {
             let mut sink = BufWriter::new(store, path.clone());
             let mut header = true;
+            let mut bytes = 0u64;
             let mut write = async |batch: &RecordBatch, header: bool| -> Result<(), String> {
                 let mut buf = Vec::new();
                 {
@@ -220,6 +234,7 @@ pub async fn write_stream(
                         .build(&mut buf);
                     w.write(batch).map_err(|e| e.to_string())?;
                 }
+                bytes += buf.len() as u64;
                 sink.write_all(&buf).await.map_err(|e| e.to_string())
             };
             while let Some(batch) = stream.next().await {
@@ -233,9 +248,10 @@ pub async fn write_stream(
                 write(&RecordBatch::new_empty(schema.clone()), true).await?;
             }
             sink.shutdown().await.map_err(|e| e.to_string())?;
+            bytes
         }
-    }
-    Ok(rows)
+    };
+    Ok(Written { rows, bytes })
 }
 
 /// DataFusion's write methods return one batch with a `count` column.
