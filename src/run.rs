@@ -222,8 +222,8 @@ async fn stage_artifacts(
             source: out.step.clone(),
             path: redact(out.url.as_str()),
             format: Artifact::format_of(out.format),
-            rows: Some(w.rows),
-            bytes: Some(w.bytes),
+            rows: Some(w.written.rows),
+            bytes: Some(w.written.bytes),
         });
     }
 

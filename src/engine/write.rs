@@ -2,7 +2,6 @@
 //! file, without holding more than a row group in memory.
 
 use std::sync::Arc;
-
 use std::time::Instant;
 
 use arrow::array::{AsArray, RecordBatch};
@@ -19,7 +18,6 @@ use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use tokio::io::AsyncWriteExt;
-
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -130,12 +128,10 @@ pub struct OutputJob {
 pub struct WrittenOutput {
     pub index: usize,
     pub staging: Url,
-    pub rows: u64,
-    /// The file's size.
-    pub bytes: u64,
+    pub written: Written,
 }
 
-/// What [`write_stream`] wrote.
+/// What [`write_stream`] wrote: rows, and the file's size.
 #[derive(Debug, Clone, Copy)]
 pub struct Written {
     pub rows: u64,
@@ -189,8 +185,7 @@ pub async fn write_output(
     Ok(WrittenOutput {
         index: job.index,
         staging: job.staging.clone(),
-        rows: written.rows,
-        bytes: written.bytes,
+        written,
     })
 }
 
