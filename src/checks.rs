@@ -12,6 +12,7 @@ use minijinja::Value;
 use serde::Serialize;
 
 use crate::engine::step_sql_options;
+use crate::error::with_causes;
 use crate::params::{ParamValue, quote_sql_string};
 use crate::spec::{CheckSpec, Severity};
 
@@ -290,15 +291,15 @@ async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
         let df = ctx
             .sql_with_options(&check.sql, step_sql_options())
             .await
-            .map_err(|e| e.to_string())?;
-        let n = df.clone().count().await.map_err(|e| e.to_string())? as u64;
+            .map_err(|e| with_causes(&e))?;
+        let n = df.clone().count().await.map_err(|e| with_causes(&e))? as u64;
         let sample = if n > 0 {
             let batches = df
                 .limit(0, Some(SAMPLE_ROWS))
-                .map_err(|e| e.to_string())?
+                .map_err(|e| with_causes(&e))?
                 .collect()
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| with_causes(&e))?;
             crate::report::rows_of(&batches)?
                 .iter()
                 .map(|row: &Value| serde_json::to_value(row).unwrap_or_default())

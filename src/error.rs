@@ -46,6 +46,23 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `e`'s message followed by its causes, each not already part of the text
+/// before it: libraries often stop at "error sending request" and keep what
+/// went wrong (a reset connection, a refused TLS handshake) in the source.
+pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 /// The candidate closest to `word`, if any is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -64,6 +81,40 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(suggest("ordrs", ["orders", "customers"]), Some("orders"));
         assert_eq!(suggest("xyz", ["orders", "customers"]), None);
+    }
+
+    /// An error with a message and an optional cause.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn causes_follow_the_message_once_each() {
+        let reset = Layer("connection reset by peer", None);
+        let hidden = Layer(
+            "error sending request",
+            Some(Box::new(Layer("client error", Some(Box::new(reset))))),
+        );
+        assert_eq!(
+            with_causes(&hidden),
+            "error sending request: client error: connection reset by peer"
+        );
+        // A cause the message already quotes is not repeated.
+        let quoted = Layer(
+            "Object Store error: disk full",
+            Some(Box::new(Layer("disk full", None))),
+        );
+        assert_eq!(with_causes(&quoted), "Object Store error: disk full");
+        assert_eq!(with_causes(&Layer("plain", None)), "plain");
     }
 
     #[test]

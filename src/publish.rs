@@ -135,7 +135,7 @@ impl Stager {
         store
             .put(&path, PutPayload::from(bytes))
             .await
-            .map_err(|e| storage_err(&staging, e))?;
+            .map_err(|e| storage_err(&staging, &e))?;
         self.add(&staging, target)?;
         Ok(len)
     }
@@ -155,12 +155,12 @@ impl Stager {
                 s.store
                     .rename(&s.staging, &s.target)
                     .await
-                    .map_err(|e| storage_err(&s.target_url, e))?;
+                    .map_err(|e| storage_err(&s.target_url, &e))?;
             } else {
                 s.store
                     .copy(&s.staging, &s.target)
                     .await
-                    .map_err(|e| storage_err(&s.target_url, e))?;
+                    .map_err(|e| storage_err(&s.target_url, &e))?;
             }
         }
         for s in staged.iter().filter(|s| s.target_url.scheme() != "file") {
@@ -203,7 +203,7 @@ impl Stager {
             std::fs::write(&tmp, serde_json::to_vec(&moves).expect("paths serialize"))?;
             std::fs::rename(&tmp, &journal)
         };
-        write().map_err(|e| storage_err(&self.output_root, e))?;
+        write().map_err(|e| storage_err(&self.output_root, &e))?;
         Ok(Some(journal))
     }
 

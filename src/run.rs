@@ -357,7 +357,7 @@ async fn write_manifest(ctx: &SessionContext, root: &Url, results: &RunResults) 
             ),
         )
         .await
-        .map_err(|e| storage_err(&url, e))?;
+        .map_err(|e| storage_err(&url, &e))?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, with_causes};
 use crate::plan::StorageConfig;
 
 /// The URL schemes a pipeline may use.
@@ -157,19 +157,19 @@ pub fn listing_url(url: &Url) -> Result<ListingTableUrl, String> {
 pub fn store_for(ctx: &SessionContext, url: &Url) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
     ensure_store(ctx, url)?;
     let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])
-        .map_err(|e| storage_err(url, e))?;
+        .map_err(|e| storage_err(url, &e))?;
     let store = ctx
         .runtime_env()
         .object_store(&store_url)
-        .map_err(|e| storage_err(url, e))?;
-    let path = ObjectPath::from_url_path(url.path()).map_err(|e| storage_err(url, e))?;
+        .map_err(|e| storage_err(url, &e))?;
+    let path = ObjectPath::from_url_path(url.path()).map_err(|e| storage_err(url, &e))?;
     Ok((store, path))
 }
 
 /// Registers the object store a URL needs, built from the environment.
 pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
     let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])
-        .map_err(|e| storage_err(url, e))?;
+        .map_err(|e| storage_err(url, &e))?;
     let runtime = ctx.runtime_env();
     if runtime.object_store(&store_url).is_ok() {
         return Ok(());
@@ -204,7 +204,7 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
                     &connect,
                 )
                 .build()
-                .map_err(|e| storage_err(url, e))?,
+                .map_err(|e| storage_err(url, &e))?,
         ),
         "gs" => Arc::new(
             object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -219,7 +219,7 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
                     &connect,
                 )
                 .build()
-                .map_err(|e| storage_err(url, e))?,
+                .map_err(|e| storage_err(url, &e))?,
         ),
         "az" | "abfs" | "abfss" => Arc::new(
             object_store::azure::MicrosoftAzureBuilder::from_env()
@@ -234,7 +234,7 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
                     &connect,
                 )
                 .build()
-                .map_err(|e| storage_err(url, e))?,
+                .map_err(|e| storage_err(url, &e))?,
         ),
         "http" | "https" => Arc::new(
             object_store::http::HttpBuilder::new()
@@ -248,7 +248,7 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
                         .with_connect_timeout(settings.connect_timeout),
                 )
                 .build()
-                .map_err(|e| storage_err(url, e))?,
+                .map_err(|e| storage_err(url, &e))?,
         ),
         other => {
             return Err(Error::Storage {
@@ -261,10 +261,10 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
     Ok(())
 }
 
-pub fn storage_err(url: &Url, e: impl std::fmt::Display) -> Error {
+pub fn storage_err(url: &Url, e: &(dyn std::error::Error + 'static)) -> Error {
     Error::Storage {
         url: redact(url.as_str()),
-        message: e.to_string(),
+        message: with_causes(e),
     }
 }
 

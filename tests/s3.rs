@@ -239,6 +239,8 @@ async fn with_the_server_gone_the_run_fails_naming_the_url() {
     assert_exit(&o, 1);
     let err = stderr(&o);
     assert!(err.contains("`s3://crm/data/customers/`"), "{err}");
+    // The cause the HTTP client keeps behind "error sending request".
+    assert!(err.contains("Connection refused"), "{err}");
     // Bounded by the retry settings (3 retries), not hanging: a generous guard.
     assert!(
         started.elapsed() < Duration::from_secs(120),
@@ -268,13 +270,23 @@ fn fault_proxy(upstream: u16, faults: Arc<Faults>) -> u16 {
             let faults = faults.clone();
             std::thread::spawn(move || match i % 5 {
                 1 => {
-                    faults.answered_503.fetch_add(1, SeqCst);
-                    let mut buf = [0u8; 4096];
-                    let _ = client.set_read_timeout(Some(Duration::from_millis(200)));
-                    let _ = client.read(&mut buf);
-                    let _ = client.write_all(
-                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+                    // Answer once the request's head has arrived, as a
+                    // server does: a response on a connection with no
+                    // request yet is a protocol error, not a 503.
+                    let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
+                    let (mut head, mut buf) = (Vec::new(), [0u8; 4096]);
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match client.read(&mut buf) {
+                            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                    }
+                    if client
+                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .is_ok()
+                    {
+                        faults.answered_503.fetch_add(1, SeqCst);
+                    }
                 }
                 3 => {
                     faults.stalled.fetch_add(1, SeqCst);

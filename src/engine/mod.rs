@@ -26,11 +26,11 @@ use serde::Serialize;
 use url::Url;
 
 use crate::checks::{self, CheckResult};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, with_causes};
 use crate::plan::{EngineConfig, EngineKind, Plan, StepPlan};
 use crate::progress::Observer;
 use crate::spec::Materialize;
-use crate::storage::{ensure_store, listing_url, redact, storage_err};
+use crate::storage::{ensure_store, listing_url, redact};
 use write::{OutputJob, WrittenOutput};
 
 /// Builds the DataFusion session every command uses: local, or a client of a
@@ -295,7 +295,7 @@ async fn register_source(
     url: &Url,
     optional_columns: &[(String, String)],
 ) -> Result<usize, SourceError> {
-    ensure_store(ctx, url).map_err(|e| SourceError::Other(e.to_string()))?;
+    ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
     let state = ctx.state();
     // A directory holds `*.parquet` files (other files are ignored); a file or
@@ -308,11 +308,11 @@ async fn register_source(
     let store = ctx
         .runtime_env()
         .object_store(table_url.object_store())
-        .map_err(|e| SourceError::Other(e.to_string()))?;
+        .map_err(|e| SourceError::Other(with_causes(&e)))?;
     let files: Vec<_> = table_url
         .list_all_files(&state, store.as_ref(), extension)
         .await
-        .map_err(|e| SourceError::Other(e.to_string()))?
+        .map_err(|e| SourceError::Other(with_causes(&e)))?
         .collect()
         .await;
     let mut found = Vec::new();
@@ -321,7 +321,7 @@ async fn register_source(
             Ok(meta) => found.push(meta),
             Err(datafusion::error::DataFusionError::ObjectStore(e))
                 if matches!(*e, object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(SourceError::Other(e.to_string())),
+            Err(e) => return Err(SourceError::Other(with_causes(&e))),
         }
     }
     let count = found.len();
@@ -334,31 +334,31 @@ async fn register_source(
         .with_listing_options(options)
         .infer_partitions_from_path(&state)
         .await
-        .map_err(|e| SourceError::Other(e.to_string()))?
+        .map_err(|e| SourceError::Other(with_causes(&e)))?
         .infer_schema(&state);
     let config = match config.await {
         Ok(c) => c,
         // Say which file is at fault where one is.
         Err(e) => {
             let file = diagnose_files(&state, &store, &found).await;
-            return Err(SourceError::Other(file.unwrap_or_else(|| e.to_string())));
+            return Err(SourceError::Other(file.unwrap_or_else(|| with_causes(&e))));
         }
     };
-    let table = ListingTable::try_new(config).map_err(|e| SourceError::Other(e.to_string()))?;
+    let table = ListingTable::try_new(config).map_err(|e| SourceError::Other(with_causes(&e)))?;
     let missing: Vec<&(String, String)> = optional_columns
         .iter()
         .filter(|(col, _)| table.schema().field_with_name(col).is_err())
         .collect();
     if missing.is_empty() {
         ctx.register_table(name, Arc::new(table))
-            .map_err(|e| SourceError::Other(e.to_string()))?;
+            .map_err(|e| SourceError::Other(with_causes(&e)))?;
         return Ok(count);
     }
     // The data lacks some optional columns: read it through a view that adds
     // them as typed NULLs.
     let raw = format!("__loyalty_raw_{name}");
     ctx.register_table(raw.as_str(), Arc::new(table))
-        .map_err(|e| SourceError::Other(e.to_string()))?;
+        .map_err(|e| SourceError::Other(with_causes(&e)))?;
     let extra: Vec<String> = missing
         .iter()
         .map(|(col, ty)| format!("CAST(NULL AS {ty}) AS \"{}\"", col.replace('"', "\"\"")))
@@ -378,7 +378,7 @@ async fn register_source(
             ))
         })?;
     ctx.register_table(name, view.into_view())
-        .map_err(|e| SourceError::Other(e.to_string()))?;
+        .map_err(|e| SourceError::Other(with_causes(&e)))?;
     Ok(count)
 }
 
@@ -674,20 +674,23 @@ async fn run_step(
     let df = ctx
         .sql_with_options(&step.sql, step_sql_options())
         .await
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| fail(&with_causes(&e)))?;
     match step.materialize {
         Materialize::View => {
             ctx.register_table(step.name.as_str(), df.into_view())
-                .map_err(|e| fail(&e))?;
+                .map_err(|e| fail(&with_causes(&e)))?;
             Ok(None)
         }
         Materialize::Memory => {
             let schema = Arc::new(df.schema().as_arrow().clone());
-            let physical = df.create_physical_plan().await.map_err(|e| fail(&e))?;
+            let physical = df
+                .create_physical_plan()
+                .await
+                .map_err(|e| fail(&with_causes(&e)))?;
             let partitions =
                 datafusion::physical_plan::collect_partitioned(physical.clone(), ctx.task_ctx())
                     .await
-                    .map_err(|e| fail(&e))?;
+                    .map_err(|e| fail(&with_causes(&e)))?;
             if profile {
                 log_profile(&step.name, physical.as_ref());
             }
@@ -701,23 +704,29 @@ async fn run_step(
                 .flatten()
                 .map(|b| b.num_rows() as u64)
                 .sum();
-            let table = MemTable::try_new(schema, partitions).map_err(|e| fail(&e))?;
+            let table =
+                MemTable::try_new(schema, partitions).map_err(|e| fail(&with_causes(&e)))?;
             ctx.register_table(step.name.as_str(), Arc::new(table))
-                .map_err(|e| fail(&e))?;
+                .map_err(|e| fail(&with_causes(&e)))?;
             Ok(Some(rows))
         }
         Materialize::Parquet => {
             let dir = scratch_root
                 .join(&format!("{}/", step.name))
-                .map_err(|e| fail(&e))?;
+                .map_err(|e| fail(&with_causes(&e)))?;
             ensure_store(ctx, &dir)?;
             let rows = if declares_order(df.logical_plan()) {
                 // A step with an ORDER BY is written as one file, in order,
                 // from the result stream: written in parallel (by partition,
                 // or by Ballista's executors) its order would be lost.
-                let file = dir.join("part-0.parquet").map_err(|e| fail(&e))?;
+                let file = dir
+                    .join("part-0.parquet")
+                    .map_err(|e| fail(&with_causes(&e)))?;
                 let (store, path) = crate::storage::store_for(ctx, &file)?;
-                let stream = df.execute_stream().await.map_err(|e| fail(&e))?;
+                let stream = df
+                    .execute_stream()
+                    .await
+                    .map_err(|e| fail(&with_causes(&e)))?;
                 write::write_stream(
                     stream,
                     store,
@@ -732,7 +741,7 @@ async fn run_step(
                 let written = df
                     .write_parquet(dir.as_str(), DataFrameWriteOptions::new(), None)
                     .await
-                    .map_err(|e| fail(&e))?;
+                    .map_err(|e| fail(&with_causes(&e)))?;
                 write::count_from_write_result(&written)
             };
             register_source(ctx, &step.name, &dir, &[])
@@ -742,7 +751,10 @@ async fn run_step(
                         url: redact(dir.as_str()),
                         message: format!("step `{}` wrote no Parquet files", step.name),
                     },
-                    SourceError::Other(m) => storage_err(&dir, m),
+                    SourceError::Other(message) => Error::Storage {
+                        url: redact(dir.as_str()),
+                        message,
+                    },
                 })?;
             Ok(Some(rows))
         }

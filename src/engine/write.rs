@@ -20,7 +20,7 @@ use parquet::schema::types::ColumnPath;
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, with_causes};
 use crate::plan::{OutputPlan, SortKey};
 use crate::spec::OutputFormat;
 use crate::storage::redact;
@@ -108,7 +108,7 @@ pub fn sorted_for_output(df: DataFrame, out: &OutputPlan) -> Result<DataFrame, S
         .iter()
         .map(|k| ident(&k.column).sort(!k.descending, k.nulls_first()))
         .collect();
-    df.sort(keys).map_err(|e| e.to_string())
+    df.sort(keys).map_err(|e| with_causes(&e))
 }
 
 /// An output to write as soon as its step has succeeded, and where in
@@ -155,14 +155,17 @@ pub async fn write_output(
         ),
     };
     let started = Instant::now();
-    let df = ctx.table(out.step.as_str()).await.map_err(|e| fail(&e))?;
+    let df = ctx
+        .table(out.step.as_str())
+        .await
+        .map_err(|e| fail(&with_causes(&e)))?;
     let physical = sorted_for_output(df, out)
         .map_err(|e| fail(&e))?
         .create_physical_plan()
         .await
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| fail(&with_causes(&e)))?;
     let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| fail(&with_causes(&e)))?;
     let written = write_stream(
         stream,
         job.store.clone(),
@@ -207,14 +210,14 @@ pub async fn write_stream(
         OutputFormat::Parquet => {
             let sink = BufWriter::new(store, path.clone());
             let props = writer_properties(&schema, sorted_by);
-            let mut writer =
-                AsyncArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| e.to_string())?;
+            let mut writer = AsyncArrowWriter::try_new(sink, schema, Some(props))
+                .map_err(|e| with_causes(&e))?;
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| e.to_string())?;
+                let batch = batch.map_err(|e| with_causes(&e))?;
                 rows += batch.num_rows() as u64;
-                writer.write(&batch).await.map_err(|e| e.to_string())?;
+                writer.write(&batch).await.map_err(|e| with_causes(&e))?;
             }
-            writer.finish().await.map_err(|e| e.to_string())?;
+            writer.finish().await.map_err(|e| with_causes(&e))?;
             writer.bytes_written() as u64
         }
         OutputFormat::Csv => {
@@ -227,13 +230,13 @@ pub async fn write_stream(
                     let mut w = arrow::csv::WriterBuilder::new()
                         .with_header(header)
                         .build(&mut buf);
-                    w.write(batch).map_err(|e| e.to_string())?;
+                    w.write(batch).map_err(|e| with_causes(&e))?;
                 }
                 bytes += buf.len() as u64;
-                sink.write_all(&buf).await.map_err(|e| e.to_string())
+                sink.write_all(&buf).await.map_err(|e| with_causes(&e))
             };
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| e.to_string())?;
+                let batch = batch.map_err(|e| with_causes(&e))?;
                 rows += batch.num_rows() as u64;
                 write(&batch, header).await?;
                 header = false;
@@ -242,7 +245,7 @@ pub async fn write_stream(
                 // No rows: still write the header line.
                 write(&RecordBatch::new_empty(schema.clone()), true).await?;
             }
-            sink.shutdown().await.map_err(|e| e.to_string())?;
+            sink.shutdown().await.map_err(|e| with_causes(&e))?;
             bytes
         }
     };
