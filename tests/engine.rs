@@ -640,7 +640,7 @@ outputs:
     };
     let err = refused("[n desc, revenue, customer_id]", "[n desc, revenu]");
     assert!(
-        err.contains("of step `per_customer`: sort_by: `revenu` is not a column of step `per_customer`; did you mean `revenue`? its columns are customer_id, revenue, n, rev_or_null"),
+        err.contains("of step `per_customer`: sort_by: `revenu` is not one of the step's columns; did you mean `revenue`? they are customer_id, revenue, n, rev_or_null"),
         "{err}"
     );
     let err = refused("[rev_or_null, customer_id]", "[n, n desc]");

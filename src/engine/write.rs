@@ -96,10 +96,10 @@ pub fn sorted_for_output(df: DataFrame, out: &OutputPlan) -> Result<DataFrame, S
         let hint = crate::error::suggest(&missing.column, names.iter().copied())
             .map(|s| format!("did you mean `{s}`? "))
             .unwrap_or_default();
+        // The caller names the output and its step.
         return Err(format!(
-            "sort_by: `{}` is not a column of step `{}`; {hint}its columns are {}",
+            "sort_by: `{}` is not one of the step's columns; {hint}they are {}",
             missing.column,
-            out.step,
             names.join(", ")
         ));
     }
