@@ -3,11 +3,13 @@
 # reports) against DuckDB running the same analyses on the same Parquet, with
 # the scan floor for scale. Prints a table and writes bench/RESULTS.md.
 #
-#   bench/run.sh [S] [M] [L]      sizes to run (default: S M)
+#   bench/run.sh [S] [M] [L] [XL] sizes to run (default: S M)
 #   RUNS=5 bench/run.sh S         runs per size (default 3; the median counts)
 #
-# Sizes: S 100k customers (~2M orders), M 500k (~10M), L 2M (~40M). L runs
-# both engines under a memory limit ($LIMIT_L, default 2GiB).
+# Sizes: S 100k customers (~2M orders), M 500k (~10M), L 2M (~40M), and XL
+# 2.5M (~50M orders: the sample data has about 20 orders per customer, so
+# L's 2M customers give 40M). L and XL run both engines under a memory limit
+# ($LIMIT_L, default 2GiB).
 # Data, outputs and the Python virtual environment with DuckDB go to
 # $BENCH_DIR (default ~/.cache/loyalty-bench) and are kept, so a second call
 # neither generates the data nor installs DuckDB again.
@@ -42,7 +44,8 @@ customers_of() {
     S) echo 100000 ;;
     M) echo 500000 ;;
     L) echo 2000000 ;;
-    *) echo "unknown size $1: use S, M or L" >&2; exit 2 ;;
+    XL) echo 2500000 ;;
+    *) echo "unknown size $1: use S, M, L or XL" >&2; exit 2 ;;
   esac
 }
 
@@ -66,7 +69,7 @@ for size in "${sizes[@]}"; do
   fi
   orders=$(grep -o '[0-9]* orders' "$work/sample-$size.txt" | grep -o '[0-9]*')
   limit=""
-  [ "$size" != L ] || limit="$limit_l"
+  case "$size" in L | XL) limit="$limit_l" ;; esac
 
   # The same checks in DuckDB, for the same-work comparison: the queries
   # loyalty makes for them, as `loyalty validate --show-sql` lists them.
@@ -147,7 +150,7 @@ done
   echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | DuckDB + checks s | loyalty/(DuckDB + checks) | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor |"
   echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   # A size not run this time keeps its row from the previous RESULTS.md.
-  for size in S M L; do
+  for size in S M L XL; do
     row=$(printf '%s\n' "${rows[@]}" | grep "^| $size |" || true)
     [ -n "$row" ] || row=$(grep "^| $size |" bench/RESULTS.md 2>/dev/null || true)
     [ -z "$row" ] || echo "$row"
