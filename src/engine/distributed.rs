@@ -19,7 +19,8 @@ pub async fn connect(url: &str, state: SessionState) -> Result<SessionContext> {
     };
     ctx.map_err(|e| {
         Error::config(format!(
-            "cannot reach the Ballista scheduler `{url}`: {e}; check that it runs and the address"
+            "cannot reach the Ballista scheduler `{url}`: {}; check that it runs and the address",
+            crate::error::with_causes(&e)
         ))
     })
 }
