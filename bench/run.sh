@@ -123,17 +123,18 @@ for size in "${sizes[@]}"; do
   dr=$(printf '%s\n' "${drss[@]}" | sort -g | tail -1)
   per_m() { calc "$1 / ($orders / 1000000)"; }
   mib() { calc "$1 / 1048576"; }
-  rows+=("$(printf '| %s | %s | %s | %s | %.2f | %.0f | %.2f | %.0f | **%.2f** | %.2f | %.2f | %.3f | %.3f | %.2f | %.1f× |' \
+  rows+=("$(printf '| %s | %s | %s | %s | %.2f | %.0f | %.2f | %.0f | **%.2f** | %.2f | %.2f | %.3f | %.3f | %.2f | %.1f× | %s | %s |' \
     "$size" "$n" "$orders" "${limit:-none}" "$t" "$(mib "$r")" "$d" "$(mib "$dr")" "$(calc "$t / $d")" \
-    "$c" "$(calc "$t / $c")" "$(per_m "$t")" "$(per_m "$d")" "$f" "$(calc "$t / $f")")")
+    "$c" "$(calc "$t / $c")" "$(per_m "$t")" "$(per_m "$d")" "$f" "$(calc "$t / $f")" \
+    "$runs" "$(date -u +%Y-%m-%d)")")
 done
 
 {
   echo "# Benchmark results"
   echo
-  echo "Last written by \`bench/run.sh ${sizes[*]}\` on $(nproc) cores, $(date -u +%Y-%m-%d) (sizes not run then"
-  echo "keep their earlier rows); median of $runs runs,"
-  echo "loyalty and DuckDB $duckdb_version alternating, on the same Parquet files."
+  echo "Last written by \`RUNS=$runs bench/run.sh ${sizes[*]}\` on $(nproc) cores; sizes not run then keep"
+  echo "their earlier rows, and each row gives the number of runs and the day. Medians of the"
+  echo "runs, loyalty and DuckDB $duckdb_version alternating, on the same Parquet files."
   echo
   echo "- **loyalty**: \`loyalty run\` end to end: source checks, 25 steps, 16 output tables, 3 reports."
   echo "- **DuckDB**: the same 25 steps (\`sql/\`, with DuckDB-dialect copies from \`bench/duckdb/\`"
@@ -147,8 +148,8 @@ done
   echo "  (\`bench/scan_floor.yaml\`)."
   echo "- Peak RSS: loyalty's \`peak_rss_bytes\` from run_results.json; DuckDB's Python process."
   echo
-  echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | DuckDB + checks s | loyalty/(DuckDB + checks) | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor |"
-  echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | DuckDB + checks s | loyalty/(DuckDB + checks) | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor | runs | measured |"
+  echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   # A size not run this time keeps its row from the previous RESULTS.md.
   for size in S M L XL; do
     row=$(printf '%s\n' "${rows[@]}" | grep "^| $size |" || true)
