@@ -662,35 +662,32 @@ async fn run_step(
     scratch_root: &Url,
     profile: bool,
 ) -> Result<Option<u64>> {
-    let fail = |e: &dyn std::fmt::Display| Error::Step {
+    let fail_with = |message: String| Error::Step {
         step: step.name.clone(),
         message: format!(
-            "{}{} (SQL from {})",
-            e,
-            memory_hint(&e.to_string()),
+            "{message}{} (SQL from {})",
+            memory_hint(&message),
             step.origin
         ),
     };
+    let fail = |e: &(dyn std::error::Error + 'static)| fail_with(with_causes(e));
     let df = ctx
         .sql_with_options(&step.sql, step_sql_options())
         .await
-        .map_err(|e| fail(&with_causes(&e)))?;
+        .map_err(|e| fail(&e))?;
     match step.materialize {
         Materialize::View => {
             ctx.register_table(step.name.as_str(), df.into_view())
-                .map_err(|e| fail(&with_causes(&e)))?;
+                .map_err(|e| fail(&e))?;
             Ok(None)
         }
         Materialize::Memory => {
             let schema = Arc::new(df.schema().as_arrow().clone());
-            let physical = df
-                .create_physical_plan()
-                .await
-                .map_err(|e| fail(&with_causes(&e)))?;
+            let physical = df.create_physical_plan().await.map_err(|e| fail(&e))?;
             let partitions =
                 datafusion::physical_plan::collect_partitioned(physical.clone(), ctx.task_ctx())
                     .await
-                    .map_err(|e| fail(&with_causes(&e)))?;
+                    .map_err(|e| fail(&e))?;
             if profile {
                 log_profile(&step.name, physical.as_ref());
             }
@@ -704,29 +701,23 @@ async fn run_step(
                 .flatten()
                 .map(|b| b.num_rows() as u64)
                 .sum();
-            let table =
-                MemTable::try_new(schema, partitions).map_err(|e| fail(&with_causes(&e)))?;
+            let table = MemTable::try_new(schema, partitions).map_err(|e| fail(&e))?;
             ctx.register_table(step.name.as_str(), Arc::new(table))
-                .map_err(|e| fail(&with_causes(&e)))?;
+                .map_err(|e| fail(&e))?;
             Ok(Some(rows))
         }
         Materialize::Parquet => {
             let dir = scratch_root
                 .join(&format!("{}/", step.name))
-                .map_err(|e| fail(&with_causes(&e)))?;
+                .map_err(|e| fail(&e))?;
             ensure_store(ctx, &dir)?;
             let rows = if declares_order(df.logical_plan()) {
                 // A step with an ORDER BY is written as one file, in order,
                 // from the result stream: written in parallel (by partition,
                 // or by Ballista's executors) its order would be lost.
-                let file = dir
-                    .join("part-0.parquet")
-                    .map_err(|e| fail(&with_causes(&e)))?;
+                let file = dir.join("part-0.parquet").map_err(|e| fail(&e))?;
                 let (store, path) = crate::storage::store_for(ctx, &file)?;
-                let stream = df
-                    .execute_stream()
-                    .await
-                    .map_err(|e| fail(&with_causes(&e)))?;
+                let stream = df.execute_stream().await.map_err(|e| fail(&e))?;
                 write::write_stream(
                     stream,
                     store,
@@ -735,13 +726,13 @@ async fn run_step(
                     &[],
                 )
                 .await
-                .map_err(|e| fail(&e))?
+                .map_err(fail_with)?
                 .rows
             } else {
                 let written = df
                     .write_parquet(dir.as_str(), DataFrameWriteOptions::new(), None)
                     .await
-                    .map_err(|e| fail(&with_causes(&e)))?;
+                    .map_err(|e| fail(&e))?;
                 write::count_from_write_result(&written)
             };
             register_source(ctx, &step.name, &dir, &[])

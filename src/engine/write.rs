@@ -146,26 +146,24 @@ pub async fn write_output(
     profile: bool,
 ) -> Result<WrittenOutput> {
     let out = &job.output;
-    let fail = |e: &dyn std::fmt::Display| Error::Step {
+    let fail_with = |message: String| Error::Step {
         step: out.step.clone(),
         message: format!(
-            "writing output `{}`: {e}{}",
+            "writing output `{}`: {message}{}",
             redact(out.url.as_str()),
-            super::memory_hint(&e.to_string())
+            super::memory_hint(&message)
         ),
     };
+    let fail = |e: &(dyn std::error::Error + 'static)| fail_with(with_causes(e));
     let started = Instant::now();
-    let df = ctx
-        .table(out.step.as_str())
-        .await
-        .map_err(|e| fail(&with_causes(&e)))?;
+    let df = ctx.table(out.step.as_str()).await.map_err(|e| fail(&e))?;
     let physical = sorted_for_output(df, out)
-        .map_err(|e| fail(&e))?
+        .map_err(fail_with)?
         .create_physical_plan()
         .await
-        .map_err(|e| fail(&with_causes(&e)))?;
+        .map_err(|e| fail(&e))?;
     let stream = datafusion::physical_plan::execute_stream(physical.clone(), ctx.task_ctx())
-        .map_err(|e| fail(&with_causes(&e)))?;
+        .map_err(|e| fail(&e))?;
     let written = write_stream(
         stream,
         job.store.clone(),
@@ -174,7 +172,7 @@ pub async fn write_output(
         &out.sort_by,
     )
     .await
-    .map_err(|e| fail(&e))?;
+    .map_err(fail_with)?;
     if profile {
         super::log_profile(&format!("output of {}", out.step), physical.as_ref());
     }
