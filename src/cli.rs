@@ -221,9 +221,13 @@ async fn execute(cli: &Cli) -> Result<()> {
                 ..Overrides::default()
             };
             let loaded = LoadedSpec::load(pipeline)?;
-            let plan = Plan::build(&loaded, &overrides, today())?;
-            let problems = crate::run::validate(&plan).await?;
-            if problems.is_empty() {
+            // The pipeline file's problems, then, where its steps are sound,
+            // what planning them against the data finds.
+            let (plan, mut problems) = Plan::build_checked(&loaded, &overrides, today());
+            if let Some(plan) = &plan {
+                problems.extend(crate::run::validate(plan).await?);
+            }
+            if let (Some(plan), true) = (&plan, problems.is_empty()) {
                 if *show_sql {
                     print!("{}", plan.sql_listing());
                 }

@@ -332,6 +332,21 @@ impl Plan {
 
     /// Builds the plan, collecting every problem instead of stopping at the first.
     pub fn build(loaded: &LoadedSpec, overrides: &Overrides, today: NaiveDate) -> Result<Plan> {
+        match Self::build_checked(loaded, overrides, today) {
+            (Some(plan), errors) if errors.is_empty() => Ok(plan),
+            (_, errors) => Err(Error::Invalid(errors)),
+        }
+    }
+
+    /// Every problem of the pipeline file, and a plan without the outputs,
+    /// reports or engine settings at fault when its params, sources and steps
+    /// are sound: `validate` then goes on to plan those steps against the
+    /// data, and reports what it finds there too.
+    pub fn build_checked(
+        loaded: &LoadedSpec,
+        overrides: &Overrides,
+        today: NaiveDate,
+    ) -> (Option<Plan>, Vec<String>) {
         let spec = &loaded.spec;
         let base = loaded.base_dir();
         let mut errors: Vec<String> = Vec::new();
@@ -359,7 +374,7 @@ impl Plan {
         let params = match Params::resolve(&param_specs, &overrides.params, today) {
             Ok(p) => p,
             // Nothing else can be rendered without params: stop here.
-            Err(errs) => return Err(Error::Invalid(errs)),
+            Err(errs) => return (None, errs),
         };
 
         let as_of = params.as_of();
@@ -608,6 +623,10 @@ impl Plan {
             }
         }
 
+        // Params, sources, steps and their checks are what planning against
+        // the data needs.
+        let sound = errors.is_empty();
+
         // --select: the named steps and everything they need.
         let mut deselected = Vec::new();
         let steps = if overrides.select.is_empty() {
@@ -751,9 +770,9 @@ impl Plan {
             }
         };
 
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
+        let Some(output_root) = output_root.filter(|_| sound) else {
+            return (None, errors);
+        };
         let mut steps = steps;
         if engine.kind.is_distributed() {
             // Executors cannot read this process's memory: a step that is
@@ -764,7 +783,7 @@ impl Plan {
                 }
             }
         }
-        Ok(Plan {
+        let plan = Plan {
             name: spec.name.to_string(),
             description: spec
                 .description
@@ -775,12 +794,13 @@ impl Plan {
             params,
             sources,
             steps,
-            output_root: output_root.expect("no errors means the root resolved"),
+            output_root,
             outputs,
             reports,
             engine,
             deselected,
-        })
+        };
+        (Some(plan), errors)
     }
 }
 

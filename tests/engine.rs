@@ -276,6 +276,48 @@ steps:
         "{err}"
     );
 
+    // Problems of outputs and reports do not stop the steps from being
+    // planned against the data: both kinds come in one list.
+    let p = pipeline_file(
+        tmp.path(),
+        "name: broken
+sources:
+  orders: data/orders/
+steps:
+  a:
+    sql: SELECT customer_id, amont FROM orders
+  b:
+    sql: SELECT customer_id, no_such_column FROM orders
+  c:
+    sql: SELECT * FROM b
+outputs:
+  - step: bb
+    path: b.parquet
+reports:
+  - template: missing.md.j2
+    path: report.md
+",
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("5 problem(s) found"), "{err}");
+    assert!(
+        err.contains(
+            "p.yaml:11:1: output 1 writes step `bb`, which does not exist; did you mean `b`?"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("missing.md.j2` does not exist"), "{err}");
+    assert!(
+        err.contains("amont") && err.contains("no_such_column"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step `c`: not checked, because step `b` has errors"),
+        "{err}"
+    );
+
     let o = loyalty(
         tmp.path(),
         &[
