@@ -248,9 +248,7 @@ steps:
     assert!(err.contains("cycle: `d` → `e` → `d`"), "{err}");
 
     // Fix the plan-level errors: the schema-level ones are all reported.
-    let p = pipeline_file(
-        tmp.path(),
-        "name: broken
+    let schema_broken = "name: broken
 sources:
   orders: data/orders/
 steps:
@@ -260,8 +258,8 @@ steps:
     sql: SELECT customer_id, no_such_column FROM orders
   c:
     sql: SELECT * FROM b
-",
-    );
+";
+    let p = pipeline_file(tmp.path(), schema_broken);
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
@@ -280,23 +278,15 @@ steps:
     // planned against the data: both kinds come in one list.
     let p = pipeline_file(
         tmp.path(),
-        "name: broken
-sources:
-  orders: data/orders/
-steps:
-  a:
-    sql: SELECT customer_id, amont FROM orders
-  b:
-    sql: SELECT customer_id, no_such_column FROM orders
-  c:
-    sql: SELECT * FROM b
-outputs:
+        &format!(
+            "{schema_broken}outputs:
   - step: bb
     path: b.parquet
 reports:
   - template: missing.md.j2
     path: report.md
-",
+"
+        ),
     );
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
