@@ -98,3 +98,46 @@ steps:
         "{err}"
     );
 }
+
+#[test]
+fn an_unreachable_scheduler_is_named_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_parquet(
+        &tmp.path().join("data/customers/part-0.parquet"),
+        &customers_batch(&[1, 2]),
+    );
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  customers: data/customers/
+steps:
+  n:
+    sql: SELECT COUNT(*) AS n FROM customers
+outputs:
+  - step: n
+    path: n.csv
+    format: csv
+",
+    )
+    .unwrap();
+    // A port nobody listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("df://127.0.0.1:{port}");
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap(), "--engine", &url]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "cannot reach the Ballista scheduler `{url}`: 127.0.0.1:{port}: Connection refused"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("step `n`"), "no step ran: {err}");
+    assert!(!tmp.path().join("out").exists(), "nothing written");
+}

@@ -12,17 +12,35 @@ use crate::error::{Error, Result};
 #[cfg(feature = "distributed")]
 pub async fn connect(url: &str, state: SessionState) -> Result<SessionContext> {
     use ballista::prelude::SessionContextExt;
+    let unreachable = |why: String| {
+        Error::config(format!(
+            "cannot reach the Ballista scheduler `{url}`: {why}; check that it runs and the address"
+        ))
+    };
     let ctx = if url == crate::plan::STANDALONE {
         SessionContext::standalone_with_state(state).await
     } else {
+        reach(url).await.map_err(unreachable)?;
         SessionContext::remote_with_state(url, state).await
     };
-    ctx.map_err(|e| {
-        Error::config(format!(
-            "cannot reach the Ballista scheduler `{url}`: {}; check that it runs and the address",
-            crate::error::with_causes(&e)
-        ))
-    })
+    ctx.map_err(|e| unreachable(crate::error::with_causes(&e)))
+}
+
+/// Opens and closes a connection to the scheduler. Ballista connects only
+/// when the first query is sent; without this, a wrong address or a
+/// scheduler that is down shows up as a transport error in every step.
+#[cfg(feature = "distributed")]
+async fn reach(url: &str) -> std::result::Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = parsed.host().ok_or("the URL names no host")?;
+    // Ballista's default scheduler port, as its own client assumes.
+    let address = format!("{host}:{}", parsed.port().unwrap_or(50050));
+    let wait = std::time::Duration::from_secs(10);
+    match tokio::time::timeout(wait, tokio::net::TcpStream::connect(&address)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("{address}: {e}")),
+        Err(_) => Err(format!("{address}: no answer within {} s", wait.as_secs())),
+    }
 }
 
 /// Ballista's session defaults, on which the engine's settings go.
