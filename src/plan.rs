@@ -423,7 +423,7 @@ impl Plan {
             );
         }
 
-        let mut locate_err = |keys: &[&str], msg: String| {
+        let locate_err = |errors: &mut Vec<String>, keys: &[&str], msg: String| {
             errors.push(format!("{}: {msg}", loaded.locate(keys)));
         };
 
@@ -445,7 +445,11 @@ impl Plan {
                     columns: src.columns.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                     checks,
                 }),
-                Err(e) => locate_err(&["sources", name], format!("source `{name}`: {e}")),
+                Err(e) => locate_err(
+                    &mut errors,
+                    &["sources", name],
+                    format!("source `{name}`: {e}"),
+                ),
             }
         }
 
@@ -459,14 +463,19 @@ impl Plan {
                 };
                 resolve_url(&raw, &base)
             })
-            .map_err(|e| locate_err(&["output_root"], format!("`output_root`: {e}")))
+            .map_err(|e| locate_err(&mut errors, &["output_root"], format!("`output_root`: {e}")))
             .ok();
+
+        // Params, sources, the output root and checks are what planning any
+        // step against the data needs.
+        let mut sound = errors.is_empty();
 
         // Steps: render, parse, find the tables each reads.
         let mut steps: Vec<StepPlan> = Vec::new();
         for (name, step) in &spec.steps {
             if RESERVED_NAMES.contains(&name.as_str()) {
                 locate_err(
+                    &mut errors,
                     &["steps", name],
                     format!(
                         "step name `{name}` is reserved (reports use it for run data): rename the step"
@@ -476,6 +485,7 @@ impl Plan {
             }
             if spec.sources.contains_key(name) {
                 locate_err(
+                    &mut errors,
                     &["steps", name],
                     format!("step `{name}` has the same name as a source: rename one of them"),
                 );
@@ -493,6 +503,7 @@ impl Plan {
                         ),
                         Err(e) => {
                             locate_err(
+                                &mut errors,
                                 &["steps", name, "sql_file"],
                                 format!(
                                     "step `{name}`: cannot read SQL file `{}`: {e}; the path is relative to the pipeline file",
@@ -505,6 +516,7 @@ impl Plan {
                 }
                 (Some(_), Some(_)) => {
                     locate_err(
+                        &mut errors,
                         &["steps", name],
                         format!("step `{name}` has both `sql` and `sql_file`: keep one"),
                     );
@@ -512,6 +524,7 @@ impl Plan {
                 }
                 (None, None) => {
                     locate_err(
+                        &mut errors,
                         &["steps", name],
                         format!("step `{name}` has neither `sql` nor `sql_file`: add one"),
                     );
@@ -522,6 +535,7 @@ impl Plan {
                 Ok(sql) => sql,
                 Err(e) => {
                     locate_err(
+                        &mut errors,
                         &["steps", name],
                         format!(
                             "step `{name}` ({origin}): template error at {}",
@@ -541,13 +555,23 @@ impl Plan {
                     reads_sources: Vec::new(),
                     checks: step_checks.remove(name).unwrap_or_default(),
                 }),
-                Err(e) => locate_err(&["steps", name], format!("step `{name}` ({origin}): {e}")),
+                Err(e) => locate_err(
+                    &mut errors,
+                    &["steps", name],
+                    format!("step `{name}` ({origin}): {e}"),
+                ),
             }
         }
 
         // Split references into sources and steps; unknown names are errors.
         let source_names: HashSet<&str> = spec.sources.keys().map(|s| s.as_str()).collect();
         let step_names: HashSet<String> = spec.steps.keys().cloned().collect();
+        // Steps at fault: left out of the plan `validate` goes on with.
+        let mut broken: HashSet<String> = step_names
+            .iter()
+            .filter(|n| !steps.iter().any(|s| &s.name == *n))
+            .cloned()
+            .collect();
         for step in &mut steps {
             let mut deps = Vec::new();
             for table in std::mem::take(&mut step.depends_on) {
@@ -569,6 +593,7 @@ impl Plan {
                         step.name,
                         step.origin
                     ));
+                    broken.insert(step.name.clone());
                 }
             }
             step.depends_on = deps;
@@ -586,6 +611,7 @@ impl Plan {
                         .collect::<Vec<_>>()
                         .join(" → ")
                 ));
+                sound = false;
                 Vec::new()
             }
         };
@@ -602,6 +628,7 @@ impl Plan {
                             c.name,
                             src.name
                         ));
+                        sound = false;
                     }
                 }
             }
@@ -618,14 +645,38 @@ impl Plan {
                             step.name,
                             step.name
                         ));
+                        sound = false;
                     }
                 }
             }
         }
 
-        // Params, sources, steps and their checks are what planning against
-        // the data needs.
-        let sound = errors.is_empty();
+        // The steps at fault, and those that read them, are left out of the
+        // plan `validate` goes on with (a run stops at the errors).
+        let mut held_back: HashSet<String> = HashSet::new();
+        let steps: Vec<StepPlan> = steps
+            .into_iter()
+            .filter(|step| {
+                if broken.contains(&step.name) {
+                    held_back.insert(step.name.clone());
+                    return false;
+                }
+                let upstream = step
+                    .depends_on
+                    .iter()
+                    .find(|d| broken.contains(*d) || held_back.contains(*d));
+                if let Some(upstream) = upstream {
+                    errors.push(format!(
+                        "step `{}`: not checked, because step `{upstream}` has errors",
+                        step.name
+                    ));
+                    held_back.insert(step.name.clone());
+                    return false;
+                }
+                true
+            })
+            .collect();
+        held_back.extend(broken);
 
         // --select: the named steps and everything they need.
         let mut deselected = Vec::new();
@@ -698,12 +749,15 @@ impl Plan {
                         } else {
                             url
                         };
-                        outputs.push(OutputPlan {
-                            step: out.step.clone(),
-                            url,
-                            format: out.format,
-                            sort_by,
-                        })
+                        // A held-back step's output is checked, not planned.
+                        if !held_back.contains(&out.step) {
+                            outputs.push(OutputPlan {
+                                step: out.step.clone(),
+                                url,
+                                format: out.format,
+                                sort_by,
+                            })
+                        }
                     }
                     Err(e) => errors.push(format!(
                         "{}: output {} of step `{}`: {e}",

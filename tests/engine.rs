@@ -308,6 +308,39 @@ reports:
         "{err}"
     );
 
+    // A step the file gets wrong holds back only itself and its readers:
+    // the other steps are still planned against the data.
+    let p = pipeline_file(
+        tmp.path(),
+        "name: broken
+sources:
+  orders: data/orders/
+steps:
+  a:
+    sql: SELEC customer_id FROM orders
+  b:
+    sql: SELECT customer_id, no_such_column FROM orders
+  c:
+    sql: SELECT * FROM a
+",
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("3 problem(s) found"), "{err}");
+    assert!(
+        err.contains("p.yaml:5:3: step `a` (inline SQL): SQL syntax error"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step `c`: not checked, because step `a` has errors"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step `b` failed") && err.contains("no_such_column"),
+        "{err}"
+    );
+
     let o = loyalty(
         tmp.path(),
         &[
