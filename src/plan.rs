@@ -652,31 +652,28 @@ impl Plan {
         }
 
         // The steps at fault, and those that read them, are left out of the
-        // plan `validate` goes on with (a run stops at the errors).
-        let mut held_back: HashSet<String> = HashSet::new();
+        // plan `validate` goes on with (a run stops at the errors); each is
+        // mapped to the step at fault at the root of it.
+        let mut held_back: HashMap<String, String> =
+            broken.iter().map(|b| (b.clone(), b.clone())).collect();
         let steps: Vec<StepPlan> = steps
             .into_iter()
             .filter(|step| {
                 if broken.contains(&step.name) {
-                    held_back.insert(step.name.clone());
                     return false;
                 }
                 let upstream = step
                     .depends_on
                     .iter()
-                    .find(|d| broken.contains(*d) || held_back.contains(*d));
-                if let Some(upstream) = upstream {
-                    errors.push(format!(
-                        "step `{}`: not checked, because step `{upstream}` has errors",
-                        step.name
-                    ));
-                    held_back.insert(step.name.clone());
+                    .find_map(|d| held_back.get(d).map(|root| (d, root.clone())));
+                if let Some((upstream, root)) = upstream {
+                    errors.push(not_checked(&step.name, upstream, &root));
+                    held_back.insert(step.name.clone(), root);
                     return false;
                 }
                 true
             })
             .collect();
-        held_back.extend(broken);
 
         // --select: the named steps and everything they need.
         let mut deselected = Vec::new();
@@ -750,7 +747,7 @@ impl Plan {
                             url
                         };
                         // A held-back step's output is checked, not planned.
-                        if !held_back.contains(&out.step) {
+                        if !held_back.contains_key(&out.step) {
                             outputs.push(OutputPlan {
                                 step: out.step.clone(),
                                 url,
@@ -855,6 +852,18 @@ impl Plan {
             deselected,
         };
         (Some(plan), errors)
+    }
+}
+
+/// Why a step is not planned: a step it reads, directly or `through` the
+/// step it names, has errors.
+pub fn not_checked(step: &str, through: &str, root: &str) -> String {
+    if through == root {
+        format!("step `{step}`: not checked, because step `{root}` has errors")
+    } else {
+        format!(
+            "step `{step}`: not checked, because it reads step `{root}` (through `{through}`), which has errors"
+        )
     }
 }
 

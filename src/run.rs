@@ -3,6 +3,7 @@
 //! `validate`, which plans every step against the sources' schemas without
 //! executing anything.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -437,16 +438,18 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         }
     };
     let absent = absent_sources(&sources);
-    let mut failed: Vec<String> = Vec::new();
+    // Steps that could not be planned, each with the step at the root of it.
+    let mut failed: HashMap<String, String> = HashMap::new();
     // Steps that will be skipped at run time (an optional source is absent).
     let mut skipped: Vec<String> = Vec::new();
     for step in &plan.steps {
-        if let Some(dep) = step.depends_on.iter().find(|d| failed.contains(d)) {
-            problems.push(format!(
-                "step `{}`: not checked, because step `{dep}` has errors",
-                step.name
-            ));
-            failed.push(step.name.clone());
+        if let Some((dep, root)) = step
+            .depends_on
+            .iter()
+            .find_map(|d| failed.get(d).map(|root| (d, root.clone())))
+        {
+            problems.push(crate::plan::not_checked(&step.name, dep, &root));
+            failed.insert(step.name.clone(), root);
             continue;
         }
         if step.reads_sources.iter().any(|s| absent.contains(s))
@@ -465,7 +468,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
                 "step `{}`: not checked, because source `{src}` could not be read",
                 step.name
             ));
-            failed.push(step.name.clone());
+            failed.insert(step.name.clone(), step.name.clone());
             continue;
         }
         match ctx.sql_with_options(&step.sql, step_sql_options()).await {
@@ -482,7 +485,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
                     }
                     .to_string(),
                 );
-                failed.push(step.name.clone());
+                failed.insert(step.name.clone(), step.name.clone());
             }
         }
     }
@@ -499,7 +502,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         .chain(
             plan.steps
                 .iter()
-                .filter(|s| !failed.contains(&s.name) && !skipped.contains(&s.name))
+                .filter(|s| !failed.contains_key(&s.name) && !skipped.contains(&s.name))
                 .flat_map(|s| s.checks.iter()),
         );
     for check in checks {
@@ -509,7 +512,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     }
     // Every output's sort keys are columns of its step.
     for out in plan.outputs.iter().filter(|o| !o.sort_by.is_empty()) {
-        if failed.contains(&out.step) || skipped.contains(&out.step) {
+        if failed.contains_key(&out.step) || skipped.contains(&out.step) {
             continue;
         }
         if let Ok(df) = ctx.table(out.step.as_str()).await

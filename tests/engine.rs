@@ -258,12 +258,20 @@ steps:
     sql: SELECT customer_id, no_such_column FROM orders
   c:
     sql: SELECT * FROM b
+  d:
+    sql: SELECT * FROM c
 ";
     let p = pipeline_file(tmp.path(), schema_broken);
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("3 problem(s) found"), "{err}");
+    assert!(err.contains("4 problem(s) found"), "{err}");
+    assert!(
+        err.contains(
+            "step `d`: not checked, because it reads step `b` (through `c`), which has errors"
+        ),
+        "{err}"
+    );
     assert!(
         err.contains("step `a` failed") && err.contains("amont"),
         "{err}"
@@ -291,10 +299,10 @@ reports:
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("5 problem(s) found"), "{err}");
+    assert!(err.contains("6 problem(s) found"), "{err}");
     assert!(
         err.contains(
-            "p.yaml:11:1: output 1 writes step `bb`, which does not exist; did you mean `b`?"
+            "p.yaml:13:1: output 1 writes step `bb`, which does not exist; did you mean `b`?"
         ),
         "{err}"
     );
@@ -322,12 +330,20 @@ steps:
     sql: SELECT customer_id, no_such_column FROM orders
   c:
     sql: SELECT * FROM a
+  d:
+    sql: SELECT * FROM c
 ",
     );
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("3 problem(s) found"), "{err}");
+    assert!(err.contains("4 problem(s) found"), "{err}");
+    assert!(
+        err.contains(
+            "step `d`: not checked, because it reads step `a` (through `c`), which has errors"
+        ),
+        "{err}"
+    );
     assert!(
         err.contains("p.yaml:5:3: step `a` (inline SQL): SQL syntax error"),
         "{err}"
