@@ -662,16 +662,13 @@ impl Plan {
                 if broken.contains(&step.name) {
                     return false;
                 }
-                let upstream = step
-                    .depends_on
-                    .iter()
-                    .find_map(|d| held_back.get(d).map(|root| (d, root.clone())));
-                if let Some((upstream, root)) = upstream {
-                    errors.push(not_checked(&step.name, upstream, &root));
-                    held_back.insert(step.name.clone(), root);
-                    return false;
+                match hold_back(step, &mut held_back) {
+                    Some(problem) => {
+                        errors.push(problem);
+                        false
+                    }
+                    None => true,
                 }
-                true
             })
             .collect();
 
@@ -855,16 +852,27 @@ impl Plan {
     }
 }
 
-/// Why a step is not planned: a step it reads, directly or `through` the
-/// step it names, has errors.
-pub fn not_checked(step: &str, through: &str, root: &str) -> String {
-    if through == root {
-        format!("step `{step}`: not checked, because step `{root}` has errors")
+/// Holds `step` back when a step it reads is in `held` (each held-back step
+/// mapped to the step at fault at the root of it), and returns the problem
+/// to report: why the step is not planned.
+pub fn hold_back(step: &StepPlan, held: &mut HashMap<String, String>) -> Option<String> {
+    let (through, root) = step
+        .depends_on
+        .iter()
+        .find_map(|d| held.get(d).map(|root| (d.as_str(), root.clone())))?;
+    let problem = if through == root {
+        format!(
+            "step `{}`: not checked, because step `{root}` has errors",
+            step.name
+        )
     } else {
         format!(
-            "step `{step}`: not checked, because it reads step `{root}` (through `{through}`), which has errors"
+            "step `{}`: not checked, because it reads step `{root}` (through `{through}`), which has errors",
+            step.name
         )
-    }
+    };
+    held.insert(step.name.clone(), root);
+    Some(problem)
 }
 
 /// An output or report location: relative to the output root, or an absolute URL.

@@ -443,13 +443,8 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     // Steps that will be skipped at run time (an optional source is absent).
     let mut skipped: Vec<String> = Vec::new();
     for step in &plan.steps {
-        if let Some((dep, root)) = step
-            .depends_on
-            .iter()
-            .find_map(|d| failed.get(d).map(|root| (d, root.clone())))
-        {
-            problems.push(crate::plan::not_checked(&step.name, dep, &root));
-            failed.insert(step.name.clone(), root);
+        if let Some(problem) = crate::plan::hold_back(step, &mut failed) {
+            problems.push(problem);
             continue;
         }
         if step.reads_sources.iter().any(|s| absent.contains(s))

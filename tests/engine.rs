@@ -217,8 +217,14 @@ fn pipeline_file(dir: &Path, yaml: &str) -> std::path::PathBuf {
 fn validate_reports_every_problem_with_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     hand_fixture(&tmp.path().join("data"));
-    let p = pipeline_file(
-        tmp.path(),
+    // validate refuses the pipeline: its problems, as printed.
+    let refused = |yaml: &str| -> String {
+        let p = pipeline_file(tmp.path(), yaml);
+        let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+        assert_exit(&o, 2);
+        stderr(&o)
+    };
+    let err = refused(
         "name: broken
 sources:
   orders: data/orders/
@@ -236,9 +242,6 @@ steps:
     sql: SELECT * FROM d
 ",
     );
-    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
-    assert_exit(&o, 2);
-    let err = stderr(&o);
     assert!(
         err.contains(
             "p.yaml:6:3: step `a` (inline SQL) reads unknown table `ordrs`; did you mean `orders`?"
@@ -261,10 +264,7 @@ steps:
   d:
     sql: SELECT * FROM c
 ";
-    let p = pipeline_file(tmp.path(), schema_broken);
-    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
-    assert_exit(&o, 2);
-    let err = stderr(&o);
+    let err = refused(schema_broken);
     assert!(err.contains("4 problem(s) found"), "{err}");
     assert!(
         err.contains(
@@ -284,21 +284,15 @@ steps:
 
     // Problems of outputs and reports do not stop the steps from being
     // planned against the data: both kinds come in one list.
-    let p = pipeline_file(
-        tmp.path(),
-        &format!(
-            "{schema_broken}outputs:
+    let err = refused(&format!(
+        "{schema_broken}outputs:
   - step: bb
     path: b.parquet
 reports:
   - template: missing.md.j2
     path: report.md
 "
-        ),
-    );
-    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
-    assert_exit(&o, 2);
-    let err = stderr(&o);
+    ));
     assert!(err.contains("6 problem(s) found"), "{err}");
     assert!(
         err.contains(
@@ -318,25 +312,15 @@ reports:
 
     // A step the file gets wrong holds back only itself and its readers:
     // the other steps are still planned against the data.
-    let p = pipeline_file(
-        tmp.path(),
-        "name: broken
-sources:
-  orders: data/orders/
-steps:
-  a:
-    sql: SELEC customer_id FROM orders
-  b:
-    sql: SELECT customer_id, no_such_column FROM orders
-  c:
-    sql: SELECT * FROM a
-  d:
-    sql: SELECT * FROM c
-",
+    // The same pipeline with a syntax error in `a`, which `c` now reads.
+    let err = refused(
+        &schema_broken
+            .replace(
+                "SELECT customer_id, amont FROM orders",
+                "SELEC customer_id FROM orders",
+            )
+            .replace("SELECT * FROM b", "SELECT * FROM a"),
     );
-    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
-    assert_exit(&o, 2);
-    let err = stderr(&o);
     assert!(err.contains("4 problem(s) found"), "{err}");
     assert!(
         err.contains(
