@@ -31,19 +31,12 @@ sizes AS (
     FROM metrics
     GROUP BY period
 ),
-{#- Each period is ranked in its own branch of a UNION ALL rather than by
-    windows partitioned on the period: the branches run side by side, and the
-    step took 20% less time at 500k customers (bench/RESULTS.md, session 7). #}
 positions AS (
-{%- for period in ["current", "previous"] %}
-    {% if not loop.first %}UNION ALL{% endif %}
     SELECT *,
-        CAST(ROW_NUMBER() OVER (ORDER BY recency_days DESC, customer_id) AS BIGINT) - 1 AS r_pos,
-        CAST(ROW_NUMBER() OVER (ORDER BY frequency, customer_id) AS BIGINT) - 1 AS f_pos,
-        CAST(ROW_NUMBER() OVER (ORDER BY monetary, customer_id) AS BIGINT) - 1 AS m_pos
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY recency_days DESC, customer_id) AS BIGINT) - 1 AS r_pos,
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY frequency, customer_id) AS BIGINT) - 1 AS f_pos,
+        CAST(ROW_NUMBER() OVER (PARTITION BY period ORDER BY monetary, customer_id) AS BIGINT) - 1 AS m_pos
     FROM metrics
-    WHERE period = {{ period }}
-{%- endfor %}
 ),
 {#- The quintile of 0-based position p among n = 5q + r: the first r groups hold q + 1. #}
 {%- macro quintile(pos) -%}
