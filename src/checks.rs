@@ -258,20 +258,26 @@ impl CheckResult {
     }
 }
 
-/// Runs checks, up to `parallel` at a time; results come in the order given.
+/// Runs checks, up to `parallel` at a time, each within `limit` if given;
+/// results come in the order given.
 pub async fn run_all(
     ctx: &SessionContext,
     checks: &[CheckPlan],
     parallel: usize,
+    limit: Option<std::time::Duration>,
 ) -> Vec<CheckResult> {
-    let runs: Vec<_> = checks.iter().map(|c| run(ctx, c)).collect();
+    let runs: Vec<_> = checks.iter().map(|c| run(ctx, c, limit)).collect();
     futures::stream::iter(runs)
         .buffered(parallel.max(1))
         .collect()
         .await
 }
 
-async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
+async fn run(
+    ctx: &SessionContext,
+    check: &CheckPlan,
+    limit: Option<std::time::Duration>,
+) -> CheckResult {
     let started = std::time::Instant::now();
     let mut result = CheckResult {
         name: check.name.clone(),
@@ -284,7 +290,7 @@ async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
         message: None,
         elapsed_seconds: 0.0,
     };
-    let outcome: Result<(u64, Vec<serde_json::Value>), String> = async {
+    let outcome = async {
         if probe_finds_none(ctx, check).await {
             return Ok((0, Vec::new()));
         }
@@ -308,8 +314,11 @@ async fn run(ctx: &SessionContext, check: &CheckPlan) -> CheckResult {
             Vec::new()
         };
         Ok((n, sample))
-    }
-    .await;
+    };
+    let outcome: Result<(u64, Vec<serde_json::Value>), String> =
+        crate::engine::within(limit, outcome)
+            .await
+            .unwrap_or_else(|| Err(crate::engine::timed_out(limit)));
     match outcome {
         Ok((0, _)) => {}
         Ok((n, sample)) => {

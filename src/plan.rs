@@ -261,6 +261,9 @@ pub struct EngineConfig {
     pub spill_dir: Option<PathBuf>,
     /// At least 1.
     pub max_parallel_steps: usize,
+    /// `engine.step_timeout`: the longest a step (query and checks), a
+    /// source check or an output's write may take.
+    pub step_timeout: Option<std::time::Duration>,
     pub storage: StorageConfig,
     /// Log each computed plan with its metrics.
     pub profile: bool,
@@ -944,16 +947,29 @@ fn engine_config(
         ));
     }
     // Checked here so that `validate` reports an unknown key or a bad value.
-    let mut probe = datafusion::config::ConfigOptions::new();
     for (key, value) in &e.options {
-        probe.set(key, value.as_str()).map_err(|err| {
+        crate::engine::distributed::check_option(key, value.as_str()).map_err(|err| {
             format!(
-                "{}: `engine.options.{key}`: {}; see DataFusion's configuration settings for the keys",
+                "{}: `engine.options.{key}`: {err}; see DataFusion's (or Ballista's) configuration settings for the keys",
                 loaded.locate(&["engine", "options", key]),
-                err.to_string().lines().next().unwrap_or_default(),
             )
         })?;
     }
+    let step_timeout = match &e.step_timeout {
+        None => None,
+        Some(raw) => {
+            let at = loaded.locate(&["engine", "step_timeout"]);
+            match parse_duration(raw.as_str()) {
+                Ok(d) if d.is_zero() => {
+                    return Err(format!(
+                        "{at}: `engine.step_timeout` must be more than 0; leave it out for no limit"
+                    ));
+                }
+                Ok(d) => Some(d),
+                Err(m) => return Err(format!("{at}: `engine.step_timeout`: {m}")),
+            }
+        }
+    };
     let max_parallel_steps = e.max_parallel_steps.unwrap_or(if memory_limit.is_some() {
         1
     } else {
@@ -965,6 +981,7 @@ fn engine_config(
         memory_limit,
         spill_dir: e.spill_dir.as_ref().map(|d| base.join(d.as_str())),
         max_parallel_steps,
+        step_timeout,
         storage,
         profile: false,
         options: e
@@ -1003,6 +1020,7 @@ impl Default for EngineConfig {
             memory_limit: None,
             spill_dir: None,
             max_parallel_steps: usize::MAX,
+            step_timeout: None,
             storage: StorageConfig::default(),
             profile: false,
             options: Vec::new(),
@@ -1389,6 +1407,56 @@ outputs:
             &Overrides::default(),
         );
         assert!(err.contains("batch_size"), "{err}");
+    }
+
+    #[test]
+    fn ballista_options_are_checked_where_ballista_is_built() {
+        // Taken for a cluster run; a local run leaves them aside.
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  options:\n    ballista.planner.adaptive.enabled: true\n"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.engine.options.len(), 1);
+        let misspelt = plan_of(
+            &format!("{PIPE}engine:\n  options:\n    ballista.planner.adaptive.enabld: true\n"),
+            &Overrides::default(),
+        );
+        // Without Ballista in the build there is nothing to check them against.
+        assert_eq!(misspelt.is_err(), cfg!(feature = "distributed"));
+        if let Err(err) = misspelt.map_err(|e| e.to_string()) {
+            assert!(
+                err.contains("`engine.options.ballista.planner.adaptive.enabld`"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_timeout_is_a_positive_duration() {
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  step_timeout: 90m\n"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.engine.step_timeout,
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(
+            plan_of(PIPE, &Overrides::default())
+                .unwrap()
+                .engine
+                .step_timeout,
+            None
+        );
+        let err = engine_error("  step_timeout: soon\n", &Overrides::default());
+        assert!(
+            err.contains("`engine.step_timeout`: `soon` is not a duration"),
+            "{err}"
+        );
+        let err = engine_error("  step_timeout: 0s\n", &Overrides::default());
+        assert!(err.contains("must be more than 0"), "{err}");
     }
 
     #[test]

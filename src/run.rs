@@ -96,7 +96,13 @@ async fn execute(
         .filter(|s| !absent.contains(&s.name))
         .flat_map(|s| s.checks.iter().cloned())
         .collect();
-    let source_results = checks::run_all(ctx, &source_checks, plan.engine.parallelism(ctx)).await;
+    let source_results = checks::run_all(
+        ctx,
+        &source_checks,
+        plan.engine.parallelism(ctx),
+        plan.engine.step_timeout,
+    )
+    .await;
     let mut unusable: Vec<(String, String)> = absent
         .iter()
         .map(|s| (s.clone(), format!("optional source `{s}` is absent")))

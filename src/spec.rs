@@ -385,6 +385,10 @@ pub struct EngineSpec {
     /// at a time when `memory_limit` is set (they would share the pool).
     #[serde(default)]
     pub max_parallel_steps: Option<usize>,
+    /// Longest a step (its query and checks), a source check or an output's
+    /// write may take, e.g. `2h`; default: no limit.
+    #[serde(default)]
+    pub step_timeout: Option<Interp>,
     /// DataFusion configuration options by their full key, e.g.
     /// `datafusion.execution.batch_size: 16384`; checked when the session is built.
     #[serde(default)]

@@ -64,6 +64,98 @@ fn bundled_pipeline_on_a_standalone_ballista_cluster_matches_the_local_engine() 
     assert_eq!(report(&local), report(&cluster));
 }
 
+/// Steps built on UNION ALL give the hand-worked answer on the cluster.
+/// Ballista 55's adaptive planner, which loyalty turns off, got both wrong:
+/// each ranked branch came back twice (three times on a busy executor), and
+/// the ORDER BY over the totals failed on the scheduler, which then waited
+/// forever (the step timeout turns that into a failure here).
+#[test]
+fn union_all_steps_give_the_hand_worked_answer_on_a_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = "2026-06-01 10:00:00";
+    // Two files, so the orders come in more than one partition.
+    write_parquet(
+        &tmp.path().join("data/orders/part-0.parquet"),
+        &orders_batch(&[
+            (1, 1, day, 10.0, "completed"),
+            (2, 1, day, 50.0, "completed"),
+            (3, 2, day, 30.0, "cancelled"),
+            (4, 2, day, 20.0, "completed"),
+            (5, 3, day, 70.0, "returned"),
+        ]),
+    );
+    write_parquet(
+        &tmp.path().join("data/orders/part-1.parquet"),
+        &orders_batch(&[
+            (6, 3, day, 40.0, "completed"),
+            (7, 4, day, 60.0, "cancelled"),
+            (8, 4, day, 90.0, "completed"),
+            (9, 5, day, 80.0, "completed"),
+            (10, 5, day, 15.0, "cancelled"),
+        ]),
+    );
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        r#"name: t
+params:
+  out: { type: string }
+output_root: "{{ out }}"
+sources:
+  orders: data/orders/
+engine:
+  step_timeout: 2m
+  options:
+    # Each task gets one partition, as on a cluster busy with other steps.
+    ballista.scheduler.max_partitions_per_task: 1
+steps:
+  ranked:
+    sql: |
+      SELECT 'bought' AS kind, order_id, ROW_NUMBER() OVER (ORDER BY amount DESC) AS rank
+      FROM orders WHERE status = 'completed'
+      UNION ALL
+      SELECT 'other' AS kind, order_id, ROW_NUMBER() OVER (ORDER BY amount) AS rank
+      FROM orders WHERE status <> 'completed'
+    materialize: memory
+  totals:
+    sql: |
+      SELECT 'bought' AS kind, SUM(amount) AS amount, COUNT(*) AS orders
+      FROM orders WHERE status = 'completed'
+      UNION ALL
+      SELECT 'other', SUM(amount), COUNT(*) FROM orders WHERE status <> 'completed'
+      ORDER BY kind
+outputs:
+  - { step: ranked, path: ranked.csv, format: csv, sort_by: [kind, rank] }
+  - { step: totals, path: totals.csv, format: csv }
+"#,
+    )
+    .unwrap();
+    // Bought, by amount from the largest: 8 (90), 9 (80), 2 (50), 6 (40),
+    // 4 (20), 1 (10); the others from the smallest: 10 (15), 3 (30), 7 (60),
+    // 5 (70). Totals: 10 + 50 + 20 + 40 + 90 + 80 = 290 over 6 orders, and
+    // 30 + 70 + 60 + 15 = 175 over 4.
+    let ranked = "kind,order_id,rank\nbought,8,1\nbought,9,2\nbought,2,3\nbought,6,4\n\
+                  bought,4,5\nbought,1,6\nother,10,1\nother,3,2\nother,7,3\nother,5,4\n";
+    let totals = "kind,amount,orders\nbought,290.0,6\nother,175.0,4\n";
+    for (out, engine) in [("out-local", "local"), ("out-cluster", "standalone")] {
+        let o = loyalty(
+            tmp.path(),
+            &[
+                "run",
+                p.to_str().unwrap(),
+                "--param",
+                &format!("out={out}"),
+                "--engine",
+                engine,
+            ],
+        );
+        assert_exit(&o, 0);
+        let read = |f: &str| std::fs::read_to_string(tmp.path().join(out).join(f)).unwrap();
+        assert_eq!(read("ranked.csv"), ranked, "{engine}");
+        assert_eq!(read("totals.csv"), totals, "{engine}");
+    }
+}
+
 #[test]
 fn validate_refuses_a_local_only_function_for_a_cluster() {
     let tmp = tempfile::tempdir().unwrap();

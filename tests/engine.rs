@@ -956,6 +956,57 @@ steps:
     assert!(err.contains("raise the limit"), "{err}");
 }
 
+#[test]
+fn a_step_past_step_timeout_fails_naming_the_step_and_the_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_parquet(
+        &tmp.path().join("www/customers.parquet"),
+        &customers_batch(&[1, 2, 3]),
+    );
+    // The file's schema can be read, its rows never: the step that reads
+    // them waits for an answer that does not come.
+    let base = serve_files_stalling_data_reads(&tmp.path().join("www"));
+    let p = pipeline_file(
+        tmp.path(),
+        &format!(
+            "name: t
+output_root: out
+sources:
+  customers: {base}/customers.parquet
+engine:
+  step_timeout: 1s
+steps:
+  quick:
+    sql: SELECT 1 AS n
+  stalled:
+    sql: SELECT SUM(customer_id) AS total FROM customers
+    materialize: memory
+outputs:
+  - step: quick
+    path: quick.csv
+    format: csv
+"
+        ),
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "step `stalled` failed: did not finish within 1s (`engine.step_timeout`); raise the limit"
+        ),
+        "{err}"
+    );
+    let results = read_json(&tmp.path().join("out/run_results.json"));
+    assert_eq!(results["status"], "error");
+    assert_eq!(step_result(&results, "stalled")["status"], "error");
+    assert_eq!(step_result(&results, "quick")["status"], "success");
+    assert!(
+        !tmp.path().join("out/quick.csv").exists(),
+        "nothing published"
+    );
+}
+
 /// Every file under `dir` (but staging and scratch) with its bytes.
 fn published_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut files = std::collections::BTreeMap::new();

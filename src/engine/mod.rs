@@ -55,7 +55,12 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         config.options_mut().execution.sort_spill_reservation_bytes =
             (limit / 16).min(10 * 1024 * 1024);
     }
+    let ballista = matches!(cfg.kind, EngineKind::Ballista { .. });
     for (key, value) in &cfg.options {
+        if key.starts_with(distributed::OPTION_PREFIX) && !ballista {
+            // Ballista's settings, for when the same file runs on a cluster.
+            continue;
+        }
         config
             .options_mut()
             .set(key, value)
@@ -451,6 +456,7 @@ pub async fn run_steps(
         );
     }
     let profile = plan.engine.profile;
+    let limit = plan.engine.step_timeout;
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
     // Outputs of steps that succeeded, waiting for a free slot.
     let mut pending_outputs: VecDeque<OutputJob> = VecDeque::new();
@@ -463,7 +469,20 @@ pub async fn run_steps(
         {
             let ctx = ctx.clone();
             let step = job.output.step.clone();
-            let task = tokio::spawn(async move { write::write_output(&ctx, &job, profile).await });
+            let task = tokio::spawn(async move {
+                within(limit, write::write_output(&ctx, &job, profile))
+                    .await
+                    .unwrap_or_else(|| {
+                        Err(Error::Step {
+                            step: job.output.step.clone(),
+                            message: format!(
+                                "writing output `{}`: {}",
+                                redact(job.output.url.as_str()),
+                                timed_out(limit)
+                            ),
+                        })
+                    })
+            });
             running.push(
                 async move {
                     let done = match task.await {
@@ -521,11 +540,23 @@ pub async fn run_steps(
                 let for_task = step.clone();
                 let task = tokio::spawn(async move {
                     let t0 = Instant::now();
-                    let outcome = run_step(&ctx, &for_task, &scratch, profile).await;
-                    let checks = match &outcome {
-                        Ok(_) => checks::run_all(&ctx, &for_task.checks, 1).await,
-                        Err(_) => Vec::new(),
-                    };
+                    let computed = within(limit, async {
+                        let outcome = run_step(&ctx, &for_task, &scratch, profile).await;
+                        let checks = match &outcome {
+                            // The step's own limit covers its checks.
+                            Ok(_) => checks::run_all(&ctx, &for_task.checks, 1, None).await,
+                            Err(_) => Vec::new(),
+                        };
+                        (outcome, checks)
+                    })
+                    .await;
+                    let (outcome, checks) = computed.unwrap_or_else(|| {
+                        let e = Error::Step {
+                            step: for_task.name.clone(),
+                            message: timed_out(limit),
+                        };
+                        (Err(e), Vec::new())
+                    });
                     (outcome, checks, t0.elapsed().as_secs_f64())
                 });
                 running.push(
@@ -622,6 +653,27 @@ pub struct StepsOutcome {
     pub steps: Vec<StepResult>,
     pub checks: Vec<CheckResult>,
     pub written: Vec<WrittenOutput>,
+}
+
+/// Runs `work` within `limit` (no limit when `None`); `None` when it did not
+/// finish in time, in which case it is dropped, which stops its queries.
+pub async fn within<T>(
+    limit: Option<std::time::Duration>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
+/// What a query that ran past `engine.step_timeout` reports.
+pub fn timed_out(limit: Option<std::time::Duration>) -> String {
+    format!(
+        "did not finish within {:?} (`engine.step_timeout`); raise the limit if the data grew, \
+         or on a Ballista cluster look in the scheduler's log for a job that stalled",
+        limit.unwrap_or_default()
+    )
 }
 
 /// Logs a computed plan with each operator's metrics (rows, time, spills),

@@ -243,6 +243,17 @@ pub fn step_result<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_
 /// `Range: bytes=a-b` header) of the files under `root`. Runs on a thread
 /// until the process ends; returns the base URL.
 pub fn serve_files(root: &Path) -> String {
+    serve(root, false)
+}
+
+/// [`serve_files`], but a read that stops short of a file's end is never
+/// answered: a Parquet file's footer (its last bytes) can be read, so its
+/// schema is known, but reading its data stalls for good.
+pub fn serve_files_stalling_data_reads(root: &Path) -> String {
+    serve(root, true)
+}
+
+fn serve(root: &Path, stall_data_reads: bool) -> String {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -286,6 +297,10 @@ pub fn serve_files(root: &Path) -> String {
                             let (status, slice, extra) = match range {
                                 Some((a, b)) => {
                                     let end = b.unwrap_or(len - 1).min(len - 1);
+                                    if stall_data_reads && end < len - 1 {
+                                        std::thread::sleep(std::time::Duration::from_secs(3600));
+                                        return;
+                                    }
                                     (
                                         "206 Partial Content",
                                         body[a as usize..=end as usize].to_vec(),
