@@ -963,16 +963,19 @@ fn a_step_past_step_timeout_fails_naming_the_step_and_the_setting() {
         &tmp.path().join("www/customers.parquet"),
         &customers_batch(&[1, 2, 3]),
     );
-    // The file's schema can be read, its rows never: the step that reads
-    // them waits for an answer that does not come.
+    // The file's schema can be read, its rows never: whatever reads them
+    // waits for an answer that does not come.
     let base = serve_files_stalling_data_reads(&tmp.path().join("www"));
-    let p = pipeline_file(
-        tmp.path(),
-        &format!(
-            "name: t
+    let pipeline = |checks: &str| {
+        pipeline_file(
+            tmp.path(),
+            &format!(
+                "name: t
 output_root: out
 sources:
-  customers: {base}/customers.parquet
+  customers:
+    url: {base}/customers.parquet
+    checks: [{checks}]
 engine:
   step_timeout: 1s
 steps:
@@ -986,25 +989,42 @@ outputs:
     path: quick.csv
     format: csv
 "
-        ),
-    );
-    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
-    assert_exit(&o, 1);
-    let err = stderr(&o);
+            ),
+        )
+    };
+    let run = |p: &Path| {
+        let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+        assert_exit(&o, 1);
+        assert!(
+            !tmp.path().join("out/quick.csv").exists(),
+            "nothing published"
+        );
+        let results = read_json(&tmp.path().join("out/run_results.json"));
+        assert_eq!(results["status"], "error");
+        assert_eq!(step_result(&results, "quick")["status"], "success");
+        (stderr(&o), results)
+    };
+
+    let (err, results) = run(&pipeline(""));
     assert!(
         err.contains(
             "step `stalled` failed: did not finish within 1s (`engine.step_timeout`); raise the limit"
         ),
         "{err}"
     );
-    let results = read_json(&tmp.path().join("out/run_results.json"));
-    assert_eq!(results["status"], "error");
     assert_eq!(step_result(&results, "stalled")["status"], "error");
-    assert_eq!(step_result(&results, "quick")["status"], "success");
+
+    // A source check that stalls fails the same way, and the step that
+    // reads the source is skipped. (`unique` reads the rows; `not_null` would
+    // be answered from the footer's statistics.)
+    let (err, results) = run(&pipeline("unique: [customer_id]"));
     assert!(
-        !tmp.path().join("out/quick.csv").exists(),
-        "nothing published"
+        err.contains(
+            "on `customers` could not run: did not finish within 1s (`engine.step_timeout`)"
+        ),
+        "{err}"
     );
+    assert_eq!(step_result(&results, "stalled")["status"], "skipped");
 }
 
 /// Every file under `dir` (but staging and scratch) with its bytes.
