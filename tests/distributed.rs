@@ -14,6 +14,11 @@ fn bundled_pipeline_on_a_standalone_ballista_cluster_matches_the_local_engine() 
     let data = tmp.path().join("data");
     sample_data(tmp.path(), &data, 2_000, 7);
     let pipeline = bundle_copy(tmp.path());
+    // Each task gets one partition, as on a cluster busy with other steps
+    // (the local run leaves Ballista's settings aside).
+    let mut yaml = std::fs::read_to_string(&pipeline).unwrap();
+    yaml.push_str("\nengine:\n  options:\n    ballista.scheduler.max_partitions_per_task: 1\n");
+    std::fs::write(&pipeline, yaml).unwrap();
 
     let local = tmp.path().join("out-local");
     let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &local, &[]);
