@@ -316,9 +316,7 @@ async fn run(
         Ok((n, sample))
     };
     let outcome: Result<(u64, Vec<serde_json::Value>), String> =
-        crate::engine::within(limit, outcome)
-            .await
-            .unwrap_or_else(|| Err(crate::engine::timed_out(limit)));
+        crate::engine::within(limit, outcome).await.and_then(|o| o);
     match outcome {
         Ok((0, _)) => {}
         Ok((n, sample)) => {

@@ -52,8 +52,8 @@ pub const OPTION_PREFIX: &str = "ballista.";
 ///
 /// Ballista 55's adaptive planner, on by default, returned wrong answers and
 /// hung on UNION ALL: each branch of a UNION ALL that ends in one partition
-/// (a window over all rows, an ORDER BY) came back three times when the
-/// executor was busy with other steps, and an ORDER BY over a UNION ALL
+/// (a window over all rows, an ORDER BY) came back two or three times when
+/// the executor was busy with other steps, and an ORDER BY over a UNION ALL
 /// failed its plan check on the scheduler, which then waited forever. Its
 /// static planner answers both right (`tests/distributed.rs`).
 #[cfg(feature = "distributed")]

@@ -472,13 +472,12 @@ pub async fn run_steps(
             let task = tokio::spawn(async move {
                 within(limit, write::write_output(&ctx, &job, profile))
                     .await
-                    .unwrap_or_else(|| {
+                    .unwrap_or_else(|late| {
                         Err(Error::Step {
                             step: job.output.step.clone(),
                             message: format!(
-                                "writing output `{}`: {}",
-                                redact(job.output.url.as_str()),
-                                timed_out(limit)
+                                "writing output `{}`: {late}",
+                                redact(job.output.url.as_str())
                             ),
                         })
                     })
@@ -550,10 +549,10 @@ pub async fn run_steps(
                         (outcome, checks)
                     })
                     .await;
-                    let (outcome, checks) = computed.unwrap_or_else(|| {
+                    let (outcome, checks) = computed.unwrap_or_else(|late| {
                         let e = Error::Step {
                             step: for_task.name.clone(),
-                            message: timed_out(limit),
+                            message: late,
                         };
                         (Err(e), Vec::new())
                     });
@@ -655,25 +654,22 @@ pub struct StepsOutcome {
     pub written: Vec<WrittenOutput>,
 }
 
-/// Runs `work` within `limit` (no limit when `None`); `None` when it did not
-/// finish in time, in which case it is dropped, which stops its queries.
+/// Runs `work` within `limit` (`engine.step_timeout`; no limit when `None`).
+/// Work that does not finish in time is dropped, which stops its queries,
+/// and the error says so.
 pub async fn within<T>(
     limit: Option<std::time::Duration>,
     work: impl std::future::Future<Output = T>,
-) -> Option<T> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
-        None => Some(work.await),
-    }
-}
-
-/// What a query that ran past `engine.step_timeout` reports.
-pub fn timed_out(limit: Option<std::time::Duration>) -> String {
-    format!(
-        "did not finish within {:?} (`engine.step_timeout`); raise the limit if the data grew, \
-         or on a Ballista cluster look in the scheduler's log for a job that stalled",
-        limit.unwrap_or_default()
-    )
+) -> std::result::Result<T, String> {
+    let Some(limit) = limit else {
+        return Ok(work.await);
+    };
+    tokio::time::timeout(limit, work).await.map_err(|_| {
+        format!(
+            "did not finish within {limit:?} (`engine.step_timeout`); raise the limit if the \
+             data grew, or on a Ballista cluster look in the scheduler's log for a job that stalled"
+        )
+    })
 }
 
 /// Logs a computed plan with each operator's metrics (rows, time, spills),
