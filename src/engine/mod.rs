@@ -55,9 +55,8 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         config.options_mut().execution.sort_spill_reservation_bytes =
             (limit / 16).min(10 * 1024 * 1024);
     }
-    let ballista = matches!(cfg.kind, EngineKind::Ballista { .. });
     for (key, value) in &cfg.options {
-        if key.starts_with(distributed::OPTION_PREFIX) && !ballista {
+        if key.starts_with(distributed::OPTION_PREFIX) && !cfg.kind.is_distributed() {
             // Ballista's settings, for when the same file runs on a cluster.
             continue;
         }
@@ -472,15 +471,7 @@ pub async fn run_steps(
             let task = tokio::spawn(async move {
                 within(limit, write::write_output(&ctx, &job, profile))
                     .await
-                    .unwrap_or_else(|late| {
-                        Err(Error::Step {
-                            step: job.output.step.clone(),
-                            message: format!(
-                                "writing output `{}`: {late}",
-                                redact(job.output.url.as_str())
-                            ),
-                        })
-                    })
+                    .unwrap_or_else(|late| Err(write::output_failed(&job.output, late)))
             });
             running.push(
                 async move {

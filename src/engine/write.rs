@@ -138,6 +138,18 @@ pub struct Written {
     pub bytes: u64,
 }
 
+/// The error of output `out` that could not be written, for `message`.
+pub fn output_failed(out: &OutputPlan, message: String) -> Error {
+    Error::Step {
+        step: out.step.clone(),
+        message: format!(
+            "writing output `{}`: {message}{}",
+            redact(out.url.as_str()),
+            super::memory_hint(&message)
+        ),
+    }
+}
+
 /// Computes an output's step and writes it to its staging path. A failure is
 /// the step's: for a view step, this is where it is computed.
 pub async fn write_output(
@@ -146,14 +158,7 @@ pub async fn write_output(
     profile: bool,
 ) -> Result<WrittenOutput> {
     let out = &job.output;
-    let fail_with = |message: String| Error::Step {
-        step: out.step.clone(),
-        message: format!(
-            "writing output `{}`: {message}{}",
-            redact(out.url.as_str()),
-            super::memory_hint(&message)
-        ),
-    };
+    let fail_with = |message: String| output_failed(out, message);
     let fail = |e: &(dyn std::error::Error + 'static)| fail_with(with_causes(e));
     let started = Instant::now();
     let df = ctx.table(out.step.as_str()).await.map_err(|e| fail(&e))?;
