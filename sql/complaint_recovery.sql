@@ -9,13 +9,18 @@ WITH latest AS (
     SELECT customer_id,
         CAST(opened_ts AS TIMESTAMP) AS opened_ts,
         CASE WHEN CAST(resolved_ts AS DATE) <= {{ as_of }} THEN CAST(resolved_ts AS TIMESTAMP) END AS resolved_ts
+    -- Each customer's first row in one order (customer, newest first), as
+    -- in latest_survey.sql: ROW_NUMBER() OVER (PARTITION BY customer_id ...)
+    -- = 1 without per-customer partitions, which are slow in DataFusion.
     FROM (
         SELECT *,
-            ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY opened_ts DESC, complaint_id DESC) AS rn
+            ROW_NUMBER() OVER newest_first AS n,
+            LAG(customer_id) OVER newest_first AS previous_customer
         FROM complaints
         WHERE CAST(opened_ts AS DATE) <= {{ as_of }}
+        WINDOW newest_first AS (ORDER BY customer_id, opened_ts DESC, complaint_id DESC)
     )
-    WHERE rn = 1
+    WHERE n = 1 OR previous_customer IS DISTINCT FROM customer_id
 ),
 grouped AS (
     SELECT st.churned,

@@ -579,3 +579,102 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
         assert_eq!(rows, &b[name], "table {name}");
     }
 }
+
+#[test]
+fn latest_answer_and_latest_complaint_follow_the_stated_rules() {
+    // latest_survey.sql and complaint_recovery.sql keep each customer's
+    // newest row up to as_of, ties on the timestamp going to the larger id.
+    // Their inputs are given here as steps of hand-written rows.
+    let tmp = tempfile::tempdir().unwrap();
+    let sql = |name: &str| repo().join(format!("sql/{name}.sql")).display().to_string();
+    let yaml = format!(
+        r#"
+name: latest_rows
+params:
+  as_of: {{ type: date }}
+  fast_resolution_hours: {{ type: int, default: 48 }}
+steps:
+  surveys:
+    sql: |
+      SELECT * FROM (VALUES
+        (5, 1, TIMESTAMP '2026-06-10 09:00:00', 2, 3),
+        (3, 1, TIMESTAMP '2026-06-01 09:00:00', 4, 8),
+        (9, 1, TIMESTAMP '2026-06-10 09:00:00', 5, 10),
+        (20, 2, TIMESTAMP '2026-05-01 09:00:00', 1, 0),
+        (4, 2, TIMESTAMP '2026-06-20 09:00:00', 3, 6),
+        (30, 3, TIMESTAMP '2026-07-01 00:00:00', 1, 0),
+        (31, 3, TIMESTAMP '2026-06-30 23:00:00', 4, 9),
+        (40, 4, TIMESTAMP '2026-07-02 09:00:00', 5, 10)
+      ) AS t(response_id, customer_id, survey_ts, csat, nps)
+  latest_survey:
+    sql_file: {latest}
+  customer_status:
+    sql: SELECT * FROM (VALUES (1, false), (2, false), (3, true), (4, false), (5, false)) AS t(customer_id, churned)
+  complaints:
+    sql: |
+      SELECT * FROM (VALUES
+        (2, 1, TIMESTAMP '2026-06-15 09:00:00', CAST(NULL AS TIMESTAMP)),
+        (1, 1, TIMESTAMP '2026-06-01 09:00:00', TIMESTAMP '2026-06-01 19:00:00'),
+        (8, 2, TIMESTAMP '2026-06-05 10:00:00', TIMESTAMP '2026-06-06 10:00:00'),
+        (7, 2, TIMESTAMP '2026-06-05 10:00:00', CAST(NULL AS TIMESTAMP)),
+        (9, 3, TIMESTAMP '2026-05-01 09:00:00', TIMESTAMP '2026-05-10 09:00:00'),
+        (10, 3, TIMESTAMP '2026-07-05 09:00:00', CAST(NULL AS TIMESTAMP)),
+        (11, 5, TIMESTAMP '2026-06-20 09:00:00', TIMESTAMP '2026-07-03 09:00:00')
+      ) AS t(complaint_id, customer_id, opened_ts, resolved_ts)
+  complaint_recovery:
+    sql_file: {recovery}
+output_root: out
+outputs:
+  - {{ step: latest_survey, path: latest/, sort_by: [customer_id] }}
+  - {{ step: complaint_recovery, path: recovery/ }}
+"#,
+        latest = sql("latest_survey"),
+        recovery = sql("complaint_recovery"),
+    );
+    let pipeline = tmp.path().join("latest.yaml");
+    std::fs::write(&pipeline, yaml).unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+
+    // Customer 1: two answers on 06-10 09:00, the larger id (9) kept over 5
+    // and over the older 3. Customer 2: the newer answer (4) over the larger
+    // id (20). Customer 3: 30 comes after as_of; 31, late on as_of, counts.
+    // Customer 4 answered only after as_of.
+    let s = read_parquet(&tmp.path().join("out/latest"));
+    assert_eq!(col_i64(&s, "customer_id"), [Some(1), Some(2), Some(3)]);
+    assert_eq!(col_i64(&s, "response_id"), [Some(9), Some(4), Some(31)]);
+    assert_eq!(col_i64(&s, "csat"), [Some(5), Some(3), Some(4)]);
+    assert_eq!(
+        col_str(&s, "satisfaction_level"),
+        ["satisfied", "neutral", "satisfied"].map(|l| Some(l.to_string()))
+    );
+
+    // Customer 1's latest complaint (2) is open: unresolved, though an older
+    // one was resolved in 10 hours. Customer 2: of two opened at the same
+    // time, the larger id (8) was resolved in 24 hours: fast. Customer 3:
+    // resolved in 9 days (10 opened after as_of), and churned. Customer 4
+    // never complained. Customer 5's complaint was resolved only after as_of:
+    // unresolved.
+    let k = read_parquet(&tmp.path().join("out/recovery"));
+    assert_eq!(
+        col_str(&k, "complaint_group"),
+        [
+            "never complained",
+            "resolved fast",
+            "resolved slow",
+            "unresolved"
+        ]
+        .map(|s| Some(s.to_string()))
+    );
+    assert_eq!(
+        col_i64(&k, "customers"),
+        [Some(1), Some(1), Some(1), Some(2)]
+    );
+    assert_eq!(
+        col_i64(&k, "retained"),
+        [Some(1), Some(1), Some(0), Some(2)]
+    );
+}
