@@ -58,27 +58,11 @@ scored AS (
         CAST({{ quintile("p.f_pos") }} AS INT) AS f_score,
         CAST({{ quintile("p.m_pos") }} AS INT) AS m_score
     FROM positions p JOIN sizes s ON p.period = s.period
-),
-{#- The segment and the code ('543') of each of the 125 score combinations,
-    so that the scores join them on one integer key (r*25 + f*5 + m) rather
-    than testing every customer against every range of the map, and each
-    code is spelled once here rather than once per customer. #}
-codes AS (
-    SELECT CAST(r.v * 25 + f.v * 5 + m.v AS INT) AS code,
-        CAST(r.v AS VARCHAR) || CAST(f.v AS VARCHAR) || CAST(m.v AS VARCHAR) AS rfm_code,
-        map.segment
-    FROM (SELECT unnest(range(1, 6)) AS v) r
-    CROSS JOIN (SELECT unnest(range(1, 6)) AS v) f
-    CROSS JOIN (SELECT unnest(range(1, 6)) AS v) m
-    JOIN rfm_segment_map map
-      ON r.v BETWEEN map.r_min AND map.r_max
-     AND f.v BETWEEN map.f_min AND map.f_max
-     AND m.v BETWEEN map.m_min AND map.m_max
 )
 SELECT
     sc.*,
     c.rfm_code,
     c.segment
 FROM scored sc
-JOIN codes c
+JOIN rfm_segment_codes c
   ON c.code = sc.r_score * 25 + sc.f_score * 5 + sc.m_score
