@@ -238,3 +238,168 @@ outputs:
     assert!(!err.contains("step `n`"), "no step ran: {err}");
     assert!(!tmp.path().join("out").exists(), "nothing written");
 }
+
+/// A step given up on (`engine.step_timeout`) has its job cancelled on the
+/// cluster, which frees the executor for what comes next. The cluster is a
+/// scheduler and an executor started here as the released binaries run them
+/// (push-staged, so that the scheduler can reach the executor to stop its
+/// tasks), with one task slot. The step reads a file over HTTP whose data
+/// never comes, so its task holds that slot until it is stopped.
+#[test]
+fn a_step_given_up_on_has_its_job_cancelled_and_frees_the_executor() {
+    use ballista_core::config::TaskSchedulingPolicy;
+    use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+    use ballista_core::serde::protobuf::{GetJobStatusParams, job_status};
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+    use ballista_scheduler::cluster::BallistaCluster;
+    use ballista_scheduler::config::SchedulerConfig;
+    use ballista_scheduler::scheduler_process::start_server;
+    use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ids: Vec<i64> = (1..=3000).collect();
+    for dir in ["www", "data/customers"] {
+        write_parquet(
+            &tmp.path().join(dir).join("customers.parquet"),
+            &customers_batch(&ids),
+        );
+    }
+    let base = serve_files_stalling_data_reads(&tmp.path().join("www"));
+    // The scheduler and the executor read `base` over HTTP, waiting as long
+    // as it takes (loyalty's own timeouts do not reach them).
+    let with_http = {
+        let base = base.clone();
+        move |runtime: &RuntimeEnv| {
+            let client = object_store::ClientOptions::new()
+                .with_allow_http(true)
+                .with_timeout_disabled();
+            let store = object_store::http::HttpBuilder::new()
+                .with_url(&base)
+                .with_client_options(client)
+                .build()
+                .unwrap();
+            runtime.register_object_store(&url::Url::parse(&base).unwrap(), Arc::new(store));
+        }
+    };
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (scheduler_port, flight_port, grpc_port) = (free_port(), free_port(), free_port());
+    let cluster = tokio::runtime::Runtime::new().unwrap();
+    let scheduler_http = with_http.clone();
+    let config = SchedulerConfig {
+        bind_port: scheduler_port,
+        scheduling_policy: TaskSchedulingPolicy::PushStaged,
+        ..Default::default()
+    }
+    .with_override_session_builder(Arc::new(move |config| {
+        let state = ballista_core::utils::default_session_builder(config)?;
+        scheduler_http(state.runtime_env());
+        Ok(state)
+    }));
+    cluster.spawn(async move {
+        let state = BallistaCluster::new_from_config(&config).await.unwrap();
+        let address = format!("127.0.0.1:{scheduler_port}").parse().unwrap();
+        start_server(state, address, Arc::new(config)).await
+    });
+    let work_dir = tmp.path().join("executor");
+    std::fs::create_dir_all(&work_dir).unwrap();
+    cluster.spawn(start_executor_process(Arc::new(ExecutorProcessConfig {
+        port: flight_port,
+        grpc_port,
+        external_host: Some("127.0.0.1".into()),
+        scheduler_host: "127.0.0.1".into(),
+        scheduler_port,
+        scheduler_connect_timeout_seconds: 30,
+        vcores: 1,
+        task_scheduling_policy: TaskSchedulingPolicy::PushStaged,
+        work_dir: Some(work_dir.to_str().unwrap().into()),
+        override_runtime_producer: Some(Arc::new(move |_| {
+            let runtime = RuntimeEnvBuilder::new().build()?;
+            with_http(&runtime);
+            Ok(Arc::new(runtime))
+        })),
+        ..Default::default()
+    })));
+
+    let pipeline = |name: &str, source: &str, timeout: &str| {
+        let p = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name: {name}
+sources:
+  customers: {source}
+engine:
+  step_timeout: {timeout}
+steps:
+  {name}:
+    sql: SELECT COUNT(*) AS n FROM customers WHERE customer_id > 1000
+outputs:
+  - {{ step: {name}, path: {name}.csv, format: csv }}
+"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let engine = format!("df://127.0.0.1:{scheduler_port}");
+    let run = |p: &std::path::Path| {
+        loyalty(
+            tmp.path(),
+            &["run", p.to_str().unwrap(), "--engine", &engine],
+        )
+    };
+
+    let o = run(&pipeline(
+        "stalled",
+        &format!("{base}/customers.parquet"),
+        "8s",
+    ));
+    assert_exit(&o, 1);
+    let results = read_json(&tmp.path().join("out/run_results.json"));
+    let message = step_result(&results, "stalled")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = message
+        .split("its Ballista job `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("the message names the job: {message}\n{}", stderr(&o)));
+    assert!(
+        message.contains(&format!(
+            "did not finish within 8s (`engine.step_timeout`); its Ballista job `{job}` was cancelled"
+        )),
+        "{message}"
+    );
+
+    // The scheduler, asked here, has the job as failed, not running.
+    let status = cluster.block_on(async {
+        let url = format!("http://127.0.0.1:{scheduler_port}");
+        let mut scheduler = SchedulerGrpcClient::connect(url).await.unwrap();
+        let asked = GetJobStatusParams {
+            job_id: job.to_string(),
+        };
+        let answer = scheduler.get_job_status(asked).await.unwrap();
+        answer.into_inner().status.and_then(|s| s.status)
+    });
+    assert!(
+        matches!(status, Some(job_status::Status::Failed(_))),
+        "job `{job}`: {status:?}"
+    );
+
+    // The executor's one slot is free again: the same query over a local
+    // copy runs (it would wait for the slot past its limit otherwise).
+    let o = run(&pipeline("quick", "data/customers/", "60s"));
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/quick.csv")).unwrap(),
+        "n\n2000\n"
+    );
+}

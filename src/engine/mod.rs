@@ -40,7 +40,7 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         EngineKind::Local => local_config(),
         // Ballista's own defaults: it turns off what its executors cannot
         // yet do (view types across its IPC, hash joins that cannot spill).
-        EngineKind::Ballista { .. } => distributed::session_config(),
+        EngineKind::Ballista { .. } => distributed::session_config_for(cfg.step_timeout),
     };
     let mut config = base
         .with_information_schema(false)
@@ -161,7 +161,7 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
                 url: redact(src.url.as_str()),
                 status: "registered",
                 files,
-                rows: count_rows(ctx, &src.name).await,
+                rows: count_rows(ctx, &src.name, plan.engine.step_timeout).await,
             }),
             Err(SourceError::NoFiles) if src.optional => results.push(SourceResult {
                 name: src.name.clone(),
@@ -283,9 +283,24 @@ async fn diagnose_files(
     None
 }
 
-async fn count_rows(ctx: &SessionContext, table: &str) -> Option<u64> {
-    let df = ctx.table(table).await.ok()?;
-    df.count().await.ok().map(|n| n as u64)
+/// The rows of a source, for the run's results; `None` when they cannot be
+/// counted. Locally the count comes from the files' statistics; on a
+/// Ballista cluster it is a job, which waits for a free task slot, so it
+/// keeps to `engine.step_timeout` too.
+async fn count_rows(
+    ctx: &SessionContext,
+    table: &str,
+    limit: Option<std::time::Duration>,
+) -> Option<u64> {
+    let counted = within(limit, async {
+        let df = ctx.table(table).await.ok()?;
+        df.count().await.ok().map(|n| n as u64)
+    })
+    .await;
+    counted.unwrap_or_else(|late| {
+        tracing::warn!("counting the rows of source `{table}` {late}; its row count is left out");
+        None
+    })
 }
 
 enum SourceError {
@@ -646,8 +661,8 @@ pub struct StepsOutcome {
 }
 
 /// Runs `work` within `limit` (`engine.step_timeout`; no limit when `None`).
-/// Work that does not finish in time is dropped, which stops its queries,
-/// and the error says so.
+/// Work that does not finish in time is dropped, which stops its queries
+/// (on a Ballista cluster, their jobs are cancelled), and the error says so.
 pub async fn within<T>(
     limit: Option<std::time::Duration>,
     work: impl std::future::Future<Output = T>,
@@ -655,12 +670,15 @@ pub async fn within<T>(
     let Some(limit) = limit else {
         return Ok(work.await);
     };
-    tokio::time::timeout(limit, work).await.map_err(|_| {
-        format!(
-            "did not finish within {limit:?} (`engine.step_timeout`); raise the limit if the \
-             data grew, or on a Ballista cluster look in the scheduler's log for a job that stalled"
-        )
-    })
+    let sent = distributed::Sent::default();
+    match tokio::time::timeout(limit, sent.keep(work)).await {
+        Ok(done) => Ok(done),
+        Err(_) => Err(format!(
+            "did not finish within {limit:?} (`engine.step_timeout`){}; raise the limit if the \
+             data grew, or on a Ballista cluster look in the scheduler's log for a job that stalled",
+            sent.cancel().await
+        )),
+    }
 }
 
 /// Logs a computed plan with each operator's metrics (rows, time, spills),
