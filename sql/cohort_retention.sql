@@ -19,8 +19,9 @@ sizes AS (
     GROUP BY cohort_month
 ),
 grid AS (
-    SELECT cohort_month, cohort_size, CAST(unnest(range(0, CAST(last_period AS BIGINT) + 1)) AS BIGINT) AS period
-    FROM sizes
+    SELECT s.cohort_month, s.cohort_size, numbers.n AS period
+    FROM sizes s
+    JOIN numbers ON numbers.n <= s.last_period
 ),
 per_customer AS (
     -- one row per customer and calendar month with an order: bought

@@ -5,7 +5,7 @@
 WITH n AS (SELECT COUNT(*) AS customers FROM contribution_ranking),
 points AS (
     SELECT DISTINCT CAST(CEIL(n.customers * k / 100.0) AS BIGINT) AS top_rank, n.customers
-    FROM n CROSS JOIN (SELECT unnest(range(1, 101)) AS k)
+    FROM n CROSS JOIN (SELECT numbers.n AS k FROM numbers WHERE numbers.n BETWEEN 1 AND 100)
     WHERE n.customers > 0
 )
 SELECT

@@ -434,7 +434,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     let ctx = build_session(&local).await?;
     if plan.engine.kind.is_distributed() {
         // What the cluster's executors do not have, steps may not call.
-        crate::engine::forget_local_functions(&ctx);
+        crate::engine::distributed::forget_functions_executors_lack(&ctx);
     }
     let sources = match register_sources(&ctx, plan).await {
         Ok(s) => s,
@@ -482,7 +482,14 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
                 problems.push(
                     Error::Step {
                         step: step.name.clone(),
-                        message: format!("{e} (SQL from {})", step.origin),
+                        message: format!(
+                            "{e}{} (SQL from {})",
+                            crate::engine::distributed::function_hint(
+                                plan.engine.kind.is_distributed(),
+                                &e.to_string()
+                            ),
+                            step.origin
+                        ),
                     }
                     .to_string(),
                 );

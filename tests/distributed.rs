@@ -1,15 +1,21 @@
-//! The bundled pipeline on Ballista's standalone cluster (a scheduler and an
-//! executor in the loyalty process, talking gRPC over localhost) gives the
-//! same output tables as the local engine. Built only with the `distributed`
-//! feature: `cargo test --features distributed --test distributed`.
+//! loyalty on Apache DataFusion Ballista: the bundled pipeline gives the
+//! same output tables on a cluster as on the local engine, UNION ALL steps
+//! give the hand-worked answers, and what a cluster cannot do is refused or
+//! cleaned up. The clusters run in the test process and talk gRPC over
+//! localhost. Built only with the `distributed` feature:
+//! `cargo test --features distributed --test distributed`.
 #![cfg(feature = "distributed")]
 
 mod common;
 
 use common::*;
 
+/// On Ballista's standalone cluster (in the loyalty process, its executor
+/// with loyalty's functions) and on one run as the released binaries run
+/// (its executor with Ballista's own functions only, which lack the array
+/// functions: the bundled SQL once called `range` and failed there).
 #[test]
-fn bundled_pipeline_on_a_standalone_ballista_cluster_matches_the_local_engine() {
+fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     sample_data(tmp.path(), &data, 2_000, 7);
@@ -23,42 +29,11 @@ fn bundled_pipeline_on_a_standalone_ballista_cluster_matches_the_local_engine() 
     let local = tmp.path().join("out-local");
     let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &local, &[]);
     assert_exit(&o, 0);
-
-    let cluster = tmp.path().join("out-ballista");
-    let o = run_pipeline(
-        tmp.path(),
-        &pipeline,
-        "2026-06-30",
-        &data,
-        &cluster,
-        &["--engine", "standalone"],
-    );
-    assert_exit(&o, 0);
-
-    // Steps other steps read went to the executors as Parquet, not memory.
-    let results = read_json(&cluster.join("run_results.json"));
-    assert_eq!(results["status"], "success");
-    assert_eq!(
-        step_result(&results, "customer_orders")["materialize"],
-        "parquet"
-    );
-    assert!(!cluster.join("_scratch").exists(), "scratch files removed");
-
     let tables: Vec<_> = std::fs::read_dir(local.join("tables"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(tables.len(), 16, "every output table of the pipeline");
-    for table in tables {
-        let dir = |root: &std::path::Path| root.join("tables").join(&table);
-        let local_rows = read_parquet_dir(&dir(&local));
-        assert!(rows(&local_rows) > 0, "{table:?} has rows");
-        assert_same_table(
-            &local_rows,
-            &read_parquet_dir(&dir(&cluster)),
-            &table.to_string_lossy(),
-        );
-    }
     // The reports are rendered from the same numbers, rows in the same order
     // (the out_root param they list aside).
     let report = |out: &std::path::Path| {
@@ -66,7 +41,45 @@ fn bundled_pipeline_on_a_standalone_ballista_cluster_matches_the_local_engine() 
             .unwrap()
             .replace(out.to_str().unwrap(), "OUT")
     };
-    assert_eq!(report(&local), report(&cluster));
+
+    let (_released, port) = start_cluster(tmp.path(), None);
+    let released = format!("df://127.0.0.1:{port}");
+    for (name, engine) in [
+        ("standalone", "standalone"),
+        ("released", released.as_str()),
+    ] {
+        let out = tmp.path().join(format!("out-{name}"));
+        let o = run_pipeline(
+            tmp.path(),
+            &pipeline,
+            "2026-06-30",
+            &data,
+            &out,
+            &["--engine", engine],
+        );
+        assert_exit(&o, 0);
+
+        // Steps other steps read went to the executors as Parquet, not memory.
+        let results = read_json(&out.join("run_results.json"));
+        assert_eq!(results["status"], "success");
+        assert_eq!(
+            step_result(&results, "customer_orders")["materialize"],
+            "parquet"
+        );
+        assert!(!out.join("_scratch").exists(), "scratch files removed");
+
+        for table in &tables {
+            let dir = |root: &std::path::Path| root.join("tables").join(table);
+            let local_rows = read_parquet_dir(&dir(&local));
+            assert!(rows(&local_rows) > 0, "{table:?} has rows");
+            assert_same_table(
+                &local_rows,
+                &read_parquet_dir(&dir(&out)),
+                &format!("{} on {name}", table.to_string_lossy()),
+            );
+        }
+        assert_eq!(report(&local), report(&out), "{name}");
+    }
 }
 
 /// Steps built on UNION ALL give the hand-worked answer on the cluster.
@@ -161,8 +174,12 @@ outputs:
     }
 }
 
+/// Ballista's released executors have neither loyalty's `count_repeats`
+/// nor DataFusion's array functions (`range`): for a pipeline that runs on a
+/// cluster, validate names each step that calls one, and a run fails those
+/// steps when planning them, not on the executors.
 #[test]
-fn validate_refuses_a_local_only_function_for_a_cluster() {
+fn functions_executors_lack_are_refused_for_a_cluster() {
     let tmp = tempfile::tempdir().unwrap();
     write_parquet(
         &tmp.path().join("data/customers/part-0.parquet"),
@@ -177,6 +194,10 @@ engine: {engine}
 steps:
   repeats:
     sql: SELECT count_repeats(customer_id) AS n FROM customers
+  ranged:
+    sql: SELECT unnest(range(1, 4)) AS k
+  counted:
+    sql: SELECT COUNT(*) AS n FROM customers
 "
         )
     };
@@ -184,16 +205,34 @@ steps:
     std::fs::write(&p, yaml("{ kind: local }")).unwrap();
     assert_exit(&loyalty(tmp.path(), &["validate", p.to_str().unwrap()]), 0);
 
-    // Ballista's executors do not have `count_repeats`: validate says so
-    // before a run would fail on the cluster.
     std::fs::write(&p, yaml("{ kind: ballista, url: standalone }")).unwrap();
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
+    let hint = "Ballista's executors do not have DataFusion's array functions";
+    for (step, function) in [("repeats", "count_repeats"), ("ranged", "range")] {
+        let line = err
+            .lines()
+            .position(|l| l.contains(&format!("step `{step}`")))
+            .unwrap_or_else(|| panic!("step `{step}` named: {err}"));
+        // DataFusion's message takes two lines ("Did you mean …?").
+        let said = err.lines().skip(line).take(2).collect::<Vec<_>>().join(" ");
+        assert!(
+            said.contains(&format!("'{function}'")) && said.contains(hint),
+            "{said}"
+        );
+    }
+    assert!(!err.contains("step `counted`"), "{err}");
+
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let results = read_json(&tmp.path().join("out/run_results.json"));
+    let message = step_result(&results, "ranged")["message"].as_str().unwrap();
     assert!(
-        err.contains("step `repeats`") && err.contains("count_repeats"),
-        "{err}"
+        message.contains("Invalid function 'range'") && message.contains(hint),
+        "{message}"
     );
+    assert_eq!(step_result(&results, "counted")["status"], "success");
 }
 
 #[test]
@@ -240,22 +279,14 @@ outputs:
 }
 
 /// A step given up on (`engine.step_timeout`) has its job cancelled on the
-/// cluster, which frees the executor for what comes next. The cluster is a
-/// scheduler and an executor started here as the released binaries run them
-/// (push-staged, so that the scheduler can reach the executor to stop its
-/// tasks), with one task slot. The step reads a file over HTTP whose data
-/// never comes, so its task holds that slot until it is stopped.
+/// cluster, which frees the executor for what comes next. On the cluster of
+/// [`start_cluster`] (push-staged, so that the scheduler can reach the
+/// executor to stop its tasks; one task slot), the step reads a file over
+/// HTTP whose data never comes, so its task holds that slot until stopped.
 #[test]
 fn a_step_given_up_on_has_its_job_cancelled_and_frees_the_executor() {
-    use ballista_core::config::TaskSchedulingPolicy;
     use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
     use ballista_core::serde::protobuf::{GetJobStatusParams, job_status};
-    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
-    use ballista_scheduler::cluster::BallistaCluster;
-    use ballista_scheduler::config::SchedulerConfig;
-    use ballista_scheduler::scheduler_process::start_server;
-    use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-    use std::sync::Arc;
 
     let tmp = tempfile::tempdir().unwrap();
     let ids: Vec<i64> = (1..=3000).collect();
@@ -266,67 +297,7 @@ fn a_step_given_up_on_has_its_job_cancelled_and_frees_the_executor() {
         );
     }
     let base = serve_files_stalling_data_reads(&tmp.path().join("www"));
-    // The scheduler and the executor read `base` over HTTP, waiting as long
-    // as it takes (loyalty's own timeouts do not reach them).
-    let with_http = {
-        let base = base.clone();
-        move |runtime: &RuntimeEnv| {
-            let client = object_store::ClientOptions::new()
-                .with_allow_http(true)
-                .with_timeout_disabled();
-            let store = object_store::http::HttpBuilder::new()
-                .with_url(&base)
-                .with_client_options(client)
-                .build()
-                .unwrap();
-            runtime.register_object_store(&url::Url::parse(&base).unwrap(), Arc::new(store));
-        }
-    };
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (scheduler_port, flight_port, grpc_port) = (free_port(), free_port(), free_port());
-    let cluster = tokio::runtime::Runtime::new().unwrap();
-    let scheduler_http = with_http.clone();
-    let config = SchedulerConfig {
-        bind_port: scheduler_port,
-        scheduling_policy: TaskSchedulingPolicy::PushStaged,
-        ..Default::default()
-    }
-    .with_override_session_builder(Arc::new(move |config| {
-        let state = ballista_core::utils::default_session_builder(config)?;
-        scheduler_http(state.runtime_env());
-        Ok(state)
-    }));
-    cluster.spawn(async move {
-        let state = BallistaCluster::new_from_config(&config).await.unwrap();
-        let address = format!("127.0.0.1:{scheduler_port}").parse().unwrap();
-        start_server(state, address, Arc::new(config)).await
-    });
-    let work_dir = tmp.path().join("executor");
-    std::fs::create_dir_all(&work_dir).unwrap();
-    cluster.spawn(start_executor_process(Arc::new(ExecutorProcessConfig {
-        port: flight_port,
-        grpc_port,
-        external_host: Some("127.0.0.1".into()),
-        scheduler_host: "127.0.0.1".into(),
-        scheduler_port,
-        scheduler_connect_timeout_seconds: 30,
-        vcores: 1,
-        task_scheduling_policy: TaskSchedulingPolicy::PushStaged,
-        work_dir: Some(work_dir.to_str().unwrap().into()),
-        override_runtime_producer: Some(Arc::new(move |_| {
-            let runtime = RuntimeEnvBuilder::new().build()?;
-            with_http(&runtime);
-            Ok(Arc::new(runtime))
-        })),
-        ..Default::default()
-    })));
-
+    let (cluster, scheduler_port) = start_cluster(tmp.path(), Some(&base));
     let pipeline = |name: &str, source: &str, timeout: &str| {
         let p = tmp.path().join(format!("{name}.yaml"));
         std::fs::write(
@@ -402,4 +373,84 @@ outputs:
         std::fs::read_to_string(tmp.path().join("out/quick.csv")).unwrap(),
         "n\n2000\n"
     );
+}
+
+/// A scheduler and an executor with one task slot, started in this process
+/// as the released `ballista-scheduler` and `ballista-executor` binaries run
+/// them: tasks pushed to the executor, which has Ballista's own functions
+/// (not loyalty's). With `http`, both also read that base URL over HTTP,
+/// waiting as long as it takes. Returns the runtime they run on (the cluster
+/// stops when it is dropped) and the scheduler's port.
+fn start_cluster(work: &std::path::Path, http: Option<&str>) -> (tokio::runtime::Runtime, u16) {
+    use ballista_core::config::TaskSchedulingPolicy::PushStaged;
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+    use ballista_scheduler::cluster::BallistaCluster;
+    use ballista_scheduler::config::SchedulerConfig;
+    use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+    use std::sync::Arc;
+
+    let http = http.map(str::to_string);
+    let with_http = move |runtime: &RuntimeEnv| {
+        let Some(base) = &http else { return };
+        let client = object_store::ClientOptions::new()
+            .with_allow_http(true)
+            .with_timeout_disabled();
+        let store = object_store::http::HttpBuilder::new()
+            .with_url(base)
+            .with_client_options(client)
+            .build()
+            .unwrap();
+        runtime.register_object_store(&url::Url::parse(base).unwrap(), Arc::new(store));
+    };
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (scheduler_port, flight_port, grpc_port) = (free_port(), free_port(), free_port());
+    // A debug build decoding the bundled pipeline's plans needs more than
+    // tokio's 2 MiB of stack.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(32 << 20)
+        .build()
+        .unwrap();
+    let scheduler_http = with_http.clone();
+    let config = SchedulerConfig {
+        bind_port: scheduler_port,
+        scheduling_policy: PushStaged,
+        ..Default::default()
+    }
+    .with_override_session_builder(Arc::new(move |config| {
+        let state = ballista_core::utils::default_session_builder(config)?;
+        scheduler_http(state.runtime_env());
+        Ok(state)
+    }));
+    runtime.spawn(async move {
+        let state = BallistaCluster::new_from_config(&config).await.unwrap();
+        let address = format!("127.0.0.1:{scheduler_port}").parse().unwrap();
+        ballista_scheduler::scheduler_process::start_server(state, address, Arc::new(config)).await
+    });
+    let work_dir = work.join("executor");
+    std::fs::create_dir_all(&work_dir).unwrap();
+    runtime.spawn(start_executor_process(Arc::new(ExecutorProcessConfig {
+        port: flight_port,
+        grpc_port,
+        external_host: Some("127.0.0.1".into()),
+        scheduler_host: "127.0.0.1".into(),
+        scheduler_port,
+        scheduler_connect_timeout_seconds: 30,
+        vcores: 1,
+        task_scheduling_policy: PushStaged,
+        work_dir: Some(work_dir.to_str().unwrap().into()),
+        override_runtime_producer: Some(Arc::new(move |_| {
+            let runtime = RuntimeEnvBuilder::new().build()?;
+            with_http(&runtime);
+            Ok(Arc::new(runtime))
+        })),
+        ..Default::default()
+    })));
+    (runtime, scheduler_port)
 }

@@ -99,13 +99,6 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
     }
 }
 
-/// Removes the functions `build_session` adds to the local engine only, so
-/// that `validate` plans a Ballista pipeline's steps with the functions its
-/// executors have.
-pub fn forget_local_functions(ctx: &SessionContext) {
-    ctx.deregister_udaf(repeats::NAME);
-}
-
 /// The local engine's settings beyond DataFusion's defaults.
 fn local_config() -> SessionConfig {
     let mut config = SessionConfig::new();
@@ -722,8 +715,9 @@ async fn run_step(
     let fail_with = |message: String| Error::Step {
         step: step.name.clone(),
         message: format!(
-            "{message}{} (SQL from {})",
+            "{message}{}{} (SQL from {})",
             memory_hint(&message),
+            distributed::function_hint(distributed::on_cluster(ctx), &message),
             step.origin
         ),
     };
