@@ -2,7 +2,10 @@
 //! `distributed`). The session keeps every setting of [`super::build_session`]
 //! and gains Ballista's query planner: each query is sent to the scheduler and
 //! its results stream back. What executors read must be on storage they can
-//! reach; the plan turns `materialize: memory` into `parquet` for this.
+//! reach; the plan turns `materialize: memory` into `parquet` for this. The
+//! session also loses the functions executors lack, so that steps calling
+//! them fail when planned ([`forget_functions_executors_lack`]), and keeps
+//! each step's jobs, so that a step given up on has them cancelled ([`Sent`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -36,81 +39,6 @@ pub async fn connect(url: &str, state: SessionState) -> Result<SessionContext> {
     let ctx = SessionContext::new_with_state(state);
     forget_functions_executors_lack(&ctx);
     Ok(ctx)
-}
-
-/// Removes from `ctx` the functions that Ballista's released executors do
-/// not have, so that a step calling one fails when it is planned, naming the
-/// step, instead of on the cluster with "task could not be prepared or was
-/// rejected by executor". They have DataFusion's built-in functions except
-/// the array functions (`range`, `array_*`, `make_array`, …), and none of
-/// the functions loyalty adds to the local engine (`count_repeats`).
-#[cfg(feature = "distributed")]
-pub fn forget_functions_executors_lack(ctx: &SessionContext) {
-    let executors = ballista_core::registry::BallistaFunctionRegistry::default();
-    let state = ctx.state();
-    for name in lacking(
-        state.scalar_functions().values().map(|f| f.name()),
-        &executors.scalar_functions,
-    ) {
-        ctx.deregister_udf(&name);
-    }
-    for name in lacking(
-        state.aggregate_functions().values().map(|f| f.name()),
-        &executors.aggregate_functions,
-    ) {
-        ctx.deregister_udaf(&name);
-    }
-    for name in lacking(
-        state.window_functions().values().map(|f| f.name()),
-        &executors.window_functions,
-    ) {
-        ctx.deregister_udwf(&name);
-    }
-}
-
-/// The names in `ours` that `theirs` does not have, each once. By each
-/// function's own name: deregistering an alias would drop the function.
-#[cfg(feature = "distributed")]
-fn lacking<'a, F>(
-    ours: impl Iterator<Item = &'a str>,
-    theirs: &std::collections::HashMap<String, F>,
-) -> std::collections::BTreeSet<String> {
-    ours.filter(|name| !theirs.contains_key(*name))
-        .map(str::to_string)
-        .collect()
-}
-
-/// Advice to add to an error about an unknown function, for a pipeline that
-/// runs on a Ballista cluster.
-pub fn function_hint(on_cluster: bool, message: &str) -> &'static str {
-    if on_cluster && message.contains("Invalid function") {
-        "; Ballista's executors do not have DataFusion's array functions (`range`, `array_*`, \
-         `make_array`, …) nor loyalty's `count_repeats`: write the step without them"
-    } else {
-        ""
-    }
-}
-
-/// Whether `ctx` sends its queries to a Ballista cluster.
-pub fn on_cluster(ctx: &SessionContext) -> bool {
-    #[cfg(feature = "distributed")]
-    {
-        ctx.copied_config()
-            .options()
-            .extensions
-            .get::<ballista_core::config::BallistaConfig>()
-            .is_some()
-    }
-    #[cfg(not(feature = "distributed"))]
-    {
-        let _ = ctx;
-        false
-    }
-}
-
-#[cfg(not(feature = "distributed"))]
-pub fn forget_functions_executors_lack(ctx: &SessionContext) {
-    ctx.deregister_udaf(super::repeats::NAME);
 }
 
 /// Opens and closes a connection to the scheduler. Ballista connects only
@@ -190,6 +118,81 @@ pub async fn connect(url: &str, _state: SessionState) -> Result<SessionContext> 
     Err(Error::config(format!(
         "engine `{url}`: this build of loyalty cannot run on Ballista: build it with `cargo build --release --features distributed`"
     )))
+}
+
+/// Removes from `ctx` the functions that Ballista's released executors do
+/// not have, so that a step calling one fails when it is planned, naming the
+/// step, instead of on the cluster with "task could not be prepared or was
+/// rejected by executor". They have DataFusion's built-in functions except
+/// the array functions (`range`, `array_*`, `make_array`, …), and none of
+/// the functions loyalty adds to the local engine (`count_repeats`).
+#[cfg(feature = "distributed")]
+pub fn forget_functions_executors_lack(ctx: &SessionContext) {
+    let executors = ballista_core::registry::BallistaFunctionRegistry::default();
+    let state = ctx.state();
+    for name in lacking(
+        state.scalar_functions().values().map(|f| f.name()),
+        &executors.scalar_functions,
+    ) {
+        ctx.deregister_udf(&name);
+    }
+    for name in lacking(
+        state.aggregate_functions().values().map(|f| f.name()),
+        &executors.aggregate_functions,
+    ) {
+        ctx.deregister_udaf(&name);
+    }
+    for name in lacking(
+        state.window_functions().values().map(|f| f.name()),
+        &executors.window_functions,
+    ) {
+        ctx.deregister_udwf(&name);
+    }
+}
+
+/// The names in `ours` that `theirs` does not have, each once. By each
+/// function's own name: deregistering an alias would drop the function.
+#[cfg(feature = "distributed")]
+fn lacking<'a, F>(
+    ours: impl Iterator<Item = &'a str>,
+    theirs: &std::collections::HashMap<String, F>,
+) -> std::collections::BTreeSet<String> {
+    ours.filter(|name| !theirs.contains_key(*name))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Advice to add to an error about an unknown function, for a pipeline that
+/// runs on a Ballista cluster.
+pub fn function_hint(on_cluster: bool, message: &str) -> &'static str {
+    if on_cluster && message.contains("Invalid function") {
+        "; Ballista's executors do not have DataFusion's array functions (`range`, `array_*`, \
+         `make_array`, …) nor loyalty's `count_repeats`: write the step without them"
+    } else {
+        ""
+    }
+}
+
+/// Whether `ctx` sends its queries to a Ballista cluster.
+pub fn on_cluster(ctx: &SessionContext) -> bool {
+    #[cfg(feature = "distributed")]
+    {
+        ctx.copied_config()
+            .options()
+            .extensions
+            .get::<ballista_core::config::BallistaConfig>()
+            .is_some()
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = ctx;
+        false
+    }
+}
+
+#[cfg(not(feature = "distributed"))]
+pub fn forget_functions_executors_lack(ctx: &SessionContext) {
+    ctx.deregister_udaf(super::repeats::NAME);
 }
 
 /// The queries a step (or an output's write) sent to the cluster, kept so
