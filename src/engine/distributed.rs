@@ -283,11 +283,17 @@ mod jobs {
             let Some(query) = plan.downcast_ref::<Query>() else {
                 continue;
             };
-            let (Some(job), Some(url)) = (query.job_id(), scheduler_url(plan.as_ref())) else {
+            let Some(job) = query.job_id().map(|id| id.to_string()) else {
                 // Not accepted by the scheduler (yet): no job to name.
                 continue;
             };
-            let job = job.to_string();
+            let Some(url) = scheduler_url(plan.as_ref()) else {
+                said.push(format!(
+                    "its Ballista job `{job}` may still run (loyalty could not tell which \
+                     scheduler it went to): cancel it on the scheduler"
+                ));
+                continue;
+            };
             let wait = Duration::from_secs(10);
             match tokio::time::timeout(wait, cancel_job(&url, &job)).await {
                 Ok(Ok(true)) => said.push(format!("its Ballista job `{job}` was cancelled")),
