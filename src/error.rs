@@ -2,7 +2,8 @@
 //!
 //! Library code returns [`Error`]; the CLI prints it and exits with
 //! [`Error::exit_code`]: 2 for a usage or configuration problem found before
-//! anything ran, 1 for a failure while running.
+//! anything ran, 1 for a failure while running, 130 or 143 for a run stopped
+//! by SIGINT or SIGTERM.
 
 use thiserror::Error;
 
@@ -27,6 +28,27 @@ pub enum Error {
     /// Anything else that failed while running. Exit 1.
     #[error("{0}")]
     Run(String),
+
+    /// The run was stopped by a signal (`SIGINT`, `SIGTERM`) before it
+    /// published anything. Exit 128 + the signal's number, as a shell reports it.
+    #[error("interrupted by {signal}: the run stopped and published nothing{said}")]
+    Interrupted { signal: Signal, said: String },
+}
+
+/// A signal that stops a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        })
+    }
 }
 
 impl Error {
@@ -40,6 +62,14 @@ impl Error {
         match self {
             Error::Config { .. } | Error::Invalid(_) => 2,
             Error::Step { .. } | Error::Storage { .. } | Error::Run(_) => 1,
+            Error::Interrupted {
+                signal: Signal::Interrupt,
+                ..
+            } => 130,
+            Error::Interrupted {
+                signal: Signal::Terminate,
+                ..
+            } => 143,
         }
     }
 }
@@ -122,5 +152,12 @@ mod tests {
         assert_eq!(Error::config("x").exit_code(), 2);
         assert_eq!(Error::Invalid(vec!["a".into()]).exit_code(), 2);
         assert_eq!(Error::Run("x".into()).exit_code(), 1);
+        // As a shell reports a process its signal stopped: 128 + 2, 128 + 15.
+        let stopped = |signal| Error::Interrupted {
+            signal,
+            said: String::new(),
+        };
+        assert_eq!(stopped(Signal::Interrupt).exit_code(), 130);
+        assert_eq!(stopped(Signal::Terminate).exit_code(), 143);
     }
 }

@@ -63,7 +63,29 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         error: None,
     };
 
-    let outcome = execute(plan, &ctx, &scratch_root, &run_id, observer, &mut results).await;
+    // A signal stops the run until everything is staged; publishing is not
+    // interrupted, so that the outputs are never a mix of old and new.
+    let staged = tokio::select! {
+        staged = execute(plan, &ctx, &scratch_root, &run_id, observer, &mut results) => staged,
+        signal = interrupted() => Err(Error::Interrupted { signal, said: String::new() }),
+    };
+    let outcome = match staged {
+        Ok(stager) => stager.publish().await,
+        Err(Error::Interrupted { signal, .. }) => {
+            // The steps' tasks were dropped with the run, which aborts them;
+            // jobs they sent to a cluster are cancelled, within 10 s.
+            let wait = std::time::Duration::from_secs(10);
+            let said = tokio::time::timeout(wait, crate::engine::distributed::cancel_running())
+                .await
+                .unwrap_or_else(|_| {
+                    "; the scheduler did not answer within 10 s: cancel the run's jobs there"
+                        .to_string()
+                });
+            crate::publish::discard_run(&ctx, &plan.output_root, &run_id).await;
+            Err(Error::Interrupted { signal, said })
+        }
+        Err(e) => Err(e),
+    };
     remove_scratch(&ctx, &scratch_root).await;
 
     results.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -79,6 +101,25 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
     Ok(results)
 }
 
+/// Waits for `SIGINT` or `SIGTERM` (an Airflow task stopped, Ctrl-C).
+async fn interrupted() -> crate::error::Signal {
+    use crate::error::Signal;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot listen for SIGINT and SIGTERM: a signal will stop the run abruptly");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => Signal::Interrupt,
+        _ = terminate.recv() => Signal::Terminate,
+    }
+}
+
+/// Runs the sources, checks and steps, and stages every artifact; returns
+/// the stager, ready to publish.
 async fn execute(
     plan: &Plan,
     ctx: &SessionContext,
@@ -86,7 +127,7 @@ async fn execute(
     run_id: &str,
     observer: &dyn Observer,
     results: &mut RunResults,
-) -> Result<()> {
+) -> Result<Stager> {
     results.sources = register_sources(ctx, plan).await?;
     let absent = absent_sources(&results.sources);
     // Source checks first; a source failing an error-level check is not read.
@@ -187,7 +228,7 @@ async fn execute(
         Ok(artifacts) => {
             results.artifacts = artifacts;
             tracing::debug!("artifacts staged");
-            stager.publish().await
+            Ok(stager)
         }
         Err(e) => {
             stager.discard().await;

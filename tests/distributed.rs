@@ -279,25 +279,25 @@ outputs:
 }
 
 /// A step given up on (`engine.step_timeout`) has its job cancelled on the
-/// cluster, which frees the executor for what comes next. On the cluster of
-/// [`start_cluster`] (push-staged, so that the scheduler can reach the
-/// executor to stop its tasks; one task slot), the step reads a file over
-/// HTTP whose data never comes, so its task holds that slot until stopped.
+/// cluster, which frees the executor for what comes next; so does a run
+/// stopped by SIGTERM. On the cluster of [`start_cluster`] (push-staged, so
+/// that the scheduler can reach the executor to stop its tasks; one task
+/// slot), the step reads a file over HTTP whose data never comes, so its
+/// task holds that slot until stopped.
 #[test]
-fn a_step_given_up_on_has_its_job_cancelled_and_frees_the_executor() {
+fn jobs_of_a_step_given_up_on_or_a_stopped_run_are_cancelled() {
     use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
     use ballista_core::serde::protobuf::{GetJobStatusParams, job_status};
 
     let tmp = tempfile::tempdir().unwrap();
     let ids: Vec<i64> = (1..=3000).collect();
-    for dir in ["www", "data/customers"] {
-        write_parquet(
-            &tmp.path().join(dir).join("customers.parquet"),
-            &customers_batch(&ids),
-        );
-    }
-    let base = serve_files_stalling_data_reads(&tmp.path().join("www"));
-    let (cluster, scheduler_port) = start_cluster(tmp.path(), Some(&base));
+    let stalling = stalling_customers(tmp.path(), &ids);
+    let (base, _) = stalling.rsplit_once('/').unwrap();
+    write_parquet(
+        &tmp.path().join("data/customers/customers.parquet"),
+        &customers_batch(&ids),
+    );
+    let (cluster, scheduler_port) = start_cluster(tmp.path(), Some(base));
     let pipeline = |name: &str, source: &str, timeout: &str| {
         let p = tmp.path().join(format!("{name}.yaml"));
         std::fs::write(
@@ -327,11 +327,7 @@ outputs:
         )
     };
 
-    let o = run(&pipeline(
-        "stalled",
-        &format!("{base}/customers.parquet"),
-        "8s",
-    ));
+    let o = run(&pipeline("stalled", &stalling, "8s"));
     assert_exit(&o, 1);
     let results = read_json(&tmp.path().join("out/run_results.json"));
     let message = step_result(&results, "stalled")["message"]
@@ -351,19 +347,19 @@ outputs:
     );
 
     // The scheduler, asked here, has the job as failed, not running.
-    let status = cluster.block_on(async {
-        let url = format!("http://127.0.0.1:{scheduler_port}");
-        let mut scheduler = SchedulerGrpcClient::connect(url).await.unwrap();
-        let asked = GetJobStatusParams {
-            job_id: job.to_string(),
-        };
-        let answer = scheduler.get_job_status(asked).await.unwrap();
-        answer.into_inner().status.and_then(|s| s.status)
-    });
-    assert!(
-        matches!(status, Some(job_status::Status::Failed(_))),
-        "job `{job}`: {status:?}"
-    );
+    let status = |job: &str| {
+        cluster.block_on(async {
+            let url = format!("http://127.0.0.1:{scheduler_port}");
+            let mut scheduler = SchedulerGrpcClient::connect(url).await.unwrap();
+            let asked = GetJobStatusParams {
+                job_id: job.to_string(),
+            };
+            let answer = scheduler.get_job_status(asked).await.unwrap();
+            answer.into_inner().status.and_then(|s| s.status)
+        })
+    };
+    let failed = |job: &str| matches!(status(job), Some(job_status::Status::Failed(_)));
+    assert!(failed(job), "job `{job}`: {:?}", status(job));
 
     // The executor's one slot is free again: the same query over a local
     // copy runs (it would wait for the slot past its limit otherwise).
@@ -373,6 +369,42 @@ outputs:
         std::fs::read_to_string(tmp.path().join("out/quick.csv")).unwrap(),
         "n\n2000\n"
     );
+
+    // A run stopped by SIGTERM (a scheduler stopping the task) cancels its
+    // job too: sent once the step has begun and its query has had 3 s to
+    // reach the scheduler.
+    let stalled = pipeline("stalled", &stalling, "10m");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(["run", stalled.to_str().unwrap(), "--engine", &engine])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("step started") {
+        seen.clear();
+        let read = std::io::BufRead::read_line(&mut log, &mut seen).unwrap();
+        assert!(read > 0, "the run ended before its step started");
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(143), "{rest}");
+    let said = "interrupted by SIGTERM: the run stopped and published nothing; \
+                its Ballista job `";
+    let job = rest
+        .split(said)
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("the error names the job: {rest}"));
+    assert!(failed(job), "job `{job}`: {:?}", status(job));
 }
 
 /// A scheduler and an executor with one task slot, started in this process

@@ -956,29 +956,9 @@ steps:
     assert!(err.contains("raise the limit"), "{err}");
 }
 
-#[test]
-fn a_step_past_step_timeout_fails_naming_the_step_and_the_setting() {
-    let tmp = tempfile::tempdir().unwrap();
-    write_parquet(
-        &tmp.path().join("www/customers.parquet"),
-        &customers_batch(&[1, 2, 3]),
-    );
-    // The file's schema can be read, its rows never: whatever reads them
-    // waits for an answer that does not come.
-    let base = serve_files_stalling_data_reads(&tmp.path().join("www"));
-    let pipeline = |checks: &str| {
-        pipeline_file(
-            tmp.path(),
-            &format!(
-                "name: t
-output_root: out
-sources:
-  customers:
-    url: {base}/customers.parquet
-    checks: [{checks}]
-engine:
-  step_timeout: 1s
-steps:
+/// Two steps over the `customers` of [`stalling_customers`]: `quick`, with
+/// an output, and `stalled`, which waits for rows that never come.
+const QUICK_AND_STALLED: &str = "steps:
   quick:
     sql: SELECT 1 AS n
   stalled:
@@ -988,7 +968,25 @@ outputs:
   - step: quick
     path: quick.csv
     format: csv
-"
+";
+
+#[test]
+fn a_step_past_step_timeout_fails_naming_the_step_and_the_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let customers = stalling_customers(tmp.path(), &[1, 2, 3]);
+    let pipeline = |checks: &str| {
+        pipeline_file(
+            tmp.path(),
+            &format!(
+                "name: t
+output_root: out
+sources:
+  customers:
+    url: {customers}
+    checks: [{checks}]
+engine:
+  step_timeout: 1s
+{QUICK_AND_STALLED}"
             ),
         )
     };
@@ -1025,6 +1023,70 @@ outputs:
         "{err}"
     );
     assert_eq!(step_result(&results, "stalled")["status"], "skipped");
+}
+
+/// SIGTERM (an Airflow task stopped) or SIGINT (Ctrl-C) stops a run: it
+/// exits with 128 + the signal's number, publishes nothing, leaves nothing
+/// staged, and run_results.json says why.
+#[test]
+fn a_signal_stops_a_run_publishing_nothing() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let tmp = tempfile::tempdir().unwrap();
+    // A step whose rows never come keeps the run going until the signal.
+    let customers = stalling_customers(tmp.path(), &[1, 2, 3]);
+    let p = pipeline_file(
+        tmp.path(),
+        &format!(
+            "name: t
+output_root: out
+sources:
+  customers: {customers}
+{QUICK_AND_STALLED}"
+        ),
+    );
+    let out = tmp.path().join("out");
+    let wait_for = |what: &str, done: &mut dyn FnMut() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(60), "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loyalty"))
+            .args(["run", p.to_str().unwrap()])
+            .current_dir(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The run is under way once `quick`'s output is staged.
+        wait_for("quick's output staged", &mut || {
+            out.join("_staging").exists()
+        });
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        wait_for("the run to stop", &mut || {
+            child.try_wait().unwrap().is_some()
+        });
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(code), "SIG{signal}: {}", stderr(&o));
+        let said = format!("interrupted by SIG{signal}: the run stopped and published nothing");
+        assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+        let results = read_json(&out.join("run_results.json"));
+        assert_eq!(results["status"], "error");
+        assert!(
+            results["error"].as_str().unwrap().contains(&said),
+            "{results}"
+        );
+        assert!(!out.join("quick.csv").exists(), "nothing published");
+        assert!(!out.join("_staging").exists(), "nothing left staged");
+    }
 }
 
 /// Every file under `dir` (but staging and scratch) with its bytes.

@@ -208,7 +208,28 @@ tokio::task_local! {
     static SENT: Sent;
 }
 
+/// The [`Sent`] of every step running now, so that a run stopped by a
+/// signal can cancel their jobs ([`cancel_running`]).
+static RUNNING: Mutex<Vec<Sent>> = Mutex::new(Vec::new());
+
 impl Sent {
+    /// A new list, among those [`cancel_running`] cancels until
+    /// [`Self::finished`] is called.
+    pub fn started() -> Sent {
+        let sent = Sent::default();
+        if let Ok(mut running) = RUNNING.lock() {
+            running.push(sent.clone());
+        }
+        sent
+    }
+
+    /// Leaves the running ones: the step ended, or its jobs were cancelled.
+    pub fn finished(&self) {
+        if let Ok(mut running) = RUNNING.lock() {
+            running.retain(|s| !Arc::ptr_eq(&s.0, &self.0));
+        }
+    }
+
     /// Runs `work`, keeping the queries it sends to a cluster.
     pub async fn keep<F: std::future::Future>(&self, work: F) -> F::Output {
         SENT.scope(self.clone(), work).await
@@ -229,6 +250,19 @@ impl Sent {
         #[cfg(not(feature = "distributed"))]
         String::new()
     }
+}
+
+/// Cancels the jobs of every step running now (see [`Sent::cancel`]).
+pub async fn cancel_running() -> String {
+    let running: Vec<Sent> = RUNNING
+        .lock()
+        .map(|mut r| std::mem::take(&mut *r))
+        .unwrap_or_default();
+    let mut said = String::new();
+    for sent in running {
+        said.push_str(&sent.cancel().await);
+    }
+    said
 }
 
 #[cfg(feature = "distributed")]

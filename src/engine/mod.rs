@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::catalog::TableProvider;
+// Tasks that are aborted when dropped: an interrupted run stops its steps.
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -476,7 +478,7 @@ pub async fn run_steps(
         {
             let ctx = ctx.clone();
             let step = job.output.step.clone();
-            let task = tokio::spawn(async move {
+            let task = SpawnedTask::spawn(async move {
                 within(limit, write::write_output(&ctx, &job, profile))
                     .await
                     .unwrap_or_else(|late| Err(write::output_failed(&job.output, late)))
@@ -536,7 +538,7 @@ pub async fn run_steps(
                 let step = step.clone();
                 let scratch = scratch_root.clone();
                 let for_task = step.clone();
-                let task = tokio::spawn(async move {
+                let task = SpawnedTask::spawn(async move {
                     let t0 = Instant::now();
                     let computed = within(limit, async {
                         let outcome = run_step(&ctx, &for_task, &scratch, profile).await;
@@ -663,15 +665,17 @@ pub async fn within<T>(
     let Some(limit) = limit else {
         return Ok(work.await);
     };
-    let sent = distributed::Sent::default();
-    match tokio::time::timeout(limit, sent.keep(work)).await {
+    let sent = distributed::Sent::started();
+    let done = match tokio::time::timeout(limit, sent.keep(work)).await {
         Ok(done) => Ok(done),
         Err(_) => Err(format!(
             "did not finish within {limit:?} (`engine.step_timeout`){}; raise the limit if the \
              data grew, or on a Ballista cluster look in the scheduler's log for a job that stalled",
             sent.cancel().await
         )),
-    }
+    };
+    sent.finished();
+    done
 }
 
 /// Logs a computed plan with each operator's metrics (rows, time, spills),

@@ -253,6 +253,15 @@ pub fn serve_files_stalling_data_reads(root: &Path) -> String {
     serve(root, true)
 }
 
+/// `customers.parquet` holding `ids`, served from `dir/www` by
+/// [`serve_files_stalling_data_reads`]; returns its URL. Its schema can be
+/// read, its rows never: whatever reads them waits for good.
+pub fn stalling_customers(dir: &Path, ids: &[i64]) -> String {
+    write_parquet(&dir.join("www/customers.parquet"), &customers_batch(ids));
+    let base = serve_files_stalling_data_reads(&dir.join("www"));
+    format!("{base}/customers.parquet")
+}
+
 fn serve(root: &Path, stall_data_reads: bool) -> String {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
