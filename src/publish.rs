@@ -10,8 +10,6 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use url::Url;
 
-use futures::StreamExt;
-
 use crate::error::Result;
 use crate::storage::{file_name, storage_err, store_for};
 
@@ -53,29 +51,6 @@ pub fn roll_forward(root: &std::path::Path, alive: impl Fn(&str) -> bool) {
             }
         }
         let _ = std::fs::remove_file(entry.path());
-    }
-}
-
-/// Removes what run `run_id` staged under the output root, after the run
-/// was stopped without its [`Stager`] (by a signal). What it staged beside
-/// targets outside the root (`_staging_<run id>/`) is left.
-pub async fn discard_run(ctx: &SessionContext, output_root: &Url, run_id: &str) {
-    let Ok(dir) = output_root.join(&format!("_staging/{run_id}/")) else {
-        return;
-    };
-    if let Ok(path) = dir.to_file_path() {
-        let _ = std::fs::remove_dir_all(&path);
-        if let Some(staging) = path.parent() {
-            let _ = std::fs::remove_dir(staging);
-        }
-        return;
-    }
-    let Ok((store, prefix)) = store_for(ctx, &dir) else {
-        return;
-    };
-    let staged: Vec<_> = store.list(Some(&prefix)).collect().await;
-    for object in staged.into_iter().flatten() {
-        let _ = store.delete(&object.location).await;
     }
 }
 

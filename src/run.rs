@@ -81,12 +81,17 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
                     "; the scheduler did not answer within 10 s: cancel the run's jobs there"
                         .to_string()
                 });
-            crate::publish::discard_run(&ctx, &plan.output_root, &run_id).await;
+            // What it staged is removed as its scratch files are.
+            let staging = plan
+                .output_root
+                .join(&format!("_staging/{run_id}/"))
+                .expect("staging URL under the output root");
+            remove_run_folder(&ctx, &staging).await;
             Err(Error::Interrupted { signal, said })
         }
         Err(e) => Err(e),
     };
-    remove_scratch(&ctx, &scratch_root).await;
+    remove_run_folder(&ctx, &scratch_root).await;
 
     results.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     results.elapsed_seconds = t0.elapsed().as_secs_f64();
@@ -439,9 +444,11 @@ fn remove_stale_runs(output_root: &Url) {
     }
 }
 
-async fn remove_scratch(ctx: &SessionContext, scratch_root: &Url) {
-    if scratch_root.scheme() == "file" {
-        if let Ok(path) = scratch_root.to_file_path() {
+/// Removes one run's folder (`_scratch/<run id>/`, or `_staging/<run id>/`
+/// of a run stopped by a signal) and, on local disk, its parent once empty.
+async fn remove_run_folder(ctx: &SessionContext, folder: &Url) {
+    if folder.scheme() == "file" {
+        if let Ok(path) = folder.to_file_path() {
             let _ = std::fs::remove_dir_all(&path);
             if let Some(parent) = path.parent() {
                 let _ = std::fs::remove_dir(parent);
@@ -449,7 +456,7 @@ async fn remove_scratch(ctx: &SessionContext, scratch_root: &Url) {
         }
         return;
     }
-    if let Ok((store, prefix)) = store_for(ctx, scratch_root) {
+    if let Ok((store, prefix)) = store_for(ctx, folder) {
         use futures::StreamExt;
         let paths: Vec<_> = store
             .list(Some(&prefix))

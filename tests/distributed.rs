@@ -334,10 +334,7 @@ outputs:
         .as_str()
         .unwrap()
         .to_string();
-    let job = message
-        .split("its Ballista job `")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
+    let job = job_named(&message, "its Ballista job `")
         .unwrap_or_else(|| panic!("the message names the job: {message}\n{}", stderr(&o)));
     assert!(
         message.contains(&format!(
@@ -389,22 +386,19 @@ outputs:
         assert!(read > 0, "the run ended before its step started");
     }
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    send_signal(&child, "TERM");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(143), "{rest}");
     let said = "interrupted by SIGTERM: the run stopped and published nothing; \
                 its Ballista job `";
-    let job = rest
-        .split(said)
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-        .unwrap_or_else(|| panic!("the error names the job: {rest}"));
+    let job = job_named(&rest, said).unwrap_or_else(|| panic!("the error names the job: {rest}"));
     assert!(failed(job), "job `{job}`: {:?}", status(job));
+}
+
+/// The job id between `before` and the next backtick in `text`.
+fn job_named<'a>(text: &'a str, before: &str) -> Option<&'a str> {
+    text.split(before).nth(1)?.split('`').next()
 }
 
 /// A scheduler and an executor with one task slot, started in this process

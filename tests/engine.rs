@@ -1066,11 +1066,7 @@ sources:
         wait_for("quick's output staged", &mut || {
             out.join("_staging").exists()
         });
-        let sent = Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        send_signal(&child, signal);
         wait_for("the run to stop", &mut || {
             child.try_wait().unwrap().is_some()
         });

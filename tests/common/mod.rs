@@ -262,6 +262,15 @@ pub fn stalling_customers(dir: &Path, ids: &[i64]) -> String {
     format!("{base}/customers.parquet")
 }
 
+/// Sends `signal` (`TERM`, `INT`) to `child`, as a scheduler stopping a task does.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal}");
+}
+
 fn serve(root: &Path, stall_data_reads: bool) -> String {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
