@@ -11,7 +11,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use url::Url;
 
 use crate::error::Result;
-use crate::storage::{file_name, storage_err, store_for};
+use crate::storage::{file_name, remove_folder, storage_err, store_for};
 
 const JOURNAL_SUFFIX: &str = ".publishing";
 
@@ -68,8 +68,10 @@ pub struct Stager {
     output_root: Url,
     run_id: String,
     staged: Vec<Staged>,
-    /// Local staging directories to remove once empty.
-    local_dirs: Vec<std::path::PathBuf>,
+    /// The run's staging folders, each its own: `_staging/<run id>/` under
+    /// the output root, and a `_staging_<run id>/` beside each target
+    /// outside it.
+    folders: Vec<Url>,
 }
 
 impl Stager {
@@ -79,30 +81,36 @@ impl Stager {
             output_root: output_root.clone(),
             run_id: run_id.to_string(),
             staged: Vec::new(),
-            local_dirs: Vec::new(),
+            folders: Vec::new(),
         }
     }
 
     /// Where the artifact for `target` is staged: under the output root's
     /// `_staging/<run id>/` when the target is under the root, otherwise in a
-    /// `_staging_<run id>/` folder beside the target.
-    pub fn staging_url(&self, target: &Url) -> Url {
+    /// `_staging_<run id>/` folder beside the target. The folder is the
+    /// run's from then on: discarding the run removes it whole.
+    pub fn staging_url(&mut self, target: &Url) -> Url {
         let root = self.output_root.as_str();
-        let dir = if let Some(rel) = target.as_str().strip_prefix(root) {
+        let (folder, rel_dir) = if let Some(rel) = target.as_str().strip_prefix(root) {
             let rel_dir = rel
                 .rsplit_once('/')
                 .map(|(d, _)| format!("{d}/"))
                 .unwrap_or_default();
-            format!("{root}_staging/{}/{rel_dir}", self.run_id)
+            (format!("{root}_staging/{}/", self.run_id), rel_dir)
         } else {
             let parent = target
                 .as_str()
                 .rsplit_once('/')
                 .map(|(d, _)| d)
                 .unwrap_or("");
-            format!("{parent}/_staging_{}/", self.run_id)
+            (format!("{parent}/_staging_{}/", self.run_id), String::new())
         };
-        Url::parse(&dir)
+        let folder = Url::parse(&folder).expect("a staging URL derived from a valid URL");
+        if !self.folders.contains(&folder) {
+            self.folders.push(folder.clone());
+        }
+        folder
+            .join(&rel_dir)
             .and_then(|d| d.join(file_name(target)))
             .expect("a staging URL derived from a valid URL")
     }
@@ -111,12 +119,6 @@ impl Stager {
     pub fn add(&mut self, staging: &Url, target: &Url) -> Result<()> {
         let (store, staging_path) = store_for(&self.ctx, staging)?;
         let (_, target_path) = store_for(&self.ctx, target)?;
-        if staging.scheme() == "file"
-            && let Ok(p) = staging.to_file_path()
-            && let Some(dir) = p.parent()
-        {
-            self.local_dirs.push(dir.to_path_buf());
-        }
         self.staged.push(Staged {
             store,
             staging: staging_path,
@@ -174,7 +176,11 @@ impl Stager {
         if let Some(j) = journal {
             let _ = std::fs::remove_file(j);
         }
-        self.cleanup_dirs();
+        // Locally, the moves left the folders empty; on object stores the
+        // staged copies were deleted above, and there are no folders.
+        for folder in self.folders.iter().filter(|f| f.scheme() == "file") {
+            remove_folder(&self.ctx, folder).await;
+        }
         Ok(())
     }
 
@@ -207,28 +213,12 @@ impl Stager {
         Ok(Some(journal))
     }
 
-    /// Deletes everything staged; nothing is published.
-    pub async fn discard(mut self) {
-        for s in std::mem::take(&mut self.staged) {
-            let _ = s.store.delete(&s.staging).await;
-        }
-        self.cleanup_dirs();
-    }
-
-    fn cleanup_dirs(&mut self) {
-        // Remove now-empty local staging folders, deepest first, up to `_staging`.
-        let mut dirs = std::mem::take(&mut self.local_dirs);
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        dirs.dedup();
-        for dir in dirs {
-            let mut d = Some(dir.as_path());
-            while let Some(cur) = d {
-                let name = cur.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if std::fs::remove_dir(cur).is_err() || name == "_staging" {
-                    break;
-                }
-                d = cur.parent();
-            }
+    /// Removes every staging folder of the run with all it holds, whether
+    /// the run registered the files yet or was stopped while writing them:
+    /// nothing is published.
+    pub async fn discard(self) {
+        for folder in &self.folders {
+            remove_folder(&self.ctx, folder).await;
         }
     }
 }
@@ -241,7 +231,7 @@ mod tests {
     fn staging_sits_under_the_root_or_beside_the_target() {
         let ctx = SessionContext::new();
         let root = Url::parse("file:///out/").unwrap();
-        let s = Stager::new(&ctx, &root, "r1");
+        let mut s = Stager::new(&ctx, &root, "r1");
         let t = Url::parse("file:///out/tables/rfm/part-0.parquet").unwrap();
         assert_eq!(
             s.staging_url(&t).as_str(),

@@ -26,7 +26,7 @@ use crate::plan::Plan;
 use crate::progress::Observer;
 use crate::publish::Stager;
 use crate::report;
-use crate::storage::{redact, storage_err, store_for};
+use crate::storage::{redact, remove_folder, storage_err, store_for};
 
 /// Runs a plan end to end. `run_results.json` is written under the output
 /// root whatever happens once the run has started; outputs and reports are
@@ -65,33 +65,39 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
 
     // A signal stops the run until everything is staged; publishing is not
     // interrupted, so that the outputs are never a mix of old and new.
+    let mut stager = Stager::new(&ctx, &plan.output_root, &run_id);
     let staged = tokio::select! {
-        staged = execute(plan, &ctx, &scratch_root, &run_id, observer, &mut results) => staged,
+        staged = execute(plan, &ctx, &scratch_root, observer, &mut results, &mut stager) => staged,
         signal = interrupted() => Err(Error::Interrupted { signal, said: String::new() }),
     };
     let outcome = match staged {
-        Ok(stager) => stager.publish().await,
-        Err(Error::Interrupted { signal, .. }) => {
-            // The steps' tasks were dropped with the run, which aborts them;
-            // jobs they sent to a cluster are cancelled, within 10 s.
-            let wait = std::time::Duration::from_secs(10);
-            let said = tokio::time::timeout(wait, crate::engine::distributed::cancel_running())
-                .await
-                .unwrap_or_else(|_| {
-                    "; the scheduler did not answer within 10 s: cancel the run's jobs there"
-                        .to_string()
-                });
-            // What it staged is removed as its scratch files are.
-            let staging = plan
-                .output_root
-                .join(&format!("_staging/{run_id}/"))
-                .expect("staging URL under the output root");
-            remove_run_folder(&ctx, &staging).await;
-            Err(Error::Interrupted { signal, said })
+        Ok(()) => stager.publish().await,
+        Err(e) => {
+            let e = match e {
+                Error::Interrupted { signal, .. } => {
+                    // The steps' tasks were dropped with the run, which
+                    // aborts them; jobs they sent to a cluster are
+                    // cancelled, within 10 s.
+                    let wait = std::time::Duration::from_secs(10);
+                    let said = tokio::time::timeout(
+                        wait,
+                        crate::engine::distributed::cancel_running(),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        "; the scheduler did not answer within 10 s: cancel the run's jobs there"
+                            .to_string()
+                    });
+                    Error::Interrupted { signal, said }
+                }
+                e => e,
+            };
+            // Whatever was staged, registered or still being written.
+            stager.discard().await;
+            Err(e)
         }
-        Err(e) => Err(e),
     };
-    remove_run_folder(&ctx, &scratch_root).await;
+    remove_folder(&ctx, &scratch_root).await;
 
     results.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     results.elapsed_seconds = t0.elapsed().as_secs_f64();
@@ -123,16 +129,16 @@ async fn interrupted() -> crate::error::Signal {
     }
 }
 
-/// Runs the sources, checks and steps, and stages every artifact; returns
-/// the stager, ready to publish.
+/// Runs the sources, checks and steps, and stages every artifact with
+/// `stager`, ready to publish. On an error the caller discards the run.
 async fn execute(
     plan: &Plan,
     ctx: &SessionContext,
     scratch_root: &Url,
-    run_id: &str,
     observer: &dyn Observer,
     results: &mut RunResults,
-) -> Result<Stager> {
+    stager: &mut Stager,
+) -> Result<()> {
     results.sources = register_sources(ctx, plan).await?;
     let absent = absent_sources(&results.sources);
     // Source checks first; a source failing an error-level check is not read.
@@ -161,7 +167,6 @@ async fn execute(
     }
     // Each output is written to staging as soon as its step has succeeded;
     // everything staged is published at the end, or discarded.
-    let mut stager = Stager::new(ctx, &plan.output_root, run_id);
     let jobs = plan
         .outputs
         .iter()
@@ -183,8 +188,8 @@ async fn execute(
         outputs = outcome.written.len(),
         "steps done, outputs written"
     );
-    // Every file that was written goes to the stager, whatever failed, so
-    // that discarding the run removes it.
+    // Every file that was written goes to the stager, to be published if
+    // nothing failed.
     for w in &outcome.written {
         stager.add(&w.staging, &plan.outputs[w.index].url)?;
     }
@@ -201,7 +206,6 @@ async fn execute(
         .find(|c| c.blocks() && c.table_is_source(plan))
     {
         let message = failed.message.clone().unwrap_or_default();
-        stager.discard().await;
         return Err(Error::Run(message));
     }
     if let Some(failed) = results.steps.iter().find(|s| s.status == StepStatus::Error) {
@@ -211,7 +215,6 @@ async fn execute(
             .filter(|s| s.status == StepStatus::Error)
             .count();
         let message = failed.message.clone().unwrap_or_default();
-        stager.discard().await;
         return Err(if count == 1 {
             Error::Run(message)
         } else {
@@ -219,27 +222,18 @@ async fn execute(
         });
     }
 
-    match stage_artifacts(
+    results.artifacts = stage_artifacts(
         plan,
         ctx,
         &results.sources,
         &results.steps,
         &results.checks,
         &outcome.written,
-        &mut stager,
+        stager,
     )
-    .await
-    {
-        Ok(artifacts) => {
-            results.artifacts = artifacts;
-            tracing::debug!("artifacts staged");
-            Ok(stager)
-        }
-        Err(e) => {
-            stager.discard().await;
-            Err(e)
-        }
-    }
+    .await?;
+    tracing::debug!("artifacts staged");
+    Ok(())
 }
 
 fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
@@ -441,31 +435,6 @@ fn remove_stale_runs(output_root: &Url) {
             }
         }
         let _ = std::fs::remove_dir(root.join(dir));
-    }
-}
-
-/// Removes one run's folder (`_scratch/<run id>/`, or `_staging/<run id>/`
-/// of a run stopped by a signal) and, on local disk, its parent once empty.
-async fn remove_run_folder(ctx: &SessionContext, folder: &Url) {
-    if folder.scheme() == "file" {
-        if let Ok(path) = folder.to_file_path() {
-            let _ = std::fs::remove_dir_all(&path);
-            if let Some(parent) = path.parent() {
-                let _ = std::fs::remove_dir(parent);
-            }
-        }
-        return;
-    }
-    if let Ok((store, prefix)) = store_for(ctx, folder) {
-        use futures::StreamExt;
-        let paths: Vec<_> = store
-            .list(Some(&prefix))
-            .filter_map(|m| async move { m.ok().map(|m| m.location) })
-            .collect()
-            .await;
-        for p in paths {
-            let _ = store.delete(&p).await;
-        }
     }
 }
 

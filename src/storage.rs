@@ -261,6 +261,41 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
     Ok(())
 }
 
+/// Removes a folder a run made for itself (`_scratch/<run id>/`, a staging
+/// folder) with everything in it: on local disk the directory tree, and its
+/// parent once empty when that is loyalty's own (`_staging`, `_scratch`); on an
+/// object store every object under the prefix. Tidying only: failures are
+/// ignored, and the next run on the machine removes what a dead run left
+/// under the output root.
+pub async fn remove_folder(ctx: &SessionContext, folder: &Url) {
+    if folder.scheme() == "file" {
+        if let Ok(path) = folder.to_file_path() {
+            let _ = std::fs::remove_dir_all(&path);
+            if let Some(parent) = path.parent()
+                && matches!(
+                    parent.file_name().and_then(|n| n.to_str()),
+                    Some("_staging" | "_scratch")
+                )
+            {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        return;
+    }
+    if let Ok((store, prefix)) = store_for(ctx, folder) {
+        use futures::StreamExt;
+        use object_store::ObjectStoreExt;
+        let paths: Vec<_> = store
+            .list(Some(&prefix))
+            .filter_map(|m| async move { m.ok().map(|m| m.location) })
+            .collect()
+            .await;
+        for p in paths {
+            let _ = store.delete(&p).await;
+        }
+    }
+}
+
 pub fn storage_err(url: &Url, e: &(dyn std::error::Error + 'static)) -> Error {
     Error::Storage {
         url: redact(url.as_str()),

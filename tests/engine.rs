@@ -444,10 +444,31 @@ outputs:
   - step: checked
     path: checked.csv
     format: csv
+  - step: totals
+    path: file://ELSEWHERE/totals.csv
+    format: csv
 ";
-    let p = pipeline_file(tmp.path(), yaml);
+    // One output outside the output root, staged beside its target.
+    let elsewhere = tmp.path().join("elsewhere");
+    let yaml = yaml.replace("ELSEWHERE", &elsewhere.display().to_string());
+    let p = pipeline_file(tmp.path(), &yaml);
+    let in_elsewhere = || {
+        let mut names: Vec<String> = std::fs::read_dir(&elsewhere)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 0);
+    assert_eq!(
+        in_elsewhere(),
+        ["totals.csv"],
+        "published, nothing staged left"
+    );
+    let elsewhere_before = std::fs::read(elsewhere.join("totals.csv")).unwrap();
     let totals = tmp.path().join("out/totals/part-0.parquet");
     let before = std::fs::read(&totals).unwrap();
     let csv_before = std::fs::read_to_string(tmp.path().join("out/checked.csv")).unwrap();
@@ -482,6 +503,11 @@ outputs:
     assert_eq!(step_result(&results, "checked")["status"], "error");
     assert!(results["artifacts"].as_array().unwrap().is_empty());
     assert!(!tmp.path().join("out/_staging").exists());
+    assert_eq!(in_elsewhere(), ["totals.csv"], "nothing staged left beside");
+    assert_eq!(
+        std::fs::read(elsewhere.join("totals.csv")).unwrap(),
+        elsewhere_before
+    );
 }
 
 #[test]
@@ -1036,6 +1062,8 @@ fn a_signal_stops_a_run_publishing_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     // A step whose rows never come keeps the run going until the signal.
     let customers = stalling_customers(tmp.path(), &[1, 2, 3]);
+    // One output outside the output root, staged beside its target.
+    let elsewhere = tmp.path().join("elsewhere");
     let p = pipeline_file(
         tmp.path(),
         &format!(
@@ -1043,10 +1071,21 @@ fn a_signal_stops_a_run_publishing_nothing() {
 output_root: out
 sources:
   customers: {customers}
-{QUICK_AND_STALLED}"
+{QUICK_AND_STALLED}  - step: quick
+    path: file://{}/quick.csv
+    format: csv
+",
+            elsewhere.display()
         ),
     );
     let out = tmp.path().join("out");
+    let staged_elsewhere = || {
+        std::fs::read_dir(&elsewhere).map_or(Vec::new(), |d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+    };
     let wait_for = |what: &str, done: &mut dyn FnMut() -> bool| {
         let start = Instant::now();
         while !done() {
@@ -1062,9 +1101,12 @@ sources:
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // The run is under way once `quick`'s output is staged.
-        wait_for("quick's output staged", &mut || {
+        // The run is under way once `quick`'s outputs are staged.
+        wait_for("quick's outputs staged", &mut || {
             out.join("_staging").exists()
+                && staged_elsewhere()
+                    .iter()
+                    .any(|name| name.starts_with("_staging_"))
         });
         send_signal(&child, signal);
         wait_for("the run to stop", &mut || {
@@ -1082,6 +1124,7 @@ sources:
         );
         assert!(!out.join("quick.csv").exists(), "nothing published");
         assert!(!out.join("_staging").exists(), "nothing left staged");
+        assert_eq!(staged_elsewhere(), Vec::<String>::new(), "nor beside");
     }
 }
 
