@@ -298,17 +298,17 @@ fn jobs_of_a_step_given_up_on_or_a_stopped_run_are_cancelled() {
         &customers_batch(&ids),
     );
     let (cluster, scheduler_port) = start_cluster(tmp.path(), Some(base));
-    let pipeline = |name: &str, source: &str, timeout: &str| {
+    // `limit`: the step_timeout, if any.
+    let pipeline = |name: &str, source: &str, limit: Option<&str>| {
         let p = tmp.path().join(format!("{name}.yaml"));
+        let engine = limit.map_or(String::new(), |l| format!("engine:\n  step_timeout: {l}\n"));
         std::fs::write(
             &p,
             format!(
                 "name: {name}
 sources:
   customers: {source}
-engine:
-  step_timeout: {timeout}
-steps:
+{engine}steps:
   {name}:
     sql: SELECT COUNT(*) AS n FROM customers WHERE customer_id > 1000
 outputs:
@@ -327,7 +327,7 @@ outputs:
         )
     };
 
-    let o = run(&pipeline("stalled", &stalling, "8s"));
+    let o = run(&pipeline("stalled", &stalling, Some("8s")));
     assert_exit(&o, 1);
     let results = read_json(&tmp.path().join("out/run_results.json"));
     let message = step_result(&results, "stalled")["message"]
@@ -360,7 +360,7 @@ outputs:
 
     // The executor's one slot is free again: the same query over a local
     // copy runs (it would wait for the slot past its limit otherwise).
-    let o = run(&pipeline("quick", "data/customers/", "60s"));
+    let o = run(&pipeline("quick", "data/customers/", Some("60s")));
     assert_exit(&o, 0);
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("out/quick.csv")).unwrap(),
@@ -368,9 +368,11 @@ outputs:
     );
 
     // A run stopped by SIGTERM (a scheduler stopping the task) cancels its
-    // job too: sent once the step has begun and its query has had 3 s to
-    // reach the scheduler.
-    let stalled = pipeline("stalled", &stalling, "10m");
+    // job too, with no step_timeout set: sent once the step has begun and
+    // its query has had 3 s to reach the scheduler. The job never reports
+    // progress (its one task waits for the file), so only asking the
+    // scheduler (pull) gives its id.
+    let stalled = pipeline("stalled", &stalling, None);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
         .args(["run", stalled.to_str().unwrap(), "--engine", &engine])
         .current_dir(tmp.path())

@@ -63,7 +63,8 @@ pub const OPTION_PREFIX: &str = "ballista.";
 
 /// Ballista's session defaults, on which the engine's settings go, with its
 /// adaptive planner off (`ballista.planner.adaptive.enabled: true` in
-/// `engine.options` turns it back on).
+/// `engine.options` turns it back on), and its client asking the scheduler
+/// for each job's status (`ballista.client.pull: false` turns that off).
 ///
 /// Ballista 55's adaptive planner, on by default, returned wrong answers and
 /// hung on UNION ALL: each branch of a UNION ALL that ends in one partition
@@ -71,31 +72,25 @@ pub const OPTION_PREFIX: &str = "ballista.";
 /// the executor was busy with other steps, and an ORDER BY over a UNION ALL
 /// failed its plan check on the scheduler, which then waited forever. Its
 /// static planner answers both right (`tests/distributed.rs`).
+///
+/// Asking for the status (pull) instead of having it pushed is how the
+/// client learns a job's id as soon as the job is accepted; pushed, the id
+/// comes with the scheduler's first report of progress, when a task ends, so
+/// a step given up on or a run stopped by a signal could not cancel a job
+/// whose tasks had not yet ended ([`Sent::cancel`]). Asking costs up to
+/// 50 ms a query: 2 s of a 40 s bundled run on `--engine standalone` with
+/// 1,000 customers, little beside the seconds a query takes on a cluster.
 #[cfg(feature = "distributed")]
 pub fn session_config() -> SessionConfig {
     use ballista::prelude::SessionConfigExt;
-    SessionConfig::new_with_ballista().with_ballista_adaptive_query_planner(false)
+    SessionConfig::new_with_ballista()
+        .with_ballista_adaptive_query_planner(false)
+        .set_bool("ballista.client.pull", true)
 }
 
 #[cfg(not(feature = "distributed"))]
 pub fn session_config() -> SessionConfig {
     SessionConfig::new()
-}
-
-/// [`session_config`] for a run with `engine.step_timeout`: Ballista's client
-/// then asks the scheduler for each job's status (`ballista.client.pull`)
-/// instead of having it pushed, because only so does it learn the job's id
-/// when the job is accepted; pushed, the id comes with the scheduler's first
-/// report of progress, so a job stalled before that could not be cancelled
-/// ([`Sent::cancel`]). Asking costs up to 50 ms a query: 2 s of a 40 s
-/// bundled run on `--engine standalone` with 1,000 customers.
-pub fn session_config_for(step_timeout: Option<std::time::Duration>) -> SessionConfig {
-    let config = session_config();
-    if cfg!(feature = "distributed") && step_timeout.is_some() {
-        config.set_bool("ballista.client.pull", true)
-    } else {
-        config
-    }
 }
 
 /// Checks `key: value` of `engine.options` against the settings the engine
@@ -196,8 +191,8 @@ pub fn forget_functions_executors_lack(ctx: &SessionContext) {
 }
 
 /// The queries a step (or an output's write) sent to the cluster, kept so
-/// that when the step is given up on (`engine.step_timeout`) their jobs can
-/// be cancelled. Ballista 55's client stops waiting when its query is
+/// that when the step is given up on (`engine.step_timeout`), or the run is
+/// stopped by a signal, their jobs can be cancelled. Ballista 55's client stops waiting when its query is
 /// dropped, but leaves the job running on the cluster, where it holds
 /// executors' task slots that later steps, and later runs, wait for.
 #[derive(Clone, Default)]
@@ -228,6 +223,12 @@ impl Sent {
         if let Ok(mut running) = RUNNING.lock() {
             running.retain(|s| !Arc::ptr_eq(&s.0, &self.0));
         }
+    }
+
+    /// Whether this task keeps its queries already (it runs within a
+    /// [`Self::keep`]).
+    pub fn kept() -> bool {
+        SENT.try_with(|_| ()).is_ok()
     }
 
     /// Runs `work`, keeping the queries it sends to a cluster.
@@ -297,8 +298,8 @@ mod jobs {
         ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
             let plan = self.0.create_physical_plan(logical_plan, session).await?;
             if plan.is::<Query>() {
-                // Kept only within `engine::within`, that is with an
-                // `engine.step_timeout`: otherwise nothing gives up on them.
+                // Kept within `engine::within`, which every step, check,
+                // row count and output runs in.
                 let _ = SENT.try_with(|sent| {
                     if let Ok(mut sent) = sent.0.lock() {
                         sent.push(plan.clone());

@@ -42,7 +42,7 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         EngineKind::Local => local_config(),
         // Ballista's own defaults: it turns off what its executors cannot
         // yet do (view types across its IPC, hash joins that cannot spill).
-        EngineKind::Ballista { .. } => distributed::session_config_for(cfg.step_timeout),
+        EngineKind::Ballista { .. } => distributed::session_config(),
     };
     let mut config = base
         .with_information_schema(false)
@@ -658,21 +658,28 @@ pub struct StepsOutcome {
 /// Runs `work` within `limit` (`engine.step_timeout`; no limit when `None`).
 /// Work that does not finish in time is dropped, which stops its queries
 /// (on a Ballista cluster, their jobs are cancelled), and the error says so.
+/// The queries it sends to a cluster are kept meanwhile, for a run stopped
+/// by a signal to cancel ([`distributed::cancel_running`]).
 pub async fn within<T>(
     limit: Option<std::time::Duration>,
     work: impl std::future::Future<Output = T>,
 ) -> std::result::Result<T, String> {
-    let Some(limit) = limit else {
+    if limit.is_none() && distributed::Sent::kept() {
+        // A step's own checks: their queries are the step's.
         return Ok(work.await);
-    };
+    }
     let sent = distributed::Sent::started();
-    let done = match tokio::time::timeout(limit, sent.keep(work)).await {
-        Ok(done) => Ok(done),
-        Err(_) => Err(format!(
-            "did not finish within {limit:?} (`engine.step_timeout`){}; raise the limit if the \
-             data grew, or on a Ballista cluster look in the scheduler's log for a job that stalled",
-            sent.cancel().await
-        )),
+    let done = match limit {
+        None => Ok(sent.keep(work).await),
+        Some(limit) => match tokio::time::timeout(limit, sent.keep(work)).await {
+            Ok(done) => Ok(done),
+            Err(_) => Err(format!(
+                "did not finish within {limit:?} (`engine.step_timeout`){}; raise the limit if \
+                 the data grew, or on a Ballista cluster look in the scheduler's log for a job \
+                 that stalled",
+                sent.cancel().await
+            )),
+        },
     };
     sent.finished();
     done
