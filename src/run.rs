@@ -74,22 +74,10 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         Ok(()) => stager.publish().await,
         Err(e) => {
             let e = match e {
-                Error::Interrupted { signal, .. } => {
-                    // The steps' tasks were dropped with the run, which
-                    // aborts them; jobs they sent to a cluster are
-                    // cancelled, within 10 s.
-                    let wait = std::time::Duration::from_secs(10);
-                    let said = tokio::time::timeout(
-                        wait,
-                        crate::engine::distributed::cancel_running(),
-                    )
-                    .await
-                    .unwrap_or_else(|_| {
-                        "; the scheduler did not answer within 10 s: cancel the run's jobs there"
-                            .to_string()
-                    });
-                    Error::Interrupted { signal, said }
-                }
+                Error::Interrupted { signal, .. } => Error::Interrupted {
+                    signal,
+                    said: cancel_jobs().await,
+                },
                 e => e,
             };
             // Whatever was staged, registered or still being written.
@@ -110,6 +98,18 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
     outcome?;
     written?;
     Ok(results)
+}
+
+/// Cancels the jobs that the steps of a run stopped by a signal sent to a
+/// cluster, within 10 s (the steps' tasks were dropped with the run, which
+/// aborts them); says what was done, for the run's error.
+async fn cancel_jobs() -> String {
+    let wait = std::time::Duration::from_secs(10);
+    tokio::time::timeout(wait, crate::engine::distributed::cancel_running())
+        .await
+        .unwrap_or_else(|_| {
+            "; the scheduler did not answer within 10 s: cancel the run's jobs there".to_string()
+        })
 }
 
 /// Waits for `SIGINT` or `SIGTERM` (an Airflow task stopped, Ctrl-C).

@@ -192,9 +192,10 @@ pub fn forget_functions_executors_lack(ctx: &SessionContext) {
 
 /// The queries a step (or an output's write) sent to the cluster, kept so
 /// that when the step is given up on (`engine.step_timeout`), or the run is
-/// stopped by a signal, their jobs can be cancelled. Ballista 55's client stops waiting when its query is
-/// dropped, but leaves the job running on the cluster, where it holds
-/// executors' task slots that later steps, and later runs, wait for.
+/// stopped by a signal, their jobs can be cancelled. Ballista 55's client
+/// stops waiting when its query is dropped, but leaves the job running on
+/// the cluster, where it holds executors' task slots that later steps, and
+/// later runs, wait for.
 #[derive(Clone, Default)]
 pub struct Sent(Arc<Mutex<Vec<Arc<dyn ExecutionPlan>>>>);
 
