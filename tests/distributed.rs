@@ -19,6 +19,18 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     sample_data(tmp.path(), &data, 2_000, 7);
+    // The orders in two files, every other row in each: scans have two
+    // partitions, and most customers' orders are in both, as at scale (one
+    // file of this size is read as one partition).
+    let orders = data.join("orders");
+    let batches = read_parquet(&orders);
+    let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    for (i, part) in [0, 1].into_iter().enumerate() {
+        let rows: arrow::array::BooleanArray =
+            (0..all.num_rows()).map(|r| Some(r % 2 == part)).collect();
+        let half = arrow::compute::filter_record_batch(&all, &rows).unwrap();
+        write_parquet(&orders.join(format!("part-{i}.parquet")), &half);
+    }
     let pipeline = bundle_copy(tmp.path());
     // Each task gets one partition, as on a cluster busy with other steps
     // (the local run leaves Ballista's settings aside).
