@@ -54,7 +54,7 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
             .replace(out.to_str().unwrap(), "OUT")
     };
 
-    let (_released, port) = start_cluster(tmp.path(), None);
+    let (_released, port) = start_cluster(tmp.path(), Vec::new());
     let released = format!("df://127.0.0.1:{port}");
     for (name, engine) in [
         ("standalone", "standalone"),
@@ -91,6 +91,95 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
             );
         }
         assert_eq!(report(&local), report(&out), "{name}");
+    }
+}
+
+/// With S3 as the shared storage, as a cluster usually runs: the sources in
+/// a bucket (moto's), the steps other steps read written there as Parquet
+/// for the executors to read, and the outputs and reports published there.
+/// loyalty reaches the bucket through the standard `AWS_*` variables; the
+/// scheduler and the executor through the store they are given.
+#[test]
+fn bundled_pipeline_on_a_cluster_with_s3_storage_matches_the_local_engine() {
+    use object_store::ObjectStoreExt;
+    use object_store::path::Path as ObjectPath;
+
+    let Some(bin) = common::moto::moto_server() else {
+        return;
+    };
+    let moto = common::moto::Moto::start(&bin);
+    moto.create_bucket("crm");
+    let endpoint = moto.endpoint();
+    let s3 = common::moto::store(&endpoint, "crm");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    sample_data(tmp.path(), &data, 1_000, 11);
+    let (cluster, port) = start_cluster(tmp.path(), vec![("s3://crm".into(), s3.clone())]);
+    cluster.block_on(common::moto::upload_dir(&endpoint, "crm", &data, "data"));
+
+    let local = tmp.path().join("out-local");
+    let pipeline = bundled_pipeline();
+    let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &local, &[]);
+    assert_exit(&o, 0);
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.args(["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"])
+        .args(["--param", "data_root=s3://crm/data"])
+        .args(["--param", "out_root=s3://crm/out"])
+        .args(["--engine", &format!("df://127.0.0.1:{port}")])
+        .current_dir(tmp.path());
+    common::moto::aws_env(&mut cmd, &endpoint);
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 0);
+
+    // Everything in the bucket under out/, copied here.
+    let out = tmp.path().join("out-s3");
+    let keys: Vec<String> = cluster.block_on(async {
+        use futures::StreamExt;
+        s3.list(Some(&ObjectPath::from("out")))
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await
+    });
+    for key in &keys {
+        let bytes = cluster.block_on(async {
+            s3.get(&ObjectPath::from(key.as_str()))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        });
+        let path = out.join(key.strip_prefix("out/").unwrap());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains("_staging") && !k.contains("_scratch")),
+        "nothing staged or scratch left: {keys:?}"
+    );
+    let results = read_json(&out.join("run_results.json"));
+    assert_eq!(results["status"], "success");
+    assert_eq!(
+        step_result(&results, "customer_orders")["materialize"],
+        "parquet",
+        "read by the executors from the bucket"
+    );
+    let tables: Vec<_> = std::fs::read_dir(local.join("tables"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(tables.len(), 16, "every output table of the pipeline");
+    for table in &tables {
+        let dir = |root: &std::path::Path| root.join("tables").join(table);
+        let local_rows = read_parquet_dir(&dir(&local));
+        assert!(rows(&local_rows) > 0, "{table:?} has rows");
+        assert_same_table(
+            &local_rows,
+            &read_parquet_dir(&dir(&out)),
+            &format!("{} on the cluster over S3", table.to_string_lossy()),
+        );
     }
 }
 
@@ -309,7 +398,7 @@ fn jobs_of_a_step_given_up_on_or_a_stopped_run_are_cancelled() {
         &tmp.path().join("data/customers/customers.parquet"),
         &customers_batch(&ids),
     );
-    let (cluster, scheduler_port) = start_cluster(tmp.path(), Some(base));
+    let (cluster, scheduler_port) = start_cluster(tmp.path(), vec![http_store(base)]);
     // `limit`: the step_timeout, if any.
     let pipeline = |name: &str, source: &str, limit: Option<&str>| {
         let p = tmp.path().join(format!("{name}.yaml"));
@@ -415,13 +504,30 @@ fn job_named<'a>(text: &'a str, before: &str) -> Option<&'a str> {
     text.split(before).nth(1)?.split('`').next()
 }
 
+/// Object stores a test cluster reaches, by URL.
+type Stores = Vec<(String, std::sync::Arc<dyn object_store::ObjectStore>)>;
+
+/// `base` over HTTP, waiting as long as it takes.
+fn http_store(base: &str) -> (String, std::sync::Arc<dyn object_store::ObjectStore>) {
+    let client = object_store::ClientOptions::new()
+        .with_allow_http(true)
+        .with_timeout_disabled();
+    let store = object_store::http::HttpBuilder::new()
+        .with_url(base)
+        .with_client_options(client)
+        .build()
+        .unwrap();
+    (base.to_string(), std::sync::Arc::new(store))
+}
+
 /// A scheduler and an executor with one task slot, started in this process
 /// as the released `ballista-scheduler` and `ballista-executor` binaries run
 /// them: tasks pushed to the executor, which has Ballista's own functions
-/// (not loyalty's). With `http`, both also read that base URL over HTTP,
-/// waiting as long as it takes. Returns the runtime they run on (the cluster
-/// stops when it is dropped) and the scheduler's port.
-fn start_cluster(work: &std::path::Path, http: Option<&str>) -> (tokio::runtime::Runtime, u16) {
+/// (not loyalty's). Both also reach each of `stores` at its URL (the
+/// released binaries build an S3 store from the `AWS_*` variables).
+/// Returns the runtime they run on (the cluster stops when it is dropped)
+/// and the scheduler's port.
+fn start_cluster(work: &std::path::Path, stores: Stores) -> (tokio::runtime::Runtime, u16) {
     use ballista_core::config::TaskSchedulingPolicy::PushStaged;
     use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
     use ballista_scheduler::cluster::BallistaCluster;
@@ -429,18 +535,10 @@ fn start_cluster(work: &std::path::Path, http: Option<&str>) -> (tokio::runtime:
     use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
     use std::sync::Arc;
 
-    let http = http.map(str::to_string);
-    let with_http = move |runtime: &RuntimeEnv| {
-        let Some(base) = &http else { return };
-        let client = object_store::ClientOptions::new()
-            .with_allow_http(true)
-            .with_timeout_disabled();
-        let store = object_store::http::HttpBuilder::new()
-            .with_url(base)
-            .with_client_options(client)
-            .build()
-            .unwrap();
-        runtime.register_object_store(&url::Url::parse(base).unwrap(), Arc::new(store));
+    let with_stores = move |runtime: &RuntimeEnv| {
+        for (url, store) in &stores {
+            runtime.register_object_store(&url::Url::parse(url).unwrap(), store.clone());
+        }
     };
     let free_port = || {
         std::net::TcpListener::bind("127.0.0.1:0")
@@ -457,7 +555,7 @@ fn start_cluster(work: &std::path::Path, http: Option<&str>) -> (tokio::runtime:
         .thread_stack_size(32 << 20)
         .build()
         .unwrap();
-    let scheduler_http = with_http.clone();
+    let scheduler_stores = with_stores.clone();
     let config = SchedulerConfig {
         bind_port: scheduler_port,
         scheduling_policy: PushStaged,
@@ -465,7 +563,7 @@ fn start_cluster(work: &std::path::Path, http: Option<&str>) -> (tokio::runtime:
     }
     .with_override_session_builder(Arc::new(move |config| {
         let state = ballista_core::utils::default_session_builder(config)?;
-        scheduler_http(state.runtime_env());
+        scheduler_stores(state.runtime_env());
         Ok(state)
     }));
     runtime.spawn(async move {
@@ -487,7 +585,7 @@ fn start_cluster(work: &std::path::Path, http: Option<&str>) -> (tokio::runtime:
         work_dir: Some(work_dir.to_str().unwrap().into()),
         override_runtime_producer: Some(Arc::new(move |_| {
             let runtime = RuntimeEnvBuilder::new().build()?;
-            with_http(&runtime);
+            with_stores(&runtime);
             Ok(Arc::new(runtime))
         })),
         ..Default::default()

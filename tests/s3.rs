@@ -8,106 +8,15 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::moto::*;
 use common::*;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-
-fn moto_server() -> Option<PathBuf> {
-    match std::env::var_os("LOYALTY_MOTO_SERVER") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("LOYALTY_MOTO_SERVER is not set: .ci/run installs moto and sets it")
-        }
-        None => {
-            eprintln!("skipped: set LOYALTY_MOTO_SERVER to a moto_server (see .ci/run)");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A moto server on 127.0.0.1, stopped when dropped.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Moto {
-    fn start(bin: &Path) -> Moto {
-        let port = free_port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, port }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn create_bucket(&self, bucket: &str) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.port).unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The standard AWS variables for a local endpoint.
-fn aws_env(cmd: &mut Command, endpoint: &str) {
-    cmd.env("AWS_ENDPOINT", endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test-secret-key")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE");
-}
-
-fn store(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
-    Arc::new(
-        AmazonS3Builder::new()
-            .with_endpoint(endpoint)
-            .with_allow_http(true)
-            .with_access_key_id("test")
-            .with_secret_access_key("test-secret-key")
-            .with_region("us-east-1")
-            .with_bucket_name(bucket)
-            .build()
-            .unwrap(),
-    )
-}
+use object_store::{ObjectStore, ObjectStoreExt};
 
 fn run_s3(cwd: &Path, endpoint: &str, extra: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
@@ -214,16 +123,7 @@ async fn moto_with_fixture() -> Option<(Moto, tempfile::TempDir)> {
 /// Uploads the analyses fixture to `crm/data/` on the server.
 async fn upload_fixture(endpoint: &str, data: &Path) {
     analyses_fixture(data, true);
-    let s3 = store(endpoint, "crm");
-    for table in ["customers", "orders", "surveys", "complaints"] {
-        let bytes = std::fs::read(data.join(format!("{table}/part-0.parquet"))).unwrap();
-        s3.put(
-            &ObjectPath::from(format!("data/{table}/part-0.parquet")),
-            PutPayload::from(bytes),
-        )
-        .await
-        .unwrap();
-    }
+    upload_dir(endpoint, "crm", data, "data").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,6 +2,8 @@
 //! read Parquet independently of the code under test.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
