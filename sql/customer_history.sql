@@ -21,11 +21,12 @@ SELECT
     CAST(MAX(o.order_ts) FILTER (
         WHERE o.status = 'completed' AND o.order_ts < b.last_day_start
     ) AS DATE) AS previous_order_date,
-    COALESCE(SUM(o.amount) FILTER (
+    -- rounded as customer_orders' money sums are, for the same reason
+    COALESCE(ROUND(SUM(o.amount) FILTER (
         WHERE o.status <> 'cancelled'
           AND o.order_ts >= b.year_start
           AND o.order_ts < b.last_day_end
-    ), 0) AS revenue_last_12m
+    ), 6), 0) AS revenue_last_12m
 FROM orders_asof o
 JOIN bounds b ON b.customer_id = o.customer_id
 GROUP BY o.customer_id

@@ -16,6 +16,11 @@
 --   prev_*       as of the previous period, as_of - `compare_days`
 --                (prev_window_revenue: the contribution window ending then)
 --
+-- Money sums are rounded to a millionth of the currency unit. Floating-point
+-- addition depends on the order rows come in (0.1 + 0.7 is 0.7999999999999999,
+-- and with several partitions the order changes from run to run): rounded,
+-- customers who spent the same tie exactly, so the rules that break ties by
+-- customer_id (contribution rank, RFM positions) decide, run after run.
 -- Day bounds are compared on order_ts against the midnight that starts the
 -- day after the bound (`order_date > D` is `order_ts >= D + 1 day`), and only
 -- the per-customer first and last timestamps are turned into dates: a date
@@ -35,16 +40,16 @@ SELECT
     CAST(MIN(order_ts) FILTER (WHERE purchase) AS DATE) AS first_order_date,
     CAST(MAX(order_ts) FILTER (WHERE purchase) AS DATE) AS last_order_date,
     COUNT(*) FILTER (WHERE purchase) AS orders,
-    COALESCE(SUM(amount) FILTER (WHERE counts_revenue), 0) AS monetary,
-    SUM(margin) FILTER (WHERE counts_revenue) AS margin,
+    COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue), 6), 0) AS monetary,
+    ROUND(SUM(margin) FILTER (WHERE counts_revenue), 6) AS margin,
     COUNT(*) FILTER (WHERE purchase AND in_window) AS window_orders,
-    SUM(amount) FILTER (WHERE counts_revenue AND in_window) AS window_revenue,
-    SUM(margin) FILTER (WHERE counts_revenue AND in_window) AS window_margin,
-    COALESCE(SUM(amount) FILTER (WHERE counts_revenue AND in_recent), 0) AS recent_revenue,
+    ROUND(SUM(amount) FILTER (WHERE counts_revenue AND in_window), 6) AS window_revenue,
+    ROUND(SUM(margin) FILTER (WHERE counts_revenue AND in_window), 6) AS window_margin,
+    COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND in_recent), 6), 0) AS recent_revenue,
     CAST(MAX(order_ts) FILTER (WHERE purchase AND by_prev) AS DATE) AS prev_last_order_date,
     COUNT(*) FILTER (WHERE purchase AND by_prev) AS prev_orders,
-    COALESCE(SUM(amount) FILTER (WHERE counts_revenue AND by_prev), 0) AS prev_monetary,
-    SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_window_start) AS prev_window_revenue
+    COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev), 6), 0) AS prev_monetary,
+    ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_window_start), 6) AS prev_window_revenue
 FROM o
 GROUP BY customer_id
 HAVING COUNT(*) FILTER (WHERE purchase) > 0

@@ -665,3 +665,62 @@ outputs:
     let k = read_parquet(&tmp.path().join("out/recovery"));
     assert_recovery_groups(&k, [1, 1, 1, 2], [1, 1, 0, 2]);
 }
+
+#[test]
+fn customers_who_spent_the_same_tie_whatever_order_their_amounts_add_up_in() {
+    // In floating point, 0.1 + 0.7 is 0.7999999999999999 and 0.1 + 0.2 + 0.3
+    // is 0.6000000000000001: summed as they come, customers 1 and 3 would
+    // not have spent what customers 2 and 4 did (0.8 and 0.6), and the rules
+    // that break ties by customer_id would not apply. Both rules put the
+    // smaller id first: contribution rank (revenue descending) and the RFM
+    // monetary position (ascending).
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3, 4]),
+    );
+    let day = "2026-06-01 10:00:00";
+    write_parquet(
+        &data.join("orders/part-0.parquet"),
+        &orders_batch(&[
+            (1, 1, day, 0.1, "completed"),
+            (2, 1, day, 0.7, "completed"),
+            (3, 2, day, 0.8, "completed"),
+            (4, 3, day, 0.1, "completed"),
+            (5, 3, day, 0.2, "completed"),
+            (6, 3, day, 0.3, "completed"),
+            (7, 4, day, 0.6, "completed"),
+        ]),
+    );
+    let out = tmp.path().join("out");
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+
+    let c = table(&out, "customer_orders");
+    let at = by_key(&col_i64(&c, "customer_id"));
+    let monetary = col_f64(&c, "monetary");
+    for (id, spent) in [(1, 0.8), (2, 0.8), (3, 0.6), (4, 0.6)] {
+        assert_eq!(monetary[at[&id]], Some(spent), "customer {id}");
+    }
+    let r = table(&out, "contribution_ranking");
+    let at = by_key(&col_i64(&r, "customer_id"));
+    let rank = col_i64(&r, "rank");
+    for (id, expected) in [(1, 1), (2, 2), (3, 3), (4, 4)] {
+        assert_eq!(rank[at[&id]], Some(expected), "rank of customer {id}");
+    }
+    // Four customers, four quintiles of one: monetary positions 3, 4, 1, 2.
+    let s = table(&out, "rfm_scores");
+    let at = by_key(&col_i64(&s, "customer_id"));
+    let m = col_i64(&s, "m_score");
+    for (id, expected) in [(3, 1), (4, 2), (1, 3), (2, 4)] {
+        assert_eq!(m[at[&id]], Some(expected), "m_score of customer {id}");
+    }
+}
