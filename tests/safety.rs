@@ -25,19 +25,10 @@ fn run_with_secrets(cwd: &Path, args: &[&str]) -> Output {
 
 /// Every file under `dir`, as text.
 fn all_text(dir: &Path) -> String {
-    let mut text = String::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                text.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    text
+    files_under(dir)
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect()
 }
 
 fn assert_no_secret(what: &str, text: &str) {

@@ -117,6 +117,23 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     w.close().unwrap();
 }
 
+/// Every file under `dir`, in its subfolders too.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
 /// Every batch of every `.parquet` file under `dir` (or the file itself).
 pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     let mut files = vec![];

@@ -108,21 +108,13 @@ pub fn store(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
 /// below `dir`.
 pub async fn upload_dir(endpoint: &str, bucket: &str, dir: &Path, prefix: &str) {
     let s3 = store(endpoint, bucket);
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            s3.put(
-                &ObjectPath::from(format!("{prefix}/{rel}")),
-                PutPayload::from(std::fs::read(&p).unwrap()),
-            )
-            .await
-            .unwrap();
-        }
+    for p in super::files_under(dir) {
+        let rel = p.strip_prefix(dir).unwrap().display().to_string();
+        s3.put(
+            &ObjectPath::from(format!("{prefix}/{rel}")),
+            PutPayload::from(std::fs::read(&p).unwrap()),
+        )
+        .await
+        .unwrap();
     }
 }
