@@ -21,6 +21,8 @@
 -- and with several partitions the order changes from run to run): rounded,
 -- customers who spent the same tie exactly, so the rules that break ties by
 -- customer_id (contribution rank, RFM positions) decide, run after run.
+-- The money totals of the other steps are rounded the same way, so that a
+-- report shows the same figure (16387.5 is $16,388, 16387.499999999998 $16,387).
 -- Day bounds are compared on order_ts against the midnight that starts the
 -- day after the bound (`order_date > D` is `order_ts >= D + 1 day`), and only
 -- the per-customer first and last timestamps are turned into dates: a date

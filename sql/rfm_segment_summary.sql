@@ -5,7 +5,7 @@
 WITH per_segment AS (
     SELECT segment,
         COUNT(*) AS customers,
-        SUM(monetary) AS revenue,
+        ROUND(SUM(monetary), 6) AS revenue,
         AVG(recency_days) AS avg_recency_days,
         AVG(frequency) AS avg_frequency,
         AVG(monetary) AS avg_monetary

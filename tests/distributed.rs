@@ -460,11 +460,11 @@ outputs:
     );
 
     // A run stopped by SIGTERM (a scheduler stopping the task) cancels its
-    // job too, with no step_timeout set: sent once the step has begun and
-    // its query has had 3 s to reach the scheduler. The job never reports
-    // progress (its one task waits for the file), so only asking the
-    // scheduler (pull) gives its id.
+    // job too, with no step_timeout set: sent once the job's task has begun
+    // to read the file. The job never reports progress (its one task waits
+    // for the file), so only asking the scheduler (pull) gives its id.
     let stalled = pipeline("stalled", &stalling, None);
+    forget_stalled_reads(tmp.path());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
         .args(["run", stalled.to_str().unwrap(), "--engine", &engine])
         .current_dir(tmp.path())
@@ -473,13 +473,7 @@ outputs:
         .spawn()
         .unwrap();
     let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("step started") {
-        seen.clear();
-        let read = std::io::BufRead::read_line(&mut log, &mut seen).unwrap();
-        assert!(read > 0, "the run ended before its step started");
-    }
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    wait_for_stalled_read(tmp.path());
     send_signal(&child, "TERM");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut log, &mut rest).unwrap();

@@ -281,6 +281,31 @@ pub fn stalling_customers(dir: &Path, ids: &[i64]) -> String {
     format!("{base}/customers.parquet")
 }
 
+/// The file the server of [`stalling_customers`] writes beside what it
+/// serves when a read of data begins to stall.
+const STALLED: &str = ".stalled";
+
+/// Waits (at most a minute) until a read of [`stalling_customers`]'s file
+/// under `dir` has begun to stall, then forgets it for the next wait.
+pub fn wait_for_stalled_read(dir: &Path) {
+    let marker = dir.join("www").join(STALLED);
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no read of the stalling file began"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::remove_file(marker).unwrap();
+}
+
+/// Forgets a stalled read of [`stalling_customers`]'s file under `dir`
+/// seen before (the next [`wait_for_stalled_read`] waits for a new one).
+pub fn forget_stalled_reads(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join("www").join(STALLED));
+}
+
 /// Sends `signal` (`TERM`, `INT`) to `child`, as a scheduler stopping a task does.
 pub fn send_signal(child: &std::process::Child, signal: &str) {
     let sent = std::process::Command::new("kill")
@@ -335,6 +360,8 @@ fn serve(root: &Path, stall_data_reads: bool) -> String {
                                 Some((a, b)) => {
                                     let end = b.unwrap_or(len - 1).min(len - 1);
                                     if stall_data_reads && end < len - 1 {
+                                        // Seen by `wait_for_stalled_read`.
+                                        let _ = std::fs::write(root.join(STALLED), "");
                                         std::thread::sleep(std::time::Duration::from_secs(3600));
                                         return;
                                     }
