@@ -350,12 +350,7 @@ outputs:
 ",
     )
     .unwrap();
-    // A port nobody listens on: bound, then let go.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("df://127.0.0.1:{port}");
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap(), "--engine", &url]);
     assert_exit(&o, 2);
@@ -524,13 +519,6 @@ fn start_cluster(work: &std::path::Path, stores: Stores) -> (tokio::runtime::Run
         for (url, store) in &stores {
             runtime.register_object_store(&url::Url::parse(url).unwrap(), store.clone());
         }
-    };
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
     };
     let (scheduler_port, flight_port, grpc_port) = (free_port(), free_port(), free_port());
     // A debug build decoding the bundled pipeline's plans needs more than

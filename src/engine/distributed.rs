@@ -5,7 +5,8 @@
 //! reach; the plan turns `materialize: memory` into `parquet` for this. The
 //! session also loses the functions executors lack, so that steps calling
 //! them fail when planned ([`forget_functions_executors_lack`]), and keeps
-//! each step's jobs, so that a step given up on has them cancelled ([`Sent`]).
+//! each step's jobs, so that a step given up on, or a run stopped by a
+//! signal, has them cancelled ([`Sent`]).
 
 use std::sync::{Arc, Mutex};
 

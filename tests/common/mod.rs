@@ -117,6 +117,15 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     w.close().unwrap();
 }
 
+/// A port on 127.0.0.1 that nobody listens on: bound, then let go.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Every file under `dir`, in its subfolders too.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

@@ -3,7 +3,7 @@
 //! that read and write a bucket.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -26,14 +26,6 @@ pub fn moto_server() -> Option<PathBuf> {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A moto server on 127.0.0.1, stopped when dropped.
 pub struct Moto {
     child: Child,
@@ -42,7 +34,7 @@ pub struct Moto {
 
 impl Moto {
     pub fn start(bin: &Path) -> Moto {
-        let port = free_port();
+        let port = super::free_port();
         let child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
