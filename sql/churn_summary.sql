@@ -21,7 +21,7 @@ SELECT
     COUNT(*) AS customers,
     COUNT(*) FILTER (WHERE churned) AS churned,
     AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate,
-    ROUND(SUM(revenue_lost), 6) AS revenue_lost
+    CAST(SUM(CAST(revenue_lost AS DECIMAL(38, 6))) AS DOUBLE) AS revenue_lost
 FROM per_customer
 GROUP BY GROUPING SETS ((cohort_month), ())
 ORDER BY GROUPING(cohort_month), cohort_month

@@ -42,7 +42,7 @@ activity AS (
         active_customers, revenue
     FROM (
         SELECT c.cohort_month, p.month_start,
-            SUM(p.bought) AS active_customers, ROUND(SUM(p.revenue), 6) AS revenue
+            SUM(p.bought) AS active_customers, CAST(SUM(CAST(p.revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue
         FROM per_customer p
         JOIN cohorts c ON c.customer_id = p.customer_id
         GROUP BY 1, 2

@@ -7,31 +7,37 @@
 --   rank              1 = largest revenue; ties by customer_id
 --   revenue_share     revenue / total window revenue
 --   cumulative_share  share of the customers ranked up to and including this one
---   abc_class         A while the cumulative share before this customer is
---                     under 80%, B while under 95%, else C
+--   abc_class         A while the revenue ranked before this customer is
+--                     under 80% of the total, B while under 95%, else C
 -- Customers with no completed or refunded order in the window are not ranked.
+-- The running and total revenue are added up exactly, as DECIMAL(38, 6) (see
+-- customer_orders.sql), and the classes compare them exactly (before * 5 <
+-- total * 4 is "under 80%"): run after run the last customer's cumulative
+-- share is exactly 1, and a customer with exactly 80% of the revenue ranked
+-- before them is in B (as a float, 2.4 / 3 is 0.7999999999999999).
 WITH w AS (
-    SELECT customer_id, window_revenue AS revenue, window_margin AS margin
+    SELECT customer_id, window_revenue AS revenue, window_margin AS margin,
+        CAST(window_revenue AS DECIMAL(38, 6)) AS exact
     FROM customer_orders
     WHERE window_revenue IS NOT NULL
 ),
 ranked AS (
-    SELECT customer_id, revenue, margin,
+    SELECT customer_id, revenue, margin, exact,
         ROW_NUMBER() OVER (ORDER BY revenue DESC, customer_id) AS rank,
-        SUM(revenue) OVER (ORDER BY revenue DESC, customer_id ROWS UNBOUNDED PRECEDING) AS running
+        SUM(exact) OVER (ORDER BY revenue DESC, customer_id ROWS UNBOUNDED PRECEDING) AS running
     FROM w
 ),
-total AS (SELECT SUM(revenue) AS revenue FROM w)
+total AS (SELECT SUM(exact) AS exact, CAST(SUM(exact) AS DOUBLE) AS revenue FROM w)
 SELECT
     r.customer_id,
     r.revenue,
     r.margin,
     r.rank,
     r.revenue / NULLIF(t.revenue, 0) AS revenue_share,
-    r.running / NULLIF(t.revenue, 0) AS cumulative_share,
+    CAST(r.running AS DOUBLE) / NULLIF(t.revenue, 0) AS cumulative_share,
     CASE
-        WHEN (r.running - r.revenue) / NULLIF(t.revenue, 0) < 0.8 THEN 'A'
-        WHEN (r.running - r.revenue) / NULLIF(t.revenue, 0) < 0.95 THEN 'B'
+        WHEN (r.running - r.exact) * 5 < t.exact * 4 THEN 'A'
+        WHEN (r.running - r.exact) * 20 < t.exact * 19 THEN 'B'
         ELSE 'C'
     END AS abc_class
 FROM ranked r CROSS JOIN total t

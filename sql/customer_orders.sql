@@ -21,8 +21,13 @@
 -- and with several partitions the order changes from run to run): rounded,
 -- customers who spent the same tie exactly, so the rules that break ties by
 -- customer_id (contribution rank, RFM positions) decide, run after run.
--- The money totals of the other steps are rounded the same way, so that a
--- report shows the same figure (16387.5 is $16,388, 16387.499999999998 $16,387).
+-- The money totals of the other steps, over many customers, are added up
+-- exactly: each amount as DECIMAL(38, 6) (a millionth), summed as integers,
+-- and only the total turned back into DOUBLE. So a report shows the same figure
+-- run after run (16387.5 is $16,388, 16387.499999999998 $16,387), and a share
+-- of a total does not move in its last digits (the customers' shares add up to
+-- exactly 1). Rounding a float total would not do: at a billion, a float sum
+-- can be off by more than a millionth.
 -- Day bounds are compared on order_ts against the midnight that starts the
 -- day after the bound (`order_date > D` is `order_ts >= D + 1 day`), and only
 -- the per-customer first and last timestamps are turned into dates: a date

@@ -17,7 +17,7 @@ SELECT
     COUNT(*) FILTER (WHERE NOT churned_prev) AS prev_active_customers,
     AVG(CASE WHEN churned_prev THEN 1.0 WHEN NOT churned_prev THEN 0.0 END) AS prev_churn_rate,
     SUM(orders) AS orders,
-    ROUND(SUM(monetary), 6) AS revenue,
-    (SELECT ROUND(SUM(window_revenue), 6) FROM customer_orders) AS window_revenue,
-    (SELECT ROUND(SUM(prev_window_revenue), 6) FROM customer_orders) AS prev_window_revenue
+    CAST(SUM(CAST(monetary AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
+    (SELECT CAST(SUM(CAST(window_revenue AS DECIMAL(38, 6))) AS DOUBLE) FROM customer_orders) AS window_revenue,
+    (SELECT CAST(SUM(CAST(prev_window_revenue AS DECIMAL(38, 6))) AS DOUBLE) FROM customer_orders) AS prev_window_revenue
 FROM customer_status

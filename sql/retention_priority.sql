@@ -17,7 +17,7 @@ SELECT
         WHEN 'dissatisfied' THEN 1 WHEN 'neutral' THEN 2 WHEN 'satisfied' THEN 3 ELSE 4
     END AS level_order,
     COUNT(*) AS customers,
-    ROUND(SUM(revenue), 6) AS revenue,
+    CAST(SUM(CAST(revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
     COUNT(*) FILTER (WHERE churned) AS churned,
     AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate
 FROM c

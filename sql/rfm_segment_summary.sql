@@ -2,18 +2,20 @@
 -- revenue (monetary: purchases minus refunds, all history up to as_of) and
 -- its share, average recency/frequency/monetary, and the recommended action.
 -- Every segment is listed, with 0 customers where none fall in it.
+-- Revenue is added up exactly (see customer_orders.sql), and the average
+-- monetary is that revenue over the customers, so the shares and averages are
+-- the same run after run.
 WITH per_segment AS (
     SELECT segment,
         COUNT(*) AS customers,
-        ROUND(SUM(monetary), 6) AS revenue,
+        CAST(SUM(CAST(monetary AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
         AVG(recency_days) AS avg_recency_days,
-        AVG(frequency) AS avg_frequency,
-        AVG(monetary) AS avg_monetary
+        AVG(frequency) AS avg_frequency
     FROM rfm_scores
     GROUP BY segment
 ),
 totals AS (
-    SELECT COUNT(*) AS customers, SUM(monetary) AS revenue FROM rfm_scores
+    SELECT COUNT(*) AS customers, CAST(SUM(CAST(monetary AS DECIMAL(38, 6))) AS DOUBLE) AS revenue FROM rfm_scores
 )
 SELECT
     a.segment_order,
@@ -24,7 +26,7 @@ SELECT
     COALESCE(p.revenue / NULLIF(t.revenue, 0), 0) AS share_of_revenue,
     p.avg_recency_days,
     p.avg_frequency,
-    p.avg_monetary,
+    p.revenue / p.customers AS avg_monetary,
     a.action
 FROM rfm_segment_actions a
 CROSS JOIN totals t

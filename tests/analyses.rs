@@ -724,3 +724,79 @@ fn customers_who_spent_the_same_tie_whatever_order_their_amounts_add_up_in() {
         assert_eq!(m[at[&id]], Some(expected), "m_score of customer {id}");
     }
 }
+
+#[test]
+fn revenue_shares_add_up_exactly_and_exactly_80_percent_before_a_customer_is_class_b() {
+    // Window revenues 1.2, 1.2, 0.3 and 0.3: 3.0 in all. As floats, added up
+    // by rank they come to 2.9999999999999996, and the revenue ranked before
+    // customer 3 to 2.3999999999999995, under 80% of the total. Added up
+    // exactly, it is 2.4 of 3.0: exactly 80%, so class B ("A while the
+    // revenue ranked before is under 80%"). The shares are the exact sums
+    // divided as floats, worked out here with Rust's own division.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3, 4]),
+    );
+    let day = "2026-06-01 10:00:00";
+    write_parquet(
+        &data.join("orders/part-0.parquet"),
+        &orders_batch(&[
+            (1, 1, day, 1.2, "completed"),
+            (2, 2, day, 1.2, "completed"),
+            (3, 3, day, 0.3, "completed"),
+            (4, 4, day, 0.3, "completed"),
+        ]),
+    );
+    let out = tmp.path().join("out");
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+
+    let r = table(&out, "contribution_ranking");
+    let at = by_key(&col_i64(&r, "customer_id"));
+    let class = col_str(&r, "abc_class");
+    let cumulative = col_f64(&r, "cumulative_share");
+    let share = col_f64(&r, "revenue_share");
+    for (id, rank_class, running, own) in [
+        (1, "A", 1.2, 1.2),
+        (2, "A", 2.4, 1.2),
+        (3, "B", 2.7, 0.3),
+        (4, "B", 3.0, 0.3),
+    ] {
+        let i = at[&id];
+        assert_eq!(
+            class[i].as_deref(),
+            Some(rank_class),
+            "class of customer {id}"
+        );
+        assert_eq!(
+            cumulative[i],
+            Some(running / 3.0),
+            "cumulative share of customer {id}"
+        );
+        assert_eq!(share[i], Some(own / 3.0), "revenue share of customer {id}");
+    }
+    assert_eq!(cumulative[at[&4]], Some(1.0));
+
+    let s = table(&out, "contribution_summary");
+    assert_eq!(col_f64(&s, "revenue"), [Some(3.0)]);
+    assert_eq!(col_i64(&s, "a_customers"), [Some(2)]);
+    assert_eq!(col_i64(&s, "b_customers"), [Some(2)]);
+    assert_eq!(col_i64(&s, "c_customers"), [Some(0)]);
+    assert_eq!(col_f64(&s, "a_revenue_share"), [Some(2.4 / 3.0)]);
+    assert_eq!(col_f64(&s, "b_revenue_share"), [Some(0.6 / 3.0)]);
+    // The top 20% of 4 customers is CEIL(0.8) = 1 customer.
+    assert_eq!(col_f64(&s, "top_20pct_share"), [Some(1.2 / 3.0)]);
+
+    let h = table(&out, "headline");
+    assert_eq!(col_f64(&h, "revenue"), [Some(3.0)]);
+    assert_eq!(col_f64(&h, "window_revenue"), [Some(3.0)]);
+}

@@ -4,7 +4,10 @@
 --   satisfaction_index  per answer: the weighted sum of the four dimension
 --                       scores (1-5), weights from the params (they must sum
 --                       to 1), mapped to 0-100 by (x - 1) / 4 * 100; averaged
---                       over answers with all four scores
+--                       over answers with all four scores. The weighted
+--                       sums are added up exactly, as DECIMAL(38, 6), and
+--                       mapped after averaging ((avg - 1) * 25), so the index
+--                       is the same run after run (see customer_orders.sql)
 --   csat                share of answers with CSAT 4-5
 --   nps                 % promoters (9-10) - % detractors (0-6) among answers
 --                       with an NPS, from -100 to 100
@@ -20,17 +23,17 @@ WITH periods AS (
 ),
 answers AS (
     SELECT p.period, p.period_start, p.period_end, s.csat, s.nps,
-        ({{ weight_product_quality }} * s.product_quality
+        CAST({{ weight_product_quality }} * s.product_quality
          + {{ weight_service_quality }} * s.service_quality
          + {{ weight_price }} * s.price
-         + {{ weight_communication }} * s.communication - 1) / 4 * 100 AS idx
+         + {{ weight_communication }} * s.communication AS DECIMAL(38, 6)) AS score
     FROM periods p
     JOIN surveys s
       ON CAST(s.survey_ts AS DATE) BETWEEN p.period_start AND p.period_end
 )
 SELECT p.period, p.period_start, p.period_end,
     COUNT(a.csat) AS responses,
-    AVG(a.idx) AS satisfaction_index,
+    (CAST(SUM(a.score) AS DOUBLE) / COUNT(a.score) - 1) * 25 AS satisfaction_index,
     AVG(CASE WHEN a.csat >= 4 THEN 1.0 WHEN a.csat IS NOT NULL THEN 0.0 END) AS csat,
     100.0 * (COUNT(*) FILTER (WHERE a.nps >= 9) - COUNT(*) FILTER (WHERE a.nps <= 6))
         / NULLIF(COUNT(a.nps), 0) AS nps
