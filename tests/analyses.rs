@@ -666,6 +666,27 @@ outputs:
     assert_recovery_groups(&k, [1, 1, 1, 2], [1, 1, 0, 2]);
 }
 
+/// The bundled pipeline at 2026-06-30 on completed orders of 2026-06-01, given
+/// as (customer, amount) in the order they are written; customers 1 to 4.
+fn run_on_one_days_orders(tmp: &Path, orders: &[(i64, f64)]) -> std::path::PathBuf {
+    let data = tmp.join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3, 4]),
+    );
+    let rows: Vec<_> = (1..)
+        .zip(orders)
+        .map(|(order, &(customer, amount))| {
+            (order, customer, "2026-06-01 10:00:00", amount, "completed")
+        })
+        .collect();
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&rows));
+    let out = tmp.join("out");
+    let o = run_pipeline(tmp, &bundled_pipeline(), "2026-06-30", &data, &out, &[]);
+    assert_exit(&o, 0);
+    out
+}
+
 #[test]
 fn customers_who_spent_the_same_tie_whatever_order_their_amounts_add_up_in() {
     // In floating point, 0.1 + 0.7 is 0.7999999999999999 and 0.1 + 0.2 + 0.3
@@ -675,34 +696,18 @@ fn customers_who_spent_the_same_tie_whatever_order_their_amounts_add_up_in() {
     // smaller id first: contribution rank (revenue descending) and the RFM
     // monetary position (ascending).
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_parquet(
-        &data.join("customers/part-0.parquet"),
-        &customers_batch(&[1, 2, 3, 4]),
-    );
-    let day = "2026-06-01 10:00:00";
-    write_parquet(
-        &data.join("orders/part-0.parquet"),
-        &orders_batch(&[
-            (1, 1, day, 0.1, "completed"),
-            (2, 1, day, 0.7, "completed"),
-            (3, 2, day, 0.8, "completed"),
-            (4, 3, day, 0.1, "completed"),
-            (5, 3, day, 0.2, "completed"),
-            (6, 3, day, 0.3, "completed"),
-            (7, 4, day, 0.6, "completed"),
-        ]),
-    );
-    let out = tmp.path().join("out");
-    let o = run_pipeline(
+    let out = run_on_one_days_orders(
         tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &out,
-        &[],
+        &[
+            (1, 0.1),
+            (1, 0.7),
+            (2, 0.8),
+            (3, 0.1),
+            (3, 0.2),
+            (3, 0.3),
+            (4, 0.6),
+        ],
     );
-    assert_exit(&o, 0);
 
     let c = table(&out, "customer_orders");
     let at = by_key(&col_i64(&c, "customer_id"));
@@ -734,31 +739,7 @@ fn revenue_shares_add_up_exactly_and_exactly_80_percent_before_a_customer_is_cla
     // revenue ranked before is under 80%"). The shares are the exact sums
     // divided as floats, worked out here with Rust's own division.
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_parquet(
-        &data.join("customers/part-0.parquet"),
-        &customers_batch(&[1, 2, 3, 4]),
-    );
-    let day = "2026-06-01 10:00:00";
-    write_parquet(
-        &data.join("orders/part-0.parquet"),
-        &orders_batch(&[
-            (1, 1, day, 1.2, "completed"),
-            (2, 2, day, 1.2, "completed"),
-            (3, 3, day, 0.3, "completed"),
-            (4, 4, day, 0.3, "completed"),
-        ]),
-    );
-    let out = tmp.path().join("out");
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &out,
-        &[],
-    );
-    assert_exit(&o, 0);
+    let out = run_on_one_days_orders(tmp.path(), &[(1, 1.2), (2, 1.2), (3, 0.3), (4, 0.3)]);
 
     let r = table(&out, "contribution_ranking");
     let at = by_key(&col_i64(&r, "customer_id"));
