@@ -103,7 +103,12 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
 
 /// The local engine's settings beyond DataFusion's defaults.
 fn local_config() -> SessionConfig {
-    let mut config = SessionConfig::new();
+    // Two partitions per core (DataFusion's default is one): smaller hash
+    // tables per partition, and a core that finishes its share early picks up
+    // another. The bundled pipeline at 500k customers on 2 cores: 3.27 s
+    // against 3.36 s (8 runs each); 8 partitions were no faster than 4.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut config = SessionConfig::new().with_target_partitions(2 * cores);
     // A join whose smaller side is a per-customer table (up to a few million
     // rows) builds one hash table that every partition probes, rather than
     // repartitioning the orders on the join key: the orders stream straight
