@@ -28,9 +28,11 @@ per_customer AS (
     -- (completed) that month, and spend. Grouped before the join with the
     -- cohorts, so the join sees one row per customer-month, not per order;
     -- the month is turned into a date only after the last grouping.
+    -- `bought` is a boolean (BOOL_OR, not MAX of 1/0): a bit per row where
+    -- the orders are repartitioned for this grouping, not 8 bytes.
     SELECT customer_id,
         date_trunc('month', order_ts) AS month_start,
-        MAX(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS bought,
+        BOOL_OR(status = 'completed') AS bought,
         SUM(amount) FILTER (WHERE status <> 'cancelled') AS revenue
     FROM orders_asof
     GROUP BY 1, 2
@@ -42,7 +44,7 @@ activity AS (
         active_customers, revenue
     FROM (
         SELECT c.cohort_month, p.month_start,
-            SUM(p.bought) AS active_customers, CAST(SUM(CAST(p.revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue
+            COUNT(*) FILTER (WHERE p.bought) AS active_customers, CAST(SUM(CAST(p.revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue
         FROM per_customer p
         JOIN cohorts c ON c.customer_id = p.customer_id
         GROUP BY 1, 2
