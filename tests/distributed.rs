@@ -164,11 +164,11 @@ fn assert_same_outputs(local: &std::path::Path, out: &std::path::Path, on: &str)
     assert_eq!(tables.len(), 16, "every output table of the pipeline");
     for table in &tables {
         let dir = |root: &std::path::Path| root.join("tables").join(table);
-        let local_rows = read_parquet_dir(&dir(local));
+        let local_rows = read_parquet(&dir(local));
         assert!(rows(&local_rows) > 0, "{table:?} has rows");
         assert_same_table(
             &local_rows,
-            &read_parquet_dir(&dir(out)),
+            &read_parquet(&dir(out)),
             &format!("{} on {on}", table.to_string_lossy()),
         );
     }

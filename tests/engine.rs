@@ -1130,23 +1130,12 @@ sources:
 
 /// Every file under `dir` (but staging and scratch) with its bytes.
 fn published_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut files = std::collections::BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            if rel.starts_with("_staging") || rel.starts_with("_scratch") {
-                continue;
-            }
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                files.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    files
+    files_under(dir)
+        .into_iter()
+        .map(|p| (p.strip_prefix(dir).unwrap().display().to_string(), p))
+        .filter(|(rel, _)| !rel.starts_with("_staging") && !rel.starts_with("_scratch"))
+        .map(|(rel, p)| (rel, std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 #[test]

@@ -483,17 +483,6 @@ enum Cell {
     Text(String),
 }
 
-/// The batches of every Parquet file in `dir`, in file-name order.
-pub fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    files.sort();
-    files.iter().flat_map(|f| read_parquet(f)).collect()
-}
-
 /// The column names and every row, sorted (per-customer tables have no
 /// declared order).
 fn table_rows(batches: &[RecordBatch]) -> (Vec<String>, Vec<Vec<Cell>>) {
