@@ -910,6 +910,72 @@ fn sample_is_deterministic_for_a_seed() {
 }
 
 #[test]
+fn sample_orders_come_in_time_order_with_ids_counting_up() {
+    // As an order system appends them: a benchmark on orders sorted by
+    // customer would measure that layout, not the work.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "sample",
+            "--out",
+            "d",
+            "--customers",
+            "400",
+            "--end-date",
+            "2026-01-31",
+        ],
+    );
+    assert_exit(&o, 0);
+    let written: usize = stdout(&o)
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" orders"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no order count in {}", stdout(&o)));
+    let orders_dir = tmp.path().join("d/orders");
+    assert_eq!(
+        files_under(&orders_dir),
+        vec![orders_dir.join("part-0.parquet")],
+        "the monthly files are gone"
+    );
+    let mut ids = Vec::new();
+    let mut times = Vec::new();
+    let mut customers = std::collections::BTreeSet::new();
+    for b in read_parquet(&orders_dir) {
+        let col = |name: &str| b.column_by_name(name).unwrap().clone();
+        let id = col("order_id");
+        let id = id
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap();
+        let t = col("order_ts");
+        let t = t
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap();
+        let c = col("customer_id");
+        let c = c
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap();
+        ids.extend(id.values().iter().copied());
+        times.extend(t.values().iter().copied());
+        customers.extend(c.values().iter().copied());
+    }
+    assert_eq!(ids.len(), written, "every order generated is written once");
+    assert_eq!(ids, (1..=written as i64).collect::<Vec<_>>());
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "orders in time order"
+    );
+    assert!(
+        customers.len() > 300,
+        "orders of many customers: {}",
+        customers.len()
+    );
+}
+
+#[test]
 fn demo_runs_from_any_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let o = loyalty(
