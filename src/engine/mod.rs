@@ -4,6 +4,7 @@
 
 pub mod distributed;
 pub mod repeats;
+pub mod unordered;
 pub mod write;
 
 use std::collections::{HashMap, VecDeque};
@@ -15,6 +16,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
 use datafusion::execution::SessionStateBuilder;
@@ -33,6 +35,7 @@ use crate::plan::{EngineConfig, EngineKind, Plan, StepPlan};
 use crate::progress::Observer;
 use crate::spec::Materialize;
 use crate::storage::{ensure_store, listing_url, redact};
+use unordered::UnorderedParquet;
 use write::{OutputJob, WrittenOutput};
 
 /// Builds the DataFusion session every command uses: local, or a client of a
@@ -155,7 +158,8 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for src in &plan.sources {
-        match register_source(ctx, &src.name, &src.url, &src.optional_columns).await {
+        let unordered = !plan.engine.kind.is_distributed();
+        match register_source(ctx, &src.name, &src.url, &src.optional_columns, unordered).await {
             Ok(files) => results.push(SourceResult {
                 name: src.name.clone(),
                 url: redact(src.url.as_str()),
@@ -313,6 +317,7 @@ async fn register_source(
     name: &str,
     url: &Url,
     optional_columns: &[(String, String)],
+    unordered: bool,
 ) -> Result<usize, SourceError> {
     ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
@@ -347,8 +352,13 @@ async fn register_source(
     if count == 0 {
         return Err(SourceError::NoFiles);
     }
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(extension);
+    // Read as unordered, whatever order the files declare (see `unordered`).
+    let format: Arc<dyn FileFormat> = if unordered {
+        Arc::new(UnorderedParquet::default())
+    } else {
+        Arc::new(ParquetFormat::default())
+    };
+    let options = ListingOptions::new(format).with_file_extension(extension);
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .infer_partitions_from_path(&state)
@@ -802,7 +812,9 @@ async fn run_step(
                     .map_err(|e| fail(&e))?;
                 write::count_from_write_result(&written)
             };
-            register_source(ctx, &step.name, &dir, &[])
+            // Files this run wrote, declaring no order: DataFusion's own
+            // Parquet format, which a cluster can ship.
+            register_source(ctx, &step.name, &dir, &[], false)
                 .await
                 .map_err(|e| match e {
                     SourceError::NoFiles => Error::Storage {
