@@ -469,6 +469,11 @@ outputs:
         .unwrap();
     let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
     wait_for_stalled_read(tmp.path());
+    // The client learns the job's id when it reads the scheduler's answer to
+    // the submission; on a loaded machine the executor's task can start
+    // reading before that. A job whose id the client never learned cannot be
+    // named (README, "Running on a Ballista cluster").
+    std::thread::sleep(std::time::Duration::from_secs(2));
     send_signal(&child, "TERM");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
@@ -563,5 +568,22 @@ fn start_cluster(work: &std::path::Path, stores: Stores) -> (tokio::runtime::Run
         })),
         ..Default::default()
     })));
+    // The servers start in the background: a run sent before the scheduler
+    // listens is refused ("cannot reach the Ballista scheduler"), and one
+    // sent before the executor can take tasks waits for it.
+    wait_for_port(scheduler_port, "the scheduler");
+    wait_for_port(grpc_port, "the executor");
     (runtime, scheduler_port)
+}
+
+/// Waits until something listens on `port` of 127.0.0.1 (at most a minute).
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not listen on port {port} within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
