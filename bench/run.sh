@@ -59,18 +59,21 @@ json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
+# Marks a data folder as fully generated, and names its layout: data from
+# before the orders came in time order (December 2026) has a plain
+# `.complete` and is generated again.
+complete=.complete-time-ordered
+
 rows=()
 for size in "${sizes[@]}"; do
   n=$(customers_of "$size")
   data_size="${size%-unlimited}"
   data="$work/data-$data_size"
-  # The marker names the layout: data from before the orders came in time
-  # order (December 2026) has a plain `.complete` and is generated again.
-  if [ ! -f "$data/.complete-time-ordered" ]; then
+  if [ ! -f "$data/$complete" ]; then
     echo "== generating $data_size ($n customers)"
     rm -rf "$data"
     "$bin" -q sample --out "$data" --customers "$n" --end-date "$as_of" | tee "$work/sample-$data_size.txt"
-    touch "$data/.complete-time-ordered"
+    touch "$data/$complete"
   fi
   orders=$(grep -o '[0-9]* orders' "$work/sample-$data_size.txt" | grep -o '[0-9]*')
   limit=""
@@ -138,10 +141,10 @@ done
 # rendering reports): the whole pipeline on 1,000 customers, where the queries
 # have next to nothing to do. Measured on every call, like the header.
 tiny="$work/data-tiny"
-if [ ! -f "$tiny/.complete-time-ordered" ]; then
+if [ ! -f "$tiny/$complete" ]; then
   rm -rf "$tiny"
   "$bin" -q sample --out "$tiny" --customers 1000 --end-date "$as_of" >"$work/sample-tiny.txt"
-  touch "$tiny/.complete-time-ordered"
+  touch "$tiny/$complete"
 fi
 tiny_orders=$(grep -o '[0-9]* orders' "$work/sample-tiny.txt" | grep -o '[0-9]*')
 otimes=()

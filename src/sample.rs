@@ -26,6 +26,7 @@
 //!   noisy reflections of the latent level.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -485,8 +486,8 @@ impl MonthFiles {
         }
         for (month, rows) in by_month {
             let (path, writer) = match self.files.entry(month) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
                     let path = self
                         .dir
                         .join(format!("{:04}-{:02}.parquet", month.0, month.1));
@@ -494,7 +495,7 @@ impl MonthFiles {
                     e.insert((path, writer))
                 }
             };
-            let batch = RecordBatch::try_new(self.schema.clone(), orders_batch(rows))
+            let batch = RecordBatch::try_new(self.schema.clone(), orders_batch(&rows))
                 .expect("sample columns match their schema");
             writer.write(&batch).map_err(|e| io_err(path, e))?;
         }
@@ -573,7 +574,7 @@ fn customers_batch(rows: &[CustomerRow]) -> Vec<ArrayRef> {
     ]
 }
 
-fn orders_batch(rows: Vec<&OrderRow>) -> Vec<ArrayRef> {
+fn orders_batch(rows: &[&OrderRow]) -> Vec<ArrayRef> {
     let mut id = Int64Builder::new();
     let mut customer = Int64Builder::new();
     let mut ts = TimestampMicrosecondBuilder::new();

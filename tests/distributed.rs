@@ -575,15 +575,3 @@ fn start_cluster(work: &std::path::Path, stores: Stores) -> (tokio::runtime::Run
     wait_for_port(grpc_port, "the executor");
     (runtime, scheduler_port)
 }
-
-/// Waits until something listens on `port` of 127.0.0.1 (at most a minute).
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} did not listen on port {port} within a minute"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}

@@ -938,32 +938,13 @@ fn sample_orders_come_in_time_order_with_ids_counting_up() {
         vec![orders_dir.join("part-0.parquet")],
         "the monthly files are gone"
     );
-    let mut ids = Vec::new();
-    let mut times = Vec::new();
-    let mut customers = std::collections::BTreeSet::new();
-    for b in read_parquet(&orders_dir) {
-        let col = |name: &str| b.column_by_name(name).unwrap().clone();
-        let id = col("order_id");
-        let id = id
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .unwrap();
-        let t = col("order_ts");
-        let t = t
-            .as_any()
-            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
-            .unwrap();
-        let c = col("customer_id");
-        let c = c
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .unwrap();
-        ids.extend(id.values().iter().copied());
-        times.extend(t.values().iter().copied());
-        customers.extend(c.values().iter().copied());
-    }
+    let orders = read_parquet(&orders_dir);
+    let ids = col_i64(&orders, "order_id");
+    let times = col_i64(&orders, "order_ts");
+    let customers: std::collections::BTreeSet<_> =
+        col_i64(&orders, "customer_id").into_iter().collect();
     assert_eq!(ids.len(), written, "every order generated is written once");
-    assert_eq!(ids, (1..=written as i64).collect::<Vec<_>>());
+    assert_eq!(ids, (1..=written as i64).map(Some).collect::<Vec<_>>());
     assert!(
         times.windows(2).all(|w| w[0] <= w[1]),
         "orders in time order"
@@ -988,8 +969,6 @@ fn a_sort_order_declared_by_a_source_does_not_steer_its_groupings() {
         (3, 7, "2026-02-01 09:00:00", 2.5, "completed"),
         (4, 7, "2026-02-11 09:00:00", 1.0, "completed"),
     ]);
-    let file = tmp.path().join("data/orders/part-0.parquet");
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let declared = parquet::file::properties::WriterProperties::builder()
         .set_sorting_columns(Some(vec![parquet::file::metadata::SortingColumn {
             column_idx: 2,
@@ -997,14 +976,11 @@ fn a_sort_order_declared_by_a_source_does_not_steer_its_groupings() {
             nulls_first: false,
         }]))
         .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&file).unwrap(),
-        batch.schema(),
+    write_parquet_with(
+        &tmp.path().join("data/orders/part-0.parquet"),
+        &batch,
         Some(declared),
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    );
     let p = pipeline_file(
         tmp.path(),
         "name: declared_order

@@ -157,8 +157,8 @@ pub struct SourceResult {
 pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<SourceResult>> {
     let mut results = Vec::new();
     let mut errors = Vec::new();
+    let unordered = !plan.engine.kind.is_distributed();
     for src in &plan.sources {
-        let unordered = !plan.engine.kind.is_distributed();
         match register_source(ctx, &src.name, &src.url, &src.optional_columns, unordered).await {
             Ok(files) => results.push(SourceResult {
                 name: src.name.clone(),

@@ -111,10 +111,32 @@ pub fn assert_exit(o: &Output, code: i32) {
 }
 
 pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    write_parquet_with(path, batch, None);
+}
+
+/// [`write_parquet`] with the writer's properties (a declared sort order, say).
+pub fn write_parquet_with(
+    path: &Path,
+    batch: &RecordBatch,
+    props: Option<parquet::file::properties::WriterProperties>,
+) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), props).unwrap();
     w.write(batch).unwrap();
     w.close().unwrap();
+}
+
+/// Waits until something listens on `port` of 127.0.0.1 (at most a minute):
+/// a server started in the background.
+pub fn wait_for_port(port: u16, what: &str) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{what} did not listen on port {port} within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// A port on 127.0.0.1 that nobody listens on: bound, then let go.
