@@ -24,18 +24,11 @@ grid AS (
     JOIN numbers ON numbers.n <= s.last_period
 ),
 per_customer AS (
-    -- one row per customer and calendar month with an order: bought
-    -- (completed) that month, and spend. Grouped before the join with the
-    -- cohorts, so the join sees one row per customer-month, not per order;
-    -- the month is turned into a date only after the last grouping.
-    -- `bought` is a boolean (BOOL_OR, not MAX of 1/0): a bit per row where
-    -- the orders are repartitioned for this grouping, not 8 bytes.
-    SELECT customer_id,
-        date_trunc('month', order_ts) AS month_start,
-        BOOL_OR(status = 'completed') AS bought,
-        SUM(amount) FILTER (WHERE status <> 'cancelled') AS revenue
-    FROM orders_asof
-    GROUP BY 1, 2
+    -- one row per customer and calendar month with an order (customer_months:
+    -- grouped before the join with the cohorts, so the join sees one row per
+    -- customer-month, not per order)
+    SELECT customer_id, month_start, bought, revenue
+    FROM customer_months
 ),
 activity AS (
     SELECT cohort_month,

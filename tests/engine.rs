@@ -352,7 +352,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 27 steps, 16 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 28 steps, 16 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );

@@ -1,0 +1,43 @@
+-- customer_months: one row per customer and calendar month with an order up
+-- to as_of, for the customers of customer_orders (those with a completed
+-- order). The one pass over the orders that both customer_history and
+-- cohort_retention read, each grouping its far fewer rows further:
+--   month_start    the month, as the timestamp of its first midnight
+--   bought         a completed order that month
+--   revenue        purchases minus refunds that month (NULL: only cancelled)
+--   before_last_day_ts  the latest completed order that month before the
+--                  customer's last purchase day (NULL: none)
+--   last_year_revenue   purchases minus refunds that month within the 365
+--                  days up to and including the last purchase day
+--                  (last_order_date - 364 .. last_order_date)
+-- The day bounds are turned into timestamps once per customer, so the orders
+-- are compared on order_ts without a date conversion per order; the month is
+-- truncated on the timestamp and turned into a date only by the steps that
+-- show it.
+-- Money is summed as float here and rounded (customer_history) or summed
+-- exactly (cohort_retention) by the readers.
+WITH bounds AS (
+    SELECT customer_id,
+        CAST(last_order_date AS TIMESTAMP) AS last_day_start,
+        CAST(last_order_date + INTERVAL '1 day' AS TIMESTAMP) AS last_day_end,
+        CAST(last_order_date - INTERVAL '364 days' AS TIMESTAMP) AS year_start
+    FROM customer_orders
+)
+SELECT
+    o.customer_id,
+    date_trunc('month', o.order_ts) AS month_start,
+    -- a boolean (BOOL_OR, not MAX of 1/0): a bit per row where the orders
+    -- are repartitioned for this grouping, not 8 bytes
+    BOOL_OR(o.status = 'completed') AS bought,
+    SUM(o.amount) FILTER (WHERE o.status <> 'cancelled') AS revenue,
+    MAX(o.order_ts) FILTER (
+        WHERE o.status = 'completed' AND o.order_ts < b.last_day_start
+    ) AS before_last_day_ts,
+    SUM(o.amount) FILTER (
+        WHERE o.status <> 'cancelled'
+          AND o.order_ts >= b.year_start
+          AND o.order_ts < b.last_day_end
+    ) AS last_year_revenue
+FROM orders_asof o
+JOIN bounds b ON b.customer_id = o.customer_id
+GROUP BY 1, 2
