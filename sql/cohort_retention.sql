@@ -23,13 +23,6 @@ grid AS (
     FROM sizes s
     JOIN numbers ON numbers.n <= s.last_period
 ),
-per_customer AS (
-    -- one row per customer and calendar month with an order (customer_months:
-    -- grouped before the join with the cohorts, so the join sees one row per
-    -- customer-month, not per order)
-    SELECT customer_id, month_start, bought, revenue
-    FROM customer_months
-),
 activity AS (
     SELECT cohort_month,
         CAST((date_part('year', month_start) * 12 + date_part('month', month_start))
@@ -38,7 +31,9 @@ activity AS (
     FROM (
         SELECT c.cohort_month, p.month_start,
             COUNT(*) FILTER (WHERE p.bought) AS active_customers, CAST(SUM(CAST(p.revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue
-        FROM per_customer p
+        -- customer_months: one row per customer and month with an order, so
+        -- the join sees customer-months, not orders
+        FROM customer_months p
         JOIN cohorts c ON c.customer_id = p.customer_id
         GROUP BY 1, 2
     )

@@ -529,7 +529,8 @@ impl MonthFiles {
             let n = month.num_rows() as i64;
             let mut columns =
                 take_arrays(month.columns(), &order, None).map_err(|e| read_err(&e))?;
-            columns[0] = Arc::new(Int64Array::from_iter_values(next_id..next_id + n));
+            let id = self.schema.index_of("order_id").expect("orders column");
+            columns[id] = Arc::new(Int64Array::from_iter_values(next_id..next_id + n));
             next_id += n;
             let sorted = RecordBatch::try_new(self.schema.clone(), columns)
                 .expect("sample columns match their schema");
