@@ -3,6 +3,7 @@
 //! dependency order, independent steps concurrently.
 
 pub mod distributed;
+pub mod pool;
 pub mod repeats;
 pub mod unordered;
 pub mod write;
@@ -21,7 +22,6 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::stream::FuturesUnordered;
@@ -35,6 +35,7 @@ use crate::plan::{EngineConfig, EngineKind, Plan, StepPlan};
 use crate::progress::Observer;
 use crate::spec::Materialize;
 use crate::storage::{ensure_store, listing_url, redact};
+use pool::ActiveFairPool;
 use unordered::UnorderedParquet;
 use write::{OutputJob, WrittenOutput};
 
@@ -72,7 +73,7 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
     }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = cfg.memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+        runtime = runtime.with_memory_pool(Arc::new(ActiveFairPool::new(limit)));
     }
     if let Some(dir) = &cfg.spill_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
