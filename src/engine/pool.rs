@@ -24,7 +24,8 @@
 //! - as in DataFusion's pool, the cap is per reservation: a spill's merge
 //!   reads each file through a reservation of its own, and relies on it;
 //! - unspillable reservations are served first come, first served from what
-//!   is left.
+//!   is left, and the spilling operators share only fifteen sixteenths of the
+//!   pool, so that a Parquet writer's buffers or a sort's merge find room.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,6 +39,8 @@ use datafusion::execution::memory_pool::{
 #[derive(Debug)]
 pub struct ActiveFairPool {
     size: usize,
+    /// Kept from the spilling operators for unspillable reservations.
+    reserve: usize,
     state: Mutex<State>,
 }
 
@@ -72,9 +75,18 @@ struct Spiller {
 const BUFFER_PREFIX: &str = "RepartitionExec[";
 
 impl ActiveFairPool {
+    /// A pool of `size` bytes, of which the spilling operators share all
+    /// but a sixteenth: the rest is kept for what cannot spill (a Parquet
+    /// writer's column buffers, a sort's merge), which would otherwise find
+    /// nothing left beside groupings that hold their whole shares.
     pub fn new(size: usize) -> Self {
+        Self::with_reserve(size, size / 16)
+    }
+
+    fn with_reserve(size: usize, reserve: usize) -> Self {
         Self {
             size,
+            reserve,
             state: Mutex::default(),
         }
     }
@@ -209,7 +221,7 @@ impl MemoryPool for ActiveFairPool {
         let mut state = self.state();
         let consumer = reservation.consumer();
         let available = if consumer.can_spill() {
-            let spill_pool = self.size.saturating_sub(state.unspillable);
+            let spill_pool = (self.size - self.reserve).saturating_sub(state.unspillable);
             let me = state.wake(consumer);
             if me.buffer {
                 spill_pool.saturating_sub(state.spillable)
@@ -270,8 +282,24 @@ mod tests {
 
     use super::*;
 
+    /// A pool without the reserve, so that the shares below are round.
     fn pool(size: usize) -> Arc<dyn MemoryPool> {
-        Arc::new(ActiveFairPool::new(size))
+        Arc::new(ActiveFairPool::with_reserve(size, 0))
+    }
+
+    #[test]
+    fn a_sixteenth_is_kept_for_what_cannot_spill() {
+        let p: Arc<dyn MemoryPool> = Arc::new(ActiveFairPool::new(160));
+        let a = spiller(&p, "a");
+        a.try_grow(150).unwrap();
+        assert!(a.try_grow(1).is_err());
+        let writer = MemoryConsumer::new("ParquetSink(ArrowColumnWriter)").register(&p);
+        writer.try_grow(10).unwrap();
+        assert!(writer.try_grow(1).is_err(), "the pool is full");
+        // What the writer holds comes out of the spilling operators' part.
+        a.shrink(150);
+        a.try_grow(140).unwrap();
+        assert!(a.try_grow(1).is_err());
     }
 
     fn spiller(pool: &Arc<dyn MemoryPool>, name: &str) -> MemoryReservation {
