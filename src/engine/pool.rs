@@ -312,28 +312,23 @@ mod tests {
     fn operators_that_gave_their_memory_back_unasked_no_longer_share() {
         // Three partial groupings that held a table and gave up on it, and
         // the final grouping that needs the memory.
+        let gave_up = |p: &Arc<dyn MemoryPool>| {
+            let partials: Vec<_> = (0..3).map(|i| spiller(p, &format!("partial{i}"))).collect();
+            let busy = spiller(p, "final");
+            for r in &partials {
+                r.try_grow(10).unwrap();
+                r.free();
+            }
+            (partials, busy)
+        };
         let p = pool(100);
-        let partials: Vec<_> = (0..3)
-            .map(|i| spiller(&p, &format!("partial{i}")))
-            .collect();
-        let busy = spiller(&p, "final");
-        for r in &partials {
-            r.try_grow(10).unwrap();
-            r.free();
-        }
+        let (partials, busy) = gave_up(&p);
         busy.try_grow(100).unwrap();
         assert!(busy.try_grow(1).is_err(), "the pool has 100 bytes");
 
         // DataFusion's fair pool holds it to 100 / 4 = 25 all along.
         let fair: Arc<dyn MemoryPool> = Arc::new(FairSpillPool::new(100));
-        let others: Vec<_> = (0..3)
-            .map(|i| spiller(&fair, &format!("partial{i}")))
-            .collect();
-        let busy_fair = spiller(&fair, "final");
-        for r in &others {
-            r.try_grow(10).unwrap();
-            r.free();
-        }
+        let (_others, busy_fair) = gave_up(&fair);
         assert!(busy_fair.try_grow(26).is_err());
 
         // A partial grouping that asks again shares again: 50 each.
@@ -477,7 +472,6 @@ mod tests {
         use datafusion::datasource::MemTable;
         use datafusion::execution::runtime_env::RuntimeEnvBuilder;
         use datafusion::physical_plan::collect;
-        use datafusion::physical_plan::display::DisplayableExecutionPlan;
         use datafusion::prelude::{SessionConfig, SessionContext};
 
         let schema = Arc::new(Schema::new(vec![
@@ -520,23 +514,16 @@ mod tests {
             .await
             .unwrap();
         let out = collect(plan.clone(), ctx.task_ctx()).await?;
-        let spills = DisplayableExecutionPlan::with_metrics(plan.as_ref())
-            .indent(true)
-            .to_string()
-            .lines()
-            .filter_map(|l| l.split("spill_count=").nth(1))
-            .map(|n| {
-                n.split(|c: char| !c.is_ascii_digit())
-                    .next()
-                    .unwrap()
-                    .parse::<usize>()
-                    .unwrap()
-            })
-            .sum();
         Ok((
-            spills,
+            spill_count(&plan),
             out[0].column(0).as_primitive::<Int64Type>().value(0),
         ))
+    }
+
+    /// Spills of a plan's operators, all partitions.
+    fn spill_count(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> usize {
+        let own = plan.metrics().and_then(|m| m.spill_count()).unwrap_or(0);
+        own + plan.children().into_iter().map(spill_count).sum::<usize>()
     }
 
     #[tokio::test]
