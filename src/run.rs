@@ -3,7 +3,7 @@
 //! `validate`, which plans every step against the sources' schemas without
 //! executing anything.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -183,7 +183,17 @@ async fn execute(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let outcome = run_steps(ctx, plan, &unusable, scratch_root, &jobs, observer).await;
+    let keep = report_tables(plan);
+    let outcome = run_steps(
+        ctx,
+        plan,
+        &unusable,
+        scratch_root,
+        &jobs,
+        keep.as_ref(),
+        observer,
+    )
+    .await;
     tracing::debug!(
         outputs = outcome.written.len(),
         "steps done, outputs written"
@@ -234,6 +244,20 @@ async fn execute(
     .await?;
     tracing::debug!("artifacts staged");
     Ok(())
+}
+
+/// The step tables the reports read, which the steps must leave registered
+/// for them; the others are dropped once no step reads them. None when a
+/// template cannot be loaded yet (rendering it will say why): then every
+/// table is kept.
+fn report_tables(plan: &Plan) -> Option<HashSet<String>> {
+    let names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
+    let mut keep = HashSet::new();
+    for rep in &plan.reports {
+        let (env, _) = report::for_report(rep, &plan.params).ok()?;
+        keep.extend(report::tables_needed(&env, rep.template_name(), &names).ok()?);
+    }
+    Some(keep)
 }
 
 fn absent_sources(sources: &[SourceResult]) -> Vec<String> {

@@ -1390,3 +1390,92 @@ fn the_bundled_pipeline_reads_its_data_root_from_the_environment() {
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("valid (4 sources"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_step_table_is_dropped_once_nothing_left_reads_it_and_every_reader_still_gets_it() {
+    // `per_customer` is read by a view (`big_spenders`), by a step and the
+    // check of the step listed last, and by its own output; `totals` by the
+    // report; `last` by its two outputs, written one after the other. One
+    // step or output at a time, in this order.
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  orders: data/orders/
+output_root: out
+engine: { max_parallel_steps: 1 }
+steps:
+  per_customer:
+    sql: SELECT customer_id, SUM(amount) AS revenue FROM orders WHERE status <> 'cancelled' GROUP BY customer_id
+    materialize: memory
+  big_spenders:
+    sql: SELECT customer_id FROM per_customer WHERE revenue >= 100
+  totals:
+    sql: SELECT SUM(revenue) AS revenue, COUNT(*) AS customers FROM per_customer
+    materialize: memory
+  last:
+    sql: SELECT COUNT(*) AS n FROM big_spenders
+    materialize: memory
+    checks:
+      - name: last.matches
+        sql: SELECT * FROM last WHERE n <> (SELECT COUNT(*) FROM per_customer WHERE revenue >= 100)
+outputs:
+  - { step: per_customer, path: per_customer.csv, format: csv, sort_by: [customer_id] }
+  - { step: last, path: last.csv, format: csv }
+  - { step: last, path: last_again.csv, format: csv }
+reports:
+  - template: r.md.j2
+    path: r.md
+",
+    );
+    std::fs::write(
+        tmp.path().join("r.md.j2"),
+        "{% for t in totals %}{{ t.revenue }} from {{ t.customers }}{% endfor %}",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(["run", p.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .env("LOYALTY_LOG", "loyalty=debug")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+
+    // By hand: customer 1 100 + 50 - 20, customer 2 80 (its 30 cancelled),
+    // customer 3 500 + 40; customer 4 only cancelled. Two spent 100 or more.
+    let out = tmp.path().join("out");
+    assert_eq!(
+        std::fs::read_to_string(out.join("per_customer.csv")).unwrap(),
+        "customer_id,revenue\n1,130.0\n2,80.0\n3,540.0\n"
+    );
+    for file in ["last.csv", "last_again.csv"] {
+        assert_eq!(std::fs::read_to_string(out.join(file)).unwrap(), "n\n2\n");
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join("r.md")).unwrap(),
+        "750.0 from 3"
+    );
+    let results = read_json(&out.join("run_results.json"));
+    let check = results["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "last.matches")
+        .expect("the check ran");
+    assert_eq!(check["status"], "pass", "{check}");
+
+    // Dropped after the last reader, never the report's table.
+    let log = stderr(&o);
+    let at = |needle: &str| {
+        log.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle} in\n{log}"))
+    };
+    let dropped = |step: &str| format!("table dropped, nothing left reads it step=\"{step}\"");
+    assert!(at(&dropped("per_customer")) > at("step finished step=\"last\""));
+    assert!(at(&dropped("big_spenders")) > at("step finished step=\"last\""));
+    assert!(at(&dropped("last")) > at("output written step=\"last\""));
+    assert!(!log.contains(&dropped("totals")), "{log}");
+}

@@ -8,7 +8,7 @@ pub mod repeats;
 pub mod unordered;
 pub mod write;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -455,13 +455,18 @@ impl StepResult {
 /// failure fails the step. A step's outputs (`outputs`) are written to
 /// staging as soon as it has succeeded, while later steps run; writing counts
 /// against `max_parallel_steps` like a step, and a failure there fails the
-/// step. Returns one result per step, in plan order, whatever happened.
+/// step. A step's table is dropped once nothing left to run reads it (no
+/// step or step check still to run, no output still to write) unless it is
+/// in `keep` (the tables the reports read; `None` keeps them all), so that
+/// later steps find its memory. Returns one result per step, in plan order,
+/// whatever happened.
 pub async fn run_steps(
     ctx: &SessionContext,
     plan: &Plan,
     unusable_sources: &[(String, String)],
     scratch_root: &Url,
     outputs: &[OutputJob],
+    keep: Option<&HashSet<String>>,
     observer: &dyn Observer,
 ) -> StepsOutcome {
     /// What one task of the run gave.
@@ -485,6 +490,9 @@ pub async fn run_steps(
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
     // Outputs of steps that succeeded, waiting for a free slot.
     let mut pending_outputs: VecDeque<OutputJob> = VecDeque::new();
+    // The steps of the outputs being written, one entry per output.
+    let mut running_outputs: Vec<String> = Vec::new();
+    let mut releaser = keep.map(|keep| Releaser::new(plan, keep));
     let mut running = FuturesUnordered::new();
     loop {
         // Outputs of finished steps start first, so that the last step is
@@ -494,6 +502,7 @@ pub async fn run_steps(
         {
             let ctx = ctx.clone();
             let step = job.output.step.clone();
+            running_outputs.push(step.clone());
             let task = SpawnedTask::spawn(async move {
                 within(limit, write::write_output(&ctx, &job, profile))
                     .await
@@ -585,16 +594,21 @@ pub async fn run_steps(
                 );
             }
         }
+        if let Some(releaser) = &mut releaser {
+            releaser.release(ctx, &results, &pending_outputs, &running_outputs);
+        }
         let Some(done) = running.next().await else {
             break;
         };
         let (step, joined) = match done {
             Done::Step(step, joined) => (step, joined),
-            Done::Output(_, Ok(w)) => {
+            Done::Output(step, Ok(w)) => {
+                forget_one(&mut running_outputs, &step);
                 written.push(w);
                 continue;
             }
             Done::Output(step, Err(message)) => {
+                forget_one(&mut running_outputs, &step);
                 // The step is failed after the fact; steps that read it may
                 // already have run, but the run fails and nothing is published.
                 if let Some(r) = results.get_mut(&step) {
@@ -659,6 +673,78 @@ pub async fn run_steps(
         steps: ordered,
         checks: check_results,
         written,
+    }
+}
+
+/// Removes one entry of `name`.
+fn forget_one(names: &mut Vec<String>, name: &str) {
+    if let Some(i) = names.iter().position(|n| n == name) {
+        names.swap_remove(i);
+    }
+}
+
+/// Drops the tables of finished steps that nothing left to run reads, so
+/// that the memory of a large intermediate (the customers' months at L hold
+/// 0.7 GB) is there for the steps after its last reader. A view keeps the
+/// tables it reads alive itself (its plan holds them), so dropping a name
+/// never breaks a reader that is already planned.
+struct Releaser<'a> {
+    plan: &'a Plan,
+    keep: &'a HashSet<String>,
+    /// For each step, the steps whose SQL or checks read it.
+    readers: HashMap<&'a str, Vec<&'a str>>,
+    released: HashSet<&'a str>,
+}
+
+impl<'a> Releaser<'a> {
+    fn new(plan: &'a Plan, keep: &'a HashSet<String>) -> Self {
+        let mut readers: HashMap<&str, Vec<&str>> = HashMap::new();
+        for step in &plan.steps {
+            let check_reads = step.checks.iter().flat_map(|c| c.reads.iter());
+            for table in step.depends_on.iter().chain(check_reads) {
+                readers
+                    .entry(table.as_str())
+                    .or_default()
+                    .push(step.name.as_str());
+            }
+        }
+        Self {
+            plan,
+            keep,
+            readers,
+            released: HashSet::new(),
+        }
+    }
+
+    fn release(
+        &mut self,
+        ctx: &SessionContext,
+        results: &HashMap<String, StepResult>,
+        pending_outputs: &VecDeque<OutputJob>,
+        running_outputs: &[String],
+    ) {
+        for step in &self.plan.steps {
+            let name = step.name.as_str();
+            if self.released.contains(name) || self.keep.contains(name) {
+                continue;
+            }
+            let succeeded = results
+                .get(name)
+                .is_some_and(|r| r.status == StepStatus::Success);
+            let still_read = pending_outputs.iter().any(|j| j.output.step == name)
+                || running_outputs.iter().any(|s| s == name)
+                || self
+                    .readers
+                    .get(name)
+                    .is_some_and(|r| r.iter().any(|s| !results.contains_key(*s)));
+            if succeeded && !still_read {
+                match ctx.deregister_table(name) {
+                    Ok(_) => tracing::debug!(step = name, "table dropped, nothing left reads it"),
+                    Err(e) => tracing::debug!(step = name, "table not dropped: {e}"),
+                }
+                self.released.insert(name);
+            }
+        }
     }
 }
 
