@@ -490,9 +490,7 @@ pub async fn run_steps(
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
     // Outputs of steps that succeeded, waiting for a free slot.
     let mut pending_outputs: VecDeque<OutputJob> = VecDeque::new();
-    // The steps of the outputs being written, one entry per output.
-    let mut running_outputs: Vec<String> = Vec::new();
-    let mut releaser = keep.map(|keep| Releaser::new(plan, keep));
+    let mut releaser = keep.map(|keep| Releaser::new(plan, outputs, keep));
     let mut running = FuturesUnordered::new();
     loop {
         // Outputs of finished steps start first, so that the last step is
@@ -502,7 +500,6 @@ pub async fn run_steps(
         {
             let ctx = ctx.clone();
             let step = job.output.step.clone();
-            running_outputs.push(step.clone());
             let task = SpawnedTask::spawn(async move {
                 within(limit, write::write_output(&ctx, &job, profile))
                     .await
@@ -595,20 +592,18 @@ pub async fn run_steps(
             }
         }
         if let Some(releaser) = &mut releaser {
-            releaser.release(ctx, &results, &pending_outputs, &running_outputs);
+            releaser.release(ctx, &results, &written);
         }
         let Some(done) = running.next().await else {
             break;
         };
         let (step, joined) = match done {
             Done::Step(step, joined) => (step, joined),
-            Done::Output(step, Ok(w)) => {
-                forget_one(&mut running_outputs, &step);
+            Done::Output(_, Ok(w)) => {
                 written.push(w);
                 continue;
             }
             Done::Output(step, Err(message)) => {
-                forget_one(&mut running_outputs, &step);
                 // The step is failed after the fact; steps that read it may
                 // already have run, but the run fails and nothing is published.
                 if let Some(r) = results.get_mut(&step) {
@@ -676,13 +671,6 @@ pub async fn run_steps(
     }
 }
 
-/// Removes one entry of `name`.
-fn forget_one(names: &mut Vec<String>, name: &str) {
-    if let Some(i) = names.iter().position(|n| n == name) {
-        names.swap_remove(i);
-    }
-}
-
 /// Drops the tables of finished steps that nothing left to run reads, so
 /// that the memory of a large intermediate (the customers' months at L hold
 /// 0.7 GB) is there for the steps after its last reader. A view keeps the
@@ -690,6 +678,7 @@ fn forget_one(names: &mut Vec<String>, name: &str) {
 /// never breaks a reader that is already planned.
 struct Releaser<'a> {
     plan: &'a Plan,
+    outputs: &'a [OutputJob],
     keep: &'a HashSet<String>,
     /// For each step, the steps whose SQL or checks read it.
     readers: HashMap<&'a str, Vec<&'a str>>,
@@ -697,7 +686,7 @@ struct Releaser<'a> {
 }
 
 impl<'a> Releaser<'a> {
-    fn new(plan: &'a Plan, keep: &'a HashSet<String>) -> Self {
+    fn new(plan: &'a Plan, outputs: &'a [OutputJob], keep: &'a HashSet<String>) -> Self {
         let mut readers: HashMap<&str, Vec<&str>> = HashMap::new();
         for step in &plan.steps {
             let check_reads = step.checks.iter().flat_map(|c| c.reads.iter());
@@ -710,6 +699,7 @@ impl<'a> Releaser<'a> {
         }
         Self {
             plan,
+            outputs,
             keep,
             readers,
             released: HashSet::new(),
@@ -720,8 +710,7 @@ impl<'a> Releaser<'a> {
         &mut self,
         ctx: &SessionContext,
         results: &HashMap<String, StepResult>,
-        pending_outputs: &VecDeque<OutputJob>,
-        running_outputs: &[String],
+        written: &[WrittenOutput],
     ) {
         for step in &self.plan.steps {
             let name = step.name.as_str();
@@ -731,8 +720,12 @@ impl<'a> Releaser<'a> {
             let succeeded = results
                 .get(name)
                 .is_some_and(|r| r.status == StepStatus::Success);
-            let still_read = pending_outputs.iter().any(|j| j.output.step == name)
-                || running_outputs.iter().any(|s| s == name)
+            // An output that failed fails its step, which is then kept: so
+            // an output of a step that succeeded is written or still to come.
+            let still_read = self
+                .outputs
+                .iter()
+                .any(|j| j.output.step == name && !written.iter().any(|w| w.index == j.index))
                 || self
                     .readers
                     .get(name)
