@@ -17,27 +17,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-3}"
 size="${SIZE:-L}"
-work="${BENCH_DIR:-${HOME:-/tmp}/.cache/loyalty-bench}"
 limits=("$@")
 [ ${#limits[@]} -gt 0 ] || limits=(none 2GiB 1GiB 512MiB 256MiB 128MiB)
-as_of=2026-06-30
-
 case "$size" in
-  S) n=100000 ;; M) n=500000 ;; L) n=2000000 ;; XL) n=2500000 ;;
+  S | M | L | XL) ;;
   *) echo "unknown SIZE $size: use S, M, L or XL" >&2; exit 2 ;;
 esac
 
-cargo build --release --locked --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/loyalty"
-
+source bench/common.sh
+n=$(customers_of "$size")
 data="$work/data-$size"
-complete=.complete-time-ordered # bench/run.sh's marker of finished data
-if [ ! -f "$data/$complete" ]; then
-  echo "== generating $size ($n customers)"
-  rm -rf "$data"
-  "$bin" -q sample --out "$data" --customers "$n" --end-date "$as_of" | tee "$work/sample-$size.txt"
-  touch "$data/$complete"
-fi
+ensure_sample "$size" "$n"
 
 # The variant: a copy of the bundled pipeline, its SQL and templates, with the
 # per-customer tables the other steps read written as Parquet.
@@ -57,10 +47,6 @@ made=$(grep -c 'materialize: parquet' "$variant/pipelines/customer_loyalty.yaml"
   exit 1
 }
 
-now() { date +%s.%N; }
-calc() { python3 -c "print($1)"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
 # One run: prints "SECONDS RSS_BYTES" or "failed".
 run_one() {
   local pipeline=$1 limit=$2 out="$work/memory-out"
@@ -70,7 +56,7 @@ run_one() {
   if "$bin" -q run "$pipeline" --as-of "$as_of" ${limit:+--memory-limit "$limit"} \
     --param data_root="$data" --param out_root="$out" >/dev/null 2>"$out.err"; then
     t1=$(now)
-    echo "$(calc "$t1 - $t0") $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['peak_rss_bytes'])" "$out/run_results.json")"
+    echo "$(calc "$t1 - $t0") $(json_field "$out/run_results.json" "['peak_rss_bytes']")"
   else
     echo "failed: $(grep -m1 -i error "$out.err" | cut -c1-160)" >&2
     echo failed

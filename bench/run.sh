@@ -20,16 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-3}"
-work="${BENCH_DIR:-${HOME:-/tmp}/.cache/loyalty-bench}"
 limit_l="${LIMIT_L:-2GiB}"
-mkdir -p "$work"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(S M)
 
-cargo build --release --locked --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/loyalty"
+source bench/common.sh
 pipeline=pipelines/customer_loyalty.yaml
-as_of=2026-06-30
 
 venv="$work/venv"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb, jinja2, yaml' 2>/dev/null; then
@@ -40,41 +36,12 @@ fi
 py="$venv/bin/python"
 duckdb_version=$("$py" -c 'import duckdb; print(duckdb.__version__)')
 
-customers_of() {
-  case "$1" in
-    S) echo 100000 ;;
-    M) echo 500000 ;;
-    L) echo 2000000 ;;
-    XL) echo 2500000 ;;
-    L-unlimited) echo 2000000 ;;
-    *) echo "unknown size $1: use S, M, L, XL or L-unlimited" >&2; exit 2 ;;
-  esac
-}
-
-# Seconds since the epoch, with nanoseconds; arithmetic with python3.
-now() { date +%s.%N; }
-calc() { python3 -c "print($1)"; }
-
-json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-# Marks a data folder as fully generated, and names its layout: data from
-# before the orders came in time order (December 2026) has a plain
-# `.complete` and is generated again.
-complete=.complete-time-ordered
-
 rows=()
 for size in "${sizes[@]}"; do
   n=$(customers_of "$size")
   data_size="${size%-unlimited}"
   data="$work/data-$data_size"
-  if [ ! -f "$data/$complete" ]; then
-    echo "== generating $data_size ($n customers)"
-    rm -rf "$data"
-    "$bin" -q sample --out "$data" --customers "$n" --end-date "$as_of" | tee "$work/sample-$data_size.txt"
-    touch "$data/$complete"
-  fi
+  ensure_sample "$data_size" "$n"
   orders=$(grep -o '[0-9]* orders' "$work/sample-$data_size.txt" | grep -o '[0-9]*')
   limit=""
   case "$size" in L | XL) limit="$limit_l" ;; esac
@@ -146,11 +113,7 @@ done
 # rendering reports): the whole pipeline on 1,000 customers, where the queries
 # have next to nothing to do. Measured on every call, like the header.
 tiny="$work/data-tiny"
-if [ ! -f "$tiny/$complete" ]; then
-  rm -rf "$tiny"
-  "$bin" -q sample --out "$tiny" --customers 1000 --end-date "$as_of" >"$work/sample-tiny.txt"
-  touch "$tiny/$complete"
-fi
+ensure_sample tiny 1000 quiet
 tiny_orders=$(grep -o '[0-9]* orders' "$work/sample-tiny.txt" | grep -o '[0-9]*')
 otimes=()
 for i in 1 2 3 4 5; do

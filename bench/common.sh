@@ -1,0 +1,50 @@
+# What bench/run.sh and bench/memory.sh share: sourced from the repository
+# root. Builds the release binary (`$bin`) and sets `$work` (data, outputs and
+# DuckDB's virtual environment, kept between calls) and the run date.
+work="${BENCH_DIR:-${HOME:-/tmp}/.cache/loyalty-bench}"
+mkdir -p "$work"
+as_of=2026-06-30
+
+cargo build --release --locked --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/loyalty"
+
+customers_of() {
+  case "$1" in
+    S) echo 100000 ;;
+    M) echo 500000 ;;
+    L) echo 2000000 ;;
+    XL) echo 2500000 ;;
+    L-unlimited) echo 2000000 ;;
+    *) echo "unknown size $1: use S, M, L, XL or L-unlimited" >&2; exit 2 ;;
+  esac
+}
+
+# Seconds since the epoch, with nanoseconds; arithmetic with python3.
+now() { date +%s.%N; }
+calc() { python3 -c "print($1)"; }
+
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# Marks a data folder as fully generated, and names its layout: data from
+# before the orders came in time order (December 2026) has a plain
+# `.complete` and is generated again.
+complete=.complete-time-ordered
+
+# Sample data for NAME (`$work/data-NAME`, its summary in
+# `$work/sample-NAME.txt`), generated unless already complete; `quiet` keeps
+# the summary off the terminal.
+ensure_sample() {
+  local name=$1 customers=$2 quiet=${3:-}
+  local data="$work/data-$name"
+  [ ! -f "$data/$complete" ] || return 0
+  [ -n "$quiet" ] || echo "== generating $name ($customers customers)"
+  rm -rf "$data"
+  if [ -n "$quiet" ]; then
+    "$bin" -q sample --out "$data" --customers "$customers" --end-date "$as_of" >"$work/sample-$name.txt"
+  else
+    "$bin" -q sample --out "$data" --customers "$customers" --end-date "$as_of" | tee "$work/sample-$name.txt"
+  fi
+  touch "$data/$complete"
+}
