@@ -160,10 +160,11 @@ echo "== run overhead (the whole pipeline on 1,000 customers): $overhead s"
     [ -n "$row" ] || row=$(grep "^| $size |" bench/RESULTS.md 2>/dev/null || true)
     [ -z "$row" ] || echo "$row"
   done
-  # What each change bought is kept from the previous RESULTS.md.
+  # Everything after the table (the targets, what each change bought) is kept
+  # from the previous RESULTS.md.
   if [ -f bench/RESULTS.md ]; then
     echo
-    sed -n '/^## Changes/,$p' bench/RESULTS.md
+    sed -n '/^## /,$p' bench/RESULTS.md
   fi
 } > bench/RESULTS.md.new
 mv bench/RESULTS.md.new bench/RESULTS.md
