@@ -4,6 +4,10 @@
 -- refunds) in the 12 months up to and including their last completed order
 -- (last_order_date - 364 days .. last_order_date).
 -- Churned: last completed order more than `churn_days` days before as_of.
+-- A cohort whose month starts fewer than `churn_days` days before as_of
+-- cannot have churned customers yet (their last order is no older than their
+-- first): its churn_rate is NULL, not 0, so that it does not read as a cohort
+-- that kept everyone.
 WITH c AS (
     SELECT st.customer_id, st.churned, st.last_order_date,
         CAST(date_trunc('month', st.first_order_date) AS DATE) AS cohort_month
@@ -20,7 +24,11 @@ SELECT
     cohort_month,
     COUNT(*) AS customers,
     COUNT(*) FILTER (WHERE churned) AS churned,
-    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate,
+    CASE
+        WHEN GROUPING(cohort_month) = 0
+            AND cohort_month >= {{ as_of }} - {{ churn_days | days }} THEN NULL
+        ELSE AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END)
+    END AS churn_rate,
     CAST(SUM(CAST(revenue_lost AS DECIMAL(38, 6))) AS DOUBLE) AS revenue_lost
 FROM per_customer
 GROUP BY GROUPING SETS ((cohort_month), ())
