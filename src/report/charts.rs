@@ -38,6 +38,12 @@ fn finish(svg: String, title: &str) -> String {
     }
 }
 
+/// The text style of labels drawn inside a chart: size, colour, and which
+/// point of the text sits at its coordinates.
+fn text_style(size: f64, color: &RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+    (FONT, size).into_font().color(color).pos(Pos::new(h, v))
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -107,10 +113,7 @@ pub fn bars(
                 Text::new(
                     format!(" {}", value_text(*v)),
                     (*v, SegmentValue::CenterOf(n - 1 - i)),
-                    (FONT, NORMAL)
-                        .into_font()
-                        .color(&INK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                    text_style(NORMAL, &INK, HPos::Left, VPos::Center),
                 )
             }))
             .map_err(err)?;
@@ -220,10 +223,7 @@ pub fn heatmap(
                     texts.push(Text::new(
                         text,
                         (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y)),
-                        (FONT, SMALL)
-                            .into_font()
-                            .color(&color)
-                            .pos(Pos::new(HPos::Center, VPos::Center)),
+                        text_style(SMALL, &color, HPos::Center, VPos::Center),
                     ));
                 }
             }
@@ -283,10 +283,7 @@ pub fn pareto(
             .draw_series(std::iter::once(Text::new(
                 "80%",
                 (0.01, 0.8),
-                (FONT, NORMAL)
-                    .into_font()
-                    .color(&ORANGE)
-                    .pos(Pos::new(HPos::Left, VPos::Bottom)),
+                text_style(NORMAL, &ORANGE, HPos::Left, VPos::Bottom),
             )))
             .map_err(err)?;
         if let Some(&(x, y)) = line.iter().find(|(_, y)| *y >= 0.8) {
@@ -297,10 +294,7 @@ pub fn pareto(
                 .draw_series(std::iter::once(Text::new(
                     format!("  {} → {}", percent(x), percent(y)),
                     (x, y),
-                    (FONT, NORMAL)
-                        .into_font()
-                        .color(&INK)
-                        .pos(Pos::new(HPos::Left, VPos::Top)),
+                    text_style(NORMAL, &INK, HPos::Left, VPos::Top),
                 )))
                 .map_err(err)?;
         }
@@ -343,10 +337,7 @@ pub fn funnel(title: &str, stages: &[(String, f64, String)]) -> DrawResult<Strin
                 Text::new(
                     format!("{label} · {note}"),
                     (0.0, SegmentValue::CenterOf(n - 1 - i)),
-                    (FONT, NORMAL)
-                        .into_font()
-                        .color(&INK)
-                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                    text_style(NORMAL, &INK, HPos::Center, VPos::Center),
                 )
             }))
             .map_err(err)?;
