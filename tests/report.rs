@@ -195,3 +195,35 @@ fn sections_without_data_say_so() {
         "no survey charts"
     );
 }
+
+#[test]
+fn a_run_dated_before_every_order_says_there_is_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    analyses_fixture(&data, true);
+    // The fixture's 27 order rows (orders.csv) start on 2025-01-15.
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2024-12-31",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains(
+            "No order is dated on or before the run date. 27 order rows dated after the run date were ignored."
+        ),
+        "{md}"
+    );
+    for name in ["report.md", "report.html", "report.zh-CN.html"] {
+        let text = read(&out.join(name));
+        assert!(
+            !text.contains("None"),
+            "{name} shows a missing value as None"
+        );
+    }
+    assert!(read(&out.join("report.zh-CN.html")).contains("统计日及之前没有订单。"));
+}

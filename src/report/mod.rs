@@ -85,15 +85,15 @@ pub fn environment(
     });
     let f = fmt.clone();
     env.add_filter("date", move |v: Value| {
-        format::as_date(&v).map_or_else(|| v.to_string(), |d| f.date(d))
+        shown(&v, format::as_date(&v).map(|d| f.date(d)))
     });
     let f = fmt.clone();
     env.add_filter("datetime", move |v: Value| {
-        format::as_datetime(&v).map_or_else(|| v.to_string(), |d| f.datetime(d))
+        shown(&v, format::as_datetime(&v).map(|d| f.datetime(d)))
     });
     let f = fmt.clone();
     env.add_filter("month", move |v: Value| {
-        format::as_date(&v).map_or_else(|| v.to_string(), |d| f.month(d))
+        shown(&v, format::as_date(&v).map(|d| f.month(d)))
     });
     let f = fmt.clone();
     env.add_function(
@@ -228,6 +228,16 @@ struct ChartContext {
 }
 
 type FnResult = Result<Value, minijinja::Error>;
+
+/// A date or time as a filter shows it: formatted, `–` when there is none
+/// (a NULL from the tables), or as given when it is not a date at all.
+fn shown(v: &Value, formatted: Option<String>) -> String {
+    match formatted {
+        Some(s) => s,
+        None if v.is_none() || v.is_undefined() => "–".into(),
+        None => v.to_string(),
+    }
+}
 
 fn bad(msg: impl Into<String>) -> minijinja::Error {
     minijinja::Error::new(ErrorKind::InvalidOperation, msg.into())
