@@ -136,6 +136,35 @@ impl fmt::Display for ParamValue {
     }
 }
 
+/// The value if it is within the param's `min` and `max`.
+fn within_bounds(name: &str, spec: &ParamSpec, v: ParamValue) -> Result<ParamValue, String> {
+    if spec.min.is_none() && spec.max.is_none() {
+        return Ok(v);
+    }
+    let n = match v {
+        ParamValue::Int(i) => i as f64,
+        ParamValue::Float(f) => f,
+        _ => {
+            return Err(format!(
+                "param `{name}`: `min` and `max` apply to int and float params, not {}",
+                spec.kind
+            ));
+        }
+    };
+    let bounds = match (spec.min, spec.max) {
+        (Some(lo), Some(hi)) => format!("from {lo} to {hi}"),
+        (Some(lo), None) => format!("of at least {lo}"),
+        (None, Some(hi)) => format!("of at most {hi}"),
+        (None, None) => unreachable!("checked above"),
+    };
+    if spec.min.is_some_and(|lo| n < lo) || spec.max.is_some_and(|hi| n > hi) {
+        return Err(format!(
+            "param `{name}`: `{v}` is out of its bounds: give a value {bounds}"
+        ));
+    }
+    Ok(v)
+}
+
 fn format_float(f: f64) -> String {
     let s = f.to_string();
     if s.contains(['.', 'e', 'E']) {
@@ -197,7 +226,8 @@ impl Params {
                 (None, None) => Err(format!(
                     "param `{name}` has no default and was not given: pass `--param {name}=…`"
                 )),
-            };
+            }
+            .and_then(|v| within_bounds(name, spec, v));
             match value {
                 Ok(v) => {
                     values.insert(name.clone(), v);
@@ -458,6 +488,47 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].contains("param `as_of`"), "{errs:?}");
         assert!(errs[1].contains("did you mean `churn_days`?"), "{errs:?}");
+    }
+
+    #[test]
+    fn values_and_defaults_outside_min_and_max_are_refused() {
+        let s = specs(
+            "churn_days: { type: int, default: 90, min: 1 }\n\
+             weight: { type: float, default: 0.3, min: 0, max: 1 }\n\
+             cap: { type: int, default: 5, max: 4 }\n",
+        );
+        let today = day("2026-11-23");
+        // Values within the bounds, and the bounds themselves, are taken.
+        let at_bounds = [("churn_days", "1"), ("weight", "1"), ("cap", "4")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let p = Params::resolve(&s, &at_bounds, today).unwrap();
+        assert_eq!(p.get("churn_days"), Some(&ParamValue::Int(1)));
+        assert_eq!(p.get("weight"), Some(&ParamValue::Float(1.0)));
+        assert_eq!(p.get("cap"), Some(&ParamValue::Int(4)));
+        // Outside them: each param named, with what to give.
+        let errs = Params::resolve(
+            &s,
+            &[
+                ("churn_days".into(), "0".into()),
+                ("weight".into(), "1.5".into()),
+            ],
+            today,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            [
+                "param `churn_days`: `0` is out of its bounds: give a value of at least 1",
+                "param `weight`: `1.5` is out of its bounds: give a value from 0 to 1",
+                "param `cap`: `5` is out of its bounds: give a value of at most 4",
+            ]
+        );
+        let s = specs("name: { type: string, default: x, min: 1 }\n");
+        let errs = Params::resolve(&s, &[], today).unwrap_err();
+        assert!(
+            errs[0].contains("apply to int and float params, not string"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -370,6 +370,8 @@ impl Plan {
                         kind: ParamType::Date,
                         default: None,
                         description: Some("the run date".into()),
+                        min: None,
+                        max: None,
                     },
                 );
             }

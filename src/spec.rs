@@ -98,6 +98,12 @@ pub struct ParamSpec {
     pub default: Option<serde_yaml::Value>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Bounds of an `int` or `float` param, both included: a value outside
+    /// them (given or default) stops the run before anything is read.
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
 }
 
 /// A source table: a URL string, or a mapping with `url` and options.

@@ -185,7 +185,7 @@ fn select_runs_only_the_named_steps_and_what_they_need() {
 }
 
 #[test]
-fn wrong_param_type_is_refused_with_exit_code_2_before_anything_runs() {
+fn a_wrong_param_type_or_a_value_out_of_bounds_is_refused_with_exit_code_2() {
     let tmp = tempfile::tempdir().unwrap();
     hand_fixture(&tmp.path().join("data"));
     let o = run_bundled(tmp.path(), &["--as-of", "2026-13-01"]);
@@ -204,6 +204,17 @@ fn wrong_param_type_is_refused_with_exit_code_2_before_anything_runs() {
         "{}",
         stderr(&o)
     );
+
+    // The bundled pipeline bounds its windows: no churn after 0 days.
+    let o = run_bundled(tmp.path(), &["--param", "churn_days=0"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o)
+            .contains("param `churn_days`: `0` is out of its bounds: give a value of at least 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("out").exists(), "nothing may be written");
 }
 
 /// A small pipeline for one test, with `data/` and `out/` beside it.
