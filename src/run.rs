@@ -15,8 +15,8 @@ use url::Url;
 
 use crate::checks::{self, CheckPlan};
 use crate::engine::{
-    SourceResult, StepResult, StepStatus, build_session, register_sources, run_steps,
-    step_sql_options,
+    SourceResult, StepResult, StepStatus, build_session, register_each_source, register_sources,
+    run_steps, step_sql_options,
     write::{OutputJob, WrittenOutput},
 };
 use crate::error::{Error, Result};
@@ -477,13 +477,8 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         // What the cluster's executors do not have, steps may not call.
         crate::engine::distributed::forget_functions_executors_lack(&ctx);
     }
-    let sources = match register_sources(&ctx, plan).await {
-        Ok(s) => s,
-        Err(e) => {
-            problems.push(e.to_string());
-            Vec::new()
-        }
-    };
+    let (sources, source_problems) = register_each_source(&ctx, plan).await;
+    problems.extend(source_problems);
     let absent = absent_sources(&sources);
     // Steps that could not be planned, each with the step at the root of it.
     let mut failed: HashMap<String, String> = HashMap::new();

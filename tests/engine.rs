@@ -225,6 +225,45 @@ fn pipeline_file(dir: &Path, yaml: &str) -> std::path::PathBuf {
 }
 
 #[test]
+fn validate_with_a_source_missing_still_plans_the_steps_that_do_not_read_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: one_source_missing
+sources:
+  orders: data/orders/
+  customers: data/nowhere/
+  surveys: { url: data/no_surveys/, optional: true }
+steps:
+  a:
+    sql: SELECT customer_id, amont FROM orders
+  b:
+    sql: SELECT customer_id FROM customers
+  c:
+    sql: SELECT customer_id FROM surveys
+",
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    // The missing source, the step reading it, and the typo in `a`, which is
+    // planned against the orders that are there; `c` will be skipped, as an
+    // absent optional source's readers are, which is no problem.
+    assert!(err.contains("3 problem(s) found"), "{err}");
+    assert!(
+        err.contains("source `customers`: no Parquet files at"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step `b`: not checked, because source `customers` could not be read"),
+        "{err}"
+    );
+    assert!(err.contains("amont"), "{err}");
+    assert!(!err.contains("step `c`"), "{err}");
+}
+
+#[test]
 fn validate_reports_every_problem_with_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     hand_fixture(&tmp.path().join("data"));

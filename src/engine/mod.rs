@@ -154,10 +154,35 @@ pub struct SourceResult {
 
 /// Registers every source as a listing table. A missing optional source is
 /// left unregistered and reported `absent`; a missing required one is an error.
-/// Every problem is collected.
+/// Every problem is collected into the one error.
 pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<SourceResult>> {
+    let (results, mut errors) = register_each_source(ctx, plan).await;
+    if !errors.is_empty() {
+        return Err(if errors.len() == 1 {
+            Error::Run(errors.remove(0))
+        } else {
+            Error::Run(format!(
+                "{} problems with the sources:\n  - {}",
+                errors.len(),
+                errors.join("\n  - ")
+            ))
+        });
+    }
+    Ok(results)
+}
+
+/// What `register_sources` does, keeping apart the sources that can be read
+/// (registered with their columns as the contract says, or optional and
+/// absent) and the problems of the others, for `validate` to go on with the
+/// former and list the latter.
+pub async fn register_each_source(
+    ctx: &SessionContext,
+    plan: &Plan,
+) -> (Vec<SourceResult>, Vec<String>) {
     let mut results = Vec::new();
     let mut errors = Vec::new();
+    // Registered, but their columns break the contract.
+    let mut broken = Vec::new();
     let unordered = !plan.engine.kind.is_distributed();
     for src in &plan.sources {
         match register_source(ctx, &src.name, &src.url, &src.optional_columns, unordered).await {
@@ -206,6 +231,7 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
             },
         };
         let schema = table.schema().as_arrow().clone();
+        let before = errors.len();
         for (column, kind) in &src.columns {
             match schema.field_with_name(column) {
                 Err(_) => errors.push(format!(
@@ -228,19 +254,12 @@ pub async fn register_sources(ctx: &SessionContext, plan: &Plan) -> Result<Vec<S
                 Ok(_) => {}
             }
         }
+        if errors.len() > before {
+            broken.push(src.name.clone());
+        }
     }
-    if !errors.is_empty() {
-        return Err(if errors.len() == 1 {
-            Error::Run(errors.remove(0))
-        } else {
-            Error::Run(format!(
-                "{} problems with the sources:\n  - {}",
-                errors.len(),
-                errors.join("\n  - ")
-            ))
-        });
-    }
-    Ok(results)
+    results.retain(|r| !broken.contains(&r.name));
+    (results, errors)
 }
 
 /// Reads each file's Parquet footer: the first that is not readable Parquet,
