@@ -1,0 +1,751 @@
+//! The validated plan: a [`LoadedSpec`] with every param typed, every URL
+//! resolved, every SQL step rendered and parsed, and the steps ordered by the
+//! tables they read. Nothing downstream reads the raw YAML again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::resolve::resolve_table_references;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use url::Url;
+
+use crate::checks::CheckPlan;
+use crate::error::{Error, Result};
+use crate::params::Params;
+use crate::spec::{LoadedSpec, Materialize, OutputFormat};
+
+mod build;
+mod settings;
+pub use settings::{
+    EngineConfig, EngineKind, STANDALONE, StorageConfig, parse_bytes, parse_duration,
+};
+
+/// Names report templates use for run data, so no step may take them.
+pub const RESERVED_NAMES: &[&str] = &["params", "run"];
+
+/// What the command line adds to a pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--param key=value` (and `--as-of`, as `as_of=…`), last one wins.
+    pub params: Vec<(String, String)>,
+    /// `--select`: run only these steps and the steps they need.
+    pub select: Vec<String>,
+    /// `--profile`: log each computed plan with its metrics.
+    pub profile: bool,
+    /// `--memory-limit`: replaces `engine.memory_limit`.
+    pub memory_limit: Option<String>,
+    /// `--engine`: `local`, `df://host:port` or `standalone`; replaces
+    /// `engine.kind` and `engine.url`.
+    pub engine: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub pipeline_path: PathBuf,
+    pub params: Params,
+    pub sources: Vec<SourcePlan>,
+    /// In an order where every step comes after the steps it reads.
+    pub steps: Vec<StepPlan>,
+    pub output_root: Url,
+    pub outputs: Vec<OutputPlan>,
+    pub reports: Vec<ReportPlan>,
+    pub engine: EngineConfig,
+    /// Steps left out by `--select` (reported as skipped).
+    pub deselected: Vec<StepPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    pub name: String,
+    pub url: Url,
+    pub optional: bool,
+    /// Column name → SQL type, read as NULL where the data lacks them.
+    pub optional_columns: Vec<(String, String)>,
+    /// Required columns and their kinds (the input contract).
+    pub columns: Vec<(String, crate::spec::ColumnKind)>,
+    pub checks: Vec<CheckPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    pub name: String,
+    /// The rendered SQL.
+    pub sql: String,
+    /// Where the SQL came from, for errors: a file path or `inline`.
+    pub origin: String,
+    pub materialize: Materialize,
+    /// Steps this one reads.
+    pub depends_on: Vec<String>,
+    /// Sources this one reads.
+    pub reads_sources: Vec<String>,
+    /// Checks on the step's result, run as soon as it is computed.
+    pub checks: Vec<CheckPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    pub step: String,
+    /// The file written (a directory path gets `part-0.<ext>` appended).
+    pub url: Url,
+    pub format: OutputFormat,
+    /// The columns the file is sorted by, first key first.
+    pub sort_by: Vec<SortKey>,
+}
+
+/// One key of an output's `sort_by`. Ascending puts NULLs last and
+/// descending puts them first, as SQL's ORDER BY does by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub column: String,
+    pub descending: bool,
+}
+
+impl SortKey {
+    /// Reads `name`, `name asc` or `name desc` (either case); a name may
+    /// contain spaces.
+    pub fn parse(text: &str) -> std::result::Result<SortKey, String> {
+        let text = text.trim();
+        let (column, descending) = match text.rsplit_once(char::is_whitespace) {
+            Some((name, dir)) if dir.eq_ignore_ascii_case("desc") => (name.trim_end(), true),
+            Some((name, dir)) if dir.eq_ignore_ascii_case("asc") => (name.trim_end(), false),
+            _ => (text, false),
+        };
+        if column.is_empty() {
+            return Err(format!(
+                "`{text}` names no column: write `name`, `name asc` or `name desc`"
+            ));
+        }
+        Ok(SortKey {
+            column: column.to_string(),
+            descending,
+        })
+    }
+
+    pub fn nulls_first(&self) -> bool {
+        self.descending
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportPlan {
+    pub template: PathBuf,
+    pub url: Url,
+    pub locale: crate::report::Locale,
+}
+
+impl ReportPlan {
+    /// The template's file name, as the template environment knows it.
+    pub fn template_name(&self) -> &str {
+        self.template
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    }
+
+    /// The folder the template (and its partials and translations) is in.
+    pub fn template_dir(&self) -> &std::path::Path {
+        self.template.parent().unwrap_or(std::path::Path::new("."))
+    }
+
+    /// `html`, `md`, …: the report's format, from the template name.
+    pub fn format(&self) -> &str {
+        self.template_name()
+            .trim_end_matches(".j2")
+            .rsplit('.')
+            .next()
+            .unwrap_or("txt")
+    }
+}
+
+impl Plan {
+    pub fn step(&self, name: &str) -> Option<&StepPlan> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Every query a run makes, as it would run them with these params: the
+    /// source checks, then each step followed by its checks. Each query has a
+    /// `--` header line naming it and ends with a line holding only `;`
+    /// (`loyalty validate --show-sql`).
+    pub fn sql_listing(&self) -> String {
+        let check = |c: &CheckPlan| {
+            let severity = match c.severity {
+                crate::spec::Severity::Error => "error",
+                crate::spec::Severity::Warn => "warn",
+            };
+            // A probe is asked first where the engine has its function; the
+            // query below then runs only when the probe finds something.
+            let probe = match (&c.probe, &self.engine.kind) {
+                (Some(p), EngineKind::Local) => {
+                    format!("-- asked first (the query runs when it is not 0): {p}\n")
+                }
+                _ => String::new(),
+            };
+            format!(
+                "-- check {} on {} ({severity})\n{probe}{}\n;\n",
+                c.name,
+                c.table,
+                c.sql.trim()
+            )
+        };
+        let mut out: String = self
+            .sources
+            .iter()
+            .flat_map(|s| &s.checks)
+            .map(check)
+            .collect();
+        for step in &self.steps {
+            out.push_str(&format!(
+                "-- step {} ({})\n{}\n;\n",
+                step.name,
+                step.origin,
+                step.sql.trim()
+            ));
+            out.extend(step.checks.iter().map(check));
+        }
+        out
+    }
+
+    pub fn as_of(&self) -> NaiveDate {
+        self.params.as_of()
+    }
+
+    /// Builds the plan, collecting every problem instead of stopping at the first.
+    pub fn build(loaded: &LoadedSpec, overrides: &Overrides, today: NaiveDate) -> Result<Plan> {
+        match Self::build_checked(loaded, overrides, today) {
+            (Some(plan), errors) if errors.is_empty() => Ok(plan),
+            (_, errors) => Err(Error::Invalid(errors)),
+        }
+    }
+
+    /// Every problem of the pipeline file, and a plan without the outputs,
+    /// reports or engine settings at fault when its params, sources and steps
+    /// are sound: `validate` then goes on to plan those steps against the
+    /// data, and reports what it finds there too.
+    pub fn build_checked(
+        loaded: &LoadedSpec,
+        overrides: &Overrides,
+        today: NaiveDate,
+    ) -> (Option<Plan>, Vec<String>) {
+        build::build_checked(loaded, overrides, today)
+    }
+}
+
+/// Holds `step` back when a step it reads is in `held` (each held-back step
+/// mapped to the step at fault at the root of it), and returns the problem
+/// to report: why the step is not planned.
+pub fn hold_back(step: &StepPlan, held: &mut HashMap<String, String>) -> Option<String> {
+    let (through, root) = step
+        .depends_on
+        .iter()
+        .find_map(|d| held.get(d).map(|root| (d.as_str(), root.clone())))?;
+    let problem = if through == root {
+        format!(
+            "step `{}`: not checked, because step `{root}` has errors",
+            step.name
+        )
+    } else {
+        format!(
+            "step `{}`: not checked, because it reads step `{root}` (through `{through}`), which has errors",
+            step.name
+        )
+    };
+    held.insert(step.name.clone(), root);
+    Some(problem)
+}
+
+/// The tables a query reads (CTE names excluded), lower-cased as DataFusion
+/// normalizes unquoted identifiers. The SQL must be one query.
+pub fn referenced_tables(sql: &str) -> Result<Vec<String>, String> {
+    let mut statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL syntax error: {e}"))?;
+    if statements.len() != 1 {
+        return Err(format!(
+            "a step must be exactly one SQL query, found {} statements",
+            statements.len()
+        ));
+    }
+    let statement = statements.pop_front().expect("one statement");
+    let is_query =
+        matches!(&statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)));
+    if !is_query {
+        return Err(
+            "a step must be a query (SELECT, WITH … SELECT, VALUES); DDL and DML such as CREATE, COPY or INSERT are not allowed"
+                .into(),
+        );
+    }
+    let (tables, _ctes) = resolve_table_references(&statement, true).map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = tables.iter().map(|t| t.table().to_string()).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Orders steps so each comes after the steps it reads (declaration order
+/// among independent ones). On a cycle, returns it as `[a, b, …, a]`.
+pub fn order_steps(steps: Vec<StepPlan>) -> Result<Vec<StepPlan>, Vec<String>> {
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done.
+    let mut state = vec![0u8; steps.len()];
+    let mut order = Vec::with_capacity(steps.len());
+    let mut stack: Vec<usize> = Vec::new();
+
+    fn visit(
+        i: usize,
+        steps: &[StepPlan],
+        index: &HashMap<&str, usize>,
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> Result<(), Vec<String>> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => {
+                let start = stack.iter().position(|&s| s == i).expect("on the stack");
+                let mut cycle: Vec<String> = stack[start..]
+                    .iter()
+                    .map(|&s| steps[s].name.clone())
+                    .collect();
+                cycle.push(steps[i].name.clone());
+                return Err(cycle);
+            }
+            _ => {}
+        }
+        state[i] = 1;
+        stack.push(i);
+        for dep in &steps[i].depends_on {
+            if let Some(&j) = index.get(dep.as_str()) {
+                visit(j, steps, index, state, stack, order)?;
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+
+    for i in 0..steps.len() {
+        visit(i, &steps, &index, &mut state, &mut stack, &mut order)?;
+    }
+    let mut slots: Vec<Option<StepPlan>> = steps.into_iter().map(Some).collect();
+    Ok(order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each step once"))
+        .collect())
+}
+
+/// The named steps and every step they read, transitively.
+fn ancestors(steps: &[StepPlan], names: &[String]) -> HashSet<String> {
+    let by_name: HashMap<&str, &StepPlan> = steps.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut seen = HashSet::new();
+    let mut todo: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.to_string())
+            && let Some(step) = by_name.get(name)
+        {
+            todo.extend(step.depends_on.iter().map(|s| s.as_str()));
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn step(name: &str, deps: &[&str]) -> StepPlan {
+        StepPlan {
+            name: name.into(),
+            sql: String::new(),
+            origin: "inline SQL".into(),
+            materialize: Materialize::View,
+            depends_on: deps.iter().map(|s| s.to_string()).collect(),
+            reads_sources: vec![],
+            checks: vec![],
+        }
+    }
+
+    fn names(steps: &[StepPlan]) -> Vec<&str> {
+        steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn sort_keys_read_a_name_and_an_optional_direction() {
+        let key = |c: &str, descending| SortKey {
+            column: c.into(),
+            descending,
+        };
+        assert_eq!(SortKey::parse("revenue"), Ok(key("revenue", false)));
+        assert_eq!(SortKey::parse(" revenue DESC "), Ok(key("revenue", true)));
+        assert_eq!(SortKey::parse("revenue asc"), Ok(key("revenue", false)));
+        assert_eq!(
+            SortKey::parse("net revenue desc"),
+            Ok(key("net revenue", true))
+        );
+        // A last word that is not a direction is part of the name.
+        assert_eq!(
+            SortKey::parse("revenue downwards"),
+            Ok(key("revenue downwards", false))
+        );
+        assert!(key("x", true).nulls_first() && !key("x", false).nulls_first());
+        let err = SortKey::parse("  ").unwrap_err();
+        assert!(err.contains("names no column"), "{err}");
+    }
+
+    #[test]
+    fn orders_dependencies_first_and_keeps_declaration_order_otherwise() {
+        let steps = vec![
+            step("report", &["rfm", "churn"]),
+            step("rfm", &["base"]),
+            step("churn", &["base"]),
+            step("base", &[]),
+            step("other", &[]),
+        ];
+        let ordered = order_steps(steps).unwrap();
+        assert_eq!(names(&ordered), ["base", "rfm", "churn", "report", "other"]);
+    }
+
+    #[test]
+    fn a_cycle_is_named() {
+        let steps = vec![
+            step("a", &["c"]),
+            step("b", &["a"]),
+            step("c", &["b"]),
+            step("d", &[]),
+        ];
+        let cycle = order_steps(steps).unwrap_err();
+        assert_eq!(cycle, ["a", "c", "b", "a"]);
+        let self_loop = order_steps(vec![step("x", &["x"])]).unwrap_err();
+        assert_eq!(self_loop, ["x", "x"]);
+    }
+
+    #[test]
+    fn finds_tables_but_not_ctes() {
+        let sql = "WITH recent AS (SELECT * FROM orders WHERE x > 1)
+                   SELECT c.customer_id FROM Customers c JOIN recent r USING (customer_id)
+                   WHERE c.id IN (SELECT customer_id FROM surveys)";
+        assert_eq!(
+            referenced_tables(sql).unwrap(),
+            ["customers", "orders", "surveys"]
+        );
+    }
+
+    #[test]
+    fn refuses_non_queries_and_bad_syntax() {
+        let err = referenced_tables("COPY orders TO '/tmp/x.csv'").unwrap_err();
+        assert!(err.contains("must be a query"), "{err}");
+        let err = referenced_tables("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc'")
+            .unwrap_err();
+        assert!(err.contains("must be a query"), "{err}");
+        let err = referenced_tables("SELECT 1; SELECT 2").unwrap_err();
+        assert!(err.contains("exactly one"), "{err}");
+        let err = referenced_tables("SELECT a\nFROM t WHERE x = = 1").unwrap_err();
+        assert!(err.starts_with("SQL syntax error"), "{err}");
+        assert!(err.contains("Line: 2"), "{err}");
+    }
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
+        assert_eq!(parse_bytes("512 MiB").unwrap(), 512 * 1024 * 1024);
+        assert_eq!(parse_bytes("1.5GB").unwrap(), 1_500_000_000);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("2 GiBs").is_err());
+    }
+
+    fn plan_of(yaml: &str, overrides: &Overrides) -> Result<Plan> {
+        let loaded = LoadedSpec::parse(Path::new("/p/pipe.yaml"), yaml.into())?;
+        Plan::build(
+            &loaded,
+            overrides,
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+        )
+    }
+
+    const PIPE: &str = "\
+name: t
+params:
+  data_root: { type: string, default: ../data }
+  min_amount: { type: float, default: 0 }
+sources:
+  orders: \"{{ data_root }}/orders/\"
+output_root: /tmp/out/{{ as_of }}
+steps:
+  totals:
+    sql: SELECT customer_id, sum(amount) AS revenue FROM orders WHERE order_ts <= {{ as_of }} AND amount > {{ min_amount }} GROUP BY 1
+  top:
+    sql: SELECT * FROM totals ORDER BY revenue DESC LIMIT 10
+  unrelated:
+    sql: SELECT 1 AS one
+outputs:
+  - step: top
+    path: tables/top/as_of={{ as_of }}/
+  - step: unrelated
+    path: one.csv
+    format: csv
+";
+
+    #[test]
+    fn builds_a_plan_with_params_urls_and_order() {
+        let plan = plan_of(
+            PIPE,
+            &Overrides {
+                params: vec![("as_of".into(), "2026-11-22".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.sources[0].url.as_str(), "file:///data/orders/");
+        assert_eq!(plan.output_root.as_str(), "file:///tmp/out/2026-11-22/");
+        assert_eq!(names(&plan.steps), ["totals", "top", "unrelated"]);
+        assert!(
+            plan.steps[0]
+                .sql
+                .contains("order_ts <= DATE '2026-11-22' AND amount > 0.0")
+        );
+        assert_eq!(plan.steps[0].reads_sources, ["orders"]);
+        assert_eq!(plan.steps[1].depends_on, ["totals"]);
+        assert_eq!(
+            plan.outputs[0].url.as_str(),
+            "file:///tmp/out/2026-11-22/tables/top/as_of=2026-11-22/part-0.parquet"
+        );
+        assert_eq!(
+            plan.outputs[1].url.as_str(),
+            "file:///tmp/out/2026-11-22/one.csv"
+        );
+    }
+
+    #[test]
+    fn select_keeps_needed_steps_and_their_outputs() {
+        let plan = plan_of(
+            PIPE,
+            &Overrides {
+                select: vec!["top".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(names(&plan.steps), ["totals", "top"]);
+        assert_eq!(names(&plan.deselected), ["unrelated"]);
+        assert_eq!(plan.outputs.len(), 1);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let yaml = PIPE
+            .replace("FROM totals ORDER", "FROM totalz ORDER")
+            .replace("SELECT 1 AS one", "SELECT * FROM (")
+            .replace("path: one.csv", "path: ../../one.csv");
+        let err = plan_of(&yaml, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("3 problem(s) found"), "{err}");
+        assert!(err.contains("/p/pipe.yaml:11:3: step `top` (inline SQL) reads unknown table `totalz`; did you mean `totals`?"), "{err}");
+        assert!(
+            err.contains("step `unrelated` (inline SQL): SQL syntax error"),
+            "{err}"
+        );
+        assert!(err.contains("climbs out of the output root"), "{err}");
+    }
+
+    #[test]
+    fn cycle_in_pipeline_is_an_error_naming_it() {
+        let yaml = PIPE.replace("FROM orders WHERE", "FROM top, orders WHERE");
+        let err = plan_of(&yaml, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cycle: `totals` → `top` → `totals`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_param_type_is_refused_before_anything_runs() {
+        let err = plan_of(
+            PIPE,
+            &Overrides {
+                params: vec![("as_of".into(), "2026-13-01".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("`2026-13-01` is not a valid date"),
+            "{err}"
+        );
+    }
+
+    fn engine_error(engine_yaml: &str, overrides: &Overrides) -> String {
+        let yaml = format!("{PIPE}engine:\n{engine_yaml}");
+        plan_of(&yaml, overrides).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn engine_options_are_datafusion_keys_checked_before_the_run() {
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  options:\n    datafusion.execution.batch_size: 4096\n"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.engine.options,
+            [(
+                "datafusion.execution.batch_size".to_string(),
+                "4096".to_string()
+            )]
+        );
+        let err = engine_error(
+            "  options:\n    datafusion.execution.batch_sise: 4096\n",
+            &Overrides::default(),
+        );
+        assert!(
+            err.contains("`engine.options.datafusion.execution.batch_sise`"),
+            "{err}"
+        );
+        let err = engine_error(
+            "  options:\n    datafusion.execution.batch_size: lots\n",
+            &Overrides::default(),
+        );
+        assert!(err.contains("batch_size"), "{err}");
+    }
+
+    #[test]
+    fn ballista_options_are_checked_where_ballista_is_built() {
+        // Taken for a cluster run; a local run leaves them aside.
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  options:\n    ballista.planner.adaptive.enabled: true\n"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.engine.options.len(), 1);
+        let misspelt = plan_of(
+            &format!("{PIPE}engine:\n  options:\n    ballista.planner.adaptive.enabld: true\n"),
+            &Overrides::default(),
+        );
+        // Without Ballista in the build there is nothing to check them against.
+        assert_eq!(misspelt.is_err(), cfg!(feature = "distributed"));
+        if let Err(err) = misspelt.map_err(|e| e.to_string()) {
+            assert!(
+                err.contains("`engine.options.ballista.planner.adaptive.enabld`"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_timeout_is_a_positive_duration() {
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  step_timeout: 90m\n"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.engine.step_timeout,
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(
+            plan_of(PIPE, &Overrides::default())
+                .unwrap()
+                .engine
+                .step_timeout,
+            None
+        );
+        let err = engine_error("  step_timeout: soon\n", &Overrides::default());
+        assert!(
+            err.contains("`engine.step_timeout`: `soon` is not a duration"),
+            "{err}"
+        );
+        let err = engine_error("  step_timeout: 0s\n", &Overrides::default());
+        assert!(err.contains("must be more than 0"), "{err}");
+    }
+
+    #[test]
+    fn memory_limit_flag_replaces_the_file() {
+        let plan = plan_of(
+            &format!("{PIPE}engine:\n  memory_limit: 1GiB\n"),
+            &Overrides {
+                memory_limit: Some("512MiB".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.engine.memory_limit, Some(512 * 1024 * 1024));
+        assert_eq!(plan.engine.max_parallel_steps, 1);
+        let err = plan_of(
+            PIPE,
+            &Overrides {
+                memory_limit: Some("lots".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`--memory-limit lots`"), "{err}");
+    }
+
+    #[test]
+    fn engine_kind_and_url_are_checked() {
+        assert!(
+            engine_error("  kind: ballista\n", &Overrides::default())
+                .contains("`kind: ballista` needs `url`")
+        );
+        assert!(
+            engine_error("  url: df://h:50050\n", &Overrides::default())
+                .contains("`engine.url` is for `kind: ballista`")
+        );
+        assert!(
+            engine_error("  kind: ballista\n  url: http://h\n", &Overrides::default())
+                .contains("is not a Ballista scheduler")
+        );
+        let flag = |f: &str| Overrides {
+            engine: Some(f.into()),
+            ..Default::default()
+        };
+        assert!(
+            plan_of(PIPE, &flag("sideways"))
+                .unwrap_err()
+                .to_string()
+                .contains("`--engine sideways`: use `local`")
+        );
+        // The flag wins over the file.
+        let local = plan_of(
+            &format!("{PIPE}engine:\n  kind: ballista\n  url: df://h:50050\n"),
+            &flag("local"),
+        )
+        .unwrap();
+        assert_eq!(local.engine.kind, EngineKind::Local);
+    }
+
+    #[test]
+    fn on_ballista_memory_steps_become_parquet() {
+        let yaml = format!(
+            "{}engine:\n  kind: ballista\n  url: df://h:50050\n",
+            PIPE.replace(
+                "    sql: SELECT 1 AS one",
+                "    sql: SELECT 1 AS one\n    materialize: memory"
+            )
+        );
+        let result = plan_of(&yaml, &Overrides::default());
+        if cfg!(feature = "distributed") {
+            let plan = result.unwrap();
+            assert_eq!(
+                plan.step("unrelated").unwrap().materialize,
+                Materialize::Parquet
+            );
+        } else {
+            let e = result.unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("build it with `cargo build --release --features distributed`"),
+                "{e}"
+            );
+            assert_eq!(e.exit_code(), 2);
+        }
+    }
+}
