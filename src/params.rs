@@ -152,6 +152,11 @@ fn within_bounds(name: &str, spec: &ParamSpec, v: ParamValue) -> Result<ParamVal
         }
     };
     let bounds = match (spec.min, spec.max) {
+        (Some(lo), Some(hi)) if lo > hi => {
+            return Err(format!(
+                "param `{name}`: its `min` ({lo}) is above its `max` ({hi}): no value fits"
+            ));
+        }
         (Some(lo), Some(hi)) => format!("from {lo} to {hi}"),
         (Some(lo), None) => format!("of at least {lo}"),
         (None, Some(hi)) => format!("of at most {hi}"),
@@ -522,6 +527,12 @@ mod tests {
                 "param `weight`: `1.5` is out of its bounds: give a value from 0 to 1",
                 "param `cap`: `5` is out of its bounds: give a value of at most 4",
             ]
+        );
+        let s = specs("n: { type: int, default: 3, min: 5, max: 1 }\n");
+        let errs = Params::resolve(&s, &[], today).unwrap_err();
+        assert_eq!(
+            errs,
+            ["param `n`: its `min` (5) is above its `max` (1): no value fits"]
         );
         let s = specs("name: { type: string, default: x, min: 1 }\n");
         let errs = Params::resolve(&s, &[], today).unwrap_err();
