@@ -4,10 +4,10 @@
 -- refunds) in the 12 months up to and including their last completed order
 -- (last_order_date - 364 days .. last_order_date).
 -- Churned: last completed order more than `churn_days` days before as_of.
--- A cohort whose month starts fewer than `churn_days` days before as_of
--- cannot have churned customers yet (their last order is no older than their
--- first): its churn_rate is NULL, not 0, so that it does not read as a cohort
--- that kept everyone.
+-- too_recent: the cohort's month starts no more than `churn_days` days before
+-- as_of, so none of its customers can have churned yet (a last order is no
+-- older than the first): its churn_rate of 0 says nothing, and reports show
+-- no rate for it. Always false on the overall row.
 WITH c AS (
     SELECT st.customer_id, st.churned, st.last_order_date,
         CAST(date_trunc('month', st.first_order_date) AS DATE) AS cohort_month
@@ -24,11 +24,9 @@ SELECT
     cohort_month,
     COUNT(*) AS customers,
     COUNT(*) FILTER (WHERE churned) AS churned,
-    CASE
-        WHEN GROUPING(cohort_month) = 0
-            AND cohort_month >= {{ as_of }} - {{ churn_days | days }} THEN NULL
-        ELSE AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END)
-    END AS churn_rate,
+    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate,
+    GROUPING(cohort_month) = 0
+        AND cohort_month >= {{ as_of }} - {{ churn_days | days }} AS too_recent,
     CAST(SUM(CAST(revenue_lost AS DECIMAL(38, 6))) AS DOUBLE) AS revenue_lost
 FROM per_customer
 GROUP BY GROUPING SETS ((cohort_month), ())

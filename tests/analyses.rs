@@ -326,23 +326,29 @@ fn cohorts_churn_and_lifecycle() {
     assert_eq!((n[march], churned[march]), (Some(1), Some(1)));
     assert!(close(lost[march].unwrap(), 400.0));
     assert_eq!(scope.len(), 11, "ten cohorts and the total");
-    // The rate per cohort: none for a cohort whose month starts no more than
-    // 90 days before 2026-06-30 (2026-04-01 is exactly 90: its customers'
-    // last orders are at most 90 days old, which is not churned), where a
-    // rate of 0 would read as a cohort that kept everyone.
-    let rate_of = |month: &str| {
+    // The rate per cohort, and which cohorts are too recent for any customer
+    // to have churned: a month starting no more than 90 days before
+    // 2026-06-30 (2026-04-01 is exactly 90: its customers' last orders are at
+    // most 90 days old, which is not churned). Their rate of 0 says nothing.
+    let recent = col_str(&c, "too_recent");
+    let of = |month: &str| {
         let i = cm.iter().position(|m| m.as_deref() == Some(month)).unwrap();
-        rate[i]
+        (rate[i], recent[i].as_deref())
     };
     assert!(close(rate[all].unwrap(), 2.0 / 11.0));
-    assert_eq!(rate_of("2025-03-01"), Some(1.0));
+    assert_eq!(recent[all].as_deref(), Some("false"));
+    assert_eq!(of("2025-03-01"), (Some(1.0), Some("false")));
     assert_eq!(
-        rate_of("2026-01-01"),
-        Some(0.0),
+        of("2026-01-01"),
+        (Some(0.0), Some("false")),
         "could have churned, did not"
     );
     for month in ["2026-04-01", "2026-05-01", "2026-06-01"] {
-        assert_eq!(rate_of(month), None, "{month} is too recent to churn");
+        assert_eq!(
+            of(month),
+            (Some(0.0), Some("true")),
+            "{month} is too recent to churn"
+        );
     }
 
     let l = table(&out, "lifecycle_stages");
