@@ -413,6 +413,22 @@ pub fn render_text(template: &str, params: &Params) -> Result<String, String> {
         .map_err(|e| describe_template_error(&e))
 }
 
+/// The params a text template uses, in the order they are declared: where
+/// a location came from, for an error about it to name.
+pub fn params_in(template: &str, params: &Params) -> Vec<String> {
+    let env = text_environment();
+    let Ok(tmpl) = env.template_from_str(template) else {
+        return Vec::new();
+    };
+    let used = tmpl.undeclared_variables(false);
+    params
+        .0
+        .keys()
+        .filter(|name| used.contains(name.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// A minijinja error in one line, with the line number where it has one.
 pub fn describe_template_error(e: &minijinja::Error) -> String {
     let mut msg = match e.line() {
@@ -599,6 +615,19 @@ mod tests {
             describe_template_error(&err).contains("weights must sum to 1, got 0.7"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn finds_the_params_a_location_uses() {
+        let s = specs(
+            "data_root: { type: string, default: d }\nregion: { type: string, default: eu }\n",
+        );
+        let p = Params::resolve(&s, &[], day("2026-11-23")).unwrap();
+        assert_eq!(
+            params_in("{{ region }}/{{ data_root }}/orders/", &p),
+            ["data_root", "region"]
+        );
+        assert!(params_in("data/orders/", &p).is_empty());
     }
 
     #[test]

@@ -610,6 +610,21 @@ outputs:
         "{}",
         stderr(&o)
     );
+
+    // Where the location comes from a param, the error says which to set.
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t\nparams:\n  data_root: { type: string, default: nowhere }\nsources:\n  orders: \"{{ data_root }}/orders/\"\nsteps:\n  a:\n    sql: SELECT * FROM orders\n",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains(
+            "nowhere/orders/`; check the path (it comes from param `data_root`: `--param data_root=…`), or mark the source `optional: true`"
+        ),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -201,9 +201,25 @@ pub async fn register_each_source(
                 rows: None,
             }),
             Err(SourceError::NoFiles) => errors.push(format!(
-                "source `{}`: no Parquet files at `{}`; check the path, or mark the source `optional: true`",
+                "source `{}`: no Parquet files at `{}`; check the path{}, or mark the source `optional: true`",
                 src.name,
-                redact(src.url.as_str())
+                redact(src.url.as_str()),
+                match src.url_params.as_slice() {
+                    [] => String::new(),
+                    names => format!(
+                        " (it comes from {}: {})",
+                        names
+                            .iter()
+                            .map(|n| format!("param `{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and "),
+                        names
+                            .iter()
+                            .map(|n| format!("`--param {n}=…`"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                }
             )),
             Err(SourceError::Other(msg)) => errors.push(format!(
                 "source `{}` at `{}`: {msg}",

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::checks::CheckPlan;
 use crate::error::suggest;
-use crate::params::{Params, describe_template_error, render_text, sql_environment};
+use crate::params::{Params, describe_template_error, params_in, render_text, sql_environment};
 use crate::spec::{CheckSpec, ColumnKind, LoadedSpec, Materialize, ParamSpec, ParamType, StepSpec};
 use crate::storage::{has_scheme, join_under, resolve_url};
 
@@ -240,6 +240,7 @@ impl Builder<'_> {
                 Ok(url) => sources.push(SourcePlan {
                     name: name.clone(),
                     url,
+                    url_params: params_in(src.url.as_str(), &self.params),
                     optional: src.optional,
                     optional_columns: src
                         .optional_columns

@@ -62,6 +62,8 @@ pub struct Plan {
 pub struct SourcePlan {
     pub name: String,
     pub url: Url,
+    /// The params the location is written with (`data_root`, say).
+    pub url_params: Vec<String>,
     pub optional: bool,
     /// Column name → SQL type, read as NULL where the data lacks them.
     pub optional_columns: Vec<(String, String)>,
