@@ -227,3 +227,36 @@ fn a_run_dated_before_every_order_says_there_is_none() {
     }
     assert!(read(&out.join("report.zh-CN.html")).contains("统计日及之前没有订单。"));
 }
+
+#[test]
+fn a_run_dated_after_a_year_without_orders_reports_no_contribution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    analyses_fixture(&data, true);
+    // The fixture's orders end in July 2026: nobody bought in the 365 days up
+    // to 2028-01-01, so no customer is ranked and contribution_summary has no
+    // row. The run used to fail rendering `contribution_summary[0]`.
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2028-01-01",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+    let md = read(&out.join("report.md"));
+    let none = "No data for this section: no customer bought in the 365 days up to the run date.";
+    assert_eq!(
+        md.matches(none).count(),
+        2,
+        "the contribution tables and the retention priority: {md}"
+    );
+    // The twelve customers with a completed order in orders.csv (customer 7
+    // first buys on 2026-07-02), all churned by then.
+    assert!(
+        md.contains("| **All customers** | 12 | 12 | 100.0% |"),
+        "{md}"
+    );
+    assert!(read(&out.join("report.zh-CN.html")).contains("统计日前365天内没有客户购买。"));
+}
