@@ -115,6 +115,13 @@ pub fn environment(
         "t",
         move |key: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
             let default: Option<String> = kwargs.get("default")?;
+            // The singular form, where the locale has one and `n` is 1.
+            let n: Option<Value> = kwargs.get("n")?;
+            let one = format!("{key}_one");
+            let key = match n {
+                Some(n) if n.to_string() == "1" && t.lookup(locale, &one).is_some() => one,
+                _ => key,
+            };
             let mut text = match (t.lookup(locale, &key), default) {
                 (Some(s), _) => s.to_string(),
                 (None, Some(d)) => d,
@@ -585,6 +592,39 @@ mod tests {
     use arrow::array::{Date32Array, Float64Array, Int32Array, StringArray};
     use arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
+
+    #[test]
+    fn t_takes_the_singular_form_where_n_is_1_and_the_locale_has_one() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("report_templates");
+        let render = |locale: Locale, n: i64| {
+            let settings = ReportSettings {
+                locale,
+                currency: "USD".into(),
+                charts: ChartMode::Inline,
+            };
+            let translations = Translations::load(&dir).unwrap();
+            environment(&dir, &settings, translations, ChartFiles::default())
+                .render_str(
+                    r#"{{ t("orders_after", n=n|num) }}"#,
+                    minijinja::context! { n },
+                )
+                .unwrap()
+        };
+        assert_eq!(
+            render(Locale::En, 1),
+            "1 order row dated after the run date was ignored."
+        );
+        assert_eq!(
+            render(Locale::En, 2),
+            "2 order rows dated after the run date were ignored."
+        );
+        assert_eq!(
+            render(Locale::En, 1001),
+            "1,001 order rows dated after the run date were ignored."
+        );
+        // Chinese has no plural: its one form serves.
+        assert_eq!(render(Locale::ZhCn, 1), "统计日之后的1条订单记录已忽略。");
+    }
 
     #[test]
     fn rows_keep_types_and_nulls() {
