@@ -10,8 +10,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use url::Url;
 
-use crate::error::Result;
-use crate::storage::{file_name, remove_folder, storage_err, store_for};
+use crate::error::{Error, Result, with_causes};
+use crate::storage::{file_name, redact, remove_folder, storage_err, store_for};
 
 const JOURNAL_SUFFIX: &str = ".publishing";
 
@@ -113,6 +113,30 @@ impl Stager {
             .join(&rel_dir)
             .and_then(|d| d.join(file_name(target)))
             .expect("a staging URL derived from a valid URL")
+    }
+
+    /// Writes and removes a marker in the run's staging folder, so that an
+    /// output root the run cannot write to stops it before any step runs,
+    /// not after every step has.
+    pub async fn check_writable(&mut self) -> Result<()> {
+        let target = self
+            .output_root
+            .join(".writable")
+            .expect("a file name joins onto the output root");
+        let marker = self.staging_url(&target);
+        let (store, path) = store_for(&self.ctx, &marker)?;
+        store
+            .put(&path, PutPayload::from_static(b""))
+            .await
+            .map_err(|e| Error::Storage {
+                url: redact(self.output_root.as_str()),
+                message: format!(
+                    "cannot write under the output root: {}; check `output_root` (and the params it is written with) and its permissions",
+                    with_causes(&e)
+                ),
+            })?;
+        let _ = store.delete(&path).await;
+        Ok(())
     }
 
     /// Registers a file written at `staging` (see [`Self::staging_url`]) for publishing.

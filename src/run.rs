@@ -139,6 +139,7 @@ async fn execute(
     results: &mut RunResults,
     stager: &mut Stager,
 ) -> Result<()> {
+    stager.check_writable().await?;
     results.sources = register_sources(ctx, plan).await?;
     let absent = absent_sources(&results.sources);
     // Source checks first; a source failing an error-level check is not read.

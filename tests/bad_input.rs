@@ -295,3 +295,32 @@ fn malformed_yaml_and_unknown_keys_exit_2_with_file_line_and_column() {
     );
     assert!(!tmp.path().join("out").exists());
 }
+
+#[test]
+fn an_output_root_that_cannot_be_written_stops_the_run_before_any_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    // A folder under a file: no one can create it, root included.
+    let file = tmp.path().join("a_file");
+    std::fs::write(&file, "").unwrap();
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &tmp.path().join("data"),
+        &file.join("out"),
+        &["--log-format", "json"],
+    );
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("a_file/out/`: cannot write under the output root:")
+            && err.contains("check `output_root` (and the params it is written with)"),
+        "{err}"
+    );
+    // Found before the sources were read or any step ran.
+    assert!(
+        !err.contains("step started") && !err.contains("step failed"),
+        "{err}"
+    );
+}
