@@ -234,6 +234,9 @@ impl Builder<'_> {
     fn sources(&mut self, checks: Vec<Vec<CheckPlan>>) -> Vec<SourcePlan> {
         let mut sources = Vec::new();
         for ((name, src), checks) in self.loaded.spec.sources.iter().zip(checks) {
+            if let Some(problem) = not_a_sql_name("source", name) {
+                self.problem(&["sources", name], problem);
+            }
             let url = render_text(src.url.as_str(), &self.params)
                 .and_then(|raw| resolve_url(&raw, &self.base));
             match url {
@@ -279,6 +282,10 @@ impl Builder<'_> {
     /// One step: its SQL read, rendered with the params and parsed for the
     /// tables it reads (not yet told apart into sources and steps).
     fn step(&mut self, name: &str, step: &StepSpec, checks: Vec<CheckPlan>) -> Option<StepPlan> {
+        if let Some(problem) = not_a_sql_name("step", name) {
+            self.problem(&["steps", name], problem);
+            return None;
+        }
         if RESERVED_NAMES.contains(&name) {
             self.problem(
                 &["steps", name],
@@ -631,6 +638,36 @@ impl Builder<'_> {
     }
 }
 
+/// Why `name` cannot name a table, if it cannot: SQL reads a name written
+/// without double quotes in lower case (`FROM BigSpenders` reads
+/// `bigspenders`), so a table's name must be lower-case letters, digits and
+/// `_`, not starting with a digit.
+fn not_a_sql_name(kind: &str, name: &str) -> Option<String> {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        return None;
+    }
+    let mut fixed: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if fixed.starts_with(|c: char| c.is_ascii_digit()) {
+        fixed.insert(0, '_');
+    }
+    Some(format!(
+        "{kind} name `{name}` is not a plain SQL name: SQL reads names in lower case, so use lower-case letters, digits and `_`, e.g. `{fixed}`"
+    ))
+}
+
 /// An output or report location: relative to the output root, or an absolute URL.
 fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
     let rendered = render_text(raw, params)?;
@@ -642,5 +679,30 @@ fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
         ))
     } else {
         join_under(root, &rendered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_a_sql_name;
+
+    #[test]
+    fn table_names_are_plain_lower_case_sql_names() {
+        for ok in ["orders", "rfm_scores_all", "_tmp", "q4_2025"] {
+            assert_eq!(not_a_sql_name("step", ok), None, "{ok}");
+        }
+        for (bad, fixed) in [
+            ("BigSpenders", "bigspenders"),
+            ("top-customers", "top_customers"),
+            ("2025_orders", "_2025_orders"),
+            ("my orders", "my_orders"),
+        ] {
+            let msg = not_a_sql_name("step", bad).unwrap();
+            assert!(
+                msg.starts_with(&format!("step name `{bad}` is not a plain SQL name"))
+                    && msg.ends_with(&format!("e.g. `{fixed}`")),
+                "{msg}"
+            );
+        }
     }
 }
