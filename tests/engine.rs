@@ -300,6 +300,23 @@ steps:
     );
     assert!(err.contains("cycle: `d` → `e` → `d`"), "{err}");
 
+    // A mixed-case name, which SQL would read in lower case.
+    let err = refused(
+        "name: upper
+sources:
+  orders: data/orders/
+steps:
+  BigSpenders:
+    sql: SELECT customer_id FROM orders
+",
+    );
+    assert!(
+        err.contains(
+            "p.yaml:5:3: step name `BigSpenders` is not a plain SQL name: SQL reads names in lower case, so use lower-case letters, digits and `_`, e.g. `bigspenders`"
+        ),
+        "{err}"
+    );
+
     // Fix the plan-level errors: the schema-level ones are all reported.
     let schema_broken = "name: broken
 sources:
@@ -1270,12 +1287,18 @@ sources:
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // The run is under way once `quick`'s outputs are staged.
+        // The run is under way once `quick`'s outputs are staged: both
+        // written in full (a run's staging folder exists from its start).
+        let staged_in = |dir: &Path, prefix: &str| {
+            std::fs::read_dir(dir).is_ok_and(|d| {
+                d.flatten().any(|e| {
+                    e.file_name().to_string_lossy().starts_with(prefix)
+                        && e.path().join("quick.csv").is_file()
+                })
+            })
+        };
         wait_for("quick's outputs staged", &mut || {
-            out.join("_staging").exists()
-                && staged_elsewhere()
-                    .iter()
-                    .any(|name| name.starts_with("_staging_"))
+            staged_in(&out.join("_staging"), "") && staged_in(&elsewhere, "_staging_")
         });
         send_signal(&child, signal);
         wait_for("the run to stop", &mut || {
