@@ -139,8 +139,9 @@ async fn execute(
     results: &mut RunResults,
     stager: &mut Stager,
 ) -> Result<()> {
-    stager.check_writable().await?;
     results.sources = register_sources(ctx, plan).await?;
+    // Before any check or step: a root the run cannot write to stops it now.
+    stager.check_writable().await?;
     let absent = absent_sources(&results.sources);
     // Source checks first; a source failing an error-level check is not read.
     let source_checks: Vec<CheckPlan> = plan
