@@ -317,6 +317,37 @@ steps:
         "{err}"
     );
 
+    // Two outputs, or an output and a report, in one place: the second would
+    // overwrite the first.
+    std::fs::write(tmp.path().join("r.md.j2"), "x").unwrap();
+    let err = refused(
+        "name: twice
+sources:
+  orders: data/orders/
+steps:
+  a:
+    sql: SELECT customer_id FROM orders
+outputs:
+  - step: a
+    path: a.parquet
+  - step: a
+    path: a.parquet
+reports:
+  - template: r.md.j2
+    path: a.parquet
+",
+    );
+    assert!(
+        err.contains("p.yaml:7:1: output 2 writes `file://")
+            && err.contains("/a.parquet`, as output 1 does: give each its own path"),
+        "{err}"
+    );
+    assert!(
+        err.contains("report `a.parquet` writes `file://")
+            && err.contains("/a.parquet`, as output 1 does"),
+        "{err}"
+    );
+
     // Fix the plan-level errors: the schema-level ones are all reported.
     let schema_broken = "name: broken
 sources:

@@ -41,6 +41,7 @@ pub(super) fn build_checked(
         context: params.template_context(),
         params,
         errors,
+        written: HashMap::new(),
     };
     let spec = &loaded.spec;
 
@@ -192,9 +193,29 @@ struct Builder<'a> {
     /// The params as templates see them.
     context: minijinja::Value,
     errors: Vec<String>,
+    /// Each output's and report's location, and which one writes it.
+    written: HashMap<Url, String>,
 }
 
 impl Builder<'_> {
+    /// Takes `url` for `who` (`output 2`, say); a location two outputs or
+    /// reports share is a problem, found here rather than when the second
+    /// overwrites the first.
+    fn claim(&mut self, url: &Url, who: String, keys: &[&str]) {
+        match self.written.get(url) {
+            Some(first) => {
+                let msg = format!(
+                    "{who} writes `{}`, as {first} does: give each its own path",
+                    crate::storage::redact(url.as_str())
+                );
+                self.problem(keys, msg);
+            }
+            None => {
+                self.written.insert(url.clone(), who);
+            }
+        }
+    }
+
     /// Records a problem at `keys` of the pipeline file.
     fn problem(&mut self, keys: &[&str], msg: String) {
         self.errors
@@ -563,6 +584,7 @@ impl Builder<'_> {
                     } else {
                         url
                     };
+                    self.claim(&url, format!("output {}", i + 1), &["outputs"]);
                     // A held-back step's output is checked, not planned.
                     if !held_back.contains_key(&out.step) {
                         outputs.push(OutputPlan {
@@ -610,11 +632,14 @@ impl Builder<'_> {
                     "{at}: report path `{}` is a directory: name the file, e.g. `report.html`",
                     report.path
                 )),
-                Ok(url) => reports.push(ReportPlan {
-                    template,
-                    url,
-                    locale,
-                }),
+                Ok(url) => {
+                    self.claim(&url, format!("report `{}`", report.path), &["reports"]);
+                    reports.push(ReportPlan {
+                        template,
+                        url,
+                        locale,
+                    })
+                }
                 Err(e) => self
                     .errors
                     .push(format!("{at}: report `{}`: {e}", report.path)),
