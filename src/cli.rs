@@ -247,14 +247,7 @@ async fn execute(cli: &Cli) -> Result<()> {
         Command::Sample { out, sample } => {
             let opts = sample_options(out, sample);
             let summary = generate_sample(&opts).await?;
-            println!(
-                "wrote {} customers, {} orders, {} survey answers, {} complaints to {}",
-                summary.customers,
-                summary.orders,
-                summary.surveys,
-                summary.complaints,
-                out.display()
-            );
+            println!("wrote {summary} to {}", out.display());
             Ok(())
         }
         Command::Demo { out, sample } => demo(out, sample, observer(cli).as_ref()).await,
@@ -314,14 +307,7 @@ async fn run_pipeline(
 async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<()> {
     let opts = sample_options(&out.join("data"), args);
     let summary = generate_sample(&opts).await?;
-    println!(
-        "sample data: {} customers, {} orders, {} survey answers, {} complaints in {}",
-        summary.customers,
-        summary.orders,
-        summary.surveys,
-        summary.complaints,
-        opts.out.display()
-    );
+    println!("sample data: {summary} in {}", opts.out.display());
     let pipeline = bundle::extract(out)?;
     let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
     let overrides = Overrides {
