@@ -232,12 +232,12 @@ async fn execute(cli: &Cli) -> Result<()> {
                     print!("{}", plan.sql_listing());
                 }
                 println!(
-                    "{}: valid ({} sources, {} steps, {} outputs, {} reports)",
+                    "{}: valid ({}, {}, {}, {})",
                     pipeline.display(),
-                    plan.sources.len(),
-                    plan.steps.len(),
-                    plan.outputs.len(),
-                    plan.reports.len()
+                    count(plan.sources.len(), "source"),
+                    count(plan.steps.len(), "step"),
+                    count(plan.outputs.len(), "output"),
+                    count(plan.reports.len(), "report")
                 );
                 Ok(())
             } else {
@@ -285,9 +285,9 @@ async fn run_pipeline(
     );
     let results = crate::run::run(&plan, observer).await?;
     println!(
-        "{}: {} steps in {:.1}s; results in {}",
+        "{}: {} in {:.1}s; results in {}",
         plan.name,
-        results.steps.len(),
+        count(results.steps.len(), "step"),
         results.elapsed_seconds,
         crate::storage::redact(
             plan.output_root
@@ -333,4 +333,9 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
         out.join("output").display()
     );
     Ok(())
+}
+
+/// `1 step`, `28 steps`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -515,7 +515,7 @@ steps:
         "{out}"
     );
     assert!(
-        out.ends_with("valid (1 sources, 1 steps, 0 outputs, 0 reports)\n"),
+        out.ends_with("valid (1 source, 1 step, 0 outputs, 0 reports)\n"),
         "{out}"
     );
 }
