@@ -16,6 +16,16 @@ use crate::progress::{LogObserver, Observer, TerminalObserver};
 use crate::sample::{self, SampleOptions};
 use crate::spec::LoadedSpec;
 
+/// Prints a line on stdout, the one printer of the commands' summaries. A
+/// reader that has gone (`loyalty run … | head -1`) is no error: the run's
+/// results are in its files, so what it says after is dropped, not a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "loyalty",
@@ -229,9 +239,12 @@ async fn execute(cli: &Cli) -> Result<()> {
             }
             if let (Some(plan), true) = (&plan, problems.is_empty()) {
                 if *show_sql {
-                    print!("{}", plan.sql_listing());
+                    let _ = std::io::Write::write_all(
+                        &mut std::io::stdout(),
+                        plan.sql_listing().as_bytes(),
+                    );
                 }
-                println!(
+                say!(
                     "{}: valid ({}, {}, {}, {})",
                     pipeline.display(),
                     count(plan.sources.len(), "source"),
@@ -247,7 +260,7 @@ async fn execute(cli: &Cli) -> Result<()> {
         Command::Sample { out, sample } => {
             let opts = sample_options(out, sample);
             let summary = generate_sample(&opts).await?;
-            println!("wrote {summary} to {}", out.display());
+            say!("wrote {summary} to {}", out.display());
             Ok(())
         }
         Command::Demo { out, sample } => demo(out, sample, observer(cli).as_ref()).await,
@@ -284,7 +297,7 @@ async fn run_pipeline(
         "run started"
     );
     let results = crate::run::run(&plan, observer).await?;
-    println!(
+    say!(
         "{}: {} in {:.1}s; results in {}",
         plan.name,
         count(results.steps.len(), "step"),
@@ -299,7 +312,7 @@ async fn run_pipeline(
     );
     for a in &results.artifacts {
         let line = format!("  {:<7} {}", format!("{:?}", a.kind).to_lowercase(), a.path);
-        println!("{}", crate::secrets::scrub(&line));
+        say!("{}", crate::secrets::scrub(&line));
     }
     Ok(())
 }
@@ -307,30 +320,38 @@ async fn run_pipeline(
 async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<()> {
     let opts = sample_options(&out.join("data"), args);
     let summary = generate_sample(&opts).await?;
-    println!("sample data: {summary} in {}", opts.out.display());
-    let pipeline = bundle::extract(out)?;
+    say!("sample data: {summary} in {}", opts.out.display());
+    let bundle::Extracted { pipeline, kept } = bundle::extract(out)?;
+    if !kept.is_empty() {
+        say!(
+            "kept {} you changed (delete {} to get the bundled {} back):",
+            count(kept.len(), "file"),
+            if kept.len() == 1 { "it" } else { "them" },
+            if kept.len() == 1 { "one" } else { "ones" }
+        );
+        for path in &kept {
+            say!("  {}", path.display());
+        }
+    }
+    // Absolute: a relative location in a param is taken from the pipeline
+    // file's folder, not from where the command runs.
     let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let as_of = opts.end_date.format("%Y-%m-%d").to_string();
+    let data_root = abs(out.join("data")).display().to_string();
+    let out_root = abs(out.join("output")).display().to_string();
     let overrides = Overrides {
         params: vec![
-            ("as_of".into(), opts.end_date.format("%Y-%m-%d").to_string()),
-            (
-                "data_root".into(),
-                abs(out.join("data")).display().to_string(),
-            ),
-            (
-                "out_root".into(),
-                abs(out.join("output")).display().to_string(),
-            ),
+            ("as_of".into(), as_of.clone()),
+            ("data_root".into(), data_root.clone()),
+            ("out_root".into(), out_root.clone()),
         ],
         ..Overrides::default()
     };
     run_pipeline(&pipeline, &overrides, observer).await?;
-    println!(
-        "the pipeline, its SQL and templates are in {}: edit them and run\n  loyalty run {} --param data_root={} --param out_root={}",
+    say!(
+        "the pipeline, its SQL and templates are in {}: edit them and run\n  loyalty run {} --as-of {as_of} --param data_root={data_root} --param out_root={out_root}",
         out.display(),
         pipeline.display(),
-        out.join("data").display(),
-        out.join("output").display()
     );
     Ok(())
 }

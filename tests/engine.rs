@@ -518,6 +518,26 @@ steps:
         out.ends_with("valid (1 source, 1 step, 0 outputs, 0 reports)\n"),
         "{out}"
     );
+
+    // A reader that stops early (`… | head -1`) is no panic: the command
+    // ends as it would have.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args([
+            "validate",
+            p.to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--show-sql",
+        ])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 0);
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
 
 #[test]
@@ -1142,6 +1162,36 @@ fn demo_runs_from_any_directory() {
     assert_eq!(results["status"], "success");
     assert_eq!(results["params"]["as_of"], "2026-06-30");
     assert!(stdout(&o).contains("report"), "{}", stdout(&o));
+
+    // The command it prints to run the edited copy works as printed.
+    let said = stdout(&o);
+    let command = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("loyalty run "))
+        .unwrap_or_else(|| panic!("no command in: {said}"));
+    let args: Vec<&str> = std::iter::once("run")
+        .chain(command.split_whitespace())
+        .collect();
+    std::fs::remove_dir_all(demo.join("output")).unwrap();
+    assert_exit(&loyalty(tmp.path(), &args), 0);
+    assert!(demo.join("output/report.md").exists());
+
+    // Run again, the demo keeps a file edited since, and says so.
+    let edited = demo.join("sql/headline.sql");
+    let text = std::fs::read_to_string(&edited).unwrap() + "-- my change\n";
+    std::fs::write(&edited, &text).unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
+    assert!(
+        stdout(&o).contains("kept 1 file you changed (delete it to get the bundled one back):")
+            && stdout(&o).contains("headline.sql"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

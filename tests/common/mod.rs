@@ -26,7 +26,9 @@ pub fn repo() -> PathBuf {
 /// A copy of the bundled pipeline, SQL and templates under `dir/bundle`, to
 /// edit; returns the pipeline file.
 pub fn bundle_copy(dir: &Path) -> PathBuf {
-    loyalty::bundle::extract(&dir.join("bundle")).expect("extract the bundled pipeline")
+    loyalty::bundle::extract(&dir.join("bundle"))
+        .expect("extract the bundled pipeline")
+        .pipeline
 }
 
 pub fn bundled_pipeline() -> PathBuf {
