@@ -247,10 +247,10 @@ async fn execute(cli: &Cli) -> Result<()> {
                 say!(
                     "{}: valid ({}, {}, {}, {})",
                     pipeline.display(),
-                    count(plan.sources.len(), "source"),
-                    count(plan.steps.len(), "step"),
-                    count(plan.outputs.len(), "output"),
-                    count(plan.reports.len(), "report")
+                    count(plan.sources.len() as u64, "source"),
+                    count(plan.steps.len() as u64, "step"),
+                    count(plan.outputs.len() as u64, "output"),
+                    count(plan.reports.len() as u64, "report")
                 );
                 Ok(())
             } else {
@@ -260,7 +260,7 @@ async fn execute(cli: &Cli) -> Result<()> {
         Command::Sample { out, sample } => {
             let opts = sample_options(out, sample);
             let summary = generate_sample(&opts).await?;
-            say!("wrote {summary} to {}", out.display());
+            say!("wrote {} to {}", counts(&summary), out.display());
             Ok(())
         }
         Command::Demo { out, sample } => demo(out, sample, observer(cli).as_ref()).await,
@@ -300,7 +300,7 @@ async fn run_pipeline(
     say!(
         "{}: {} in {:.1}s; results in {}",
         plan.name,
-        count(results.steps.len(), "step"),
+        count(results.steps.len() as u64, "step"),
         results.elapsed_seconds,
         crate::storage::redact(
             plan.output_root
@@ -320,12 +320,16 @@ async fn run_pipeline(
 async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<()> {
     let opts = sample_options(&out.join("data"), args);
     let summary = generate_sample(&opts).await?;
-    say!("sample data: {summary} in {}", opts.out.display());
+    say!(
+        "sample data: {} in {}",
+        counts(&summary),
+        opts.out.display()
+    );
     let bundle::Extracted { pipeline, kept } = bundle::extract(out)?;
     if !kept.is_empty() {
         say!(
             "kept {} you changed (delete {} to get the bundled {} back):",
-            count(kept.len(), "file"),
+            count(kept.len() as u64, "file"),
             if kept.len() == 1 { "it" } else { "them" },
             if kept.len() == 1 { "one" } else { "ones" }
         );
@@ -357,6 +361,37 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
 }
 
 /// `1 step`, `28 steps`.
-fn count(n: usize, noun: &str) -> String {
+fn count(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What the sample generator wrote: `1 customer, 12 orders, …`.
+fn counts(s: &sample::SampleSummary) -> String {
+    [
+        count(s.customers, "customer"),
+        count(s.orders, "order"),
+        count(s.surveys, "survey answer"),
+        count(s.complaints, "complaint"),
+    ]
+    .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        let s = sample::SampleSummary {
+            customers: 1,
+            orders: 12,
+            surveys: 0,
+            complaints: 1,
+        };
+        assert_eq!(
+            counts(&s),
+            "1 customer, 12 orders, 0 survey answers, 1 complaint"
+        );
+        assert_eq!(count(1, "step"), "1 step");
+    }
 }

@@ -64,21 +64,6 @@ pub struct SampleSummary {
     pub complaints: u64,
 }
 
-impl std::fmt::Display for SampleSummary {
-    /// `1 customer, 12 orders, 0 survey answers, 0 complaints`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        write!(
-            f,
-            "{}, {}, {}, {}",
-            n(self.customers, "customer", "customers"),
-            n(self.orders, "order", "orders"),
-            n(self.surveys, "survey answer", "survey answers"),
-            n(self.complaints, "complaint", "complaints")
-        )
-    }
-}
-
 /// Customers generated and written per chunk.
 const CHUNK: u64 = 5_000;
 /// Days of history before the end date in which first purchases fall.
@@ -666,23 +651,4 @@ fn complaints_batch(rows: &[ComplaintRow]) -> Vec<ArrayRef> {
         Arc::new(resolved.finish()),
         Arc::new(resolution.finish()),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SampleSummary;
-
-    #[test]
-    fn a_summary_reads_as_english() {
-        let s = SampleSummary {
-            customers: 1,
-            orders: 12,
-            surveys: 0,
-            complaints: 1,
-        };
-        assert_eq!(
-            s.to_string(),
-            "1 customer, 12 orders, 0 survey answers, 1 complaint"
-        );
-    }
 }
