@@ -17,6 +17,16 @@ fn run(tmp: &Path, pipeline: &Path, out: &Path, with_feedback: bool) -> std::pro
     run_pipeline(tmp, pipeline, "2026-06-30", &data, out, &[])
 }
 
+/// Runs the bundled pipeline on the analyses fixture (with surveys and
+/// complaints) as of `as_of`, which must succeed; returns the output folder.
+fn reports_as_of(tmp: &Path, as_of: &str) -> std::path::PathBuf {
+    let (data, out) = (tmp.join("data"), tmp.join("out"));
+    analyses_fixture(&data, true);
+    let o = run_pipeline(tmp, &bundled_pipeline(), as_of, &data, &out, &[]);
+    assert_exit(&o, 0);
+    out
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -199,18 +209,8 @@ fn sections_without_data_say_so() {
 #[test]
 fn a_run_dated_before_every_order_says_there_is_none() {
     let tmp = tempfile::tempdir().unwrap();
-    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
-    analyses_fixture(&data, true);
     // The fixture's 27 order rows (orders.csv) start on 2025-01-15.
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2024-12-31",
-        &data,
-        &out,
-        &[],
-    );
-    assert_exit(&o, 0);
+    let out = reports_as_of(tmp.path(), "2024-12-31");
     let md = read(&out.join("report.md"));
     assert!(
         md.contains(
@@ -231,20 +231,10 @@ fn a_run_dated_before_every_order_says_there_is_none() {
 #[test]
 fn a_run_dated_after_a_year_without_orders_reports_no_contribution() {
     let tmp = tempfile::tempdir().unwrap();
-    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
-    analyses_fixture(&data, true);
     // The fixture's orders end in July 2026: nobody bought in the 365 days up
     // to 2028-01-01, so no customer is ranked and contribution_summary has no
     // row. The run used to fail rendering `contribution_summary[0]`.
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2028-01-01",
-        &data,
-        &out,
-        &[],
-    );
-    assert_exit(&o, 0);
+    let out = reports_as_of(tmp.path(), "2028-01-01");
     let md = read(&out.join("report.md"));
     let none = "No data for this section: no customer bought in the 365 days up to the run date.";
     assert_eq!(
