@@ -204,22 +204,7 @@ pub async fn register_each_source(
                 "source `{}`: no Parquet files at `{}`; check the path{}, or mark the source `optional: true`",
                 src.name,
                 redact(src.url.as_str()),
-                match src.url_params.as_slice() {
-                    [] => String::new(),
-                    names => format!(
-                        " (it comes from {}: {})",
-                        names
-                            .iter()
-                            .map(|n| format!("param `{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(" and "),
-                        names
-                            .iter()
-                            .map(|n| format!("`--param {n}=…`"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
-                }
+                set_by(&src.url_params)
             )),
             Err(SourceError::Other(msg)) => errors.push(format!(
                 "source `{}` at `{}`: {msg}",
@@ -276,6 +261,21 @@ pub async fn register_each_source(
     }
     results.retain(|r| !broken.contains(&r.name));
     (results, errors)
+}
+
+/// Where a location comes from params, which and how to set them:
+/// ` (it comes from param `data_root`: `--param data_root=…`)`.
+fn set_by(params: &[String]) -> String {
+    if params.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = params.iter().map(|n| format!("param `{n}`")).collect();
+    let flags: Vec<String> = params.iter().map(|n| format!("`--param {n}=…`")).collect();
+    format!(
+        " (it comes from {}: {})",
+        named.join(" and "),
+        flags.join(" ")
+    )
 }
 
 /// Reads each file's Parquet footer: the first that is not readable Parquet,
