@@ -52,10 +52,12 @@ fn a_truncated_parquet_file_is_named() {
     let o = run(tmp.path());
     assert_exit(&o, 1);
     let err = stderr(&o);
-    assert!(
-        err.contains("orders/part-1.parquet` is not readable Parquet"),
-        "{err}"
+    // Named by its full URL, as the source's location is.
+    let file = format!(
+        "file://{}/data/orders/part-1.parquet` is not readable Parquet",
+        tmp.path().display()
     );
+    assert!(err.contains(&file), "{err}");
     assert!(err.contains("truncated or corrupt"), "{err}");
     assert_nothing_published(&tmp.path().join("out"));
 }
@@ -93,8 +95,10 @@ fn files_with_conflicting_schemas_are_named() {
     assert_exit(&o, 1);
     let err = stderr(&o);
     assert!(err.contains("files disagree on column `amount`"), "{err}");
+    let orders = format!("file://{}/data/orders", tmp.path().display());
     assert!(
-        err.contains("part-0.parquet` has Float64") && err.contains("part-1.parquet` has Utf8"),
+        err.contains(&format!("{orders}/part-0.parquet` has Float64"))
+            && err.contains(&format!("{orders}/part-1.parquet` has Utf8")),
         "{err}"
     );
 }
@@ -323,4 +327,96 @@ fn an_output_root_that_cannot_be_written_stops_the_run_before_any_step() {
         !err.contains("step started") && !err.contains("check passed"),
         "{err}"
     );
+}
+
+/// README's input contract: orders whose `order_ts` is text are read through
+/// a staging step named `orders` that casts it, in a copy of the pipeline
+/// edited as README says. The tables come out as from the same orders
+/// written with real timestamps.
+#[test]
+fn text_timestamps_are_read_through_the_documented_staging_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = [
+        (1, 1, "2026-06-01 10:00:00", 10.0, "completed"),
+        (2, 2, "2026-06-02 23:30:00", 20.0, "completed"),
+        (3, 1, "2026-04-15 08:00:00", 5.5, "returned"),
+    ];
+    good_data(tmp.path());
+    write_parquet(
+        &tmp.path().join("data/orders/part-0.parquet"),
+        &orders_batch(&rows),
+    );
+    let text = tmp.path().join("text");
+    write_parquet(
+        &text.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2]),
+    );
+    let timestamps = orders_batch(&rows);
+    let as_text = arrow::compute::cast(timestamps.column(2), &DataType::Utf8).unwrap();
+    let mut columns = timestamps.columns().to_vec();
+    columns[2] = as_text;
+    let mut fields: Vec<Field> = timestamps
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[2] = Field::new("order_ts", DataType::Utf8, false);
+    let text_orders = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    write_parquet(&text.join("orders/part-0.parquet"), &text_orders);
+
+    // Unchanged, the pipeline refuses the text column.
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &text,
+        &tmp.path().join("refused"),
+        &[],
+    );
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("column `order_ts` is Utf8View, expected a timestamp or date"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The copy, edited as README says.
+    let pipeline = bundle_copy(tmp.path());
+    let yaml = std::fs::read_to_string(&pipeline).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let step = readme
+        .split_once("```yaml\nsteps:\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(step, _)| step)
+        .expect("README shows the staging step");
+    let staged = yaml
+        .replacen("  orders:\n    url:", "  raw_orders:\n    url:", 1)
+        .replacen("      order_ts: timestamp", "      order_ts: string", 1)
+        .replacen("\nsteps:\n", &format!("\nsteps:\n{step}"), 1);
+    assert!(staged.contains("raw_orders:") && staged.contains("FROM raw_orders"));
+    std::fs::write(&pipeline, staged).unwrap();
+    let o = run_pipeline(
+        tmp.path(),
+        &pipeline,
+        "2026-06-30",
+        &text,
+        &tmp.path().join("staged"),
+        &[],
+    );
+    assert_exit(&o, 0);
+    assert_exit(&run(tmp.path()), 0);
+    for table in [
+        "customer_orders",
+        "rfm_scores",
+        "cohort_retention",
+        "headline",
+    ] {
+        let path = format!("tables/{table}");
+        assert_same_table(
+            &read_parquet(&tmp.path().join("staged").join(&path)),
+            &read_parquet(&tmp.path().join("out").join(&path)),
+            table,
+        );
+    }
 }

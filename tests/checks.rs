@@ -299,7 +299,7 @@ fn the_input_contract_reports_every_problem_before_any_step() {
     );
     // (DataFusion reads Parquet strings as Utf8View.)
     assert!(
-        err.contains("source `orders`: column `amount` is Utf8View, expected a number"),
+        err.contains("source `orders`: column `amount` is Utf8View, expected a number; write it with that type, or declare it as `string` and cast it in a staging SQL step"),
         "{err}"
     );
     let r = read_json(&tmp.path().join("out/run_results.json"));

@@ -247,7 +247,7 @@ pub async fn register_each_source(
                         .join(", ")
                 )),
                 Ok(f) if !kind.accepts(f.data_type()) => errors.push(format!(
-                    "source `{}`: column `{column}` is {}, expected {}",
+                    "source `{}`: column `{column}` is {}, expected {}; write it with that type, or declare it as `string` and cast it in a staging SQL step (README: \"The input contract\")",
                     src.name,
                     f.data_type(),
                     kind.describe()
@@ -279,13 +279,16 @@ fn set_by(params: &[String]) -> String {
 }
 
 /// Reads each file's Parquet footer: the first that is not readable Parquet,
-/// or whose columns disagree in type with the first file's, is named.
+/// or whose columns disagree in type with the first file's, is named by its
+/// full URL (`store_url`: the URL of the store they are in, e.g. `s3://bucket/`).
 async fn diagnose_files(
     state: &dyn datafusion::catalog::Session,
+    store_url: &str,
     store: &Arc<dyn object_store::ObjectStore>,
     files: &[object_store::ObjectMeta],
 ) -> Option<String> {
     use datafusion::datasource::file_format::FileFormat;
+    let url_of = |meta: &object_store::ObjectMeta| format!("{store_url}{}", meta.location);
     let format = ParquetFormat::default();
     let mut first: Option<(String, arrow::datatypes::SchemaRef)> = None;
     for meta in files {
@@ -297,12 +300,12 @@ async fn diagnose_files(
             Err(e) => {
                 return Some(format!(
                     "file `{}` is not readable Parquet ({e}); it may be truncated or corrupt: replace or remove it",
-                    meta.location
+                    url_of(meta)
                 ));
             }
         };
         match &first {
-            None => first = Some((meta.location.to_string(), schema)),
+            None => first = Some((url_of(meta), schema)),
             Some((first_path, first_schema)) => {
                 for f in schema.fields() {
                     if let Ok(g) = first_schema.field_with_name(f.name())
@@ -312,7 +315,7 @@ async fn diagnose_files(
                             "files disagree on column `{}`: `{first_path}` has {}, `{}` has {}; rewrite them with one schema",
                             f.name(),
                             g.data_type(),
-                            meta.location,
+                            url_of(meta),
                             f.data_type()
                         ));
                     }
@@ -395,7 +398,7 @@ async fn register_source(
         Arc::new(ParquetFormat::default())
     };
     let options = ListingOptions::new(format).with_file_extension(extension);
-    let config = ListingTableConfig::new(table_url)
+    let config = ListingTableConfig::new(table_url.clone())
         .with_listing_options(options)
         .infer_partitions_from_path(&state)
         .await
@@ -405,7 +408,8 @@ async fn register_source(
         Ok(c) => c,
         // Say which file is at fault where one is.
         Err(e) => {
-            let file = diagnose_files(&state, &store, &found).await;
+            let file =
+                diagnose_files(&state, table_url.object_store().as_str(), &store, &found).await;
             return Err(SourceError::Other(file.unwrap_or_else(|| with_causes(&e))));
         }
     };
