@@ -324,8 +324,10 @@ async fn run(
             result.failing_rows = n;
             result.sample = sample;
             result.message = Some(format!(
-                "check `{}` on `{}` found {n} failing row(s)",
-                check.name, check.table
+                "check `{}` on `{}` found {}",
+                check.name,
+                check.table,
+                crate::text::count(n, "failing row")
             ));
         }
         Err(e) => {

@@ -14,7 +14,7 @@ pub enum Error {
     Config { message: String },
 
     /// Several configuration problems found at once (by `validate` or planning). Exit 2.
-    #[error("{} problem(s) found:\n{}", .0.len(), .0.iter().map(|e| format!("  - {}", e.replace('\n', "\n    "))).collect::<Vec<_>>().join("\n"))]
+    #[error("{} found:\n{}", crate::text::count(.0.len() as u64, "problem"), .0.iter().map(|e| format!("  - {}", e.replace('\n', "\n    "))).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<String>),
 
     /// A step failed while running. Exit 1.

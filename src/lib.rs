@@ -17,3 +17,4 @@ pub mod sample;
 pub mod secrets;
 pub mod spec;
 pub mod storage;
+pub mod text;

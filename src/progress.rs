@@ -92,7 +92,9 @@ impl Observer for TerminalObserver {
             StepStatus::Success => format!(
                 "✓ {} {}({:.2}s)",
                 r.name,
-                r.rows.map(|n| format!("{n} rows ")).unwrap_or_default(),
+                r.rows
+                    .map(|n| format!("{} ", crate::text::count(n, "row")))
+                    .unwrap_or_default(),
                 r.elapsed_seconds
             ),
             _ => format!("✗ {}: {}", r.name, r.message.as_deref().unwrap_or("failed")),

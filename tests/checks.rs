@@ -49,7 +49,7 @@ fn a_duplicate_order_id_fails_the_run_and_publishes_nothing() {
     let o = run_with_orders(tmp.path(), &orders);
     assert_exit(&o, 1);
     assert!(
-        stderr(&o).contains("check `orders.unique(order_id)` on `orders` found 1 failing row(s)"),
+        stderr(&o).contains("check `orders.unique(order_id)` on `orders` found 1 failing row"),
         "{}",
         stderr(&o)
     );

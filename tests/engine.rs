@@ -250,7 +250,7 @@ steps:
     // The missing source, the step reading it, and the typo in `a`, which is
     // planned against the orders that are there; `c` will be skipped, as an
     // absent optional source's readers are, which is no problem.
-    assert!(err.contains("3 problem(s) found"), "{err}");
+    assert!(err.contains("3 problems found"), "{err}");
     assert!(
         err.contains("source `customers`: no Parquet files at"),
         "{err}"
@@ -363,7 +363,7 @@ steps:
     sql: SELECT * FROM c
 ";
     let err = refused(schema_broken);
-    assert!(err.contains("4 problem(s) found"), "{err}");
+    assert!(err.contains("4 problems found"), "{err}");
     assert!(
         err.contains(
             "step `d`: not checked, because it reads step `b` (through `c`), which has errors"
@@ -391,7 +391,7 @@ reports:
     path: report.md
 "
     ));
-    assert!(err.contains("6 problem(s) found"), "{err}");
+    assert!(err.contains("6 problems found"), "{err}");
     assert!(
         err.contains(
             "p.yaml:13:1: output 1 writes step `bb`, which does not exist; did you mean `b`?"
@@ -419,7 +419,7 @@ reports:
             )
             .replace("SELECT * FROM b", "SELECT * FROM a"),
     );
-    assert!(err.contains("4 problem(s) found"), "{err}");
+    assert!(err.contains("4 problems found"), "{err}");
     assert!(
         err.contains(
             "step `d`: not checked, because it reads step `a` (through `c`), which has errors"

@@ -460,6 +460,10 @@ mod tests {
         assert_eq!(parse_bytes("1.5GB").unwrap(), 1_500_000_000);
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("2 GiBs").is_err());
+        // No memory at all would fail every query: refused before the run.
+        assert!(parse_bytes("0").unwrap_err().contains("leaves no memory"));
+        assert!(parse_bytes("0GiB").is_err());
+        assert_eq!(parse_bytes("1").unwrap(), 1);
     }
 
     fn plan_of(yaml: &str, overrides: &Overrides) -> Result<Plan> {
@@ -548,7 +552,7 @@ outputs:
         let err = plan_of(&yaml, &Overrides::default())
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("3 problem(s) found"), "{err}");
+        assert!(err.starts_with("3 problems found"), "{err}");
         assert!(err.contains("/p/pipe.yaml:11:3: step `top` (inline SQL) reads unknown table `totalz`; did you mean `totals`?"), "{err}");
         assert!(
             err.contains("step `unrelated` (inline SQL): SQL syntax error"),
@@ -665,6 +669,24 @@ outputs:
         );
         let err = engine_error("  step_timeout: 0s\n", &Overrides::default());
         assert!(err.contains("must be more than 0"), "{err}");
+    }
+
+    #[test]
+    fn storage_timeouts_of_zero_are_refused_but_no_retries_is_allowed() {
+        for key in ["timeout", "connect_timeout"] {
+            let yaml = format!("{PIPE}storage:\n  {key}: 0s\n");
+            let err = plan_of(&yaml, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("`storage.{key}` must be more than 0")),
+                "{err}"
+            );
+        }
+        let yaml = format!("{PIPE}storage:\n  retry_timeout: 0s\n  timeout: 10s\n");
+        let plan = plan_of(&yaml, &Overrides::default()).unwrap();
+        assert!(plan.engine.storage.retry_timeout.is_zero());
+        assert_eq!(plan.engine.storage.timeout.as_secs(), 10);
     }
 
     #[test]

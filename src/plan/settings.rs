@@ -166,9 +166,17 @@ pub(super) fn engine_config(
     }
     let st = &loaded.spec.storage;
     let defaults = StorageConfig::default();
+    // A request given no time at all cannot succeed; `retry_timeout: 0s`
+    // is allowed (no retries, like `max_retries: 0`).
     let duration = |v: &Option<crate::spec::Interp>, key: &str, default| match v {
-        Some(raw) => parse_duration(raw.as_str())
-            .map_err(|m| format!("{}: `storage.{key}`: {m}", loaded.locate(&["storage", key]))),
+        Some(raw) => match parse_duration(raw.as_str()) {
+            Ok(d) if d.is_zero() && key != "retry_timeout" => Err(format!(
+                "{}: `storage.{key}` must be more than 0",
+                loaded.locate(&["storage", key])
+            )),
+            parsed => parsed
+                .map_err(|m| format!("{}: `storage.{key}`: {m}", loaded.locate(&["storage", key]))),
+        },
         None => Ok(default),
     };
     let storage = StorageConfig {
@@ -289,5 +297,10 @@ pub fn parse_bytes(raw: &str) -> Result<usize, String> {
             ));
         }
     };
-    Ok((n * mult) as usize)
+    match (n * mult) as usize {
+        0 => Err(format!(
+            "`{raw}` leaves no memory for any query: give a size above 0, or leave the limit out for none"
+        )),
+        bytes => Ok(bytes),
+    }
 }

@@ -122,8 +122,11 @@ impl Formatter {
         out
     }
 
+    /// `$` for USD (in any case), `CHF ` for a code without a symbol here,
+    /// nothing for an empty `currency`.
     pub fn currency_symbol(&self) -> String {
-        match self.currency.as_str() {
+        match self.currency.trim().to_ascii_uppercase().as_str() {
+            "" => String::new(),
             "USD" => "$".into(),
             "EUR" => "€".into(),
             "GBP" => "£".into(),
@@ -275,6 +278,14 @@ mod tests {
             currency: "CHF".into(),
         };
         assert_eq!(chf.money(10.0, 0), "CHF 10");
+        // `--param currency=eur` and `--param currency=` (no symbol).
+        let with = |code: &str| Formatter {
+            locale: Locale::En,
+            currency: code.into(),
+        };
+        assert_eq!(with("eur").money(10.0, 0), "€10");
+        assert_eq!(with(" chf ").money(10.0, 0), "CHF 10");
+        assert_eq!(with("").money(-10.0, 0), "−10");
     }
 
     #[test]
