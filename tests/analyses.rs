@@ -535,6 +535,68 @@ fn satisfaction_weights_must_sum_to_one() {
     );
 }
 
+#[test]
+fn satisfaction_index_leaves_out_values_off_their_scales() {
+    // satisfaction_index.sql on hand-written answers: a CSAT or dimension
+    // score outside 1-5, or an NPS outside 0-10, counts as not given.
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"
+name: index_scales
+params:
+  as_of: {{ type: date }}
+  compare_days: {{ type: int, default: 30 }}
+  weight_product_quality: {{ type: float, default: 0.3 }}
+  weight_service_quality: {{ type: float, default: 0.3 }}
+  weight_price: {{ type: float, default: 0.2 }}
+  weight_communication: {{ type: float, default: 0.2 }}
+steps:
+  surveys:
+    sql: |
+      SELECT * FROM (VALUES
+        (1, 1, TIMESTAMP '2026-06-20 09:00:00', 5, 10, 5, 5, 5, 5),
+        (2, 2, TIMESTAMP '2026-06-21 09:00:00', 7, 12, 9, 4, 4, 4),
+        (3, 3, TIMESTAMP '2026-06-22 09:00:00', 2, 3, 1, 1, 1, 1),
+        (4, 4, TIMESTAMP '2026-06-23 09:00:00', CAST(NULL AS INT), 10, 3, 3, 3, 3),
+        (5, 5, TIMESTAMP '2026-05-15 09:00:00', 4, 7, 4, 4, 4, 4),
+        (6, 6, TIMESTAMP '2026-05-16 09:00:00', 0, -1, 0, 4, 4, 4)
+      ) AS t(response_id, customer_id, survey_ts, csat, nps,
+             product_quality, service_quality, price, communication)
+  satisfaction_index:
+    sql_file: {index}
+output_root: out
+outputs:
+  - {{ step: satisfaction_index, path: index/ }}
+"#,
+        index = repo().join("sql/satisfaction_index.sql").display(),
+    );
+    let pipeline = tmp.path().join("index.yaml");
+    std::fs::write(&pipeline, yaml).unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+    let s = read_parquet(&tmp.path().join("out/index"));
+    assert_eq!(
+        col_str(&s, "period"),
+        [Some("current".into()), Some("previous".into())]
+    );
+    // June: answers 1 and 3 have a usable CSAT (5 and 2), 1, 3 and 4 usable
+    // scores (weighted 5, 1 and 3: an index of (3 - 1) * 25), and 1, 3 and 4
+    // an NPS (10, 3, 10: two promoters, one detractor). Answer 2 counts for
+    // nothing. May: answer 5 only (score 4, NPS 7, a passive).
+    assert_eq!(col_i64(&s, "responses"), [Some(2), Some(1)]);
+    let idx = col_f64(&s, "satisfaction_index");
+    assert!(close(idx[0].unwrap(), 50.0), "{idx:?}");
+    assert!(close(idx[1].unwrap(), 75.0), "{idx:?}");
+    let csat = col_f64(&s, "csat");
+    assert!(close(csat[0].unwrap(), 0.5) && close(csat[1].unwrap(), 1.0));
+    let nps = col_f64(&s, "nps");
+    assert!(close(nps[0].unwrap(), 100.0 / 3.0), "{nps:?}");
+    assert!(close(nps[1].unwrap(), 0.0), "{nps:?}");
+}
+
 /// Every output table as sorted text lines, to compare runs.
 fn all_tables_as_text(out: &Path) -> BTreeMap<String, Vec<String>> {
     let mut tables = BTreeMap::new();
@@ -633,7 +695,11 @@ steps:
         (4, 2, TIMESTAMP '2026-06-20 09:00:00', 3, 6),
         (30, 3, TIMESTAMP '2026-07-01 00:00:00', 1, 0),
         (31, 3, TIMESTAMP '2026-06-30 23:00:00', 4, 9),
-        (40, 4, TIMESTAMP '2026-07-02 09:00:00', 5, 10)
+        (40, 4, TIMESTAMP '2026-07-02 09:00:00', 5, 10),
+        (50, 5, TIMESTAMP '2026-06-25 09:00:00', CAST(NULL AS INT), 9),
+        (52, 5, TIMESTAMP '2026-06-20 09:00:00', 7, 9),
+        (51, 5, TIMESTAMP '2026-06-01 09:00:00', 2, 15),
+        (60, 6, TIMESTAMP '2026-06-10 09:00:00', 0, 5)
       ) AS t(response_id, customer_id, survey_ts, csat, nps)
   latest_survey:
     sql_file: {latest}
@@ -671,14 +737,23 @@ outputs:
     // Customer 1: two answers on 06-10 09:00, the larger id (9) kept over 5
     // and over the older 3. Customer 2: the newer answer (4) over the larger
     // id (20). Customer 3: 30 comes after as_of; 31, late on as_of, counts.
-    // Customer 4 answered only after as_of.
+    // Customer 4 answered only after as_of. Customer 5's two newer answers
+    // have no CSAT or one off the scale (7): the usable one is 51, CSAT 2,
+    // whose NPS of 15 reads as none. Customer 6's only answer has CSAT 0.
     let s = read_parquet(&tmp.path().join("out/latest"));
-    assert_eq!(col_i64(&s, "customer_id"), [Some(1), Some(2), Some(3)]);
-    assert_eq!(col_i64(&s, "response_id"), [Some(9), Some(4), Some(31)]);
-    assert_eq!(col_i64(&s, "csat"), [Some(5), Some(3), Some(4)]);
+    assert_eq!(
+        col_i64(&s, "customer_id"),
+        [Some(1), Some(2), Some(3), Some(5)]
+    );
+    assert_eq!(
+        col_i64(&s, "response_id"),
+        [Some(9), Some(4), Some(31), Some(51)]
+    );
+    assert_eq!(col_i64(&s, "csat"), [Some(5), Some(3), Some(4), Some(2)]);
+    assert_eq!(col_i64(&s, "nps"), [Some(10), Some(6), Some(9), None]);
     assert_eq!(
         col_str(&s, "satisfaction_level"),
-        ["satisfied", "neutral", "satisfied"].map(|l| Some(l.to_string()))
+        ["satisfied", "neutral", "satisfied", "dissatisfied"].map(|l| Some(l.to_string()))
     );
 
     // Customer 1's latest complaint (2) is open: unresolved, though an older

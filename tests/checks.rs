@@ -423,3 +423,75 @@ steps:
         (Some("pass"), Some(0))
     );
 }
+
+/// The bundled pipeline's checks on surveys and complaints count answers off
+/// their scales and complaints resolved before they were opened: the
+/// analyses leave such answers out, and the checks say how many there were.
+#[test]
+fn answers_off_their_scales_and_complaints_resolved_before_opening_are_counted() {
+    use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let schema_of = |table: &str| read_parquet(&data.join(table))[0].schema();
+    let at = |s: &str| Arc::new(TimestampMicrosecondArray::from(vec![ts(s); 3])) as ArrayRef;
+    let small = |v: Vec<Option<i32>>| Arc::new(Int32Array::from(v)) as ArrayRef;
+    // 900: no CSAT; 901: CSAT 7; 902: a price score of 6.
+    let surveys = RecordBatch::try_new(
+        schema_of("surveys"),
+        vec![
+            Arc::new(Int64Array::from(vec![900, 901, 902])),
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+            at("2026-06-20 09:00:00"),
+            small(vec![None, Some(7), Some(3)]),
+            small(vec![Some(5); 3]),
+            small(vec![Some(3); 3]),
+            small(vec![Some(3); 3]),
+            small(vec![Some(3), Some(3), Some(6)]),
+            small(vec![Some(3); 3]),
+        ],
+    )
+    .unwrap();
+    write_parquet(&data.join("surveys/part-1.parquet"), &surveys);
+    let complaints = RecordBatch::try_new(
+        schema_of("complaints"),
+        vec![
+            Arc::new(Int64Array::from(vec![900])),
+            Arc::new(Int64Array::from(vec![1])),
+            Arc::new(TimestampMicrosecondArray::from(vec![ts(
+                "2026-06-10 10:00:00",
+            )])),
+            Arc::new(TimestampMicrosecondArray::from(vec![ts(
+                "2026-06-09 10:00:00",
+            )])),
+            Arc::new(arrow::array::StringArray::from(vec![Some("refund")])),
+        ],
+    )
+    .unwrap();
+    write_parquet(&data.join("complaints/part-1.parquet"), &complaints);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &tmp.path().join("out"),
+        &[],
+    );
+    assert_exit(&o, 0);
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    for (name, failing, id) in [
+        ("surveys.not_null(csat)", 1, ("response_id", 900)),
+        ("surveys.accepted_values(csat)", 1, ("response_id", 901)),
+        ("surveys.scores_in_1_5", 1, ("response_id", 902)),
+        ("complaints.resolved_after_opened", 1, ("complaint_id", 900)),
+    ] {
+        let c = check(&r, name);
+        assert_eq!(
+            (c["severity"].as_str(), c["failing_rows"].as_u64()),
+            (Some("warn"), Some(failing)),
+            "{name}: {c}"
+        );
+        assert_eq!(c["sample"][0][id.0], id.1, "{name}: {c}");
+    }
+}

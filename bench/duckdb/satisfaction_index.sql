@@ -11,6 +11,9 @@
 --   csat                share of answers with CSAT 4-5
 --   nps                 % promoters (9-10) - % detractors (0-6) among answers
 --                       with an NPS, from -100 to 100
+-- A value off its scale (CSAT or a dimension score outside 1-5, an NPS
+-- outside 0-10) counts as not given: the source checks count such answers.
+-- `responses` is the answers with a CSAT.
 {%- set weight_sum = weight_product_quality + weight_service_quality + weight_price + weight_communication %}
 {%- if (weight_sum - 1) | abs > 0.000001 %}
 {{- raise("the satisfaction weights (weight_product_quality, weight_service_quality, weight_price, weight_communication) must sum to 1; they sum to " ~ weight_sum) }}
@@ -22,11 +25,16 @@ WITH periods AS (
     ) AS t(period, period_start, period_end)
 ),
 answers AS (
-    SELECT p.period, p.period_start, p.period_end, s.csat, s.nps,
-        CAST({{ weight_product_quality }} * s.product_quality
-         + {{ weight_service_quality }} * s.service_quality
-         + {{ weight_price }} * s.price
-         + {{ weight_communication }} * s.communication AS DECIMAL(38, 6)) AS score
+    SELECT p.period, p.period_start, p.period_end,
+        CASE WHEN s.csat BETWEEN 1 AND 5 THEN s.csat END AS csat,
+        CASE WHEN s.nps BETWEEN 0 AND 10 THEN s.nps END AS nps,
+        CASE WHEN s.product_quality BETWEEN 1 AND 5 AND s.service_quality BETWEEN 1 AND 5
+                AND s.price BETWEEN 1 AND 5 AND s.communication BETWEEN 1 AND 5
+            THEN CAST({{ weight_product_quality }} * s.product_quality
+                + {{ weight_service_quality }} * s.service_quality
+                + {{ weight_price }} * s.price
+                + {{ weight_communication }} * s.communication AS DECIMAL(38, 6))
+        END AS score
     FROM periods p
     JOIN surveys s
       ON CAST(s.survey_ts AS DATE) BETWEEN p.period_start AND p.period_end
