@@ -301,7 +301,7 @@ async fn run_pipeline(
     say!(
         "{}: {} in {:.1}s; results in {}",
         plan.name,
-        count(results.steps.len() as u64, "step"),
+        steps_run(&results.steps),
         results.elapsed_seconds,
         crate::storage::redact(
             plan.output_root
@@ -362,6 +362,20 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
 }
 
 /// `1 step`, `28 steps`.
+/// `28 steps`, or where some were skipped (not selected, or reading an
+/// absent source) `6 of 28 steps ran, 22 skipped`.
+fn steps_run(steps: &[crate::engine::StepResult]) -> String {
+    let ran = steps
+        .iter()
+        .filter(|s| s.status == crate::engine::StepStatus::Success)
+        .count();
+    let all = count(steps.len() as u64, "step");
+    match steps.len() - ran {
+        0 => all,
+        skipped => format!("{ran} of {all} ran, {skipped} skipped"),
+    }
+}
+
 /// What the sample generator wrote: `1 customer, 12 orders, …`.
 fn counts(s: &sample::SampleSummary) -> String {
     [

@@ -176,6 +176,11 @@ fn select_runs_only_the_named_steps_and_what_they_need() {
         "success"
     );
     assert_eq!(step_result(&results, "headline")["status"], "skipped");
+    // The summary line says how many of the steps ran: customer_orders and
+    // the orders_asof it reads.
+    let all = results["steps"].as_array().unwrap().len();
+    let said = format!("2 of {all} steps ran, {} skipped in", all - 2);
+    assert!(stdout(&o).contains(&said), "{}", stdout(&o));
     assert!(out.join("tables/customer_orders/part-0.parquet").exists());
     assert!(!out.join("tables/headline").exists());
     assert!(
