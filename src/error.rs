@@ -13,8 +13,9 @@ pub enum Error {
     #[error("{message}")]
     Config { message: String },
 
-    /// Several configuration problems found at once (by `validate` or planning). Exit 2.
-    #[error("{} found:\n{}", crate::text::count(.0.len() as u64, "problem"), .0.iter().map(|e| format!("  - {}", e.replace('\n', "\n    "))).collect::<Vec<_>>().join("\n"))]
+    /// Several configuration problems found at once (by `validate` or
+    /// planning), and the steps not checked because of them. Exit 2.
+    #[error("{}", invalid(.0))]
     Invalid(Vec<String>),
 
     /// A step failed while running. Exit 1.
@@ -33,6 +34,37 @@ pub enum Error {
     /// published anything. Exit 128 + the signal's number, as a shell reports it.
     #[error("interrupted by {signal}: the run stopped and published nothing{said}")]
     Interrupted { signal: Signal, said: String },
+}
+
+/// Marks a line of [`Error::Invalid`] that is not a problem of its own but a
+/// step left unchecked because of one: `step `x`: not checked, because …`.
+pub const NOT_CHECKED: &str = ": not checked, because ";
+
+/// `2 problems found:` and their lines, then `22 steps not checked because
+/// of them:` and theirs, so that the count is of what needs fixing.
+fn invalid(lines: &[String]) -> String {
+    let list = |lines: &[&String]| {
+        lines
+            .iter()
+            .map(|e| format!("  - {}", e.replace('\n', "\n    ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (unchecked, problems): (Vec<&String>, Vec<&String>) =
+        lines.iter().partition(|l| l.contains(NOT_CHECKED));
+    let mut out = format!(
+        "{} found:\n{}",
+        crate::text::count(problems.len() as u64, "problem"),
+        list(&problems)
+    );
+    if !unchecked.is_empty() {
+        out.push_str(&format!(
+            "\n{} not checked because of them:\n{}",
+            crate::text::count(unchecked.len() as u64, "step"),
+            list(&unchecked)
+        ));
+    }
+    out
 }
 
 /// A signal that stops a run.
@@ -145,6 +177,23 @@ mod tests {
         );
         assert_eq!(with_causes(&quoted), "Object Store error: disk full");
         assert_eq!(with_causes(&Layer("plain", None)), "plain");
+    }
+
+    #[test]
+    fn problems_are_counted_apart_from_the_steps_left_unchecked() {
+        let e = Error::Invalid(vec![
+            "source `orders`: no Parquet files".into(),
+            format!("step `a`{NOT_CHECKED}source `orders` could not be read"),
+            format!("step `b`{NOT_CHECKED}step `a` has errors"),
+            "step `c`: SQL error\nat line 2".into(),
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "2 problems found:\n  - source `orders`: no Parquet files\n  - step `c`: SQL error\n    at line 2\n\
+             2 steps not checked because of them:\n  - step `a`: not checked, because source `orders` could not be read\n  - step `b`: not checked, because step `a` has errors"
+        );
+        let one = Error::Invalid(vec!["x".into()]);
+        assert_eq!(one.to_string(), "1 problem found:\n  - x");
     }
 
     #[test]

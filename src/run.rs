@@ -504,8 +504,9 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             .find(|s| !sources.iter().any(|r| &r.name == *s));
         if let Some(src) = unregistered {
             problems.push(format!(
-                "step `{}`: not checked, because source `{src}` could not be read",
-                step.name
+                "step `{}`{}source `{src}` could not be read",
+                step.name,
+                crate::error::NOT_CHECKED
             ));
             failed.insert(step.name.clone(), step.name.clone());
             continue;

@@ -244,14 +244,12 @@ pub fn hold_back(step: &StepPlan, held: &mut HashMap<String, String>) -> Option<
         .depends_on
         .iter()
         .find_map(|d| held.get(d).map(|root| (d.as_str(), root.clone())))?;
+    let not_checked = crate::error::NOT_CHECKED;
     let problem = if through == root {
-        format!(
-            "step `{}`: not checked, because step `{root}` has errors",
-            step.name
-        )
+        format!("step `{}`{not_checked}step `{root}` has errors", step.name)
     } else {
         format!(
-            "step `{}`: not checked, because it reads step `{root}` (through `{through}`), which has errors",
+            "step `{}`{not_checked}it reads step `{root}` (through `{through}`), which has errors",
             step.name
         )
     };
