@@ -113,12 +113,14 @@ fn html_report_is_self_contained_and_has_every_section() {
 }
 
 #[test]
-fn segment_labels_are_escaped_in_html() {
+fn segment_labels_are_escaped_in_html_and_markdown() {
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = bundle_copy(tmp.path());
     let sql = pipeline.parent().unwrap().parent().unwrap().join("sql");
     for f in ["rfm_segment_map.sql", "rfm_segment_actions.sql"] {
-        let text = read(&sql.join(f)).replace("'Lost'", "'<script>alert(1)</script>'");
+        let text = read(&sql.join(f))
+            .replace("'Lost'", "'<script>alert(1)</script>'")
+            .replace("'Loyal Customers'", "'VIP | *Gold*'");
         std::fs::write(sql.join(f), text).unwrap();
     }
     let out = tmp.path().join("out");
@@ -130,6 +132,17 @@ fn segment_labels_are_escaped_in_html() {
     assert!(
         html.matches("&lt;script&gt;alert(1)").count() >= 3,
         "table and charts"
+    );
+    // In Markdown the `|` stays in its cell and the stars stay stars: the
+    // segment's figures (the fixture's 3 loyal customers) keep their columns.
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains("| VIP \\| \\*Gold\\* | 3 | 27.3% | $1,515 | 46.0% |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| \\<script\\>alert(1)\\</script\\> | 1 |"),
+        "{md}"
     );
 }
 

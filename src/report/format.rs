@@ -10,6 +10,33 @@ use minijinja::Value;
 
 use crate::error::{Error, Result};
 
+/// Text as Markdown shows it literally: the characters that would start
+/// emphasis, code, a link, HTML or strike-through, or end a table cell, are
+/// backslash-escaped. An `_` between two letters or digits (`churn_days`)
+/// cannot start emphasis and is left as it is.
+pub fn escape_markdown(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let escape = match c {
+            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '|' | '~' => true,
+            '_' => {
+                let word = |j: Option<usize>| {
+                    j.and_then(|j| chars.get(j))
+                        .is_some_and(|c| c.is_alphanumeric())
+                };
+                !(word(i.checked_sub(1)) && word(Some(i + 1)))
+            }
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The languages a report can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Locale {
@@ -286,6 +313,20 @@ mod tests {
         assert_eq!(with("eur").money(10.0, 0), "€10");
         assert_eq!(with(" chf ").money(10.0, 0), "CHF 10");
         assert_eq!(with("").money(-10.0, 0), "−10");
+    }
+
+    #[test]
+    fn markdown_escapes_what_would_be_markup() {
+        assert_eq!(escape_markdown("VIP | Gold"), "VIP \\| Gold");
+        assert_eq!(escape_markdown("*new* [beta]"), "\\*new\\* \\[beta\\]");
+        assert_eq!(escape_markdown("<b>`x`</b>"), "\\<b\\>\\`x\\`\\</b\\>");
+        assert_eq!(escape_markdown("churn_days"), "churn_days");
+        assert_eq!(escape_markdown("_x_ a_ _b"), "\\_x\\_ a\\_ \\_b");
+        assert_eq!(
+            escape_markdown("C:\\data ~~old~~"),
+            "C:\\\\data \\~\\~old\\~\\~"
+        );
+        assert_eq!(escape_markdown("−$1,235 ▲ +4.8%"), "−$1,235 ▲ +4.8%");
     }
 
     #[test]

@@ -210,6 +210,9 @@ pub fn for_report(
     ))
 }
 
+/// The auto-escape of Markdown templates (`*.md.j2`).
+const MARKDOWN: &str = "markdown";
+
 fn base_environment(template_dir: &Path) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -218,8 +221,23 @@ fn base_environment(template_dir: &Path) -> Environment<'static> {
         let name = name.trim_end_matches(".j2").trim_end_matches(".jinja");
         if name.ends_with(".html") || name.ends_with(".htm") || name.ends_with(".svg") {
             AutoEscape::Html
+        } else if name.ends_with(".md") {
+            AutoEscape::Custom(MARKDOWN.into())
         } else {
             AutoEscape::None
+        }
+    });
+    // Markdown reports escape what they print, as HTML reports do: a segment
+    // named `VIP | Gold` would otherwise split its table row and move the
+    // figures after it under the wrong columns.
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == MARKDOWN)
+            && !value.is_safe()
+        {
+            out.write_str(&format::escape_markdown(&value.to_string()))
+                .map_err(minijinja::Error::from)
+        } else {
+            minijinja::escape_formatter(out, state, value)
         }
     });
     env
@@ -352,7 +370,8 @@ impl ChartContext {
                     if slug.is_empty() { "chart" } else { &slug }
                 );
                 files.push((name.clone(), svg));
-                Ok(Value::from(name))
+                // A link target as written, not text to escape.
+                Ok(Value::from_safe_string(name))
             }
         }
     }
@@ -656,19 +675,28 @@ mod tests {
     }
 
     #[test]
-    fn html_templates_escape_values() {
+    fn html_and_markdown_templates_escape_values() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("r.html.j2"), "<p>{{ name }}</p>").unwrap();
-        std::fs::write(dir.path().join("r.md.j2"), "{{ name }}").unwrap();
+        std::fs::write(
+            dir.path().join("r.md.j2"),
+            "| {{ name }} | {{ n }} |\n{{ name|safe }}",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("r.txt.j2"), "{{ name }}").unwrap();
         let env = base_environment(dir.path());
-        let ctx = minijinja::context! { name => "<script>alert(1)</script>" };
+        let ctx = minijinja::context! { name => "<script>a|b</script>", n => 3 };
         assert_eq!(
             render(&env, "r.html.j2", ctx.clone()).unwrap(),
-            "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</p>"
+            "<p>&lt;script&gt;a|b&lt;&#x2f;script&gt;</p>"
         );
         assert_eq!(
-            render(&env, "r.md.j2", ctx).unwrap(),
-            "<script>alert(1)</script>"
+            render(&env, "r.md.j2", ctx.clone()).unwrap(),
+            "| \\<script\\>a\\|b\\</script\\> | 3 |\n<script>a|b</script>"
+        );
+        assert_eq!(
+            render(&env, "r.txt.j2", ctx).unwrap(),
+            "<script>a|b</script>"
         );
     }
 
