@@ -74,8 +74,9 @@ reports:
     let ok = run_with_secrets(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&ok, 0);
     let report = std::fs::read_to_string(tmp.path().join("out/report.md")).unwrap();
+    // (Markdown escapes the stars, which it would otherwise read as emphasis.)
     assert!(
-        report.contains("api=https://svc:***@127.0.0.1:9/v1?***"),
+        report.contains(r"api=https://svc:\*\*\*@127.0.0.1:9/v1?\*\*\*"),
         "{report}"
     );
 
