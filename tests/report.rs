@@ -261,5 +261,13 @@ fn a_run_dated_after_a_year_without_orders_reports_no_contribution() {
         md.contains("| **All customers** | 12 | 12 | 100.0% |"),
         "{md}"
     );
-    assert!(read(&out.join("report.zh-CN.html")).contains("统计日前365天内没有客户购买。"));
+    // Every order is dated before the run date: none was left out.
+    assert!(
+        md.contains("No order row is dated after the run date."),
+        "{md}"
+    );
+    assert!(!md.contains("0 order rows"), "{md}");
+    let zh = read(&out.join("report.zh-CN.html"));
+    assert!(zh.contains("统计日前365天内没有客户购买。"));
+    assert!(zh.contains("没有统计日之后的订单记录。"));
 }

@@ -115,11 +115,16 @@ pub fn environment(
         "t",
         move |key: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
             let default: Option<String> = kwargs.get("default")?;
-            // The singular form, where the locale has one and `n` is 1.
+            // The form for one (`<key>_one`) or none (`<key>_zero`), where
+            // `n` is 1 or 0 and the locale has one.
             let n: Option<Value> = kwargs.get("n")?;
-            let one = format!("{key}_one");
-            let key = match n {
-                Some(n) if n.to_string() == "1" && t.lookup(locale, &one).is_some() => one,
+            let form = match n.map(|n| n.to_string()).as_deref() {
+                Some("1") => Some(format!("{key}_one")),
+                Some("0") => Some(format!("{key}_zero")),
+                _ => None,
+            };
+            let key = match form {
+                Some(form) if t.lookup(locale, &form).is_some() => form,
                 _ => key,
             };
             let mut text = match (t.lookup(locale, &key), default) {
