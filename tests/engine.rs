@@ -892,6 +892,49 @@ outputs:
 }
 
 #[test]
+fn a_wrong_sort_by_key_stops_its_step_before_it_computes() {
+    // The step would fail while computing (a division by zero on every row):
+    // a run that named that failure would have computed the step before
+    // writing its output. It names the sort_by key instead.
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  orders: data/orders/
+steps:
+  per_customer:
+    sql: SELECT customer_id, 1 / (COUNT(*) - COUNT(*)) AS boom FROM orders GROUP BY customer_id
+    materialize: memory
+output_root: out
+outputs:
+  - { step: per_customer, path: per_customer.csv, sort_by: [custmer_id] }
+",
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("step `per_customer` failed: output `")
+            && err.contains("per_customer.csv`: sort_by: `custmer_id` is not one of the step's columns; did you mean `customer_id`?"),
+        "{err}"
+    );
+    assert!(!err.contains("Divide by zero"), "{err}");
+    assert!(!tmp.path().join("out/per_customer.csv").exists());
+    // With the key right, the step is computed and fails as it must.
+    let p = pipeline_file(
+        tmp.path(),
+        &std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("custmer_id", "customer_id"),
+    );
+    let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("Divide by zero"), "{}", stderr(&o));
+}
+
+#[test]
 fn steps_may_not_run_ddl_or_dml() {
     let tmp = tempfile::tempdir().unwrap();
     hand_fixture(&tmp.path().join("data"));

@@ -31,7 +31,7 @@ use url::Url;
 
 use crate::checks::{self, CheckResult};
 use crate::error::{Error, Result, with_causes};
-use crate::plan::{EngineConfig, EngineKind, Plan, StepPlan};
+use crate::plan::{EngineConfig, EngineKind, OutputPlan, Plan, StepPlan};
 use crate::progress::Observer;
 use crate::spec::Materialize;
 use crate::storage::{ensure_store, listing_url, redact};
@@ -599,10 +599,16 @@ pub async fn run_steps(
                 let step = step.clone();
                 let scratch = scratch_root.clone();
                 let for_task = step.clone();
+                let step_outputs: Vec<OutputPlan> = outputs
+                    .iter()
+                    .filter(|job| job.output.step == step.name)
+                    .map(|job| job.output.clone())
+                    .collect();
                 let task = SpawnedTask::spawn(async move {
                     let t0 = Instant::now();
                     let computed = within(limit, async {
-                        let outcome = run_step(&ctx, &for_task, &scratch, profile).await;
+                        let outcome =
+                            run_step(&ctx, &for_task, &step_outputs, &scratch, profile).await;
                         let checks = match &outcome {
                             // The step's own limit covers its checks.
                             Ok(_) => checks::run_all(&ctx, &for_task.checks, 1, None).await,
@@ -850,10 +856,13 @@ fn declares_order(plan: &datafusion::logical_expr::LogicalPlan) -> bool {
 }
 
 /// Plans one step and keeps its result as the step asks. Returns the row
-/// count where the step was computed.
+/// count where the step was computed. The `sort_by` of its `outputs` is
+/// checked against the planned columns first, so that a wrong key stops the
+/// step before it computes anything.
 async fn run_step(
     ctx: &SessionContext,
     step: &StepPlan,
+    outputs: &[OutputPlan],
     scratch_root: &Url,
     profile: bool,
 ) -> Result<Option<u64>> {
@@ -871,6 +880,10 @@ async fn run_step(
         .sql_with_options(&step.sql, step_sql_options())
         .await
         .map_err(|e| fail(&e))?;
+    for out in outputs {
+        write::check_sort_by(&df, out)
+            .map_err(|m| fail_with(format!("output `{}`: {m}", redact(out.url.as_str()))))?;
+    }
     match step.materialize {
         Materialize::View => {
             ctx.register_table(step.name.as_str(), df.into_view())

@@ -80,29 +80,35 @@ fn sorting_columns(schema: &Schema, keys: &[SortKey]) -> Option<Vec<SortingColum
         .collect()
 }
 
-/// The step's rows in the output's `sort_by` order. A key that is not one of
-/// the step's columns is an error naming the step's columns.
+/// A `sort_by` key that is not one of the step's columns (in `df`, planned
+/// or computed) is an error naming the step's columns.
+pub fn check_sort_by(df: &DataFrame, out: &OutputPlan) -> Result<(), String> {
+    let schema = df.schema().as_arrow();
+    let Some(missing) = out
+        .sort_by
+        .iter()
+        .find(|k| schema.field_with_name(&k.column).is_err())
+    else {
+        return Ok(());
+    };
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let hint = crate::error::suggest(&missing.column, names.iter().copied())
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default();
+    // The caller names the output and its step.
+    Err(format!(
+        "sort_by: `{}` is not one of the step's columns; {hint}they are {}",
+        missing.column,
+        names.join(", ")
+    ))
+}
+
+/// The step's rows in the output's `sort_by` order.
 pub fn sorted_for_output(df: DataFrame, out: &OutputPlan) -> Result<DataFrame, String> {
     if out.sort_by.is_empty() {
         return Ok(df);
     }
-    let schema = df.schema().as_arrow();
-    if let Some(missing) = out
-        .sort_by
-        .iter()
-        .find(|k| schema.field_with_name(&k.column).is_err())
-    {
-        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let hint = crate::error::suggest(&missing.column, names.iter().copied())
-            .map(|s| format!("did you mean `{s}`? "))
-            .unwrap_or_default();
-        // The caller names the output and its step.
-        return Err(format!(
-            "sort_by: `{}` is not one of the step's columns; {hint}they are {}",
-            missing.column,
-            names.join(", ")
-        ));
-    }
+    check_sort_by(&df, out)?;
     let keys = out
         .sort_by
         .iter()
