@@ -191,6 +191,9 @@ fn chinese_report_uses_chinese_terms() {
         "客户流失率",
         "截至 2026年6月30日",
         "成长期",
+        // The segments' revenue to date, not the Pareto curve's cumulative
+        // share (累计收入占比), which is another figure.
+        "<th class=\"n\">历史收入</th><th class=\"n\">历史收入占比</th>",
     ] {
         assert!(zh.contains(term), "missing {term}");
     }
