@@ -361,7 +361,6 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
     Ok(())
 }
 
-/// `1 step`, `28 steps`.
 /// `28 steps`, or where some were skipped (not selected, or reading an
 /// absent source) `6 of 28 steps ran, 22 skipped`.
 fn steps_run(steps: &[crate::engine::StepResult]) -> String {

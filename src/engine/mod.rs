@@ -368,9 +368,10 @@ async fn register_source(
     } else {
         ""
     };
+    let store_url = table_url.object_store();
     let store = ctx
         .runtime_env()
-        .object_store(table_url.object_store())
+        .object_store(&store_url)
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
     let files: Vec<_> = table_url
         .list_all_files(&state, store.as_ref(), extension)
@@ -398,7 +399,7 @@ async fn register_source(
         Arc::new(ParquetFormat::default())
     };
     let options = ListingOptions::new(format).with_file_extension(extension);
-    let config = ListingTableConfig::new(table_url.clone())
+    let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .infer_partitions_from_path(&state)
         .await
@@ -408,8 +409,7 @@ async fn register_source(
         Ok(c) => c,
         // Say which file is at fault where one is.
         Err(e) => {
-            let file =
-                diagnose_files(&state, table_url.object_store().as_str(), &store, &found).await;
+            let file = diagnose_files(&state, store_url.as_str(), &store, &found).await;
             return Err(SourceError::Other(file.unwrap_or_else(|| with_causes(&e))));
         }
     };
