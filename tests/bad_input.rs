@@ -12,17 +12,6 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use common::*;
 
-fn run(tmp: &Path) -> std::process::Output {
-    run_pipeline(
-        tmp,
-        &bundled_pipeline(),
-        "2026-06-30",
-        &tmp.join("data"),
-        &tmp.join("out"),
-        &[],
-    )
-}
-
 fn good_data(tmp: &Path) {
     let data = tmp.join("data");
     write_parquet(
@@ -49,7 +38,7 @@ fn a_truncated_parquet_file_is_named() {
     let orders = tmp.path().join("data/orders");
     let bytes = std::fs::read(orders.join("part-0.parquet")).unwrap();
     std::fs::write(orders.join("part-1.parquet"), &bytes[..bytes.len() / 2]).unwrap();
-    let o = run(tmp.path());
+    let o = run_bundled(tmp.path());
     assert_exit(&o, 1);
     let err = stderr(&o);
     // Named by its full URL, as the source's location is.
@@ -91,7 +80,7 @@ fn files_with_conflicting_schemas_are_named() {
     )
     .unwrap();
     write_parquet(&tmp.path().join("data/orders/part-1.parquet"), &batch);
-    let o = run(tmp.path());
+    let o = run_bundled(tmp.path());
     assert_exit(&o, 1);
     let err = stderr(&o);
     assert!(err.contains("files disagree on column `amount`"), "{err}");
@@ -112,7 +101,7 @@ fn an_empty_source_is_allowed_and_the_report_says_no_data() {
         &customers_batch(&[]),
     );
     write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&[]));
-    let o = run(tmp.path());
+    let o = run_bundled(tmp.path());
     assert_exit(&o, 0);
     let out = tmp.path().join("out");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
@@ -132,7 +121,7 @@ fn an_empty_source_is_allowed_and_the_report_says_no_data() {
 fn timestamps_with_and_without_time_zone_give_the_same_figures() {
     let naive = tempfile::tempdir().unwrap();
     good_data(naive.path());
-    assert_exit(&run(naive.path()), 0);
+    assert_exit(&run_bundled(naive.path()), 0);
 
     let zoned = tempfile::tempdir().unwrap();
     good_data(zoned.path());
@@ -176,7 +165,7 @@ fn timestamps_with_and_without_time_zone_give_the_same_figures() {
         &zoned.path().join("data/orders/part-0.parquet"),
         &RecordBatch::try_new(schema, cols).unwrap(),
     );
-    assert_exit(&run(zoned.path()), 0);
+    assert_exit(&run_bundled(zoned.path()), 0);
     for table in [
         "customer_orders",
         "rfm_scores",
@@ -405,7 +394,7 @@ fn text_timestamps_are_read_through_the_documented_staging_step() {
         &[],
     );
     assert_exit(&o, 0);
-    assert_exit(&run(tmp.path()), 0);
+    assert_exit(&run_bundled(tmp.path()), 0);
     for table in [
         "customer_orders",
         "rfm_scores",

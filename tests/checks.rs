@@ -25,14 +25,7 @@ fn run_with_orders(tmp: &Path, orders: &[(i64, i64, &str, f64, &str)]) -> std::p
         &customers_batch(&[1, 2, 3]),
     );
     write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(orders));
-    run_pipeline(
-        tmp,
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &tmp.join("out"),
-        &[],
-    )
+    run_bundled(tmp)
 }
 
 const GOOD: [(i64, i64, &str, f64, &str); 3] = [
@@ -95,14 +88,7 @@ fn a_null_customer_id_is_named_with_a_sample_row() {
     let ids = arrow::array::Int64Array::from(vec![Some(1), None, Some(2), Some(3)]);
     let batch = arrow::array::RecordBatch::try_new(schema, vec![std::sync::Arc::new(ids)]).unwrap();
     write_parquet(&data.join("customers/part-0.parquet"), &batch);
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &tmp.path().join("out"),
-        &[],
-    );
+    let o = run_bundled(tmp.path());
     assert_exit(&o, 1);
     let r = read_json(&tmp.path().join("out/run_results.json"));
     let c = check(&r, "customers.not_null(customer_id)");
@@ -279,14 +265,7 @@ fn the_input_contract_reports_every_problem_before_any_step() {
     .unwrap();
     write_parquet(&data.join("customers/part-0.parquet"), &customers);
     write_parquet(&data.join("orders/part-0.parquet"), &orders);
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &tmp.path().join("out"),
-        &[],
-    );
+    let o = run_bundled(tmp.path());
     assert_exit(&o, 1);
     let err = stderr(&o);
     assert!(err.contains("3 problems with the sources"), "{err}");
@@ -470,14 +449,7 @@ fn answers_off_their_scales_and_complaints_resolved_before_opening_are_counted()
     )
     .unwrap();
     write_parquet(&data.join("complaints/part-1.parquet"), &complaints);
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &tmp.path().join("out"),
-        &[],
-    );
+    let o = run_bundled(tmp.path());
     assert_exit(&o, 0);
     let r = read_json(&tmp.path().join("out/run_results.json"));
     for (name, failing, id) in [

@@ -93,6 +93,18 @@ pub fn run_pipeline(
     loyalty(cwd, &args)
 }
 
+/// Runs the bundled pipeline as of 2026-06-30 on `dir/data` into `dir/out`.
+pub fn run_bundled(dir: &Path) -> Output {
+    run_pipeline(
+        dir,
+        &bundled_pipeline(),
+        "2026-06-30",
+        &dir.join("data"),
+        &dir.join("out"),
+        &[],
+    )
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
