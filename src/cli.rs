@@ -17,10 +17,16 @@ use crate::sample::{self, SampleOptions};
 use crate::spec::LoadedSpec;
 use crate::text::count;
 
-/// Prints a line on stdout, the one printer of the commands' summaries. A
-/// reader that has gone (`loyalty run … | head -1`) is no error: the run's
-/// results are in its files, so what it says after is dropped, not a panic.
+/// Prints a line on stdout, the one printer of the commands' summaries
+/// (`say!(stderr, …)`: on stderr, for the final error). A reader that has
+/// gone (`loyalty run … | head -1`, a log collector that died) is no error:
+/// the run's results are in its files, so what it says after is dropped, not
+/// a panic (which `println!` and `eprintln!` would make of it).
 macro_rules! say {
+    (stderr, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($arg)*);
@@ -158,7 +164,7 @@ pub fn main() -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!(stderr, "error: cannot start the async runtime: {e}");
             return 1;
         }
     };
@@ -167,7 +173,7 @@ pub fn main() -> i32 {
         Err(e) => {
             match cli.log_format {
                 LogFormat::Json => tracing::error!(exit_code = e.exit_code(), "{e}"),
-                LogFormat::Text => eprintln!("error: {}", crate::secrets::scrub(&e.to_string())),
+                LogFormat::Text => say!(stderr, "error: {}", crate::secrets::scrub(&e.to_string())),
             }
             e.exit_code()
         }
@@ -187,6 +193,10 @@ fn init_logging(format: LogFormat, quiet: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| crate::secrets::ScrubbedStderr)
+        // A log line that cannot be written (stderr closed) is dropped; the
+        // default reports it with `eprintln!`, which panics on the same
+        // closed stderr and kills the run half-way.
+        .log_internal_errors(false)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _ = match format {

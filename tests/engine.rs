@@ -1461,6 +1461,61 @@ sources:
     }
 }
 
+/// A run whose stdout and stderr readers have gone (`loyalty run … 2>&1 |
+/// head -1`, a log collector that died) still runs to the end and publishes:
+/// its results are in its files. A failing run still exits with its code.
+/// (Writing a log line to a closed stderr used to panic, exit 101, mid-run,
+/// leaving the run staged and no run_results.json.)
+#[test]
+fn a_run_whose_log_reader_has_gone_still_completes() {
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let out = tmp.path().join("out");
+    let run = |data: &str, log_format: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loyalty"))
+            .current_dir(tmp.path())
+            .env_remove("LOYALTY_LOG")
+            .args(["--log-format", log_format, "run"])
+            .arg(bundled_pipeline())
+            .args(["--as-of", "2026-06-30", "--param"])
+            .arg(format!("data_root={}", tmp.path().join(data).display()))
+            .arg("--param")
+            .arg(format!("out_root={}", out.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Both readers gone before the first line is written.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        child.wait().unwrap().code()
+    };
+    for log_format in ["text", "json"] {
+        let _ = std::fs::remove_dir_all(&out);
+        assert_eq!(
+            run("data", log_format),
+            Some(0),
+            "--log-format {log_format}"
+        );
+        let results = read_json(&out.join("run_results.json"));
+        assert_eq!(results["status"], "success", "{results}");
+        assert!(out.join("report.md").is_file());
+        assert_eq!(rows(&read_parquet(&out.join("tables/customer_orders"))), 3);
+        assert!(!out.join("_staging").exists(), "nothing left staged");
+
+        // A source that is not there: the run's own exit code, not a panic's.
+        assert_eq!(
+            run("nowhere", log_format),
+            Some(1),
+            "--log-format {log_format}"
+        );
+        let results = read_json(&out.join("run_results.json"));
+        assert_eq!(results["status"], "error", "{results}");
+    }
+}
+
 /// Every file under `dir` (but staging and scratch) with its bytes.
 fn published_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     files_under(dir)
