@@ -21,13 +21,13 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub description: Option<Interp>,
     /// Typed parameters; `as_of` is always present (a date, default today).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub params: IndexMap<String, ParamSpec>,
     /// Table name → where its Parquet data lives.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub sources: IndexMap<String, SourceSpec>,
     /// Step name → the SQL query that produces it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub steps: IndexMap<String, StepSpec>,
     /// Where outputs, reports, `run_results.json` and scratch data go.
     #[serde(default = "default_output_root")]
@@ -177,9 +177,9 @@ struct SourceDetail {
     optional: bool,
     #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     optional_columns: IndexMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     columns: IndexMap<String, ColumnKind>,
     #[serde(default)]
     checks: Vec<CheckSpec>,
@@ -397,7 +397,7 @@ pub struct EngineSpec {
     pub step_timeout: Option<Interp>,
     /// DataFusion configuration options by their full key, e.g.
     /// `datafusion.execution.batch_size: 16384`; checked when the session is built.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub options: IndexMap<String, Interp>,
 }
 
@@ -478,6 +478,46 @@ pub fn interpolate(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// A mapping whose keys must differ: YAML would let a second `rfm:` under
+/// `steps:` silently replace the first, and the step the author meant to
+/// keep would never run. (Also for `translations.yaml`.)
+#[derive(Debug, Clone)]
+pub struct UniqueKeys<V>(pub IndexMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueKeys<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Keys<V> {
+            type Value = UniqueKeys<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = IndexMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(de::Error::custom(format!(
+                            "`{key}` is defined twice in this mapping; the second would \
+                             replace the first: rename or remove one"
+                        )));
+                    }
+                    out.insert(key, map.next_value()?);
+                }
+                Ok(UniqueKeys(out))
+            }
+        }
+        deserializer.deserialize_map(Keys(std::marker::PhantomData))
+    }
+}
+
+fn unique_keys<'de, D, V>(deserializer: D) -> Result<IndexMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    UniqueKeys::deserialize(deserializer).map(|u| u.0)
 }
 
 /// A parsed pipeline file with where it came from.
@@ -599,6 +639,14 @@ fn explain_serde(e: &serde_yaml::Error) -> String {
             .join(", ");
         return format!("{prefix}unknown {what} `{given}`{hint} (valid: {listed})");
     }
+    if let Some((prefix, rest)) = msg.split_once("duplicate field `")
+        && let Some((key, _)) = rest.split_once('`')
+    {
+        return format!(
+            "{prefix}key `{key}` appears twice; the second would replace the first: \
+             write it once, with everything under it"
+        );
+    }
     msg
 }
 
@@ -691,6 +739,37 @@ outputs:
             .to_string();
         assert!(err.contains("p.yaml:13:18"), "{err}");
         assert!(err.contains("did you mean `memory`?"), "{err}");
+    }
+
+    #[test]
+    fn a_name_defined_twice_is_an_error_not_a_silent_replacement() {
+        // YAML maps would keep the second `totals` and drop the first.
+        for (text, in_what) in [
+            (
+                GOOD.replace("outputs:", "  totals:\n    sql: SELECT 1\noutputs:"),
+                "steps",
+            ),
+            (
+                GOOD.replace("  surveys:", "  orders: x/\n  surveys:"),
+                "sources",
+            ),
+            (
+                GOOD.replace("sources:", "  as_of: { type: string }\nsources:"),
+                "params",
+            ),
+        ] {
+            let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("p.yaml:"), "{err}");
+            assert!(err.contains(&format!("{in_what}: `")), "{err}");
+            assert!(err.contains("is defined twice"), "{err}");
+        }
+        let text = format!("{GOOD}steps:\n  more:\n    sql: SELECT 1\n");
+        let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("key `steps` appears twice"), "{err}");
     }
 
     #[test]

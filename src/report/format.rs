@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use minijinja::Value;
 
 use crate::error::{Error, Result};
+use crate::spec::UniqueKeys;
 
 /// Text as Markdown shows it literally: the characters that would start
 /// emphasis, code, a link, HTML or strike-through, or end a table cell, are
@@ -80,12 +81,15 @@ impl Translations {
         }
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::Run(format!("cannot read `{}`: {e}", path.display())))?;
-        let table = serde_yaml::from_str(&text).map_err(|e| {
+        let table: UniqueKeys<UniqueKeys<String>> = serde_yaml::from_str(&text).map_err(|e| {
             Error::Run(format!(
                 "`{}`: {e}; it maps each locale to `key: text` pairs",
                 path.display()
             ))
         })?;
+        let table = (table.0.into_iter())
+            .map(|(locale, keys)| (locale, keys.0.into_iter().collect()))
+            .collect();
         Ok(Translations { table })
     }
 
@@ -358,5 +362,17 @@ mod tests {
         assert_eq!(t.get(Locale::ZhCn, "b"), "Beta");
         assert_eq!(t.get(Locale::En, "c"), "c");
         assert_eq!(t.get(Locale::ZhCn, "segment.At Risk"), "At Risk");
+    }
+
+    #[test]
+    fn a_key_translated_twice_is_an_error() {
+        // The second `a` would silently win, so an edit lower in the file
+        // would hide an earlier one.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(Translations::FILE);
+        std::fs::write(&file, "en:\n  a: Alpha\n  b: Beta\n  a: Again\n").unwrap();
+        let err = Translations::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("translations.yaml"), "{err}");
+        assert!(err.contains("`a` is defined twice"), "{err}");
     }
 }
