@@ -522,12 +522,12 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
                     Error::Step {
                         step: step.name.clone(),
                         message: format!(
-                            "{e}{} (SQL from {})",
+                            "{e}{} ({})",
                             crate::engine::distributed::function_hint(
                                 plan.engine.kind.is_distributed(),
                                 &e.to_string()
                             ),
-                            step.origin
+                            step.sql_source()
                         ),
                     }
                     .to_string(),

@@ -932,6 +932,12 @@ outputs:
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 1);
     assert!(stderr(&o).contains("Divide by zero"), "{}", stderr(&o));
+    // Where to fix it: the step's inline SQL in the pipeline file.
+    assert!(
+        stderr(&o).contains("(the step's SQL is at ") && stderr(&o).contains("p.yaml:5:3)"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -869,10 +869,10 @@ async fn run_step(
     let fail_with = |message: String| Error::Step {
         step: step.name.clone(),
         message: format!(
-            "{message}{}{} (SQL from {})",
+            "{message}{}{} ({})",
             memory_hint(&message),
             distributed::function_hint(distributed::on_cluster(ctx), &message),
-            step.origin
+            step.sql_source()
         ),
     };
     let fail = |e: &(dyn std::error::Error + 'static)| fail_with(with_causes(e));

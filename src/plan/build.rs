@@ -16,8 +16,8 @@ use crate::spec::{CheckSpec, ColumnKind, LoadedSpec, Materialize, ParamSpec, Par
 use crate::storage::{has_scheme, join_under, resolve_url};
 
 use super::{
-    EngineConfig, OutputPlan, Overrides, Plan, RESERVED_NAMES, ReportPlan, SortKey, SourcePlan,
-    StepPlan, ancestors, hold_back, order_steps, referenced_tables, settings,
+    EngineConfig, INLINE_SQL, OutputPlan, Overrides, Plan, RESERVED_NAMES, ReportPlan, SortKey,
+    SourcePlan, StepPlan, ancestors, hold_back, order_steps, referenced_tables, settings,
 };
 
 /// Every problem of the pipeline file, and a plan without the outputs,
@@ -324,7 +324,7 @@ impl Builder<'_> {
             return None;
         }
         let (template, origin, include_dir) = match (&step.sql, &step.sql_file) {
-            (Some(sql), None) => (sql.clone(), "inline SQL".to_string(), self.base.clone()),
+            (Some(sql), None) => (sql.clone(), INLINE_SQL.to_string(), self.base.clone()),
             (None, Some(file)) => {
                 let path = self.base.join(file.as_str());
                 match std::fs::read_to_string(&path) {
@@ -377,6 +377,7 @@ impl Builder<'_> {
             Ok(tables) => Some(StepPlan {
                 name: name.to_string(),
                 sql,
+                at: self.loaded.locate(&["steps", name]),
                 origin,
                 materialize: step.materialize,
                 depends_on: tables,

@@ -72,13 +72,18 @@ pub struct SourcePlan {
     pub checks: Vec<CheckPlan>,
 }
 
+/// The origin of a step whose SQL is written in the pipeline file.
+pub const INLINE_SQL: &str = "inline SQL";
+
 #[derive(Debug, Clone)]
 pub struct StepPlan {
     pub name: String,
     /// The rendered SQL.
     pub sql: String,
-    /// Where the SQL came from, for errors: a file path or `inline`.
+    /// Where the SQL came from, for errors: a file path or [`INLINE_SQL`].
     pub origin: String,
+    /// `file:line:column` of the step in the pipeline file.
+    pub at: String,
     pub materialize: Materialize,
     /// Steps this one reads.
     pub depends_on: Vec<String>,
@@ -86,6 +91,18 @@ pub struct StepPlan {
     pub reads_sources: Vec<String>,
     /// Checks on the step's result, run as soon as it is computed.
     pub checks: Vec<CheckPlan>,
+}
+
+impl StepPlan {
+    /// Where to fix the step's SQL, for an error found while it runs: its
+    /// file, or the pipeline file's line for inline SQL.
+    pub fn sql_source(&self) -> String {
+        if self.origin == INLINE_SQL {
+            format!("the step's SQL is at {}", self.at)
+        } else {
+            format!("SQL from {}", self.origin)
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -364,7 +381,8 @@ mod tests {
         StepPlan {
             name: name.into(),
             sql: String::new(),
-            origin: "inline SQL".into(),
+            origin: INLINE_SQL.into(),
+            at: "p.yaml:1:1".into(),
             materialize: Materialize::View,
             depends_on: deps.iter().map(|s| s.to_string()).collect(),
             reads_sources: vec![],
