@@ -71,27 +71,48 @@ fn html_report_renders_offline_in_chromium() {
       const svgs = [...document.querySelectorAll('svg')].map(s => {
         const r = s.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; });
       const resources = performance.getEntriesByType('resource').map(e => e.name);
+      // Headline cards whose figure spills out of them, and how much wider
+      // than the window the page is (a phone scrolls a wide table alone).
+      const spilling = [...document.querySelectorAll('.kpi')]
+        .filter(k => k.scrollWidth > k.clientWidth).map(k => k.textContent.trim());
+      const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
       const pre = document.createElement('pre'); pre.id = 'probe';
       // Markers built at run time, so the script's own text has none.
-      pre.textContent = '@@' + 'START@@' + JSON.stringify({svgs, resources,
+      pre.textContent = '@@' + 'START@@' + JSON.stringify({svgs, resources, spilling, overflow,
         height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
       document.body.appendChild(pre);
       });
     </script></body>"#;
+    // The fixture's revenue ($2,335) as a large company's.
+    let revenue = "<div class=\"value\">$";
+    let at = html.find(revenue).expect("the revenue card") + revenue.len();
+    let end = at + html[at..].find("</div>").unwrap();
+    let html = format!("{}1,210,482,338{}", &html[..at], &html[end..]);
     let probed = tmp.path().join("probed.html");
     std::fs::write(&probed, html.replace("</body>", probe)).unwrap();
-    let dom = browser(&chrome, &tmp.path().join("profile1"))
-        .args(["--virtual-time-budget=5000", "--dump-dom"])
-        .arg(format!("file://{}", probed.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    let json = dom
-        .split_once("@@START@@")
-        .and_then(|(_, rest)| rest.split_once("@@END@@"))
-        .map(|(json, _)| json)
-        .unwrap_or_else(|| panic!("the probe did not run; chromium printed:\n{dom}"));
-    let probe: serde_json::Value = serde_json::from_str(&json.replace("&quot;", "\"")).unwrap();
+    let probe_at = |width: u32| -> serde_json::Value {
+        let dom = browser(&chrome, &tmp.path().join(format!("profile-{width}")))
+            .args(["--virtual-time-budget=5000", "--dump-dom"])
+            .arg(format!("--window-size={width},1400"))
+            .arg(format!("file://{}", probed.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        let json = dom
+            .split_once("@@START@@")
+            .and_then(|(_, rest)| rest.split_once("@@END@@"))
+            .map(|(json, _)| json)
+            .unwrap_or_else(|| panic!("the probe did not run; chromium printed:\n{dom}"));
+        serde_json::from_str(&json.replace("&quot;", "\"")).unwrap()
+    };
+    // A phone (Chromium's narrowest headless window, about 500 px) and a
+    // laptop window.
+    for width in [420, 1000] {
+        let probe = probe_at(width);
+        assert_eq!(probe["spilling"], serde_json::json!([]), "at {width} px");
+        assert_eq!(probe["overflow"], 0, "the page is wider than {width} px");
+    }
+    let probe = probe_at(1200);
     let resources = probe["resources"].as_array().unwrap();
     assert!(resources.is_empty(), "the report loaded {resources:?}");
     let svgs = probe["svgs"].as_array().unwrap();
