@@ -431,13 +431,35 @@ pub fn params_in(template: &str, params: &Params) -> Vec<String> {
 
 /// A minijinja error in one line, with the line number where it has one.
 pub fn describe_template_error(e: &minijinja::Error) -> String {
-    let mut msg = match e.line() {
-        Some(line) => format!("line {line}: {}", e.kind()),
-        None => e.kind().to_string(),
+    let one = |e: &minijinja::Error| {
+        let mut msg = match e.line() {
+            Some(line) => format!("line {line}: {}", e.kind()),
+            None => e.kind().to_string(),
+        };
+        if let Some(detail) = e.detail() {
+            msg.push_str(": ");
+            msg.push_str(detail);
+        }
+        msg
     };
-    if let Some(detail) = e.detail() {
-        msg.push_str(": ");
-        msg.push_str(detail);
+    let mut msg = one(e);
+    // An error inside an included template is the cause of the include's
+    // ("could not render include"): say what and where it was.
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        match c.downcast_ref::<minijinja::Error>() {
+            Some(inner) => {
+                msg.push_str("; in `");
+                msg.push_str(inner.name().unwrap_or("?"));
+                msg.push_str("`, ");
+                msg.push_str(&one(inner));
+            }
+            None => {
+                msg.push_str("; ");
+                msg.push_str(&c.to_string());
+            }
+        }
+        cause = c.source();
     }
     msg
 }

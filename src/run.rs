@@ -39,6 +39,12 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         started.format("%Y%m%dT%H%M%S%.3fZ"),
         std::process::id()
     );
+    // Templates and translations are read before anything runs: one that
+    // cannot be parsed stops the run now (exit 2), not after every step.
+    let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
+    let reports = (plan.reports.iter())
+        .map(|rep| report::prepare(rep, &plan.params, &step_names))
+        .collect::<Result<Vec<_>>>()?;
     let ctx = build_session(&plan.engine).await?;
     remove_stale_runs(&plan.output_root);
     let scratch_root = plan
@@ -67,7 +73,7 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
     // interrupted, so that the outputs are never a mix of old and new.
     let mut stager = Stager::new(&ctx, &plan.output_root, &run_id);
     let staged = tokio::select! {
-        staged = execute(plan, &ctx, &scratch_root, observer, &mut results, &mut stager) => staged,
+        staged = execute(plan, &reports, &ctx, &scratch_root, observer, &mut results, &mut stager) => staged,
         signal = interrupted() => Err(Error::Interrupted { signal, said: String::new() }),
     };
     let outcome = match staged {
@@ -133,6 +139,7 @@ async fn interrupted() -> crate::error::Signal {
 /// `stager`, ready to publish. On an error the caller discards the run.
 async fn execute(
     plan: &Plan,
+    reports: &[report::PreparedReport],
     ctx: &SessionContext,
     scratch_root: &Url,
     observer: &dyn Observer,
@@ -185,14 +192,16 @@ async fn execute(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let keep = report_tables(plan);
+    // The tables the reports read stay registered for them; the others are
+    // dropped once no step reads them.
+    let keep: HashSet<String> = reports.iter().flat_map(|r| r.tables.clone()).collect();
     let outcome = run_steps(
         ctx,
         plan,
         &unusable,
         scratch_root,
         &jobs,
-        keep.as_ref(),
+        Some(&keep),
         observer,
     )
     .await;
@@ -234,32 +243,10 @@ async fn execute(
         });
     }
 
-    results.artifacts = stage_artifacts(
-        plan,
-        ctx,
-        &results.sources,
-        &results.steps,
-        &results.checks,
-        &outcome.written,
-        stager,
-    )
-    .await?;
+    results.artifacts =
+        stage_artifacts(plan, reports, ctx, results, &outcome.written, stager).await?;
     tracing::debug!("artifacts staged");
     Ok(())
-}
-
-/// The step tables the reports read, which the steps must leave registered
-/// for them; the others are dropped once no step reads them. None when a
-/// template cannot be loaded yet (rendering it will say why): then every
-/// table is kept.
-fn report_tables(plan: &Plan) -> Option<HashSet<String>> {
-    let names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
-    let mut keep = HashSet::new();
-    for rep in &plan.reports {
-        let (env, _) = report::for_report(rep, &plan.params).ok()?;
-        keep.extend(report::tables_needed(&env, rep.template_name(), &names).ok()?);
-    }
-    Some(keep)
 }
 
 fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
@@ -274,13 +261,13 @@ fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
 /// returns what will be published.
 async fn stage_artifacts(
     plan: &Plan,
+    reports: &[report::PreparedReport],
     ctx: &SessionContext,
-    sources: &[SourceResult],
-    steps: &[StepResult],
-    checks: &[checks::CheckResult],
+    results: &RunResults,
     written: &[WrittenOutput],
     stager: &mut Stager,
 ) -> Result<Vec<Artifact>> {
+    let (sources, steps, checks) = (&results.sources, &results.steps, &results.checks);
     let mut artifacts = Vec::new();
     for (index, out) in plan.outputs.iter().enumerate() {
         let Some(w) = written.iter().find(|w| w.index == index) else {
@@ -300,23 +287,24 @@ async fn stage_artifacts(
         });
     }
 
-    let step_names: Vec<String> = steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Success)
-        .map(|s| s.name.clone())
-        .collect();
-    for rep in &plan.reports {
-        let (env, charts) = report::for_report(rep, &plan.params)?;
+    let succeeded = |table: &String| {
+        steps
+            .iter()
+            .any(|s| &s.name == table && s.status == StepStatus::Success)
+    };
+    for (rep, prepared) in plan.reports.iter().zip(reports) {
+        let (env, charts) = (&prepared.env, &prepared.charts);
         let name = rep.template_name();
         let mut context: Vec<(String, Value)> = vec![
             ("params".into(), plan.params.display_context()),
             ("run".into(), run_metadata(plan, sources, steps, checks)),
         ];
-        for table in report::tables_needed(&env, name, &step_names)? {
-            let rows = collect_for_report(ctx, &table, name).await?;
-            context.push((table, Value::from(rows)));
+        // A skipped step's table is undefined: templates test `is defined`.
+        for table in prepared.tables.iter().filter(|t| succeeded(t)) {
+            let rows = collect_for_report(ctx, table, name).await?;
+            context.push((table.clone(), Value::from(rows)));
         }
-        let text = report::render(&env, name, map_value(context))?;
+        let text = report::render(env, name, map_value(context))?;
         tracing::debug!(report = name, "report rendered");
         let text = crate::secrets::scrub(&text).into_owned();
         let bytes = stager.put(&rep.url, text.into_bytes()).await?;
@@ -572,18 +560,15 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             ));
         }
     }
+    let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
     for rep in &plan.reports {
-        match report::for_report(rep, &plan.params) {
-            Ok((env, _)) => {
-                if let Err(e) = env.get_template(rep.template_name()) {
-                    problems.push(format!(
-                        "report template `{}`: {}",
-                        rep.template.display(),
-                        crate::params::describe_template_error(&e)
-                    ));
-                }
+        if let Err(e) = report::prepare(rep, &plan.params, &step_names) {
+            // Reports sharing a folder share its translations and partials:
+            // their problem is listed once.
+            let problem = e.to_string();
+            if !problems.contains(&problem) {
+                problems.push(problem);
             }
-            Err(e) => problems.push(e.to_string()),
         }
     }
     Ok(problems)

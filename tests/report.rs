@@ -146,22 +146,95 @@ fn segment_labels_are_escaped_in_html_and_markdown() {
     );
 }
 
+/// The bundled templates folder of a [`bundle_copy`]'s pipeline.
+fn templates_of(pipeline: &Path) -> std::path::PathBuf {
+    pipeline
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("report_templates")
+}
+
+/// A misspelt name in a template is found before anything runs (a nightly
+/// run would otherwise compute every step, then fail on the report), by
+/// `validate` too, with the line and the name meant.
 #[test]
-fn a_template_typo_fails_the_run_naming_template_and_line() {
+fn a_misspelt_name_in_a_template_stops_the_run_before_any_step() {
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = bundle_copy(tmp.path());
-    let template = pipeline
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("report_templates/report.md.j2");
+    let template = templates_of(&pipeline).join("report.md.j2");
     let text = read(&template).replacen(
-        "## {{ t(\"rfm\") }}",
-        "## {{ t(\"rfm\") }} {{ segmnts }}",
+        "{% for s in rfm_segment_summary",
+        "{% for s in rfm_segment_sumary",
         1,
     );
-    let line = text.lines().position(|l| l.contains("segmnts")).unwrap() + 1;
+    let line = text.lines().position(|l| l.contains("sumary")).unwrap() + 1;
+    std::fs::write(&template, text).unwrap();
+    let said = format!(
+        "report template `report.md.j2`: line {line}: `rfm_segment_sumary` is not a step \
+         of this pipeline, `params`, `run` or a function; did you mean `rfm_segment_summary`?"
+    );
+
+    let out = tmp.path().join("out");
+    let o = run(tmp.path(), &pipeline, &out, true);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("step started"),
+        "no step ran: {}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "nothing written, not even run_results.json");
+
+    let data = format!("data_root={}", tmp.path().join("data").display());
+    let o = loyalty(
+        tmp.path(),
+        &["validate", pipeline.to_str().unwrap(), "--param", &data],
+    );
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 problem found"), "{}", stderr(&o));
+
+    // A step the pipeline may lack is fine where the template tests for it.
+    let text = read(&template).replacen(
+        "{% for s in rfm_segment_sumary",
+        "{% if no_such_step is defined %}{{ no_such_step }}{% endif %}{% for s in rfm_segment_summary",
+        1,
+    );
+    std::fs::write(&template, text).unwrap();
+    assert_exit(&run(tmp.path(), &pipeline, &out, true), 0);
+
+    // The three reports share one translations.yaml: its problem is one.
+    let translations = templates_of(&pipeline).join("translations.yaml");
+    let text = read(&translations).replacen("en:\n", "en:\n  check: Test\n", 1);
+    std::fs::write(&translations, text).unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["validate", pipeline.to_str().unwrap(), "--param", &data],
+    );
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("1 problem found"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("en: `check` is defined twice"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// What can only be found while rendering (a column a row does not have)
+/// fails the run with the template's name and line, and publishes nothing.
+#[test]
+fn a_template_typo_found_while_rendering_fails_the_run_naming_template_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let template = templates_of(&pipeline).join("report.md.j2");
+    let text = read(&template).replacen(
+        "## {{ t(\"rfm\") }}",
+        "## {{ t(\"rfm\") }} {{ rfm_segment_summary[0].segmnt }}",
+        1,
+    );
+    let line = text.lines().position(|l| l.contains("segmnt }}")).unwrap() + 1;
     std::fs::write(&template, text).unwrap();
     let out = tmp.path().join("out");
     let o = run(tmp.path(), &pipeline, &out, true);
@@ -171,10 +244,53 @@ fn a_template_typo_fails_the_run_naming_template_and_line() {
         err.contains(&format!("report template `report.md.j2`: line {line}")),
         "{err}"
     );
-    assert!(err.contains("segmnts"), "{err}");
+    assert!(err.contains("undefined"), "{err}");
     assert!(!out.join("report.md").exists(), "nothing published");
     assert!(!out.join("report.html").exists(), "nothing published");
     assert_eq!(read_json(&out.join("run_results.json"))["status"], "error");
+}
+
+/// A table only an included template reads is given to it (it used to be
+/// undefined there: `is defined` was false and a finding silently went
+/// missing), and an error inside the included template says where it is.
+#[test]
+fn a_table_read_only_by_an_included_template_reaches_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let findings = templates_of(&pipeline).join("_findings.txt.j2");
+    let original = read(&findings);
+    // The segment map has the 11 segments README lists; no other template
+    // reads `rfm_segment_actions`.
+    std::fs::write(
+        &findings,
+        format!(
+            "{original}\n{{% if rfm_segment_actions is defined %}}{{{{ rfm_segment_actions | length }}}} \
+             segments have an action.{{% endif %}}\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&run(tmp.path(), &pipeline, &out, true), 0);
+    for report in ["report.md", "report.html"] {
+        let text = read(&out.join(report));
+        assert!(text.contains("11 segments have an action."), "{report}");
+    }
+
+    std::fs::write(
+        &findings,
+        format!("{original}\n{{{{ rfm_segment_actions[0].actoin }}}}\n"),
+    )
+    .unwrap();
+    let line = original.lines().count() + 2;
+    let o = run(tmp.path(), &pipeline, &out, true);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "in `_findings.txt.j2`, line {line}: undefined value"
+        )),
+        "{err}"
+    );
 }
 
 #[test]

@@ -518,20 +518,162 @@ impl ChartContext {
 }
 
 /// The step tables a template refers to by name.
-pub fn tables_needed(
+/// A report ready to render: its environment, every template it reaches
+/// loaded and parsed, and the step tables they mention.
+pub struct PreparedReport {
+    pub env: Environment<'static>,
+    pub charts: ChartFiles,
+    /// The steps whose tables the template, or a template it includes,
+    /// imports or extends, mentions, in plan order.
+    pub tables: Vec<String>,
+}
+
+/// Loads a report's translations and templates before anything runs, so a
+/// template that cannot be parsed, or a `translations.yaml` that cannot be
+/// read, stops the run at once (a configuration error), not after every
+/// step has run.
+pub fn prepare(
+    rep: &crate::plan::ReportPlan,
+    params: &crate::params::Params,
+    step_names: &[String],
+) -> Result<PreparedReport> {
+    let config = |e: Error| Error::Config {
+        message: match e {
+            Error::Run(message) => message,
+            e => e.to_string(),
+        },
+    };
+    let (env, charts) = for_report(rep, params).map_err(config)?;
+    let tables = tables_needed(&env, rep.template_name(), step_names).map_err(config)?;
+    check_names(&env, rep.template_name(), step_names)?;
+    Ok(PreparedReport {
+        env,
+        charts,
+        tables,
+    })
+}
+
+/// The names a report's context holds besides its step tables.
+const CONTEXT_NAMES: [&str; 2] = ["params", "run"];
+
+/// Refuses a template that reads a name nothing defines (a misspelt step,
+/// `parms`): rendering would fail on it after every step had run. A name
+/// the template tests with `is defined` is allowed (a template shared by
+/// pipelines with different steps). Templates it includes are not checked:
+/// they may read what the including template sets.
+fn check_names(env: &Environment<'_>, template: &str, step_names: &[String]) -> Result<()> {
+    let Ok(tmpl) = env.get_template(template) else {
+        return Ok(());
+    };
+    let source = tmpl.source();
+    let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+    let known = || {
+        (step_names.iter().map(String::as_str))
+            .chain(CONTEXT_NAMES)
+            .chain(globals.iter().copied())
+    };
+    let mut unknown: Vec<String> = (tmpl.undeclared_variables(false).into_iter())
+        .filter(|name| !known().any(|k| k == name) && !tested(source, name))
+        .collect();
+    unknown.sort();
+    let Some(name) = unknown.first() else {
+        return Ok(());
+    };
+    let line = (source.lines())
+        .position(|l| contains_word(l, name))
+        .map(|i| format!(": line {}", i + 1))
+        .unwrap_or_default();
+    let hint = match crate::error::suggest(name, known()) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => format!(" (for a step the pipeline may lack, test it with `{name} is defined`)"),
+    };
+    Err(Error::Config {
+        message: format!(
+            "report template `{template}`{line}: `{name}` is not a step of this pipeline, \
+             `params`, `run` or a function{hint}"
+        ),
+    })
+}
+
+/// Whether `source` tests `name` with `is defined` or `is undefined`, as a
+/// template does around a table the pipeline may lack.
+fn tested(source: &str, name: &str) -> bool {
+    word_positions(source, name).iter().any(|&at| {
+        let after = source[at + name.len()..].trim_start();
+        ["is defined", "is not defined", "is undefined"]
+            .iter()
+            .any(|t| after.starts_with(t))
+    })
+}
+
+fn contains_word(text: &str, word: &str) -> bool {
+    !word_positions(text, word).is_empty()
+}
+
+/// Where `word` stands in `text` as a whole identifier.
+fn word_positions(text: &str, word: &str) -> Vec<usize> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .map(|(at, _)| at)
+        .filter(|&at| !text[..at].ends_with(ident) && !text[at + word.len()..].starts_with(ident))
+        .collect()
+}
+
+/// The step tables `template` mentions, or a template it reaches with
+/// `include`, `import`, `from` or `extends` by a literal name: each must be
+/// in the context when it renders.
+fn tables_needed(
     env: &Environment<'_>,
     template: &str,
     step_names: &[String],
 ) -> Result<Vec<String>> {
-    let tmpl = env
-        .get_template(template)
-        .map_err(|e| template_error(template, &e))?;
-    let used: HashSet<String> = tmpl.undeclared_variables(false);
+    let mut used: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut pending = vec![template.to_string()];
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let tmpl = match env.get_template(&name) {
+            Ok(tmpl) => tmpl,
+            // `{% include "x" ignore missing %}`: rendering decides.
+            Err(e) if name != template && e.kind() == ErrorKind::TemplateNotFound => continue,
+            Err(e) => return Err(template_error(&name, &e)),
+        };
+        used.extend(tmpl.undeclared_variables(false));
+        pending.extend(templates_named_in(tmpl.source()));
+    }
     Ok(step_names
         .iter()
         .filter(|s| used.contains(*s))
         .cloned()
         .collect())
+}
+
+/// The templates a template's source names as literals in `include`,
+/// `import`, `from … import` and `extends` tags.
+fn templates_named_in(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for tag in source.split("{%").skip(1) {
+        let tag = tag.split("%}").next().unwrap_or("");
+        let tag = tag.trim_start_matches(['-', '+']).trim_start();
+        let Some(rest) = ["include", "import", "from", "extends"]
+            .iter()
+            .find_map(|kw| {
+                tag.strip_prefix(kw)
+                    .filter(|r| r.starts_with(char::is_whitespace))
+            })
+        else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'')
+            && let Some((name, _)) = rest[1..].split_once(quote)
+        {
+            names.push(name.to_string());
+        }
+    }
+    names
 }
 
 pub fn render(env: &Environment<'_>, template: &str, context: Value) -> Result<String> {
@@ -715,6 +857,15 @@ mod tests {
             .to_string();
         assert!(err.contains("report template `r.md.j2`: line 3"), "{err}");
         assert!(err.contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn finds_the_templates_a_template_names() {
+        let source = "{% include \"_a.j2\" %}{%- import 'm.j2' as m -%}\
+            {% from \"f.j2\" import x %}{% extends \"base.j2\" %}\
+            {% include name %}{% set include = 1 %}{{ \"{% include 'no.j2' %}\" }}";
+        let names = templates_named_in(source);
+        assert_eq!(names[..4], ["_a.j2", "m.j2", "f.j2", "base.j2"]);
     }
 
     #[test]
