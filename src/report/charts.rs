@@ -3,7 +3,8 @@
 //! Each returns a complete `<svg>` element with `role="img"`, an
 //! `aria-label` and a `<title>`, so it is accessible and needs no script.
 
-use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
+use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue, SegmentedCoord};
+use plotters::coord::types::RangedCoordusize;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -73,7 +74,7 @@ pub fn bars(
             .margin_right(70)
             .x_label_area_size(24)
             .y_label_area_size(label_width.min(260))
-            .build_cartesian_2d(0.0..max * 1.02, (0..n).into_segmented())
+            .build_cartesian_2d(0.0..max * 1.02, slots(n))
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -122,6 +123,14 @@ pub fn bars(
     Ok(finish(svg, title))
 }
 
+/// `n` equal slots, one per bar, stage or cell. plotters' discrete ranges
+/// include their end, so `0..n` would leave an empty slot after the last
+/// (the gap and stray tick above a bar chart's first bar). One item keeps
+/// two slots: plotters maps a range of one value to no width.
+fn slots(n: usize) -> SegmentedCoord<RangedCoordusize> {
+    (0..n.max(2) - 1).into_segmented()
+}
+
 /// A grid of cells shaded by value (white → blue), with the value written in
 /// each cell when there is room. `None` cells stay blank.
 pub fn heatmap(
@@ -155,7 +164,7 @@ pub fn heatmap(
             .margin(10)
             .x_label_area_size(x_area)
             .y_label_area_size(label_width.min(240))
-            .build_cartesian_2d((0..nc).into_segmented(), (0..nr).into_segmented())
+            .build_cartesian_2d(slots(nc), slots(nr))
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -316,7 +325,7 @@ pub fn funnel(title: &str, stages: &[(String, f64, String)]) -> DrawResult<Strin
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, TITLE).into_font().color(&INK))
             .margin(10)
-            .build_cartesian_2d(-max / 2.0..max / 2.0, (0..n).into_segmented())
+            .build_cartesian_2d(-max / 2.0..max / 2.0, slots(n))
             .map_err(err)?;
         chart
             .draw_series(stages.iter().enumerate().map(|(i, (_, v, _))| {
@@ -380,7 +389,7 @@ pub fn rates_with_intervals(
             .margin(10)
             .x_label_area_size(32)
             .y_label_area_size(56)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
+            .build_cartesian_2d(slots(n), 0.0..top)
             .map_err(err)?;
         chart
             .configure_mesh()
