@@ -1,6 +1,7 @@
 //! The bundled pipeline (`pipelines/`, `sql/`, `report_templates/`), embedded
 //! in the binary so `loyalty demo` works from any directory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use include_dir::{Dir, include_dir};
@@ -14,49 +15,107 @@ static TEMPLATES: Dir = include_dir!("$CARGO_MANIFEST_DIR/report_templates");
 /// The bundled pipeline file, relative to the folder it is extracted into.
 pub const PIPELINE: &str = "pipelines/customer_loyalty.yaml";
 
-/// The bundled pipeline written out: its pipeline file, and the files
-/// already there with other contents, which were kept.
+/// Where [`extract`] records what it wrote: each file's path and a hash of
+/// the contents written, so that a later `extract` tells a file the user
+/// edited from one an older version of loyalty wrote.
+pub const RECORD: &str = ".loyalty-bundle.json";
+
+/// The bundled pipeline written out: its pipeline file, the files already
+/// there that the user changed (kept), and the files an older version
+/// wrote and nobody changed since (replaced by this version's).
 pub struct Extracted {
     pub pipeline: PathBuf,
     pub kept: Vec<PathBuf>,
+    pub updated: Vec<PathBuf>,
 }
 
 /// Writes the bundled pipeline, SQL and templates under `dest`, keeping the
-/// layout of the repository. A file already there with other contents (an
-/// edit to a copy written before) is kept, not overwritten, and listed.
+/// layout of the repository. A file already there with other contents is
+/// replaced when it is as an earlier `extract` wrote it (this version's
+/// SQL and templates then reach a copy written before an upgrade), and
+/// kept and listed when it was edited since.
 pub fn extract(dest: &Path) -> Result<Extracted> {
-    let mut kept = Vec::new();
+    let record_path = dest.join(RECORD);
+    let written_before: BTreeMap<String, String> = std::fs::read(&record_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let mut out = Extraction {
+        written_before,
+        written: BTreeMap::new(),
+        kept: Vec::new(),
+        updated: Vec::new(),
+    };
     for (name, dir) in [
         ("pipelines", &PIPELINES),
         ("sql", &SQL),
         ("report_templates", &TEMPLATES),
     ] {
-        write_missing(dir, &dest.join(name), &mut kept)?;
+        out.write(dir, dest, name)?;
     }
+    let record = serde_json::to_vec_pretty(&out.written).expect("a map of strings");
+    std::fs::write(&record_path, record).map_err(|e| io_err(&record_path, e))?;
     Ok(Extracted {
         pipeline: dest.join(PIPELINE),
-        kept,
+        kept: out.kept,
+        updated: out.updated,
     })
 }
 
-fn write_missing(dir: &Dir, target: &Path, kept: &mut Vec<PathBuf>) -> Result<()> {
-    for file in dir.files() {
-        let path = target.join(file.path());
-        match std::fs::read(&path) {
-            Ok(existing) if existing != file.contents() => kept.push(path),
-            Ok(_) => {}
-            Err(_) => {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+struct Extraction {
+    /// Relative path → hash of what the last `extract` wrote there.
+    written_before: BTreeMap<String, String>,
+    written: BTreeMap<String, String>,
+    kept: Vec<PathBuf>,
+    updated: Vec<PathBuf>,
+}
+
+impl Extraction {
+    fn write(&mut self, dir: &Dir, dest: &Path, top: &str) -> Result<()> {
+        for file in dir.files() {
+            let relative = format!("{top}/{}", file.path().display());
+            let path = dest.join(&relative);
+            let bundled = hash(file.contents());
+            match std::fs::read(&path) {
+                Ok(existing) if existing == file.contents() => {}
+                Ok(existing) if self.written_before.get(&relative) != Some(&hash(&existing)) => {
+                    // Edited since it was written: the user's, kept. What
+                    // was written before stays on record for the next run.
+                    self.kept.push(path);
+                    if let Some(before) = self.written_before.get(&relative) {
+                        self.written.insert(relative, before.clone());
+                    }
+                    continue;
                 }
-                std::fs::write(&path, file.contents()).map_err(|e| io_err(&path, e))?;
+                Ok(_) => {
+                    std::fs::write(&path, file.contents()).map_err(|e| io_err(&path, e))?;
+                    self.updated.push(path);
+                }
+                Err(_) => {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+                    }
+                    std::fs::write(&path, file.contents()).map_err(|e| io_err(&path, e))?;
+                }
             }
+            self.written.insert(relative, bundled);
         }
+        for sub in dir.dirs() {
+            self.write(sub, dest, top)?;
+        }
+        Ok(())
     }
-    for sub in dir.dirs() {
-        write_missing(sub, target, kept)?;
+}
+
+/// FNV-1a, 64 bits, as hex: stable across Rust versions and platforms
+/// (std's hasher is not), and only ever compared with itself.
+fn hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    Ok(())
+    format!("{h:016x}")
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> Error {

@@ -336,7 +336,17 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
         counts(&summary),
         opts.out.display()
     );
-    let bundle::Extracted { pipeline, kept } = bundle::extract(out)?;
+    let bundle::Extracted {
+        pipeline,
+        kept,
+        updated,
+    } = bundle::extract(out)?;
+    if !updated.is_empty() {
+        say!(
+            "updated {} an earlier version wrote, which you had not changed",
+            count(updated.len() as u64, "file"),
+        );
+    }
     if !kept.is_empty() {
         say!(
             "kept {} you changed (delete {} to get the bundled {} back):",

@@ -1258,6 +1258,41 @@ fn demo_runs_from_any_directory() {
         "{}",
         stdout(&o)
     );
+
+    // A file as an older loyalty wrote it, unchanged since (its contents
+    // are those the record of what was written holds), is brought up to
+    // this version; the edited one is still kept.
+    let record_path = demo.join(".loyalty-bundle.json");
+    let mut record = read_json(&record_path);
+    let older = "-- numbers as an older version had them\nSELECT 1 AS n\n";
+    std::fs::write(demo.join("sql/numbers.sql"), older).unwrap();
+    record["sql/numbers.sql"] = fnv1a_hex(older.as_bytes()).into();
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(demo.join("sql/numbers.sql")).unwrap(),
+        std::fs::read_to_string(repo().join("sql/numbers.sql")).unwrap()
+    );
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
+    assert!(
+        stdout(&o).contains("updated 1 file an earlier version wrote")
+            && stdout(&o).contains("kept 1 file you changed"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// FNV-1a (64 bits, hex), written out from its definition.
+fn fnv1a_hex(bytes: &[u8]) -> String {
+    let mut h: u64 = 14695981039346656037;
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(1099511628211);
+    }
+    format!("{h:016x}")
 }
 
 #[test]
