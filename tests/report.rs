@@ -317,6 +317,9 @@ fn chinese_report_uses_chinese_terms() {
         !zh.contains("Can't Lose Them"),
         "segment names are translated"
     );
+    // The method section's steps say how they went in Chinese too.
+    assert!(zh.contains("<td>headline</td><td>已运行</td>"), "{zh}");
+    assert!(!zh.contains("<td>success</td>"), "step statuses are translated");
 }
 
 #[test]
