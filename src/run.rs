@@ -183,12 +183,17 @@ async fn execute(
         .map(|(index, out)| {
             let staging = stager.staging_url(&out.url);
             let (store, path) = store_for(ctx, &staging)?;
+            let sql_source = (plan.steps.iter())
+                .find(|s| s.name == out.step)
+                .map(|s| s.sql_source())
+                .unwrap_or_default();
             Ok(OutputJob {
                 index,
                 output: out.clone(),
                 staging,
                 store,
                 path,
+                sql_source,
             })
         })
         .collect::<Result<Vec<_>>>()?;

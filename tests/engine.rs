@@ -618,8 +618,14 @@ outputs:
         &["run", p.to_str().unwrap(), "--param", "fail=true"],
     );
     assert_exit(&o, 1);
+    // `checked` is a view: its query runs as its output is written, and
+    // fails there. The error says so, and where its SQL is, rather than
+    // that the file could not be written.
     assert!(
-        stderr(&o).contains("step `checked` failed"),
+        stderr(&o).contains("step `checked` failed: computing its rows for output `")
+            && stderr(&o).contains("Cannot cast string 'x")
+            && stderr(&o).contains("(the step's SQL is at ")
+            && stderr(&o).contains("p.yaml:11:3)"),
         "{}",
         stderr(&o)
     );

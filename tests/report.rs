@@ -319,7 +319,10 @@ fn chinese_report_uses_chinese_terms() {
     );
     // The method section's steps say how they went in Chinese too.
     assert!(zh.contains("<td>headline</td><td>已运行</td>"), "{zh}");
-    assert!(!zh.contains("<td>success</td>"), "step statuses are translated");
+    assert!(
+        !zh.contains("<td>success</td>"),
+        "step statuses are translated"
+    );
 }
 
 #[test]

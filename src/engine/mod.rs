@@ -935,7 +935,7 @@ async fn run_step(
                     &[],
                 )
                 .await
-                .map_err(fail_with)?
+                .map_err(|e| fail_with(e.into_message()))?
                 .rows
             } else {
                 let written = df

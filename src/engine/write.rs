@@ -127,6 +127,25 @@ pub struct OutputJob {
     pub staging: Url,
     pub store: Arc<dyn ObjectStore>,
     pub path: ObjectPath,
+    /// Where the step's SQL is ([`crate::plan::StepPlan::sql_source`]), for
+    /// an error computing a view step's rows while writing them.
+    pub sql_source: String,
+}
+
+/// Why [`write_stream`] stopped: the rows could not be computed (the step's
+/// query failed), or they could not be encoded or stored.
+#[derive(Debug)]
+pub enum WriteFailure {
+    Computing(String),
+    Writing(String),
+}
+
+impl WriteFailure {
+    pub fn into_message(self) -> String {
+        match self {
+            WriteFailure::Computing(m) | WriteFailure::Writing(m) => m,
+        }
+    }
 }
 
 /// An output written to staging.
@@ -165,7 +184,18 @@ pub async fn write_output(
 ) -> Result<WrittenOutput> {
     let out = &job.output;
     let fail_with = |message: String| output_failed(out, message);
-    let fail = |e: &(dyn std::error::Error + 'static)| fail_with(with_causes(e));
+    // The step's query failed (for a view step, this is where it runs):
+    // say so, and where its SQL is, not that the file could not be written.
+    let computing = |message: String| Error::Step {
+        step: out.step.clone(),
+        message: format!(
+            "computing its rows for output `{}`: {message}{} ({})",
+            redact(out.url.as_str()),
+            super::memory_hint(&message),
+            job.sql_source
+        ),
+    };
+    let fail = |e: &(dyn std::error::Error + 'static)| computing(with_causes(e));
     let started = Instant::now();
     let df = ctx.table(out.step.as_str()).await.map_err(|e| fail(&e))?;
     let physical = sorted_for_output(df, out)
@@ -183,7 +213,10 @@ pub async fn write_output(
         &out.sort_by,
     )
     .await
-    .map_err(fail_with)?;
+    .map_err(|e| match e {
+        WriteFailure::Computing(m) => computing(m),
+        WriteFailure::Writing(m) => fail_with(m),
+    })?;
     if profile {
         super::log_profile(&format!("output of {}", out.step), physical.as_ref());
     }
@@ -212,40 +245,42 @@ pub async fn write_stream(
     path: &ObjectPath,
     format: OutputFormat,
     sorted_by: &[SortKey],
-) -> Result<Written, String> {
+) -> Result<Written, WriteFailure> {
     let schema = stream.schema();
+    let writing = |e: &(dyn std::error::Error + 'static)| WriteFailure::Writing(with_causes(e));
+    let computing = |e: &(dyn std::error::Error + 'static)| WriteFailure::Computing(with_causes(e));
     let mut rows = 0u64;
     let bytes = match format {
         OutputFormat::Parquet => {
             let sink = BufWriter::new(store, path.clone());
             let props = writer_properties(&schema, sorted_by);
-            let mut writer = AsyncArrowWriter::try_new(sink, schema, Some(props))
-                .map_err(|e| with_causes(&e))?;
+            let mut writer =
+                AsyncArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| writing(&e))?;
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| with_causes(&e))?;
+                let batch = batch.map_err(|e| computing(&e))?;
                 rows += batch.num_rows() as u64;
-                writer.write(&batch).await.map_err(|e| with_causes(&e))?;
+                writer.write(&batch).await.map_err(|e| writing(&e))?;
             }
-            writer.finish().await.map_err(|e| with_causes(&e))?;
+            writer.finish().await.map_err(|e| writing(&e))?;
             writer.bytes_written() as u64
         }
         OutputFormat::Csv => {
             let mut sink = BufWriter::new(store, path.clone());
             let mut header = true;
             let mut bytes = 0u64;
-            let mut write = async |batch: &RecordBatch, header: bool| -> Result<(), String> {
+            let mut write = async |batch: &RecordBatch, header: bool| -> Result<(), WriteFailure> {
                 let mut buf = Vec::new();
                 {
                     let mut w = arrow::csv::WriterBuilder::new()
                         .with_header(header)
                         .build(&mut buf);
-                    w.write(batch).map_err(|e| with_causes(&e))?;
+                    w.write(batch).map_err(|e| writing(&e))?;
                 }
                 bytes += buf.len() as u64;
-                sink.write_all(&buf).await.map_err(|e| with_causes(&e))
+                sink.write_all(&buf).await.map_err(|e| writing(&e))
             };
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| with_causes(&e))?;
+                let batch = batch.map_err(|e| computing(&e))?;
                 rows += batch.num_rows() as u64;
                 write(&batch, header).await?;
                 header = false;
@@ -254,7 +289,7 @@ pub async fn write_stream(
                 // No rows: still write the header line.
                 write(&RecordBatch::new_empty(schema.clone()), true).await?;
             }
-            sink.shutdown().await.map_err(|e| with_causes(&e))?;
+            sink.shutdown().await.map_err(|e| writing(&e))?;
             bytes
         }
     };
