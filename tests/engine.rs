@@ -356,6 +356,39 @@ reports:
         "{err}"
     );
 
+    // Nor where the run writes its own run_results.json (which replaced
+    // such an output without a word), or inside the folders runs clear.
+    let err = refused(
+        "name: own
+sources:
+  orders: data/orders/
+steps:
+  a:
+    sql: SELECT customer_id FROM orders
+outputs:
+  - { step: a, path: run_results.json, format: csv }
+  - { step: a, path: _staging/a.csv, format: csv }
+reports:
+  - template: r.md.j2
+    path: _scratch/r.md
+",
+    );
+    assert!(
+        err.contains("output 1 writes `file://")
+            && err.contains("/run_results.json`, where the run writes its own run_results.json"),
+        "{err}"
+    );
+    assert!(
+        err.contains("output 2 writes `file://")
+            && err.contains("/_staging/a.csv`, inside `_staging/`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("report `_scratch/r.md` writes `file://")
+            && err.contains("inside `_scratch/`"),
+        "{err}"
+    );
+
     // Fix the plan-level errors: the schema-level ones are all reported.
     let schema_broken = "name: broken
 sources:

@@ -201,7 +201,29 @@ impl Builder<'_> {
     /// Takes `url` for `who` (`output 2`, say); a location two outputs or
     /// reports share is a problem, found here rather than when the second
     /// overwrites the first.
-    fn claim(&mut self, url: &Url, who: String, keys: &[&str]) {
+    /// A location under `root` that the run writes itself (its
+    /// `run_results.json`) or clears (`_staging/`, `_scratch/`) is taken too.
+    fn claim(&mut self, root: &Url, url: &Url, who: String, keys: &[&str]) {
+        let own = |name: &str| root.join(name).ok();
+        const RUN_RESULTS: &str = crate::manifest::FILE_NAME;
+        if own(RUN_RESULTS).as_ref() == Some(url) {
+            let msg = format!(
+                "{who} writes `{}`, where the run writes its own {RUN_RESULTS}: \
+                 give it another path",
+                crate::storage::redact(url.as_str())
+            );
+            return self.problem(keys, msg);
+        }
+        for folder in ["_staging/", "_scratch/"] {
+            if own(folder).is_some_and(|dir| url.as_str().starts_with(dir.as_str())) {
+                let msg = format!(
+                    "{who} writes `{}`, inside `{folder}`, which runs use for their \
+                     unfinished files and clear: give it another path",
+                    crate::storage::redact(url.as_str())
+                );
+                return self.problem(keys, msg);
+            }
+        }
         match self.written.get(url) {
             Some(first) => {
                 let msg = format!(
@@ -585,7 +607,7 @@ impl Builder<'_> {
                     } else {
                         url
                     };
-                    self.claim(&url, format!("output {}", i + 1), &["outputs"]);
+                    self.claim(root, &url, format!("output {}", i + 1), &["outputs"]);
                     // A held-back step's output is checked, not planned.
                     if !held_back.contains_key(&out.step) {
                         outputs.push(OutputPlan {
@@ -634,7 +656,12 @@ impl Builder<'_> {
                     report.path
                 )),
                 Ok(url) => {
-                    self.claim(&url, format!("report `{}`", report.path), &["reports"]);
+                    self.claim(
+                        root,
+                        &url,
+                        format!("report `{}`", report.path),
+                        &["reports"],
+                    );
                     reports.push(ReportPlan {
                         template,
                         url,
