@@ -1361,6 +1361,30 @@ outputs:
         std::fs::read_to_string(tmp.path().join("out/n.csv")).unwrap(),
         "n,total\n8,805.0\n"
     );
+
+    // A plain server (Python's http.server) lists no folder and answers no
+    // range request: each is said as such, not as a corrupt file, and the
+    // server's HTML page stays out of the message.
+    let plain = serve_files_plainly(&tmp.path().join("data"));
+    let original = std::fs::read_to_string(&p).unwrap();
+    for (location, said) in [
+        (
+            format!("{plain}/orders/"),
+            "501 Not Implemented): over HTTP a folder can be listed only by a WebDAV server",
+        ),
+        (
+            format!("{plain}/orders/part-0.parquet"),
+            "the server does not answer HTTP range requests, which reading Parquet needs",
+        ),
+    ] {
+        let text = original.replace(&format!("{base}/orders/part-0.parquet"), &location);
+        let q = pipeline_file(tmp.path(), &text);
+        let o = loyalty(tmp.path(), &["run", q.to_str().unwrap()]);
+        assert_exit(&o, 1);
+        let err = stderr(&o);
+        assert!(err.contains(said), "{err}");
+        assert!(!err.contains("corrupt") && !err.contains("<html>"), "{err}");
+    }
 }
 
 #[test]

@@ -297,6 +297,23 @@ async fn diagnose_files(
             .await
         {
             Ok(schema) => schema,
+            // The store could not give the bytes: the file may be fine.
+            Err(e)
+                if matches!(
+                    e.find_root(),
+                    datafusion::error::DataFusionError::ObjectStore(_)
+                ) =>
+            {
+                let message = with_causes(&e);
+                let hint = if message.contains("Range request not supported") {
+                    "; the server does not answer HTTP range requests, which reading \
+                     Parquet needs: serve the files from one that does (nginx, Apache, \
+                     S3, GCS and Azure do; Python's http.server does not)"
+                } else {
+                    ""
+                };
+                return Some(format!("cannot read `{}`: {message}{hint}", url_of(meta)));
+            }
             Err(e) => {
                 return Some(format!(
                     "file `{}` is not readable Parquet ({e}); it may be truncated or corrupt: replace or remove it",
@@ -351,6 +368,24 @@ enum SourceError {
     Other(String),
 }
 
+/// A source's files could not be listed. Over HTTP a folder is listed only
+/// by a WebDAV server (`PROPFIND`): a plain one refuses, with a page of
+/// HTML that says nothing more than its status.
+fn listing_failed(url: &Url, e: &(dyn std::error::Error + 'static)) -> SourceError {
+    let message = with_causes(e);
+    if !matches!(url.scheme(), "http" | "https") {
+        return SourceError::Other(message);
+    }
+    let message = message
+        .split_once(": <")
+        .map_or(message.as_str(), |(head, _)| head)
+        .trim_end();
+    SourceError::Other(format!(
+        "cannot list this folder ({message}): over HTTP a folder can be listed only \
+         by a WebDAV server; name the Parquet file instead (a source may be one file)"
+    ))
+}
+
 async fn register_source(
     ctx: &SessionContext,
     name: &str,
@@ -376,7 +411,7 @@ async fn register_source(
     let files: Vec<_> = table_url
         .list_all_files(&state, store.as_ref(), extension)
         .await
-        .map_err(|e| SourceError::Other(with_causes(&e)))?
+        .map_err(|e| listing_failed(url, &e))?
         .collect()
         .await;
     let mut found = Vec::new();
@@ -385,7 +420,7 @@ async fn register_source(
             Ok(meta) => found.push(meta),
             Err(datafusion::error::DataFusionError::ObjectStore(e))
                 if matches!(*e, object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(SourceError::Other(with_causes(&e))),
+            Err(e) => return Err(listing_failed(url, &e)),
         }
     }
     let count = found.len();

@@ -307,14 +307,21 @@ pub fn step_result<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_
 /// `Range: bytes=a-b` header) of the files under `root`. Runs on a thread
 /// until the process ends; returns the base URL.
 pub fn serve_files(root: &Path) -> String {
-    serve(root, false)
+    serve(root, Serving::Ranges)
+}
+
+/// A plain HTTP file server, as Python's `http.server` is: no WebDAV (a
+/// `PROPFIND` to list a folder gets 501 and a page of HTML), and a `Range`
+/// header is ignored (the whole file comes back, 200).
+pub fn serve_files_plainly(root: &Path) -> String {
+    serve(root, Serving::Plainly)
 }
 
 /// [`serve_files`], but a read that stops short of a file's end is never
 /// answered: a Parquet file's footer (its last bytes) can be read, so its
 /// schema is known, but reading its data stalls for good.
 pub fn serve_files_stalling_data_reads(root: &Path) -> String {
-    serve(root, true)
+    serve(root, Serving::StallingDataReads)
 }
 
 /// `customers.parquet` holding `ids`, served from `dir/www` by
@@ -360,7 +367,15 @@ pub fn send_signal(child: &std::process::Child, signal: &str) {
     assert!(sent.success(), "kill -{signal}");
 }
 
-fn serve(root: &Path, stall_data_reads: bool) -> String {
+#[derive(Clone, Copy, PartialEq)]
+enum Serving {
+    Ranges,
+    StallingDataReads,
+    Plainly,
+}
+
+fn serve(root: &Path, serving: Serving) -> String {
+    let stall_data_reads = serving == Serving::StallingDataReads;
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -396,6 +411,21 @@ fn serve(root: &Path, stall_data_reads: bool) -> String {
                         .unwrap_or("/")
                         .trim_start_matches('/')
                         .to_string();
+                    if serving == Serving::Plainly {
+                        // No ranges, and no listing of folders.
+                        range = None;
+                        if method == "PROPFIND" {
+                            let page = "<!DOCTYPE HTML>\n<html><body><h1>Error response</h1>\n<p>Unsupported method ('PROPFIND').</p></body></html>\n";
+                            let response = format!(
+                                "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}",
+                                page.len()
+                            );
+                            if stream.write_all(response.as_bytes()).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
                     let body = std::fs::read(root.join(&path));
                     let response = match body {
                         Err(_) => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
@@ -418,8 +448,13 @@ fn serve(root: &Path, stall_data_reads: bool) -> String {
                                 }
                                 None => ("200 OK", body, String::new()),
                             };
+                            let ranges = if serving == Serving::Plainly {
+                                ""
+                            } else {
+                                "Accept-Ranges: bytes\r\n"
+                            };
                             let mut head = format!(
-                                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}Accept-Ranges: bytes\r\nLast-Modified: Mon, 23 Nov 2026 10:00:00 GMT\r\nETag: \"fixed\"\r\n\r\n",
+                                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}{ranges}Last-Modified: Mon, 23 Nov 2026 10:00:00 GMT\r\nETag: \"fixed\"\r\n\r\n",
                                 slice.len()
                             )
                             .into_bytes();
