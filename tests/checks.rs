@@ -76,6 +76,39 @@ fn a_duplicate_order_id_fails_the_run_and_publishes_nothing() {
     assert!(!out.join("report.html").exists() && !out.join("tables").exists());
 }
 
+/// A NaN or infinite amount (a float column from a broken export) stops
+/// the run at the check, counting the rows, instead of failing five steps
+/// with "Cannot cast to Decimal128(38, 6). Overflowing on NaN".
+#[test]
+fn an_amount_that_is_not_a_number_fails_the_check_naming_the_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut orders = GOOD.to_vec();
+    orders.push((4, 1, "2026-06-02 10:00:00", f64::NAN, "completed"));
+    orders.push((5, 2, "2026-06-03 10:00:00", f64::INFINITY, "completed"));
+    orders.push((6, 3, "2026-06-04 10:00:00", f64::NEG_INFINITY, "returned"));
+    let o = run_with_orders(tmp.path(), &orders);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("check `orders.amount_is_a_number` on `orders` found 3 failing rows"),
+        "{}",
+        stderr(&o)
+    );
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    let c = check(&r, "orders.amount_is_a_number");
+    let mut ids: Vec<i64> = (c["sample"].as_array().unwrap().iter())
+        .map(|row| row["order_id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, [4, 5, 6]);
+    assert_eq!(step_result(&r, "headline")["status"], "skipped");
+
+    // The good orders alone pass it.
+    let tmp = tempfile::tempdir().unwrap();
+    assert_exit(&run_with_orders(tmp.path(), &GOOD), 0);
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    assert_eq!(check(&r, "orders.amount_is_a_number")["status"], "pass");
+}
+
 #[test]
 fn a_null_customer_id_is_named_with_a_sample_row() {
     let tmp = tempfile::tempdir().unwrap();
