@@ -89,12 +89,14 @@ fn an_amount_that_is_not_a_number_fails_the_check_naming_the_rows() {
     let o = run_with_orders(tmp.path(), &orders);
     assert_exit(&o, 1);
     assert!(
-        stderr(&o).contains("check `orders.amount_is_a_number` on `orders` found 3 failing rows"),
+        stderr(&o).contains(
+            "check `orders_asof.amount_is_a_number` on `orders_asof` found 3 failing rows"
+        ),
         "{}",
         stderr(&o)
     );
     let r = read_json(&tmp.path().join("out/run_results.json"));
-    let c = check(&r, "orders.amount_is_a_number");
+    let c = check(&r, "orders_asof.amount_is_a_number");
     let mut ids: Vec<i64> = (c["sample"].as_array().unwrap().iter())
         .map(|row| row["order_id"].as_i64().unwrap())
         .collect();
@@ -106,7 +108,10 @@ fn an_amount_that_is_not_a_number_fails_the_check_naming_the_rows() {
     let tmp = tempfile::tempdir().unwrap();
     assert_exit(&run_with_orders(tmp.path(), &GOOD), 0);
     let r = read_json(&tmp.path().join("out/run_results.json"));
-    assert_eq!(check(&r, "orders.amount_is_a_number")["status"], "pass");
+    assert_eq!(
+        check(&r, "orders_asof.amount_is_a_number")["status"],
+        "pass"
+    );
 }
 
 #[test]
