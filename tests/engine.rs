@@ -1168,7 +1168,7 @@ fn sample_orders_come_in_time_order_with_ids_counting_up() {
     let written: usize = stdout(&o)
         .split(", ")
         .find_map(|part| part.strip_suffix(" orders"))
-        .and_then(|n| n.parse().ok())
+        .and_then(|n| n.replace(',', "").parse().ok())
         .unwrap_or_else(|| panic!("no order count in {}", stdout(&o)));
     let orders_dir = tmp.path().join("d/orders");
     assert_eq!(

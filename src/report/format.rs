@@ -132,13 +132,7 @@ impl Formatter {
             Some((i, f)) => (i, Some(f)),
             None => (s.as_str(), None),
         };
-        let mut grouped = String::new();
-        for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
+        let grouped = crate::text::group_thousands(int);
         // No minus sign on a value that rounds to zero.
         let negative = v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0');
         let mut out = String::new();
