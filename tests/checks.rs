@@ -77,31 +77,34 @@ fn a_duplicate_order_id_fails_the_run_and_publishes_nothing() {
 }
 
 /// A NaN or infinite amount (a float column from a broken export) stops
-/// the run at the check, counting the rows, instead of failing five steps
-/// with "Cannot cast to Decimal128(38, 6). Overflowing on NaN".
+/// the run at the check, naming the customers it reaches, instead of failing
+/// five steps with "Cannot cast to Decimal128(38, 6). Overflowing on NaN".
 #[test]
-fn an_amount_that_is_not_a_number_fails_the_check_naming_the_rows() {
+fn an_amount_that_is_not_a_number_fails_the_check_naming_the_customers() {
     let tmp = tempfile::tempdir().unwrap();
     let mut orders = GOOD.to_vec();
+    // Customer 1: NaN and +inf; customer 3: a refund of -inf; customer 2
+    // clean; a cancelled order's amount counts nowhere, so it is no matter.
     orders.push((4, 1, "2026-06-02 10:00:00", f64::NAN, "completed"));
-    orders.push((5, 2, "2026-06-03 10:00:00", f64::INFINITY, "completed"));
+    orders.push((5, 1, "2026-06-03 10:00:00", f64::INFINITY, "completed"));
     orders.push((6, 3, "2026-06-04 10:00:00", f64::NEG_INFINITY, "returned"));
+    orders.push((7, 2, "2026-06-05 10:00:00", f64::NAN, "cancelled"));
     let o = run_with_orders(tmp.path(), &orders);
     assert_exit(&o, 1);
     assert!(
         stderr(&o).contains(
-            "check `orders_asof.amount_is_a_number` on `orders_asof` found 3 failing rows"
+            "check `customer_orders.amounts_are_numbers` on `customer_orders` found 2 failing rows"
         ),
         "{}",
         stderr(&o)
     );
     let r = read_json(&tmp.path().join("out/run_results.json"));
-    let c = check(&r, "orders_asof.amount_is_a_number");
+    let c = check(&r, "customer_orders.amounts_are_numbers");
     let mut ids: Vec<i64> = (c["sample"].as_array().unwrap().iter())
-        .map(|row| row["order_id"].as_i64().unwrap())
+        .map(|row| row["customer_id"].as_i64().unwrap())
         .collect();
     ids.sort();
-    assert_eq!(ids, [4, 5, 6]);
+    assert_eq!(ids, [1, 3]);
     assert_eq!(step_result(&r, "headline")["status"], "skipped");
 
     // The good orders alone pass it.
@@ -109,7 +112,7 @@ fn an_amount_that_is_not_a_number_fails_the_check_naming_the_rows() {
     assert_exit(&run_with_orders(tmp.path(), &GOOD), 0);
     let r = read_json(&tmp.path().join("out/run_results.json"));
     assert_eq!(
-        check(&r, "orders_asof.amount_is_a_number")["status"],
+        check(&r, "customer_orders.amounts_are_numbers")["status"],
         "pass"
     );
 }
