@@ -220,6 +220,50 @@ fn a_wrong_param_type_or_a_value_out_of_bounds_is_refused_with_exit_code_2() {
         stderr(&o)
     );
     assert!(!tmp.path().join("out").exists(), "nothing may be written");
+
+    // A default of the wrong type, or outside its bounds, is the file's
+    // mistake: named at its line. The same value given with --param is not.
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+params:
+  n: { type: int, default: many }
+  days: { type: int, default: 0, min: 1 }
+sources:
+  orders: data/orders/
+steps:
+  a:
+    sql: SELECT {{ n }} AS n, {{ days }} AS days
+",
+    );
+    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("p.yaml:3:3: param `n`: `many` is not a valid int"),
+        "{err}"
+    );
+    assert!(
+        err.contains("p.yaml:4:3: param `days`: `0` is out of its bounds"),
+        "{err}"
+    );
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "validate",
+            p.to_str().unwrap(),
+            "--param",
+            "n=lots",
+            "--param",
+            "days=2",
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("  - param `n`: `lots` is not a valid int"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A small pipeline for one test, with `data/` and `out/` beside it.

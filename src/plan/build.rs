@@ -179,7 +179,21 @@ fn resolve_params(
     }
     match Params::resolve(&param_specs, &overrides.params, today) {
         Ok(p) => (Some(p), errors),
-        Err(errs) => (None, errs),
+        Err(errs) => {
+            // A value the file gives (a default, out of its bounds) is wrong
+            // at the param's line; a `--param` value, on the command line.
+            let from_file = |e: &str| {
+                (loaded.spec.params.keys()).find(|name| {
+                    e.starts_with(&format!("param `{name}`: "))
+                        && !overrides.params.iter().any(|(k, _)| k == *name)
+                })
+            };
+            errors.extend(errs.into_iter().map(|e| match from_file(&e) {
+                Some(name) => format!("{}: {e}", loaded.locate(&["params", name])),
+                None => e,
+            }));
+            (None, errors)
+        }
     }
 }
 

@@ -517,7 +517,6 @@ impl ChartContext {
     }
 }
 
-/// The step tables a template refers to by name.
 /// A report ready to render: its environment, every template it reaches
 /// loaded and parsed, and the step tables they mention.
 pub struct PreparedReport {
