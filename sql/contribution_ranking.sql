@@ -9,7 +9,9 @@
 --   cumulative_share  share of the customers ranked up to and including this one
 --   abc_class         A while the revenue ranked before this customer is
 --                     under 80% of the total, B while under 95%, else C
--- Customers with no completed or refunded order in the window are not ranked.
+-- Customers with no completed or refunded order in the window are not ranked,
+-- and no one is when refunds outweigh purchases there (a net revenue of zero
+-- or less has no shares: a lone refund would be "100% of revenue").
 -- The running and total revenue are added up exactly, as DECIMAL(38, 6) (see
 -- customer_orders.sql), and the classes compare them exactly (before * 5 <
 -- total * 4 is "under 80%"): run after run the last customer's cumulative
@@ -41,3 +43,4 @@ SELECT
         ELSE 'C'
     END AS abc_class
 FROM ranked r CROSS JOIN total t
+WHERE t.exact > 0

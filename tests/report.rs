@@ -366,6 +366,37 @@ fn a_run_dated_before_every_order_says_there_is_none() {
     assert!(read(&out.join("report.zh-CN.html")).contains("统计日及之前没有订单。"));
 }
 
+/// A window where refunds outweigh purchases has no revenue to share out:
+/// as of 2026-06-30 with a one-day window, the fixture's only order that day
+/// is customer 5's refund of 1,000 (orders.csv, order 14). Ranked, that
+/// refund was "100% of revenue" and its customer class A.
+#[test]
+fn a_window_where_refunds_outweigh_purchases_ranks_no_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    analyses_fixture(&data, true);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &["--param", "contribution_window_days=1"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(
+        rows(&read_parquet(&out.join("tables/contribution_ranking"))),
+        0
+    );
+    let md = read(&out.join("report.md"));
+    assert!(md.contains("| Revenue, last 1 days | −$1,000 |"), "{md}");
+    let why = "No data for this section: refunds outweighed purchases in the 1 days up to the run date, so there is no revenue to share out.";
+    assert_eq!(md.matches(why).count(), 2, "{md}");
+    assert!(!md.contains("| A | 1 |") && !md.contains("Top 20%"), "{md}");
+    let zh = read(&out.join("report.zh-CN.html"));
+    assert!(zh.contains("统计日前1天内退款多于购买，没有可分配的收入。"));
+}
+
 #[test]
 fn a_run_dated_after_a_year_without_orders_reports_no_contribution() {
     let tmp = tempfile::tempdir().unwrap();
