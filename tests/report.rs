@@ -389,10 +389,13 @@ fn a_window_where_refunds_outweigh_purchases_ranks_no_one() {
         0
     );
     let md = read(&out.join("report.md"));
-    assert!(md.contains("| Revenue, last 1 days | −$1,000 |"), "{md}");
-    let why = "No data for this section: refunds outweighed purchases in the 1 days up to the run date, so there is no revenue to share out.";
+    assert!(md.contains("| Revenue, run date | −$1,000 |"), "{md}");
+    let why = "No data for this section: refunds outweighed purchases on the run date, so there is no revenue to share out.";
     assert_eq!(md.matches(why).count(), 2, "{md}");
     assert!(!md.contains("| A | 1 |") && !md.contains("Top 20%"), "{md}");
+    // One day is said as such, not as "1 days".
+    assert!(!md.contains("1 days"), "{md}");
+    assert!(md.contains("cover the run date alone"), "{md}");
     let zh = read(&out.join("report.zh-CN.html"));
     assert!(zh.contains("统计日前1天内退款多于购买，没有可分配的收入。"));
 }
