@@ -200,16 +200,7 @@ async fn execute(
     // The tables the reports read stay registered for them; the others are
     // dropped once no step reads them.
     let keep: HashSet<String> = reports.iter().flat_map(|r| r.tables.clone()).collect();
-    let outcome = run_steps(
-        ctx,
-        plan,
-        &unusable,
-        scratch_root,
-        &jobs,
-        Some(&keep),
-        observer,
-    )
-    .await;
+    let outcome = run_steps(ctx, plan, &unusable, scratch_root, &jobs, &keep, observer).await;
     tracing::debug!(
         outputs = outcome.written.len(),
         "steps done, outputs written"

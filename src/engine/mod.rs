@@ -531,7 +531,7 @@ impl StepResult {
 /// against `max_parallel_steps` like a step, and a failure there fails the
 /// step. A step's table is dropped once nothing left to run reads it (no
 /// step or step check still to run, no output still to write) unless it is
-/// in `keep` (the tables the reports read; `None` keeps them all), so that
+/// in `keep` (the tables the reports read), so that
 /// later steps find its memory. Returns one result per step, in plan order,
 /// whatever happened.
 pub async fn run_steps(
@@ -540,7 +540,7 @@ pub async fn run_steps(
     unusable_sources: &[(String, String)],
     scratch_root: &Url,
     outputs: &[OutputJob],
-    keep: Option<&HashSet<String>>,
+    keep: &HashSet<String>,
     observer: &dyn Observer,
 ) -> StepsOutcome {
     /// What one task of the run gave.
@@ -564,7 +564,7 @@ pub async fn run_steps(
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
     // Outputs of steps that succeeded, waiting for a free slot.
     let mut pending_outputs: VecDeque<OutputJob> = VecDeque::new();
-    let mut releaser = keep.map(|keep| Releaser::new(plan, outputs, keep));
+    let mut releaser = Releaser::new(plan, outputs, keep);
     let mut running = FuturesUnordered::new();
     loop {
         // Outputs of finished steps start first, so that the last step is
@@ -671,9 +671,7 @@ pub async fn run_steps(
                 );
             }
         }
-        if let Some(releaser) = &mut releaser {
-            releaser.release(ctx, &results, &written);
-        }
+        releaser.release(ctx, &results, &written);
         let Some(done) = running.next().await else {
             break;
         };
