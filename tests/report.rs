@@ -20,9 +20,14 @@ fn run(tmp: &Path, pipeline: &Path, out: &Path, with_feedback: bool) -> std::pro
 /// Runs the bundled pipeline on the analyses fixture (with surveys and
 /// complaints) as of `as_of`, which must succeed; returns the output folder.
 fn reports_as_of(tmp: &Path, as_of: &str) -> std::path::PathBuf {
+    reports_with(tmp, as_of, &[])
+}
+
+/// [`reports_as_of`] with more arguments (`--param …`).
+fn reports_with(tmp: &Path, as_of: &str, extra: &[&str]) -> std::path::PathBuf {
     let (data, out) = (tmp.join("data"), tmp.join("out"));
     analyses_fixture(&data, true);
-    let o = run_pipeline(tmp, &bundled_pipeline(), as_of, &data, &out, &[]);
+    let o = run_pipeline(tmp, &bundled_pipeline(), as_of, &data, &out, extra);
     assert_exit(&o, 0);
     out
 }
@@ -373,17 +378,11 @@ fn a_run_dated_before_every_order_says_there_is_none() {
 #[test]
 fn a_window_where_refunds_outweigh_purchases_ranks_no_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
-    analyses_fixture(&data, true);
-    let o = run_pipeline(
+    let out = reports_with(
         tmp.path(),
-        &bundled_pipeline(),
         "2026-06-30",
-        &data,
-        &out,
         &["--param", "contribution_window_days=1"],
     );
-    assert_exit(&o, 0);
     assert_eq!(
         rows(&read_parquet(&out.join("tables/contribution_ranking"))),
         0
