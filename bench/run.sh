@@ -52,6 +52,7 @@ for size in "${sizes[@]}"; do
   "$bin" -q validate "$pipeline" --as-of "$as_of" --param data_root="$data" --show-sql >"$checks"
   n_checks=$(grep -c '^-- check ' "$checks")
   n_steps=$(grep -c '^-- step ' "$checks")
+  n_outputs=$(grep -c '^  - step: ' "$pipeline")
 
   times=(); rss=(); dtimes=(); drss=(); ctimes=(); floors=(); pairs=()
   for i in $(seq "$runs"); do
@@ -134,10 +135,10 @@ echo "== run overhead (the whole pipeline on 1,000 customers): $overhead s"
   echo "their earlier rows, and each row gives the number of runs and the day. Medians of the"
   echo "runs, loyalty and DuckDB $duckdb_version alternating, on the same Parquet files."
   echo
-  echo "- **loyalty**: \`loyalty run\` end to end: $n_checks data checks, $n_steps steps, 16 output tables, 3 reports"
+  echo "- **loyalty**: \`loyalty run\` end to end: $n_checks data checks, $n_steps steps, $n_outputs output tables, 3 reports"
   echo "  (as of this call: rows measured earlier ran the pipeline of their day)."
   echo "- **DuckDB**: the same $n_steps steps (\`sql/\`, with DuckDB-dialect copies from \`bench/duckdb/\`"
-  echo "  where the dialects differ), the same 16 tables written as Parquet; no checks, no reports."
+  echo "  where the dialects differ), the same $n_outputs tables written as Parquet; no checks, no reports."
   echo "- **DuckDB + checks**: the same, plus loyalty's $n_checks data checks run as loyalty runs them"
   echo "  (their queries from \`loyalty validate --show-sql\`, failing rows counted): the same work"
   echo "  but for the reports. The target compares loyalty with plain DuckDB (**loyalty/DuckDB**,"
@@ -153,7 +154,7 @@ echo "== run overhead (the whole pipeline on 1,000 customers): $overhead s"
   echo "  time and DuckDB spills: those rows show what the memory target costs."
   printf -- "- **Run overhead**: %.2f s, the median of 5 whole runs on 1,000 customers (%s orders),\n" "$overhead" "$tiny_orders"
   echo "  where the queries have next to nothing to do: reading the YAML, rendering the SQL,"
-  echo "  planning $n_steps steps and $n_checks checks, writing 16 tables and rendering 3 reports."
+  echo "  planning $n_steps steps and $n_checks checks, writing $n_outputs tables and rendering 3 reports."
   echo
   echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | DuckDB + checks s | loyalty/(DuckDB + checks) | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor | runs | measured |"
   echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"

@@ -463,6 +463,104 @@ fn satisfaction_funnel_churn_index_and_complaints() {
     assert_recovery_groups(&k, [6, 2, 1, 2], [6, 0, 1, 2]);
 }
 
+#[test]
+fn loyalty_programme_members_against_non_members() {
+    // customers.csv marks 1, 3, 4, 6, 11 (and 7, who bought only after the
+    // run date) members; 2, 5, 8, 9, 12 (and 13, who never bought) not;
+    // 10 is blank. Churned (last order over 90 days before): 3 and 6.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let p = table(&out, "loyalty_programme");
+    assert_eq!(
+        col_str(&p, "member_group"),
+        ["member", "non-member", "unknown"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(col_i64(&p, "customers"), [Some(5), Some(5), Some(1)]);
+    assert_eq!(col_i64(&p, "churned"), [Some(2), Some(0), Some(0)]);
+    let rate = col_f64(&p, "churn_rate");
+    assert!(close(rate[0].unwrap(), 0.4) && close(rate[1].unwrap(), 0.0));
+    // Wilson intervals, worked by reference.py: 2 of 5, 0 of 5, 0 of 1.
+    let (low, high) = (
+        col_f64(&p, "churn_rate_low"),
+        col_f64(&p, "churn_rate_high"),
+    );
+    for (got, want) in [
+        (low[0], 0.117618),
+        (high[0], 0.769280),
+        (low[1], 0.0),
+        (high[1], 0.434491),
+        (high[2], 0.793457),
+    ] {
+        assert!((got.unwrap() - want).abs() < 1e-6, "{got:?} against {want}");
+    }
+    // Repeat buyers: 1, 3, 4, 11 of the members; 8, 9, 12 of the others.
+    let repeat = col_f64(&p, "repeat_rate");
+    assert!(close(repeat[0].unwrap(), 0.8) && close(repeat[1].unwrap(), 0.6));
+    assert!(close(repeat[2].unwrap(), 0.0));
+    // Completed orders 2+3+6+1+3 and 1+1+2+2+2.
+    let per = col_f64(&p, "orders_per_customer");
+    assert!(close(per[0].unwrap(), 3.0) && close(per[1].unwrap(), 1.6));
+    // To date: 300+700+240+80+505 and 50+0+120+520+770 (5's refund nets 0).
+    assert_eq!(
+        col_f64(&p, "revenue"),
+        [Some(1825.0), Some(1460.0), Some(10.0)]
+    );
+    assert_eq!(
+        col_f64(&p, "revenue_per_customer"),
+        [Some(365.0), Some(292.0), Some(10.0)]
+    );
+    // In the 365 days from 2025-07-01: 200+400+240+80+505 and 50+0+60+20+770
+    // (9's $500 of 2025-06-30 falls a day outside).
+    assert_eq!(
+        col_f64(&p, "window_revenue_per_customer"),
+        [Some(285.0), Some(180.0), Some(10.0)]
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| Members | 5 | 40.0% | 11.8%–76.9% | 80.0% | 3.0 | $285 |"),
+        "{md}"
+    );
+    assert!(md.contains("| Not marked | 1 | 0.0% |"), "{md}");
+}
+
+#[test]
+fn without_loyalty_member_everyone_is_unknown_and_the_report_says_why() {
+    // A customers table without the column, and without customer 10, who
+    // bought: 10 counts as not marked too.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = tmp.path().join("out");
+    analyses_fixture(&data, true);
+    let ids: Vec<i64> = (1..=13).filter(|&c| c != 10).collect();
+    let batch = arrow::array::RecordBatch::try_from_iter([(
+        "customer_id",
+        std::sync::Arc::new(arrow::array::Int64Array::from(ids)) as arrow::array::ArrayRef,
+    )])
+    .unwrap();
+    write_parquet(&data.join("customers/part-0.parquet"), &batch);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+    let p = table(&out, "loyalty_programme");
+    assert_eq!(col_i64(&p, "customers"), [Some(0), Some(0), Some(11)]);
+    assert_eq!(col_i64(&p, "churned"), [Some(0), Some(0), Some(2)]);
+    assert_eq!(col_f64(&p, "churn_rate")[0], None, "no member: no rate");
+    for report in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(out.join(report)).unwrap();
+        assert!(
+            text.contains("does not mark loyalty-programme members"),
+            "{report}"
+        );
+        assert!(!text.contains("Not marked"), "{report}: no table");
+    }
+}
+
 /// complaint_recovery's four groups in order, with their customers and
 /// those retained.
 fn assert_recovery_groups(
@@ -665,7 +763,7 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
     );
     assert_exit(&o, 0);
     let (a, b) = (all_tables_as_text(&full), all_tables_as_text(&out));
-    assert_eq!(a.len(), 16);
+    assert_eq!(a.len(), 17);
     for (name, rows) in &a {
         assert_eq!(rows, &b[name], "table {name}");
     }

@@ -95,10 +95,10 @@ fn bundled_pipeline_on_hand_worked_orders() {
         .collect();
     assert_eq!(absent, ["surveys", "complaints"]);
     let artifacts = results["artifacts"].as_array().unwrap();
-    // 16 outputs, less the 5 whose steps read the absent surveys or
+    // 17 outputs, less the 5 whose steps read the absent surveys or
     // complaints; 3 reports; the Markdown report's 6 charts (not the two
     // survey charts).
-    assert_eq!(artifacts.len(), 20);
+    assert_eq!(artifacts.len(), 21);
     let co_artifact = artifacts
         .iter()
         .find(|a| a["source"] == "customer_orders")
@@ -544,7 +544,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 28 steps, 16 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 29 steps, 17 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );

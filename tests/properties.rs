@@ -213,6 +213,24 @@ fn lower_satisfaction_churns_more_and_resolved_complaints_churn_less() {
 }
 
 #[test]
+fn loyalty_programme_groups_add_up_to_every_buying_customer() {
+    // The generator marks every customer, 40% of them members.
+    let p = table("loyalty_programme");
+    let customers: Vec<i64> = col_i64(&p, "customers").into_iter().flatten().collect();
+    let buyers = rows(&table("rfm_scores")) as i64;
+    assert_eq!(customers.iter().sum::<i64>(), buyers);
+    assert_eq!(customers[2], 0, "no customer is unmarked");
+    let share = customers[0] as f64 / buyers as f64;
+    assert!((0.36..0.44).contains(&share), "members {share}");
+    let revenue: f64 = col_f64(&p, "revenue").into_iter().flatten().sum();
+    let headline = col_f64(&table("headline"), "revenue")[0].unwrap();
+    assert!(
+        (revenue - headline).abs() < 1e-6,
+        "{revenue} against {headline}"
+    );
+}
+
+#[test]
 fn summary_tables_come_out_in_their_declared_order() {
     // Reports list rows in the order the step's ORDER BY gives them.
     fn sorted_by(name: &str, keys: &[&str]) {
@@ -239,6 +257,7 @@ fn summary_tables_come_out_in_their_declared_order() {
     sorted_by("lifecycle_summary", &["stage_order"]);
     sorted_by("satisfaction_funnel", &["stage_order"]);
     sorted_by("complaint_recovery", &["group_order"]);
+    sorted_by("loyalty_programme", &["group_order"]);
     sorted_by("churn_by_satisfaction", &["csat"]);
     sorted_by("retention_priority", &["abc_class", "level_order"]);
 }

@@ -52,6 +52,7 @@ SUMMARIES = {
     "churn_by_satisfaction": ["csat"],
     "satisfaction_index": ["period"],
     "complaint_recovery": ["group_order"],
+    "loyalty_programme": ["group_order"],
     "headline": [],
 }
 

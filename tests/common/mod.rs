@@ -500,6 +500,7 @@ pub fn analyses_fixture(data: &Path, with_feedback: bool) {
         vec![
             int("customer_id"),
             Field::new("region", DataType::Utf8, true),
+            Field::new("loyalty_member", DataType::Boolean, true),
         ],
         data,
     );
