@@ -561,6 +561,110 @@ fn without_loyalty_member_everyone_is_unknown_and_the_report_says_why() {
     }
 }
 
+#[test]
+fn satisfaction_per_segment() {
+    // The segments of rfm_scores_segments_and_migration; every answer of
+    // surveys.csv falls in the default 365-day window. Worked by hand and by
+    // reference.py: Loyal Customers (4, 11, 12) gave answers 4, 5, 7 and 8,
+    // scored 3.0, 4.1, 1.2 and 4.5 (0.3, 0.3, 0.2, 0.2 weights): index
+    // (3.2 - 1) * 25 = 55; CSAT 4-5 in 2 of 4; NPS 6, 9, 0 (and one blank):
+    // 1 promoter, 2 detractors of 3.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let s = table(&out, "satisfaction_by_segment");
+    assert_eq!(
+        col_str(&s, "segment")[1].as_deref(),
+        Some("Loyal Customers")
+    );
+    assert_eq!(
+        col_i64(&s, "customers"),
+        [0, 3, 1, 2, 0, 0, 0, 2, 1, 1, 1].map(Some)
+    );
+    assert_eq!(
+        col_i64(&s, "responses"),
+        [0, 4, 1, 1, 0, 0, 0, 2, 1, 0, 1].map(Some)
+    );
+    let want = |v: [Option<f64>; 11], got: Vec<Option<f64>>, what: &str| {
+        for (g, w) in got.iter().zip(v) {
+            match (g, w) {
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-6, "{what}: {got:?}"),
+                (g, w) => assert_eq!(*g, w, "{what}: {got:?}"),
+            }
+        }
+    };
+    let n = None;
+    want(
+        [
+            n,
+            Some(55.0),
+            Some(90.0),
+            Some(75.0),
+            n,
+            n,
+            n,
+            Some(85.0),
+            Some(25.0),
+            n,
+            Some(25.0),
+        ],
+        col_f64(&s, "satisfaction_index"),
+        "index",
+    );
+    want(
+        [
+            n,
+            Some(0.5),
+            Some(1.0),
+            Some(1.0),
+            n,
+            n,
+            n,
+            Some(1.0),
+            Some(0.0),
+            n,
+            Some(0.0),
+        ],
+        col_f64(&s, "csat"),
+        "csat",
+    );
+    want(
+        [
+            n,
+            Some(-100.0 / 3.0),
+            Some(100.0),
+            Some(0.0),
+            n,
+            n,
+            n,
+            Some(50.0),
+            Some(-100.0),
+            n,
+            Some(-100.0),
+        ],
+        col_f64(&s, "nps"),
+        "nps",
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| Loyal Customers | 3 | 4 | 55.0 | 50.0% | −33 |"),
+        "{md}"
+    );
+
+    // A 100-day window starts on 2026-03-23: answers 3 (2026-01-10) and 4
+    // (2026-03-01) fall outside. Loyal Customers keep 5, 7 and 8: index
+    // (9.8 / 3 - 1) * 25, CSAT 2 of 3, NPS 9 and 0: 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &["--param", "survey_window_days=100"]);
+    let s = table(&out, "satisfaction_by_segment");
+    assert_eq!(col_i64(&s, "responses")[1], Some(3));
+    assert_eq!(col_i64(&s, "responses")[8], Some(0), "Can't Lose Them");
+    assert!(
+        (col_f64(&s, "satisfaction_index")[1].unwrap() - (9.8 / 3.0 - 1.0) * 25.0).abs() < 1e-6
+    );
+    assert!(close(col_f64(&s, "csat")[1].unwrap(), 2.0 / 3.0));
+    assert!(close(col_f64(&s, "nps")[1].unwrap(), 0.0));
+}
+
 /// complaint_recovery's four groups in order, with their customers and
 /// those retained.
 fn assert_recovery_groups(
@@ -593,7 +697,9 @@ fn without_surveys_and_complaints_their_steps_are_skipped() {
         "retention_priority",
         "satisfaction_funnel",
         "churn_by_satisfaction",
+        "survey_answers",
         "satisfaction_index",
+        "satisfaction_by_segment",
         "complaint_recovery",
     ] {
         assert_eq!(step_result(&results, step)["status"], "skipped", "{step}");
@@ -603,6 +709,7 @@ fn without_surveys_and_complaints_their_steps_are_skipped() {
         "contribution_ranking",
         "cohort_retention",
         "lifecycle_stages",
+        "loyalty_programme",
     ] {
         assert_eq!(step_result(&results, step)["status"], "success", "{step}");
     }
@@ -626,7 +733,7 @@ fn satisfaction_weights_must_sum_to_one() {
     );
     assert_exit(&o, 2);
     assert!(
-        stderr(&o).contains("step `satisfaction_index`")
+        stderr(&o).contains("step `survey_answers`")
             && stderr(&o).contains("must sum to 1; they sum to 1.3"),
         "{}",
         stderr(&o)
@@ -635,8 +742,9 @@ fn satisfaction_weights_must_sum_to_one() {
 
 #[test]
 fn satisfaction_index_leaves_out_values_off_their_scales() {
-    // satisfaction_index.sql on hand-written answers: a CSAT or dimension
-    // score outside 1-5, or an NPS outside 0-10, counts as not given.
+    // survey_answers.sql and satisfaction_index.sql on hand-written answers:
+    // a CSAT or dimension score outside 1-5, or an NPS outside 0-10, counts
+    // as not given.
     let tmp = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"
@@ -660,12 +768,15 @@ steps:
         (6, 6, TIMESTAMP '2026-05-16 09:00:00', 0, -1, 0, 4, 4, 4)
       ) AS t(response_id, customer_id, survey_ts, csat, nps,
              product_quality, service_quality, price, communication)
+  survey_answers:
+    sql_file: {answers}
   satisfaction_index:
     sql_file: {index}
 output_root: out
 outputs:
   - {{ step: satisfaction_index, path: index/ }}
 "#,
+        answers = repo().join("sql/survey_answers.sql").display(),
         index = repo().join("sql/satisfaction_index.sql").display(),
     );
     let pipeline = tmp.path().join("index.yaml");
@@ -763,7 +874,7 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
     );
     assert_exit(&o, 0);
     let (a, b) = (all_tables_as_text(&full), all_tables_as_text(&out));
-    assert_eq!(a.len(), 17);
+    assert_eq!(a.len(), 18);
     for (name, rows) in &a {
         assert_eq!(rows, &b[name], "table {name}");
     }

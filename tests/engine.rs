@@ -95,7 +95,7 @@ fn bundled_pipeline_on_hand_worked_orders() {
         .collect();
     assert_eq!(absent, ["surveys", "complaints"]);
     let artifacts = results["artifacts"].as_array().unwrap();
-    // 17 outputs, less the 5 whose steps read the absent surveys or
+    // 18 outputs, less the 6 whose steps read the absent surveys or
     // complaints; 3 reports; the Markdown report's 6 charts (not the two
     // survey charts).
     assert_eq!(artifacts.len(), 21);
@@ -544,7 +544,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 29 steps, 17 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 31 steps, 18 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );

@@ -258,6 +258,7 @@ fn summary_tables_come_out_in_their_declared_order() {
     sorted_by("satisfaction_funnel", &["stage_order"]);
     sorted_by("complaint_recovery", &["group_order"]);
     sorted_by("loyalty_programme", &["group_order"]);
+    sorted_by("satisfaction_by_segment", &["segment_order"]);
     sorted_by("churn_by_satisfaction", &["csat"]);
     sorted_by("retention_priority", &["abc_class", "level_order"]);
 }

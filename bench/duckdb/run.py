@@ -51,6 +51,7 @@ SUMMARIES = {
     "satisfaction_funnel": ["stage_order"],
     "churn_by_satisfaction": ["csat"],
     "satisfaction_index": ["period"],
+    "satisfaction_by_segment": ["segment_order"],
     "complaint_recovery": ["group_order"],
     "loyalty_programme": ["group_order"],
     "headline": [],
