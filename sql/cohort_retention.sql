@@ -6,6 +6,11 @@
 --                     calendar month (up to as_of)
 --   retention_rate    active_customers / cohort_size (1 at period 0)
 --   revenue           the cohort's purchases minus refunds in that month
+--   revenue_retention revenue / the cohort's revenue at period 0 (its first
+--                     month): above 1 when the customers left spend more than
+--                     the whole cohort did at first; NULL when the first
+--                     month's revenue is 0 or less (refunds outweighed
+--                     purchases), which gives no base to compare with
 -- Every period from 0 to as_of's month is listed, with 0 where nobody bought.
 WITH cohorts AS (
     SELECT customer_id, CAST(date_trunc('month', first_order_date) AS DATE) AS cohort_month
@@ -44,9 +49,11 @@ SELECT
     g.cohort_size,
     COALESCE(a.active_customers, 0) AS active_customers,
     CAST(COALESCE(a.active_customers, 0) AS DOUBLE) / g.cohort_size AS retention_rate,
-    COALESCE(a.revenue, 0) AS revenue
+    COALESCE(a.revenue, 0) AS revenue,
+    COALESCE(a.revenue, 0) / CASE WHEN first.revenue > 0 THEN first.revenue END AS revenue_retention
 FROM grid g
 LEFT JOIN activity a ON a.cohort_month = g.cohort_month AND a.period = g.period
+LEFT JOIN activity first ON first.cohort_month = g.cohort_month AND first.period = 0
 -- COALESCE(a.period, g.period) is g.period; sorting on it (not on g.period
 -- alone) keeps DataFusion 55 from pushing the sort below the join, where the
 -- join's output order was seen scrambled.

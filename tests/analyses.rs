@@ -264,6 +264,7 @@ fn cohorts_churn_and_lifecycle() {
         col_f64(&t, "retention_rate"),
         col_f64(&t, "revenue"),
     );
+    let rev_kept = col_f64(&t, "revenue_retention");
     // Ten cohorts, each followed to June 2026: 18+17+16+13+11+8+6+3+2+1 rows.
     assert_eq!(month.len(), 95);
     let find = |m: &str, p: i64| {
@@ -271,17 +272,19 @@ fn cohorts_churn_and_lifecycle() {
             .find(|&i| month[i].as_deref() == Some(m) && period[i] == Some(p))
             .unwrap_or_else(|| panic!("no row {m} {p}"))
     };
-    for (m, p, e_size, e_active, e_rev) in [
-        ("2025-01-01", 0, 1, 1, 100.0),
-        ("2025-01-01", 1, 1, 0, 0.0),
-        ("2025-01-01", 17, 1, 1, 200.0),
-        ("2025-03-01", 9, 1, 1, 300.0),
-        ("2025-03-01", 12, 1, 1, 100.0),
-        ("2025-11-01", 1, 1, 1, 250.0),
-        ("2025-11-01", 7, 1, 1, 5.0),
-        ("2026-01-01", 5, 1, 1, 40.0),
-        ("2026-05-01", 1, 1, 1, 700.0),
-        ("2026-06-01", 0, 2, 2, 50.0),
+    // The last figure: revenue retention, the month's revenue over the
+    // cohort's first month's (customer 12 bought $70 in May, $700 in June).
+    for (m, p, e_size, e_active, e_rev, e_kept) in [
+        ("2025-01-01", 0, 1, 1, 100.0, 1.0),
+        ("2025-01-01", 1, 1, 0, 0.0, 0.0),
+        ("2025-01-01", 17, 1, 1, 200.0, 2.0),
+        ("2025-03-01", 9, 1, 1, 300.0, 1.0),
+        ("2025-03-01", 12, 1, 1, 100.0, 1.0 / 3.0),
+        ("2025-11-01", 1, 1, 1, 250.0, 1.0),
+        ("2025-11-01", 7, 1, 1, 5.0, 0.02),
+        ("2026-01-01", 5, 1, 1, 40.0, 1.0),
+        ("2026-05-01", 1, 1, 1, 700.0, 10.0),
+        ("2026-06-01", 0, 2, 2, 50.0, 1.0),
     ] {
         let i = find(m, p);
         assert_eq!(
@@ -291,6 +294,7 @@ fn cohorts_churn_and_lifecycle() {
         );
         assert!(close(rev[i].unwrap(), e_rev), "{m} {p}");
         assert!(close(rate[i].unwrap(), e_active as f64 / e_size as f64));
+        assert!(close(rev_kept[i].unwrap(), e_kept), "{m} {p}");
     }
     // Customer 5's purchase and same-month refund: active, revenue 0.
     assert!(close(rev[find("2026-06-01", 0)].unwrap(), 50.0));
@@ -994,6 +998,59 @@ fn run_on_one_days_orders(tmp: &Path, orders: &[(i64, f64)]) -> std::path::PathB
     let o = run_pipeline(tmp, &bundled_pipeline(), "2026-06-30", &data, &out, &[]);
     assert_exit(&o, 0);
     out
+}
+
+#[test]
+fn a_cohort_whose_first_month_nets_no_revenue_has_no_revenue_retention() {
+    // Customer 1 bought $100 in May and returned $150 of it; customer 2
+    // bought $40 in May. The May cohort netted -$10: no base to compare
+    // June's $80 with. The April cohort (customer 3, $50 then $25) keeps 0.5.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3]),
+    );
+    let rows = [
+        (1, 1, "2026-05-10 10:00:00", 100.0, "completed"),
+        (2, 1, "2026-05-12 10:00:00", -150.0, "returned"),
+        (3, 2, "2026-05-20 10:00:00", 40.0, "completed"),
+        (4, 1, "2026-06-03 10:00:00", 80.0, "completed"),
+        (5, 3, "2026-04-02 10:00:00", 50.0, "completed"),
+        (6, 3, "2026-05-02 10:00:00", 25.0, "completed"),
+    ];
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&rows));
+    let out = tmp.path().join("out");
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+    let t = table(&out, "cohort_retention");
+    let rows: Vec<_> = col_str(&t, "cohort_month")
+        .into_iter()
+        .zip(col_i64(&t, "period"))
+        .zip(
+            col_f64(&t, "revenue")
+                .into_iter()
+                .zip(col_f64(&t, "revenue_retention")),
+        )
+        .map(|((m, p), (r, k))| (m.unwrap(), p.unwrap(), r.unwrap(), k))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("2026-04-01".to_string(), 0, 50.0, Some(1.0)),
+            ("2026-04-01".to_string(), 1, 25.0, Some(0.5)),
+            ("2026-04-01".to_string(), 2, 0.0, Some(0.0)),
+            ("2026-05-01".to_string(), 0, -10.0, None),
+            ("2026-05-01".to_string(), 1, 80.0, None),
+        ]
+    );
 }
 
 #[test]

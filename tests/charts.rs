@@ -40,9 +40,23 @@ fn heatmap_svg() {
         vec![Some(1.0), Some(0.5), Some(0.25)],
         vec![Some(1.0), Some(0.4), None],
     ];
-    let svg = charts::heatmap("Retention by cohort", &rows, &cols, &values, &pct).unwrap();
+    let svg = charts::heatmap("Retention by cohort", &rows, &cols, &values, &pct, None).unwrap();
     assert_no_empty_slot(&svg);
     insta::assert_snapshot!("heatmap", svg);
+}
+
+#[test]
+fn heatmap_shading_saturates_where_asked() {
+    // Revenue retention of 100% and 1000%: shaded against the largest value
+    // the 100% cell is pale; saturating at 1 both take the darkest blue.
+    let rows = ["Jan 2026"].map(String::from);
+    let cols = ["0", "1"].map(String::from);
+    let values = vec![vec![Some(1.0), Some(10.0)]];
+    let darkest = |svg: &str| svg.matches("fill=\"#2B6CB0\"").count();
+    let by_max = charts::heatmap("R", &rows, &cols, &values, &pct, None).unwrap();
+    let saturated = charts::heatmap("R", &rows, &cols, &values, &pct, Some(1.0)).unwrap();
+    assert_eq!(darkest(&by_max), 1, "{by_max}");
+    assert_eq!(darkest(&saturated), 2, "{saturated}");
 }
 
 #[test]

@@ -96,9 +96,9 @@ fn bundled_pipeline_on_hand_worked_orders() {
     assert_eq!(absent, ["surveys", "complaints"]);
     let artifacts = results["artifacts"].as_array().unwrap();
     // 18 outputs, less the 6 whose steps read the absent surveys or
-    // complaints; 3 reports; the Markdown report's 6 charts (not the two
+    // complaints; 3 reports; the Markdown report's 7 charts (not the two
     // survey charts).
-    assert_eq!(artifacts.len(), 21);
+    assert_eq!(artifacts.len(), 22);
     let co_artifact = artifacts
         .iter()
         .find(|a| a["source"] == "customer_orders")

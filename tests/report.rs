@@ -108,10 +108,10 @@ fn html_report_is_self_contained_and_has_every_section() {
         .map(|id| html.find(&format!("<section id=\"{id}\">")).unwrap())
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(html.matches("<svg role=\"img\"").count(), 8);
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 9);
     assert_eq!(
         html.matches("<title>").count(),
-        9,
+        10,
         "the page's and each chart's"
     );
     assert!(html.contains("@media print"));
@@ -344,7 +344,7 @@ fn sections_without_data_say_so() {
     let html = read(&out.join("report.html"));
     assert_eq!(
         html.matches("<svg role=\"img\"").count(),
-        6,
+        7,
         "no survey charts"
     );
 }

@@ -132,13 +132,16 @@ fn slots(n: usize) -> SegmentedCoord<RangedCoordusize> {
 }
 
 /// A grid of cells shaded by value (white → blue), with the value written in
-/// each cell when there is room. `None` cells stay blank.
+/// each cell when there is room. `None` cells stay blank. The shade is
+/// darkest at `saturate_at` and above, where given (so that one cell of
+/// 1000% does not pale the rest), else at the largest value.
 pub fn heatmap(
     title: &str,
     rows: &[String],
     cols: &[String],
     values: &[Vec<Option<f64>>],
     value_text: &dyn Fn(f64) -> String,
+    saturate_at: Option<f64>,
 ) -> DrawResult<String> {
     let (nr, nc) = (rows.len().max(1), cols.len().max(1));
     let cell_h = if nr > 20 { 18 } else { 26 };
@@ -147,12 +150,15 @@ pub fn heatmap(
     let rotate = nc > 8 && col_label > 3;
     let x_area = if rotate { col_label * 6 + 16 } else { 28 };
     let height = 50 + x_area + cell_h * nr as u32;
-    let max = values
-        .iter()
-        .flatten()
-        .flatten()
-        .cloned()
-        .fold(0.0, f64::max)
+    let max = saturate_at
+        .unwrap_or_else(|| {
+            values
+                .iter()
+                .flatten()
+                .flatten()
+                .cloned()
+                .fold(0.0, f64::max)
+        })
         .max(1e-9);
     let cell_w = (WIDTH - label_width.min(240) - 30) / nc as u32;
     let mut svg = String::new();

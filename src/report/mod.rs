@@ -402,9 +402,10 @@ impl ChartContext {
     }
 
     /// `heatmap(rows, row=…, col=…, value=…, title=…, format=…, translate=…,
-    /// translate_cols=…, row_order=…, col_order=…)`: rows and columns in the
-    /// order of the numeric `row_order`/`col_order` columns where given, else
-    /// in order of first appearance.
+    /// translate_cols=…, row_order=…, col_order=…, saturate_at=…)`: rows and
+    /// columns in the order of the numeric `row_order`/`col_order` columns
+    /// where given, else in order of first appearance; cells shaded up to
+    /// `saturate_at` where given, else up to the largest value.
     fn heatmap(&self, rows: &Value, kw: &Kwargs) -> FnResult {
         let title: String = kw.get("title")?;
         let translate: Option<String> = kw.get("translate")?;
@@ -413,6 +414,7 @@ impl ChartContext {
         let c = column(rows, &kw.get::<String>("col")?)?;
         let v = numbers(rows, &kw.get::<String>("value")?)?;
         let kind: Option<String> = kw.get("format")?;
+        let saturate_at: Option<f64> = kw.get("saturate_at")?;
         let order_of = |key: &str| -> Result<Option<Vec<Option<f64>>>, minijinja::Error> {
             kw.get::<Option<String>>(key)?
                 .map(|col| numbers(rows, &col))
@@ -439,7 +441,7 @@ impl ChartContext {
         kw.assert_all_used()?;
         let text = self.value_text(kind.as_deref().unwrap_or("num"));
         self.emit(&title, || {
-            charts::heatmap(&title, &row_labels, &col_labels, &grid, &*text)
+            charts::heatmap(&title, &row_labels, &col_labels, &grid, &*text, saturate_at)
         })
     }
 
