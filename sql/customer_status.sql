@@ -2,13 +2,15 @@
 -- completed order. A customer is churned when their last completed order is
 -- more than `churn_days` days before as_of (as_of - last_order_date > churn_days).
 -- `churned_prev` is the same at the previous period (as_of - compare_days),
--- for customers who had bought by then.
+-- for customers who had bought by then. orders, monetary and window_revenue
+-- are customer_orders', passed on for the steps that group customers.
 SELECT
     customer_id,
     first_order_date,
     last_order_date,
     orders,
     monetary,
+    window_revenue,
     {{ as_of }} - last_order_date AS days_since_last_order,
     ({{ as_of }} - last_order_date) > {{ churn_days }} AS churned,
     CASE

@@ -15,22 +15,19 @@
 -- Every group is listed, with 0 customers where none falls in it. Money is
 -- added up exactly, as in customer_orders.sql.
 WITH grouped AS (
-    SELECT st.churned, st.orders, st.monetary, co.window_revenue,
-        CASE
-            WHEN c.loyalty_member THEN 'member'
-            WHEN NOT c.loyalty_member THEN 'non-member'
-            ELSE 'unknown'
-        END AS member_group
+    SELECT st.churned, st.orders, st.monetary, st.window_revenue, c.loyalty_member
     FROM customer_status st
-    JOIN customer_orders co ON co.customer_id = st.customer_id
     LEFT JOIN customers c ON c.customer_id = st.customer_id
 ),
+-- Grouped on the flag itself (true, false, NULL), named after: a name per
+-- customer would cost more than the grouping.
 groups AS (
-    SELECT * FROM (VALUES (1, 'member'), (2, 'non-member'), (3, 'unknown'))
-        AS t(group_order, member_group)
+    SELECT * FROM (VALUES
+        (1, 'member', TRUE), (2, 'non-member', FALSE), (3, 'unknown', CAST(NULL AS BOOLEAN))
+    ) AS t(group_order, member_group, loyalty_member)
 ),
 agg AS (
-    SELECT member_group,
+    SELECT loyalty_member,
         COUNT(*) AS customers,
         COUNT(*) FILTER (WHERE churned) AS churned,
         COUNT(*) FILTER (WHERE orders >= 2) AS repeat_customers,
@@ -38,7 +35,7 @@ agg AS (
         CAST(SUM(CAST(monetary AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
         CAST(SUM(CAST(window_revenue AS DECIMAL(38, 6))) AS DOUBLE) AS window_revenue
     FROM grouped
-    GROUP BY member_group
+    GROUP BY loyalty_member
 ),
 rates AS (
     SELECT g.group_order, g.member_group,
@@ -47,7 +44,7 @@ rates AS (
         CAST(a.churned AS DOUBLE) / NULLIF(a.customers, 0) AS p,
         CAST(a.customers AS DOUBLE) AS n,
         a.repeat_customers, a.orders, a.revenue, a.window_revenue
-    FROM groups g LEFT JOIN agg a ON a.member_group = g.member_group
+    FROM groups g LEFT JOIN agg a ON a.loyalty_member IS NOT DISTINCT FROM g.loyalty_member
 )
 SELECT
     group_order,

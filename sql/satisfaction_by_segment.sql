@@ -27,15 +27,11 @@ per_segment AS (
             / NULLIF(COUNT(nps), 0) AS nps
     FROM answers
     GROUP BY segment
-),
-sizes AS (
-    SELECT segment, COUNT(*) AS customers FROM rfm_scores GROUP BY segment
 )
-SELECT s.segment_order, s.segment,
-    COALESCE(z.customers, 0) AS customers,
+-- rfm_segment_summary lists every segment, in order, with its customers.
+SELECT s.segment_order, s.segment, s.customers,
     COALESCE(p.responses, 0) AS responses,
     p.satisfaction_index, p.csat, p.nps
-FROM rfm_segment_actions s
-LEFT JOIN sizes z ON z.segment = s.segment
+FROM rfm_segment_summary s
 LEFT JOIN per_segment p ON p.segment = s.segment
 ORDER BY s.segment_order

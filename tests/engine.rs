@@ -544,7 +544,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 31 steps, 18 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 32 steps, 18 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );

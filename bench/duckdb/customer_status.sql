@@ -9,6 +9,7 @@ SELECT
     last_order_date,
     orders,
     monetary,
+    window_revenue,
     {{ as_of }} - last_order_date AS days_since_last_order,
     ({{ as_of }} - last_order_date) > {{ churn_days }} AS churned,
     CASE
