@@ -96,6 +96,7 @@ for size in "${sizes[@]}"; do
     exit 1
   }
   echo "$same"
+  n_compared=$(grep -o 'compared [0-9]* summary tables' <<<"$same" | grep -o '[0-9]*')
   t=$(printf '%s\n' "${times[@]}" | median)
   d=$(printf '%s\n' "${dtimes[@]}" | median)
   c=$(printf '%s\n' "${ctimes[@]}" | median)
@@ -144,7 +145,7 @@ echo "== run overhead (the whole pipeline on 1,000 customers): $overhead s"
   echo "  but for the reports. The target compares loyalty with plain DuckDB (**loyalty/DuckDB**,"
   echo "  the ratio of the medians; \"pairs\": the lowest and highest ratio of a loyalty run to the"
   echo "  DuckDB run right after it, which shows how far this host's noise moves it)."
-  echo "- Both engines' 12 summary tables were compared row by row before the figures were"
+  echo "- Both engines' $n_compared summary tables were compared row by row before the figures were"
   echo "  written (\`bench/duckdb/run.py --compare\`), and agreed."
   echo "- **scan floor**: one read of the order columns the pipeline needs, as a loyalty run"
   echo "  (\`bench/scan_floor.yaml\`)."
