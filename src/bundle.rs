@@ -25,15 +25,26 @@ pub const RECORD: &str = ".loyalty-bundle.json";
 /// wrote and nobody changed since (replaced by this version's).
 pub struct Extracted {
     pub pipeline: PathBuf,
-    pub kept: Vec<PathBuf>,
+    pub kept: Vec<Kept>,
     pub updated: Vec<PathBuf>,
+}
+
+/// A file the user changed, kept as it is; where this version bundles
+/// another file than the one the user started from, that one is written
+/// beside it (`<name>.bundled`) to merge from: an edited pipeline file kept
+/// through an upgrade may lack a step the updated SQL reads.
+pub struct Kept {
+    pub path: PathBuf,
+    pub bundled_beside: Option<PathBuf>,
 }
 
 /// Writes the bundled pipeline, SQL and templates under `dest`, keeping the
 /// layout of the repository. A file already there with other contents is
 /// replaced when it is as an earlier `extract` wrote it (this version's
 /// SQL and templates then reach a copy written before an upgrade), and
-/// kept and listed when it was edited since.
+/// kept and listed when it was edited since, with this version's beside it
+/// when that differs from the one the edit started from (or that is not
+/// known: a folder written before the record was kept).
 pub fn extract(dest: &Path) -> Result<Extracted> {
     let record_path = dest.join(RECORD);
     let written_before: BTreeMap<String, String> = std::fs::read(&record_path)
@@ -66,7 +77,7 @@ struct Extraction {
     /// Relative path → hash of what the last `extract` wrote there.
     written_before: BTreeMap<String, String>,
     written: BTreeMap<String, String>,
-    kept: Vec<PathBuf>,
+    kept: Vec<Kept>,
     updated: Vec<PathBuf>,
 }
 
@@ -81,10 +92,23 @@ impl Extraction {
                 Ok(existing) if self.written_before.get(&relative) != Some(&hash(&existing)) => {
                     // Edited since it was written: the user's, kept. What
                     // was written before stays on record for the next run.
-                    self.kept.push(path);
-                    if let Some(before) = self.written_before.get(&relative) {
+                    let started_from = self.written_before.get(&relative);
+                    let bundled_beside = if started_from == Some(&bundled) {
+                        None
+                    } else {
+                        let mut name = path.file_name().unwrap_or_default().to_os_string();
+                        name.push(".bundled");
+                        let beside = path.with_file_name(name);
+                        std::fs::write(&beside, file.contents()).map_err(|e| io_err(&beside, e))?;
+                        Some(beside)
+                    };
+                    if let Some(before) = started_from {
                         self.written.insert(relative, before.clone());
                     }
+                    self.kept.push(Kept {
+                        path,
+                        bundled_beside,
+                    });
                     continue;
                 }
                 Ok(_) => {

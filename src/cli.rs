@@ -354,8 +354,15 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
             if kept.len() == 1 { "it" } else { "them" },
             if kept.len() == 1 { "one" } else { "ones" }
         );
-        for path in &kept {
-            say!("  {}", path.display());
+        for k in &kept {
+            match &k.bundled_beside {
+                None => say!("  {}", k.path.display()),
+                Some(beside) => say!(
+                    "  {} (this version's differs from the one you started from: it is beside yours as {}; merge your changes into it)",
+                    k.path.display(),
+                    beside.display()
+                ),
+            }
         }
     }
     // Absolute: a relative location in a param is taken from the pipeline

@@ -1341,6 +1341,10 @@ fn demo_runs_from_any_directory() {
         "{}",
         stdout(&o)
     );
+    assert!(
+        !demo.join("sql/headline.sql.bundled").exists(),
+        "the edit started from this version's file: nothing to merge"
+    );
 
     // A file as an older loyalty wrote it, unchanged since (its contents
     // are those the record of what was written holds), is brought up to
@@ -1364,6 +1368,30 @@ fn demo_runs_from_any_directory() {
     assert!(
         stdout(&o).contains("updated 1 file an earlier version wrote")
             && stdout(&o).contains("kept 1 file you changed"),
+        "{}",
+        stdout(&o)
+    );
+
+    // The edited file started from an older version's, and this version
+    // bundles another: the user's is kept, this version's written beside it
+    // to merge from (an edited pipeline file kept through an upgrade may
+    // lack a step the updated SQL reads).
+    let mut record = read_json(&record_path);
+    record["sql/headline.sql"] = fnv1a_hex(b"-- an older headline\nSELECT 1\n").into();
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(demo.join("sql/headline.sql.bundled")).unwrap(),
+        std::fs::read_to_string(repo().join("sql/headline.sql")).unwrap()
+    );
+    assert!(
+        stdout(&o).contains("beside yours as ")
+            && stdout(&o).contains("headline.sql.bundled; merge your changes into it"),
         "{}",
         stdout(&o)
     );
