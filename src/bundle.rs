@@ -96,9 +96,7 @@ impl Extraction {
                     let bundled_beside = if started_from == Some(&bundled) {
                         None
                     } else {
-                        let mut name = path.file_name().unwrap_or_default().to_os_string();
-                        name.push(".bundled");
-                        let beside = path.with_file_name(name);
+                        let beside = bundled_beside_path(&path);
                         std::fs::write(&beside, file.contents()).map_err(|e| io_err(&beside, e))?;
                         Some(beside)
                     };
@@ -113,7 +111,7 @@ impl Extraction {
                 }
                 Ok(_) => {
                     std::fs::write(&path, file.contents()).map_err(|e| io_err(&path, e))?;
-                    self.updated.push(path);
+                    self.updated.push(path.clone());
                 }
                 Err(_) => {
                     if let Some(parent) = path.parent() {
@@ -123,12 +121,25 @@ impl Extraction {
                 }
             }
             self.written.insert(relative, bundled);
+            // The bundled file is in place: a copy written beside an edited
+            // one earlier has been taken (or the edit deleted) and goes.
+            let beside = bundled_beside_path(&path);
+            if std::fs::read(&beside).is_ok_and(|b| b == file.contents()) {
+                std::fs::remove_file(&beside).map_err(|e| io_err(&beside, e))?;
+            }
         }
         for sub in dir.dirs() {
             self.write(sub, dest, top)?;
         }
         Ok(())
     }
+}
+
+/// Where this version's copy of an edited file goes: `<name>.bundled`.
+fn bundled_beside_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".bundled");
+    path.with_file_name(name)
 }
 
 /// FNV-1a, 64 bits, as hex: stable across Rust versions and platforms

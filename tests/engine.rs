@@ -1395,6 +1395,20 @@ fn demo_runs_from_any_directory() {
         "{}",
         stdout(&o)
     );
+
+    // Taking the bundled version (deleting the edit) also takes away the
+    // copy beside it.
+    std::fs::remove_file(&edited).unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(&edited).unwrap(),
+        std::fs::read_to_string(repo().join("sql/headline.sql")).unwrap()
+    );
+    assert!(!demo.join("sql/headline.sql.bundled").exists());
 }
 
 /// FNV-1a (64 bits, hex), written out from its definition.
