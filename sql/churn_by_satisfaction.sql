@@ -6,6 +6,7 @@
 -- ones, 10% of fairly satisfied ones and 1-2% (1.5% here) of highly satisfied
 -- ones. CSAT 1 (very dissatisfied) has no figure of its own there and takes
 -- the barely-satisfied one. Edit the benchmark VALUES to use your own.
+{%- from "_figures.sql" import wilson_interval %}
 WITH benchmark AS (
     SELECT * FROM (VALUES
         (1, 'very dissatisfied', 'barely satisfied or worse', 0.80),
@@ -30,10 +31,7 @@ rates AS (
 SELECT
     csat, label, customers, churned,
     p AS churn_rate,
-    (p + 1.96 * 1.96 / (2 * n) - 1.96 * SQRT(p * (1 - p) / n + 1.96 * 1.96 / (4 * n * n)))
-        / (1 + 1.96 * 1.96 / n) AS churn_rate_low,
-    (p + 1.96 * 1.96 / (2 * n) + 1.96 * SQRT(p * (1 - p) / n + 1.96 * 1.96 / (4 * n * n)))
-        / (1 + 1.96 * 1.96 / n) AS churn_rate_high,
+    {{ wilson_interval("p", "n") }},
     benchmark_label,
     benchmark_churn_rate
 FROM rates

@@ -14,6 +14,7 @@
 -- scheme only give discounts to customers who would have stayed anyway?
 -- Every group is listed, with 0 customers where none falls in it. Money is
 -- added up exactly, as in customer_orders.sql.
+{%- from "_figures.sql" import wilson_interval %}
 WITH grouped AS (
     SELECT st.churned, st.orders, st.monetary, st.window_revenue, c.loyalty_member
     FROM customer_status st
@@ -52,10 +53,7 @@ SELECT
     customers,
     churned,
     p AS churn_rate,
-    (p + 1.96 * 1.96 / (2 * n) - 1.96 * SQRT(p * (1 - p) / n + 1.96 * 1.96 / (4 * n * n)))
-        / (1 + 1.96 * 1.96 / n) AS churn_rate_low,
-    (p + 1.96 * 1.96 / (2 * n) + 1.96 * SQRT(p * (1 - p) / n + 1.96 * 1.96 / (4 * n * n)))
-        / (1 + 1.96 * 1.96 / n) AS churn_rate_high,
+    {{ wilson_interval("p", "n") }},
     CAST(repeat_customers AS DOUBLE) / NULLIF(customers, 0) AS repeat_rate,
     CAST(orders AS DOUBLE) / NULLIF(customers, 0) AS orders_per_customer,
     COALESCE(revenue, 0) AS revenue,

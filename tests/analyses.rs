@@ -982,18 +982,28 @@ outputs:
 /// The bundled pipeline at 2026-06-30 on completed orders of 2026-06-01, given
 /// as (customer, amount) in the order they are written; customers 1 to 4.
 fn run_on_one_days_orders(tmp: &Path, orders: &[(i64, f64)]) -> std::path::PathBuf {
-    let data = tmp.join("data");
-    write_parquet(
-        &data.join("customers/part-0.parquet"),
-        &customers_batch(&[1, 2, 3, 4]),
-    );
     let rows: Vec<_> = (1..)
         .zip(orders)
         .map(|(order, &(customer, amount))| {
             (order, customer, "2026-06-01 10:00:00", amount, "completed")
         })
         .collect();
-    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&rows));
+    run_on_orders(tmp, &[1, 2, 3, 4], &rows)
+}
+
+/// The bundled pipeline at 2026-06-30 on these customers and orders (as
+/// `orders_batch` takes them); returns the output folder.
+fn run_on_orders(
+    tmp: &Path,
+    customers: &[i64],
+    orders: &[(i64, i64, &str, f64, &str)],
+) -> std::path::PathBuf {
+    let data = tmp.join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(customers),
+    );
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(orders));
     let out = tmp.join("out");
     let o = run_pipeline(tmp, &bundled_pipeline(), "2026-06-30", &data, &out, &[]);
     assert_exit(&o, 0);
@@ -1006,12 +1016,7 @@ fn a_cohort_whose_first_month_nets_no_revenue_has_no_revenue_retention() {
     // bought $40 in May. The May cohort netted -$10: no base to compare
     // June's $80 with. The April cohort (customer 3, $50 then $25) keeps 0.5.
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_parquet(
-        &data.join("customers/part-0.parquet"),
-        &customers_batch(&[1, 2, 3]),
-    );
-    let rows = [
+    let orders = [
         (1, 1, "2026-05-10 10:00:00", 100.0, "completed"),
         (2, 1, "2026-05-12 10:00:00", -150.0, "returned"),
         (3, 2, "2026-05-20 10:00:00", 40.0, "completed"),
@@ -1019,17 +1024,7 @@ fn a_cohort_whose_first_month_nets_no_revenue_has_no_revenue_retention() {
         (5, 3, "2026-04-02 10:00:00", 50.0, "completed"),
         (6, 3, "2026-05-02 10:00:00", 25.0, "completed"),
     ];
-    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&rows));
-    let out = tmp.path().join("out");
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &out,
-        &[],
-    );
-    assert_exit(&o, 0);
+    let out = run_on_orders(tmp.path(), &[1, 2, 3], &orders);
     let t = table(&out, "cohort_retention");
     let rows: Vec<_> = col_str(&t, "cohort_month")
         .into_iter()

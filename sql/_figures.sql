@@ -1,0 +1,31 @@
+{#- Figures that more than one step computes, defined once here. Not a step:
+    steps import them, e.g.
+    {% from "_figures.sql" import wilson_interval %}
+    Arguments are SQL expressions, written as given. -#}
+
+{#- The 95% Wilson score interval (z = 1.96) of the rate `p` over `n` cases
+    (a DOUBLE), as churn_rate_low and churn_rate_high; NULL where n is 0. -#}
+{%- macro wilson_interval(p, n) -%}
+    ({{ p | safe }} + 1.96 * 1.96 / (2 * {{ n | safe }}) - 1.96 * SQRT({{ p | safe }} * (1 - {{ p | safe }}) / {{ n | safe }} + 1.96 * 1.96 / (4 * {{ n | safe }} * {{ n | safe }})))
+        / (1 + 1.96 * 1.96 / {{ n | safe }}) AS churn_rate_low,
+    ({{ p | safe }} + 1.96 * 1.96 / (2 * {{ n | safe }}) + 1.96 * SQRT({{ p | safe }} * (1 - {{ p | safe }}) / {{ n | safe }} + 1.96 * 1.96 / (4 * {{ n | safe }} * {{ n | safe }})))
+        / (1 + 1.96 * 1.96 / {{ n | safe }}) AS churn_rate_high
+{%- endmacro %}
+
+{#- Aggregates over survey answers (survey_answers.sql's csat, nps and score,
+    qualified by `a`), as responses, satisfaction_index, csat and nps:
+      responses           answers with a CSAT
+      satisfaction_index  the weighted scores averaged over the answers with
+                          all four dimensions, mapped to 0-100 by
+                          (avg - 1) * 25 (mapped after averaging, on exact
+                          sums, so the index is the same run after run)
+      csat                share of answers with CSAT 4-5
+      nps                 % promoters (9-10) - % detractors (0-6) among the
+                          answers with an NPS, from -100 to 100 -#}
+{%- macro satisfaction_figures(a) -%}
+    COUNT({{ a | safe }}.csat) AS responses,
+    (CAST(SUM({{ a | safe }}.score) AS DOUBLE) / NULLIF(COUNT({{ a | safe }}.score), 0) - 1) * 25 AS satisfaction_index,
+    AVG(CASE WHEN {{ a | safe }}.csat >= 4 THEN 1.0 WHEN {{ a | safe }}.csat IS NOT NULL THEN 0.0 END) AS csat,
+    100.0 * (COUNT(*) FILTER (WHERE {{ a | safe }}.nps >= 9) - COUNT(*) FILTER (WHERE {{ a | safe }}.nps <= 6))
+        / NULLIF(COUNT({{ a | safe }}.nps), 0) AS nps
+{%- endmacro %}
