@@ -48,3 +48,8 @@ ensure_sample() {
   fi
   touch "$data/$complete"
 }
+
+# The orders in sample data NAME, from its summary ("9,854,958 orders").
+orders_of() {
+  grep -o '[0-9,]* orders' "$work/sample-$1.txt" | tr -d , | grep -o '[0-9]*'
+}

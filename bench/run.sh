@@ -42,7 +42,7 @@ for size in "${sizes[@]}"; do
   data_size="${size%-unlimited}"
   data="$work/data-$data_size"
   ensure_sample "$data_size" "$n"
-  orders=$(grep -o '[0-9,]* orders' "$work/sample-$data_size.txt" | tr -d , | grep -o '[0-9]*')
+  orders=$(orders_of "$data_size")
   limit=""
   case "$size" in L | XL) limit="$limit_l" ;; esac
 
@@ -118,7 +118,7 @@ done
 # have next to nothing to do. Measured on every call, like the header.
 tiny="$work/data-tiny"
 ensure_sample tiny 1000 quiet
-tiny_orders=$(grep -o '[0-9,]* orders' "$work/sample-tiny.txt" | tr -d , | grep -o '[0-9]*')
+tiny_orders=$(orders_of tiny)
 otimes=()
 for i in 1 2 3 4 5; do
   t0=$(now)
