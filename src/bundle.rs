@@ -16,8 +16,9 @@ static TEMPLATES: Dir = include_dir!("$CARGO_MANIFEST_DIR/report_templates");
 pub const PIPELINE: &str = "pipelines/customer_loyalty.yaml";
 
 /// Where [`extract`] records what it wrote: each file's path and a hash of
-/// the contents written, so that a later `extract` tells a file the user
-/// edited from one an older version of loyalty wrote.
+/// the contents written (for a file the user edited, of the version their
+/// edit is to be merged with), so that a later `extract` tells a file the
+/// user edited from one an older version of loyalty wrote.
 pub const RECORD: &str = ".loyalty-bundle.json";
 
 /// The bundled pipeline written out: its pipeline file, the files already
@@ -90,8 +91,7 @@ impl Extraction {
             match std::fs::read(&path) {
                 Ok(existing) if existing == file.contents() => {}
                 Ok(existing) if self.written_before.get(&relative) != Some(&hash(&existing)) => {
-                    // Edited since it was written: the user's, kept. What
-                    // was written before stays on record for the next run.
+                    // Edited since it was written: the user's, kept.
                     let started_from = self.written_before.get(&relative);
                     let bundled_beside = if started_from == Some(&bundled) {
                         None
@@ -100,9 +100,10 @@ impl Extraction {
                         std::fs::write(&beside, file.contents()).map_err(|e| io_err(&beside, e))?;
                         Some(beside)
                     };
-                    if let Some(before) = started_from {
-                        self.written.insert(relative, before.clone());
-                    }
+                    // This version's file goes on record as the one the
+                    // edit is to be merged with: once its copy beside has
+                    // been merged and deleted, it is not written again.
+                    self.written.insert(relative, bundled);
                     self.kept.push(Kept {
                         path,
                         bundled_beside,

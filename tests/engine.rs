@@ -1409,6 +1409,32 @@ fn demo_runs_from_any_directory() {
         std::fs::read_to_string(repo().join("sql/headline.sql")).unwrap()
     );
     assert!(!demo.join("sql/headline.sql.bundled").exists());
+
+    // Edited again after another upgrade: the copy beside it is written
+    // once. Merged into the edit and deleted, it is not written again.
+    std::fs::write(&edited, &text).unwrap();
+    let mut record = read_json(&record_path);
+    record["sql/headline.sql"] = fnv1a_hex(b"-- an older headline\nSELECT 1\n").into();
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    let demo_again = || {
+        let o = loyalty(
+            tmp.path(),
+            &["demo", "--customers", "300", "--end-date", "2026-06-30"],
+        );
+        assert_exit(&o, 0);
+        o
+    };
+    demo_again();
+    let beside = demo.join("sql/headline.sql.bundled");
+    assert!(beside.exists());
+    std::fs::remove_file(&beside).unwrap();
+    let o = demo_again();
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
+    assert!(
+        !beside.exists() && !stdout(&o).contains(".bundled"),
+        "merged already: {}",
+        stdout(&o)
+    );
 }
 
 /// FNV-1a (64 bits, hex), written out from its definition.
