@@ -2,7 +2,8 @@
 //! `chromium`, which .ci/run installs when missing) loads it from disk with
 //! the network cut off. It must load no external resource and draw every
 //! chart at a non-zero size; a full-page screenshot is saved for people to
-//! look at (target/tmp/report-screenshot.png).
+//! look at (target/tmp/report-screenshot.png). Charts with a large company's
+//! figures and Chinese labels keep all their text inside their edges.
 
 mod common;
 
@@ -16,6 +17,35 @@ fn chromium() -> Option<PathBuf> {
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
+}
+
+/// Chromium, or `None` with a line saying the test is skipped; in CI (where
+/// .ci/run installs it) a missing one fails the test.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is missing: .ci/run installs Debian's `chromium`");
+        }
+        eprintln!("skipped: no chromium here (install Debian's `chromium`, as .ci/run does)");
+    }
+    found
+}
+
+/// Loads `page` in a window `width` px wide and returns what its probe script
+/// wrote into the page between the markers `@@START@@` and `@@END@@`.
+fn probe_page(chrome: &Path, profile: &Path, width: u32, page: &Path) -> String {
+    let dom = browser(chrome, profile)
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("--window-size={width},1400"))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    dom.split_once("@@START@@")
+        .and_then(|(_, rest)| rest.split_once("@@END@@"))
+        .map(|(json, _)| json.replace("&quot;", "\""))
+        .unwrap_or_else(|| panic!("the probe did not run; chromium printed:\n{dom}"))
 }
 
 /// Headless Chromium with no network: every host resolves to nothing and
@@ -41,11 +71,7 @@ fn browser(chrome: &Path, profile: &Path) -> Command {
 
 #[test]
 fn html_report_renders_offline_in_chromium() {
-    let Some(chrome) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("chromium is missing: .ci/run installs Debian's `chromium`");
-        }
-        eprintln!("skipped: no chromium here (install Debian's `chromium`, as .ci/run does)");
+    let Some(chrome) = chromium_or_skip() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -91,19 +117,8 @@ fn html_report_renders_offline_in_chromium() {
     let probed = tmp.path().join("probed.html");
     std::fs::write(&probed, html.replace("</body>", probe)).unwrap();
     let probe_at = |width: u32| -> serde_json::Value {
-        let dom = browser(&chrome, &tmp.path().join(format!("profile-{width}")))
-            .args(["--virtual-time-budget=5000", "--dump-dom"])
-            .arg(format!("--window-size={width},1400"))
-            .arg(format!("file://{}", probed.display()))
-            .output()
-            .unwrap();
-        let dom = String::from_utf8_lossy(&dom.stdout);
-        let json = dom
-            .split_once("@@START@@")
-            .and_then(|(_, rest)| rest.split_once("@@END@@"))
-            .map(|(json, _)| json)
-            .unwrap_or_else(|| panic!("the probe did not run; chromium printed:\n{dom}"));
-        serde_json::from_str(&json.replace("&quot;", "\"")).unwrap()
+        let profile = tmp.path().join(format!("profile-{width}"));
+        serde_json::from_str(&probe_page(&chrome, &profile, width, &probed)).unwrap()
     };
     // A phone (Chromium's narrowest headless window, about 500 px) and a
     // laptop window.
@@ -147,4 +162,97 @@ fn html_report_renders_offline_in_chromium() {
         png.len()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// Thousands grouped, with a dollar sign: "$262,700,752".
+fn dollars(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut grouped = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(d);
+    }
+    format!("{}${grouped}", if v < 0.0 { "-" } else { "" })
+}
+
+#[test]
+fn chart_text_stays_inside_the_chart() {
+    use loyalty::report::charts::{bars, heatmap};
+    let Some(chrome) = chromium_or_skip() else {
+        return;
+    };
+    assert_eq!(dollars(262_700_752.0), "$262,700,752");
+    // A large company's revenue per segment (the longest bar's value once
+    // ran past the chart's edge), in English and in Chinese.
+    let segments: Vec<String> = [
+        "Champions",
+        "Loyal Customers",
+        "Potential Loyalists",
+        "Lost",
+    ]
+    .map(String::from)
+    .to_vec();
+    let segments_zh: Vec<String> = ["重要价值客户", "忠诚客户", "潜在忠诚客户", "流失客户"]
+        .map(String::from)
+        .to_vec();
+    let revenue = [203_844_567.0, 262_700_752.0, 49_050_395.0, 6_570_325.0];
+    let cells: Vec<Vec<Option<f64>>> = (0..4)
+        .map(|r| {
+            (0..12)
+                .map(|c| Some(((r + 1) * 10_000 + c * 731) as f64))
+                .collect()
+        })
+        .collect();
+    let months: Vec<String> = (1..=12).map(|m| format!("2026-{m:02}")).collect();
+    let charts = [
+        bars("Revenue to date per segment", &segments, &revenue, &dollars).unwrap(),
+        bars("按细分的累计收入", &segments_zh, &revenue, &dollars).unwrap(),
+        heatmap(
+            "Moves",
+            &segments,
+            &months,
+            &cells,
+            &|v| format!("{v:.0}"),
+            None,
+        )
+        .unwrap(),
+        heatmap(
+            "迁移",
+            &segments_zh,
+            &months,
+            &cells,
+            &|v| format!("{v:.0}"),
+            None,
+        )
+        .unwrap(),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("charts.html");
+    // Texts whose box reaches past their chart's, which the browser cuts.
+    let probe = r#"<script>
+      window.addEventListener('load', () => {
+        const clipped = [...document.querySelectorAll('svg')].flatMap(s => {
+          const b = s.getBoundingClientRect();
+          return [...s.querySelectorAll('text')].filter(t => {
+            const r = t.getBoundingClientRect();
+            return r.width > 0 && (r.left < b.left - 1 || r.right > b.right + 1);
+          }).map(t => t.textContent);
+        });
+        const pre = document.createElement('pre');
+        pre.textContent = '@@' + 'START@@' + JSON.stringify(clipped) + '@@' + 'END@@';
+        document.body.appendChild(pre);
+      });
+    </script>"#;
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"></head><body>{}{probe}</body></html>",
+            charts.join("\n")
+        ),
+    )
+    .unwrap();
+    let clipped = probe_page(&chrome, &tmp.path().join("profile"), 1000, &page);
+    assert_eq!(clipped, "[]", "text drawn past a chart's edge");
 }

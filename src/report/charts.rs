@@ -39,6 +39,31 @@ fn finish(svg: String, title: &str) -> String {
     }
 }
 
+/// About how many pixels wide `text` is drawn at `size` (plotters' size),
+/// for room around it: plotters cannot measure text before a browser draws
+/// it. A Latin letter or digit takes at most about 0.64 of the font size
+/// (DejaVu Sans' digits, the widest of the common sans-serif fonts), a
+/// Chinese or Japanese character a whole one.
+fn text_px(text: &str, size: f64) -> u32 {
+    let ems: f64 = text
+        .chars()
+        .map(|c| {
+            let wide = matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF00}'..='\u{FFEF}');
+            if wide { 1.0 } else { 0.64 }
+        })
+        .sum();
+    (ems * size / 1.24).ceil() as u32
+}
+
+/// The widest of `texts` at `size`, in pixels (`at_least` when there are none).
+fn widest(texts: impl IntoIterator<Item = String>, size: f64, at_least: u32) -> u32 {
+    texts
+        .into_iter()
+        .map(|t| text_px(&t, size))
+        .max()
+        .unwrap_or(at_least)
+}
+
 /// The text style of labels drawn inside a chart: size, colour, and which
 /// point of the text sits at its coordinates.
 fn text_style(size: f64, color: &RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
@@ -66,12 +91,17 @@ pub fn bars(
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let label_width =
-            labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32 * 7 + 16;
+        let label_width = widest(labels.iter().cloned(), NORMAL, 30) + 16;
+        // Room for the longest bar's value, written past its end.
+        let value_width = widest(
+            values.iter().map(|v| format!(" {}", value_text(*v))),
+            NORMAL,
+            0,
+        );
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, TITLE).into_font().color(&INK))
             .margin(10)
-            .margin_right(70)
+            .margin_right(value_width.max(10) + 6)
             .x_label_area_size(24)
             .y_label_area_size(label_width.min(260))
             .build_cartesian_2d(0.0..max * 1.02, slots(n))
@@ -145,10 +175,14 @@ pub fn heatmap(
 ) -> DrawResult<String> {
     let (nr, nc) = (rows.len().max(1), cols.len().max(1));
     let cell_h = if nr > 20 { 18 } else { 26 };
-    let label_width = rows.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32 * 7 + 16;
-    let col_label = cols.iter().map(|l| l.chars().count()).max().unwrap_or(2) as u32;
+    let label_width = widest(rows.iter().cloned(), SMALL, 30) + 16;
+    let col_label = cols.iter().map(|l| l.chars().count()).max().unwrap_or(2);
     let rotate = nc > 8 && col_label > 3;
-    let x_area = if rotate { col_label * 6 + 16 } else { 28 };
+    let x_area = if rotate {
+        widest(cols.iter().cloned(), SMALL, 14) + 16
+    } else {
+        28
+    };
     let height = 50 + x_area + cell_h * nr as u32;
     let max = saturate_at
         .unwrap_or_else(|| {
@@ -233,7 +267,7 @@ pub fn heatmap(
                 rect.set_margin(1, 1, 1, 1);
                 cells.push(rect);
                 let text = value_text(*v);
-                if cell_w as usize >= text.chars().count() * 7 + 4 {
+                if cell_w >= text_px(&text, SMALL) + 4 {
                     let color = if t > 0.55 { WHITE } else { INK };
                     texts.push(Text::new(
                         text,
