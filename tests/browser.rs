@@ -69,6 +69,16 @@ fn browser(chrome: &Path, profile: &Path) -> Command {
     c
 }
 
+/// A script function (a probe's `CLIPPED`): the texts of the page's charts
+/// whose box reaches past their chart's, which the browser cuts.
+const CLIPPED_TEXTS: &str = "(() => [...document.querySelectorAll('svg')].flatMap(s => {
+    const b = s.getBoundingClientRect();
+    return [...s.querySelectorAll('text')].filter(t => {
+      const r = t.getBoundingClientRect();
+      return r.width > 0 && (r.left < b.left - 1 || r.right > b.right + 1);
+    }).map(t => t.textContent.trim());
+  }))";
+
 #[test]
 fn html_report_renders_offline_in_chromium() {
     let Some(chrome) = chromium_or_skip() else {
@@ -102,10 +112,11 @@ fn html_report_renders_offline_in_chromium() {
       const spilling = [...document.querySelectorAll('.kpi')]
         .filter(k => k.scrollWidth > k.clientWidth).map(k => k.textContent.trim());
       const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+      const clipped = CLIPPED();
       const pre = document.createElement('pre'); pre.id = 'probe';
       // Markers built at run time, so the script's own text has none.
       pre.textContent = '@@' + 'START@@' + JSON.stringify({svgs, resources, spilling, overflow,
-        height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
+        clipped, height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
       document.body.appendChild(pre);
       });
     </script></body>"#;
@@ -115,7 +126,8 @@ fn html_report_renders_offline_in_chromium() {
     let end = at + html[at..].find("</div>").unwrap();
     let html = format!("{}1,210,482,338{}", &html[..at], &html[end..]);
     let probed = tmp.path().join("probed.html");
-    std::fs::write(&probed, html.replace("</body>", probe)).unwrap();
+    let probe = probe.replace("CLIPPED", CLIPPED_TEXTS);
+    std::fs::write(&probed, html.replace("</body>", &probe)).unwrap();
     let probe_at = |width: u32| -> serde_json::Value {
         let profile = tmp.path().join(format!("profile-{width}"));
         serde_json::from_str(&probe_page(&chrome, &profile, width, &probed)).unwrap()
@@ -126,6 +138,11 @@ fn html_report_renders_offline_in_chromium() {
         let probe = probe_at(width);
         assert_eq!(probe["spilling"], serde_json::json!([]), "at {width} px");
         assert_eq!(probe["overflow"], 0, "the page is wider than {width} px");
+        assert_eq!(
+            probe["clipped"],
+            serde_json::json!([]),
+            "text drawn past a chart's edge at {width} px"
+        );
     }
     let probe = probe_at(1200);
     let resources = probe["resources"].as_array().unwrap();
@@ -230,21 +247,15 @@ fn chart_text_stays_inside_the_chart() {
     ];
     let tmp = tempfile::tempdir().unwrap();
     let page = tmp.path().join("charts.html");
-    // Texts whose box reaches past their chart's, which the browser cuts.
     let probe = r#"<script>
       window.addEventListener('load', () => {
-        const clipped = [...document.querySelectorAll('svg')].flatMap(s => {
-          const b = s.getBoundingClientRect();
-          return [...s.querySelectorAll('text')].filter(t => {
-            const r = t.getBoundingClientRect();
-            return r.width > 0 && (r.left < b.left - 1 || r.right > b.right + 1);
-          }).map(t => t.textContent);
-        });
+        const clipped = CLIPPED();
         const pre = document.createElement('pre');
         pre.textContent = '@@' + 'START@@' + JSON.stringify(clipped) + '@@' + 'END@@';
         document.body.appendChild(pre);
       });
     </script>"#;
+    let probe = probe.replace("CLIPPED", CLIPPED_TEXTS);
     std::fs::write(
         &page,
         format!(
