@@ -53,3 +53,15 @@ ensure_sample() {
 orders_of() {
   grep -o '[0-9,]* orders' "$work/sample-$1.txt" | tr -d , | grep -o '[0-9]*'
 }
+
+# DuckDB's Python package (and what bench/duckdb/run.py needs) in a virtual
+# environment under $work, installed unless there; sets `$py`, its python.
+ensure_duckdb() {
+  local venv="$work/venv"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb, jinja2, yaml' 2>/dev/null; then
+    echo "== installing DuckDB into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'duckdb==2.0.0' 'jinja2>=3' 'pyyaml>=6'
+  fi
+  py="$venv/bin/python"
+}

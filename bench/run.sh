@@ -27,13 +27,7 @@ sizes=("$@")
 source bench/common.sh
 pipeline=pipelines/customer_loyalty.yaml
 
-venv="$work/venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb, jinja2, yaml' 2>/dev/null; then
-  echo "== installing DuckDB into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'duckdb==2.0.0' 'jinja2>=3' 'pyyaml>=6'
-fi
-py="$venv/bin/python"
+ensure_duckdb
 duckdb_version=$("$py" -c 'import duckdb; print(duckdb.__version__)')
 
 rows=()
