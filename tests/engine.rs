@@ -1298,11 +1298,15 @@ outputs:
 #[test]
 fn demo_runs_from_any_directory() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = loyalty(
-        tmp.path(),
-        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
-    );
-    assert_exit(&o, 0);
+    let run_demo = || {
+        let o = loyalty(
+            tmp.path(),
+            &["demo", "--customers", "300", "--end-date", "2026-06-30"],
+        );
+        assert_exit(&o, 0);
+        o
+    };
+    let o = run_demo();
     let demo = tmp.path().join("demo");
     assert!(demo.join("pipelines/customer_loyalty.yaml").exists());
     assert!(demo.join("sql/customer_orders.sql").exists());
@@ -1327,13 +1331,10 @@ fn demo_runs_from_any_directory() {
 
     // Run again, the demo keeps a file edited since, and says so.
     let edited = demo.join("sql/headline.sql");
+    let beside = demo.join("sql/headline.sql.bundled");
     let text = std::fs::read_to_string(&edited).unwrap() + "-- my change\n";
     std::fs::write(&edited, &text).unwrap();
-    let o = loyalty(
-        tmp.path(),
-        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
-    );
-    assert_exit(&o, 0);
+    let o = run_demo();
     assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
     assert!(
         stdout(&o).contains("kept 1 file you changed (delete it to get the bundled one back):")
@@ -1342,7 +1343,7 @@ fn demo_runs_from_any_directory() {
         stdout(&o)
     );
     assert!(
-        !demo.join("sql/headline.sql.bundled").exists(),
+        !beside.exists(),
         "the edit started from this version's file: nothing to merge"
     );
 
@@ -1350,16 +1351,18 @@ fn demo_runs_from_any_directory() {
     // are those the record of what was written holds), is brought up to
     // this version; the edited one is still kept.
     let record_path = demo.join(".loyalty-bundle.json");
+    // As if the edit had started from an older version's headline.sql.
+    let record_headline_from_an_older_version = || {
+        let mut record = read_json(&record_path);
+        record["sql/headline.sql"] = fnv1a_hex(b"-- an older headline\nSELECT 1\n").into();
+        std::fs::write(&record_path, record.to_string()).unwrap();
+    };
     let mut record = read_json(&record_path);
     let older = "-- numbers as an older version had them\nSELECT 1 AS n\n";
     std::fs::write(demo.join("sql/numbers.sql"), older).unwrap();
     record["sql/numbers.sql"] = fnv1a_hex(older.as_bytes()).into();
     std::fs::write(&record_path, record.to_string()).unwrap();
-    let o = loyalty(
-        tmp.path(),
-        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
-    );
-    assert_exit(&o, 0);
+    let o = run_demo();
     assert_eq!(
         std::fs::read_to_string(demo.join("sql/numbers.sql")).unwrap(),
         std::fs::read_to_string(repo().join("sql/numbers.sql")).unwrap()
@@ -1376,17 +1379,11 @@ fn demo_runs_from_any_directory() {
     // bundles another: the user's is kept, this version's written beside it
     // to merge from (an edited pipeline file kept through an upgrade may
     // lack a step the updated SQL reads).
-    let mut record = read_json(&record_path);
-    record["sql/headline.sql"] = fnv1a_hex(b"-- an older headline\nSELECT 1\n").into();
-    std::fs::write(&record_path, record.to_string()).unwrap();
-    let o = loyalty(
-        tmp.path(),
-        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
-    );
-    assert_exit(&o, 0);
+    record_headline_from_an_older_version();
+    let o = run_demo();
     assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
     assert_eq!(
-        std::fs::read_to_string(demo.join("sql/headline.sql.bundled")).unwrap(),
+        std::fs::read_to_string(&beside).unwrap(),
         std::fs::read_to_string(repo().join("sql/headline.sql")).unwrap()
     );
     assert!(
@@ -1399,36 +1396,21 @@ fn demo_runs_from_any_directory() {
     // Taking the bundled version (deleting the edit) also takes away the
     // copy beside it.
     std::fs::remove_file(&edited).unwrap();
-    let o = loyalty(
-        tmp.path(),
-        &["demo", "--customers", "300", "--end-date", "2026-06-30"],
-    );
-    assert_exit(&o, 0);
+    run_demo();
     assert_eq!(
         std::fs::read_to_string(&edited).unwrap(),
         std::fs::read_to_string(repo().join("sql/headline.sql")).unwrap()
     );
-    assert!(!demo.join("sql/headline.sql.bundled").exists());
+    assert!(!beside.exists());
 
     // Edited again after another upgrade: the copy beside it is written
     // once. Merged into the edit and deleted, it is not written again.
     std::fs::write(&edited, &text).unwrap();
-    let mut record = read_json(&record_path);
-    record["sql/headline.sql"] = fnv1a_hex(b"-- an older headline\nSELECT 1\n").into();
-    std::fs::write(&record_path, record.to_string()).unwrap();
-    let demo_again = || {
-        let o = loyalty(
-            tmp.path(),
-            &["demo", "--customers", "300", "--end-date", "2026-06-30"],
-        );
-        assert_exit(&o, 0);
-        o
-    };
-    demo_again();
-    let beside = demo.join("sql/headline.sql.bundled");
+    record_headline_from_an_older_version();
+    run_demo();
     assert!(beside.exists());
     std::fs::remove_file(&beside).unwrap();
-    let o = demo_again();
+    let o = run_demo();
     assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
     assert!(
         !beside.exists() && !stdout(&o).contains(".bundled"),
