@@ -33,7 +33,7 @@ for size in "${sizes[@]}"; do ensure_sample "$size" "$(customers_of "$size")"; d
 ensure_sample tiny 1000 quiet
 ensure_duckdb
 
-# One run of loyalty with these arguments: prints "WALL CPU" in seconds.
+# One run of a command (loyalty, DuckDB's script): prints "WALL CPU" in seconds.
 timed() {
   python3 - "$@" <<'EOF'
 import resource, subprocess, sys, time

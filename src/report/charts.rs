@@ -56,10 +56,10 @@ fn text_px(text: &str, size: f64) -> u32 {
 }
 
 /// The widest of `texts` at `size`, in pixels (`at_least` when there are none).
-fn widest(texts: impl IntoIterator<Item = String>, size: f64, at_least: u32) -> u32 {
+fn widest<S: AsRef<str>>(texts: impl IntoIterator<Item = S>, size: f64, at_least: u32) -> u32 {
     texts
         .into_iter()
-        .map(|t| text_px(&t, size))
+        .map(|t| text_px(t.as_ref(), size))
         .max()
         .unwrap_or(at_least)
 }
@@ -91,7 +91,7 @@ pub fn bars(
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let label_width = widest(labels.iter().cloned(), NORMAL, 30) + 16;
+        let label_width = widest(labels, NORMAL, 30) + 16;
         // Room for the longest bar's value, written past its end.
         let value_width = widest(
             values.iter().map(|v| format!(" {}", value_text(*v))),
@@ -175,11 +175,11 @@ pub fn heatmap(
 ) -> DrawResult<String> {
     let (nr, nc) = (rows.len().max(1), cols.len().max(1));
     let cell_h = if nr > 20 { 18 } else { 26 };
-    let label_width = widest(rows.iter().cloned(), SMALL, 30) + 16;
+    let label_width = widest(rows, SMALL, 30) + 16;
     let col_label = cols.iter().map(|l| l.chars().count()).max().unwrap_or(2);
     let rotate = nc > 8 && col_label > 3;
     let x_area = if rotate {
-        widest(cols.iter().cloned(), SMALL, 14) + 16
+        widest(cols, SMALL, 14) + 16
     } else {
         28
     };
