@@ -79,6 +79,18 @@ const CLIPPED_TEXTS: &str = "(() => [...document.querySelectorAll('svg')].flatMa
     }).map(t => t.textContent.trim());
   }))";
 
+/// A script expression: the pairs of texts drawn over each other in a chart
+/// (their boxes cross by more than a pixel), as "first / second".
+const OVERLAPPING_TEXTS: &str = "(() => [...document.querySelectorAll('svg')].flatMap(s => {
+    const boxes = [...s.querySelectorAll('text')]
+      .map(t => [t.textContent.trim(), t.getBoundingClientRect()])
+      .filter(([text, r]) => text && r.width > 0);
+    return boxes.flatMap(([a, p], i) => boxes.slice(i + 1)
+      .filter(([, q]) => p.left < q.right - 1 && q.left < p.right - 1
+        && p.top < q.bottom - 1 && q.top < p.bottom - 1)
+      .map(([b]) => a + ' / ' + b));
+  }))";
+
 #[test]
 fn html_report_renders_offline_in_chromium() {
     let Some(chrome) = chromium_or_skip() else {
@@ -113,10 +125,11 @@ fn html_report_renders_offline_in_chromium() {
         .filter(k => k.scrollWidth > k.clientWidth).map(k => k.textContent.trim());
       const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
       const clipped = CLIPPED();
+      const overlapping = OVERLAPPING();
       const pre = document.createElement('pre'); pre.id = 'probe';
       // Markers built at run time, so the script's own text has none.
       pre.textContent = '@@' + 'START@@' + JSON.stringify({svgs, resources, spilling, overflow,
-        clipped, height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
+        clipped, overlapping, height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
       document.body.appendChild(pre);
       });
     </script></body>"#;
@@ -126,7 +139,9 @@ fn html_report_renders_offline_in_chromium() {
     let end = at + html[at..].find("</div>").unwrap();
     let html = format!("{}1,210,482,338{}", &html[..at], &html[end..]);
     let probed = tmp.path().join("probed.html");
-    let probe = probe.replace("CLIPPED", CLIPPED_TEXTS);
+    let probe = probe
+        .replace("CLIPPED", CLIPPED_TEXTS)
+        .replace("OVERLAPPING", OVERLAPPING_TEXTS);
     std::fs::write(&probed, html.replace("</body>", &probe)).unwrap();
     let probe_at = |width: u32| -> serde_json::Value {
         let profile = tmp.path().join(format!("profile-{width}"));
@@ -142,6 +157,11 @@ fn html_report_renders_offline_in_chromium() {
             probe["clipped"],
             serde_json::json!([]),
             "text drawn past a chart's edge at {width} px"
+        );
+        assert_eq!(
+            probe["overlapping"],
+            serde_json::json!([]),
+            "texts drawn over each other at {width} px"
         );
     }
     let probe = probe_at(1200);
@@ -196,7 +216,7 @@ fn dollars(v: f64) -> String {
 
 #[test]
 fn chart_text_stays_inside_the_chart() {
-    use loyalty::report::charts::{bars, heatmap};
+    use loyalty::report::charts::{Level, bars, funnel, heatmap, pareto, rates_with_intervals};
     let Some(chrome) = chromium_or_skip() else {
         return;
     };
@@ -223,6 +243,24 @@ fn chart_text_stays_inside_the_chart() {
         })
         .collect();
     let months: Vec<String> = (1..=12).map(|m| format!("2026-{m:02}")).collect();
+    let percent = |v: f64| format!("{:.0}%", v * 100.0);
+    let levels: Vec<Level> = [
+        "1 – very dissatisfied with us",
+        "2 – dissatisfied with us",
+        "3 – neither satisfied nor not",
+        "4 – satisfied with us",
+        "5 – very satisfied with us",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, label)| Level {
+        label: label.to_string(),
+        value: Some(0.5 - 0.08 * i as f64),
+        low: Some(0.45 - 0.08 * i as f64),
+        high: Some(0.55 - 0.08 * i as f64),
+        benchmark: Some(0.4 - 0.07 * i as f64),
+    })
+    .collect();
     let charts = [
         bars("Revenue to date per segment", &segments, &revenue, &dollars).unwrap(),
         bars("按细分的累计收入", &segments_zh, &revenue, &dollars).unwrap(),
@@ -244,18 +282,56 @@ fn chart_text_stays_inside_the_chart() {
             None,
         )
         .unwrap(),
+        // An analyst's own labels, longer than the bundled report's: five
+        // levels whose names are wider than their slots, and a legend whose
+        // first name is long.
+        rates_with_intervals(
+            "Churn by satisfaction",
+            &levels,
+            &percent,
+            (
+                "Churn rate of your customers, with its 95% interval",
+                "Textbook benchmark (Kotler)",
+            ),
+        )
+        .unwrap(),
+        funnel(
+            "Funnel",
+            &[
+                ("Surveyed customers".into(), 1_234_567.0, "1,234,567".into()),
+                (
+                    "Repurchased within 90 days of the survey".into(),
+                    234_567.0,
+                    "234,567 (19%)".into(),
+                ),
+            ],
+        )
+        .unwrap(),
+        // Every customer spends the same: 80% of revenue takes 80% of them.
+        pareto(
+            "Contribution",
+            &(1..=10)
+                .map(|i| (i as f64 / 10.0, i as f64 / 10.0))
+                .collect::<Vec<_>>(),
+            "Share of customers",
+            "Share of revenue",
+            &percent,
+        )
+        .unwrap(),
     ];
     let tmp = tempfile::tempdir().unwrap();
     let page = tmp.path().join("charts.html");
     let probe = r#"<script>
       window.addEventListener('load', () => {
-        const clipped = CLIPPED();
+        const found = {clipped: CLIPPED(), overlapping: OVERLAPPING()};
         const pre = document.createElement('pre');
-        pre.textContent = '@@' + 'START@@' + JSON.stringify(clipped) + '@@' + 'END@@';
+        pre.textContent = '@@' + 'START@@' + JSON.stringify(found) + '@@' + 'END@@';
         document.body.appendChild(pre);
       });
     </script>"#;
-    let probe = probe.replace("CLIPPED", CLIPPED_TEXTS);
+    let probe = probe
+        .replace("CLIPPED", CLIPPED_TEXTS)
+        .replace("OVERLAPPING", OVERLAPPING_TEXTS);
     std::fs::write(
         &page,
         format!(
@@ -264,6 +340,21 @@ fn chart_text_stays_inside_the_chart() {
         ),
     )
     .unwrap();
-    let clipped = probe_page(&chrome, &tmp.path().join("profile"), 1000, &page);
-    assert_eq!(clipped, "[]", "text drawn past a chart's edge");
+    let found: serde_json::Value = serde_json::from_str(&probe_page(
+        &chrome,
+        &tmp.path().join("profile"),
+        1000,
+        &page,
+    ))
+    .unwrap();
+    assert_eq!(
+        found["clipped"],
+        serde_json::json!([]),
+        "text drawn past a chart's edge"
+    );
+    assert_eq!(
+        found["overlapping"],
+        serde_json::json!([]),
+        "texts drawn over each other"
+    );
 }

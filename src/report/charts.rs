@@ -3,6 +3,7 @@
 //! Each returns a complete `<svg>` element with `role="img"`, an
 //! `aria-label` and a `<title>`, so it is accessible and needs no script.
 
+use plotters::coord::Shift;
 use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue, SegmentedCoord};
 use plotters::coord::types::RangedCoordusize;
 use plotters::prelude::*;
@@ -68,6 +69,35 @@ fn widest<S: AsRef<str>>(texts: impl IntoIterator<Item = S>, size: f64, at_least
 /// point of the text sits at its coordinates.
 fn text_style(size: f64, color: &RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
     (FONT, size).into_font().color(color).pos(Pos::new(h, v))
+}
+
+/// Column labels turned a quarter (read top to bottom) under a chart whose
+/// columns are narrower than their labels, each starting just below the
+/// plot at `bottom` on the chart's y axis.
+fn rotated_x_labels<Y: Ranged>(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<SegmentedCoord<RangedCoordusize>, Y>>,
+    labels: &[String],
+    bottom: Y::ValueType,
+    size: f64,
+) -> DrawResult<()>
+where
+    Y::ValueType: Clone,
+{
+    for (c, label) in labels.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(SegmentValue::CenterOf(c), bottom.clone()));
+        root.draw(&Text::new(
+            label.clone(),
+            (px, py + 6),
+            (FONT, size)
+                .into_font()
+                .color(&INK)
+                .transform(FontTransform::Rotate90)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn escape(s: &str) -> String {
@@ -176,8 +206,9 @@ pub fn heatmap(
     let (nr, nc) = (rows.len().max(1), cols.len().max(1));
     let cell_h = if nr > 20 { 18 } else { 26 };
     let label_width = widest(rows, SMALL, 30) + 16;
-    let col_label = cols.iter().map(|l| l.chars().count()).max().unwrap_or(2);
-    let rotate = nc > 8 && col_label > 3;
+    let cell_w = (WIDTH - label_width.min(240) - 30) / nc as u32;
+    // Column labels wider than their cells are turned a quarter.
+    let rotate = widest(cols, SMALL, 0) + 6 > cell_w;
     let x_area = if rotate {
         widest(cols, SMALL, 14) + 16
     } else {
@@ -194,7 +225,6 @@ pub fn heatmap(
                 .fold(0.0, f64::max)
         })
         .max(1e-9);
-    let cell_w = (WIDTH - label_width.min(240) - 30) / nc as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
@@ -230,20 +260,7 @@ pub fn heatmap(
             .draw()
             .map_err(err)?;
         if rotate {
-            for (c, label) in cols.iter().enumerate() {
-                let (px, py) =
-                    chart.backend_coord(&(SegmentValue::CenterOf(c), SegmentValue::Exact(0)));
-                root.draw(&Text::new(
-                    label.clone(),
-                    (px, py + 6),
-                    (FONT, SMALL)
-                        .into_font()
-                        .color(&INK)
-                        .transform(FontTransform::Rotate90)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-                .map_err(err)?;
-            }
+            rotated_x_labels(&root, &chart, cols, SegmentValue::Exact(0), SMALL)?;
         }
         let mut cells = Vec::new();
         let mut texts = Vec::new();
@@ -420,14 +437,20 @@ pub fn rates_with_intervals(
         .fold(0.0, f64::max)
         .clamp(0.05, 1.0)
         * 1.1;
+    // Level names wider than their slots are turned a quarter, under a taller
+    // chart, rather than drawn over each other.
+    let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
+    let label_width = widest(&labels, NORMAL, 0);
+    let rotate = label_width + 8 > (WIDTH - 20 - 56) / n as u32;
+    let x_area = if rotate { label_width + 16 } else { 32 };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 380)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 348 + x_area)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, TITLE).into_font().color(&INK))
             .margin(10)
-            .x_label_area_size(32)
+            .x_label_area_size(x_area)
             .y_label_area_size(56)
             .build_cartesian_2d(slots(n), 0.0..top)
             .map_err(err)?;
@@ -437,7 +460,7 @@ pub fn rates_with_intervals(
             .x_labels(n)
             .y_labels(6)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => {
+                SegmentValue::CenterOf(i) if !rotate => {
                     levels.get(*i).map(|l| l.label.clone()).unwrap_or_default()
                 }
                 _ => String::new(),
@@ -484,15 +507,28 @@ pub fn rates_with_intervals(
                 ))
             }))
             .map_err(err)?;
+        if rotate {
+            let names: Vec<String> = levels.iter().map(|l| l.label.clone()).collect();
+            rotated_x_labels(&root, &chart, &names, 0.0, NORMAL)?;
+        }
+        // The legend: the second name after the first, or under it when the
+        // line would run past the chart's edge.
+        let (first, second) = (format!("■ {}", legend.0), format!("▬ {}", legend.1));
+        let after = 70 + text_px(&first, NORMAL) as i32 + 24;
+        let second_at = if after + text_px(&second, NORMAL) as i32 <= WIDTH as i32 - 10 {
+            (after.max(260), 34)
+        } else {
+            (70, 52)
+        };
         root.draw(&Text::new(
-            format!("■ {}", legend.0),
+            first,
             (70, 34),
             (FONT, NORMAL).into_font().color(&BLUE),
         ))
         .map_err(err)?;
         root.draw(&Text::new(
-            format!("▬ {}", legend.1),
-            (260, 34),
+            second,
+            second_at,
             (FONT, NORMAL).into_font().color(&ORANGE),
         ))
         .map_err(err)?;
