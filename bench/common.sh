@@ -65,3 +65,32 @@ ensure_duckdb() {
   fi
   py="$venv/bin/python"
 }
+
+# A copy of sample data NAME whose orders are written customer by customer
+# (sorted by customer_id, then order_ts, in row groups of 262,144 rows as the
+# generator writes them; the other tables linked), as a warehouse table
+# clustered on the customer is: `$work/data-NAME-by-customer`. Made with
+# DuckDB (`ensure_duckdb` first) unless already there.
+ensure_by_customer() {
+  local name=$1
+  local src="$work/data-$name" dst="$work/data-$name-by-customer"
+  [ -f "$dst/$complete" ] && [ "$dst/$complete" -nt "$src/$complete" ] && return 0
+  echo "== writing $name's orders customer by customer" >&2
+  rm -rf "$dst"
+  mkdir -p "$dst/orders"
+  for table in "$src"/*/; do
+    table=$(basename "$table")
+    [ "$table" = orders ] || ln -s "$src/$table" "$dst/$table"
+  done
+  "$py" - "$src/orders" "$dst/orders/part-0.parquet" <<'PY'
+import sys, duckdb
+src, dst = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+con.execute(
+    f"COPY (SELECT * FROM read_parquet('{src}/*.parquet') ORDER BY customer_id, order_ts) "
+    f"TO '{dst}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144)"
+)
+PY
+  touch "$dst/$complete"
+}

@@ -7,6 +7,10 @@
 #
 #   bench/growth.sh               3 rounds
 #   RUNS=5 bench/growth.sh        rounds (each runs every size once)
+#   ORDERS=by-customer bench/growth.sh
+#                                 the same orders written customer by
+#                                 customer (a copy of each size's data), as a
+#                                 table clustered on the customer is
 #
 # A round runs, one after the other: the bundled pipeline on S, M and L, the
 # scan floor (bench/scan_floor.yaml) and DuckDB (bench/duckdb/run.py, as
@@ -25,6 +29,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-3}"
+orders_layout="${ORDERS:-time}"
+case "$orders_layout" in
+  time | by-customer) ;;
+  *) echo "ORDERS=$orders_layout: use time (the sample's order) or by-customer" >&2; exit 2 ;;
+esac
 
 source bench/common.sh
 pipeline=pipelines/customer_loyalty.yaml
@@ -32,6 +41,15 @@ sizes=(S M L)
 for size in "${sizes[@]}"; do ensure_sample "$size" "$(customers_of "$size")"; done
 ensure_sample tiny 1000 quiet
 ensure_duckdb
+# Each size's data folder.
+declare -A data_of=([tiny]="$work/data-tiny")
+for size in "${sizes[@]}"; do
+  data_of[$size]="$work/data-$size"
+  if [ "$orders_layout" = by-customer ]; then
+    ensure_by_customer "$size"
+    data_of[$size]+=-by-customer
+  fi
+done
 
 # One run of a command (loyalty, DuckDB's script): prints "WALL CPU" in seconds.
 timed() {
@@ -48,7 +66,7 @@ EOF
 declare -A wall cpu dwall dcpu fwall fcpu
 for i in $(seq "$runs"); do
   for size in "${sizes[@]}" tiny; do
-    data="$work/data-$size"
+    data="${data_of[$size]}"
     read -r w c < <(timed "$bin" -q run "$pipeline" --as-of "$as_of" \
       --param data_root="$data" --param out_root="$work/growth-out-$size")
     wall[$size]+="$w "; cpu[$size]+="$c "
@@ -77,7 +95,7 @@ dfixed_cpu=$(med "${dcpu[tiny]}")
 per_m() { calc "($1 - $2) / ($3 / 1e6)"; }
 
 echo
-echo "Time per million orders, RUNS=$runs rounds, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M') UTC."
+echo "Time per million orders, RUNS=$runs rounds, orders in $orders_layout order, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M') UTC."
 printf 'Fixed costs (1,000 customers): loyalty %.2f s wall, %.2f s CPU; DuckDB %.2f s wall, %.2f s CPU.\n' \
   "$fixed_wall" "$fixed_cpu" "$dfixed_wall" "$dfixed_cpu"
 echo
