@@ -15,7 +15,7 @@ customers_of() {
     L) echo 2000000 ;;
     XL) echo 2500000 ;;
     L-unlimited) echo 2000000 ;;
-    *) echo "unknown size $1: use S, M, L, XL or L-unlimited" >&2; exit 2 ;;
+    *) echo "unknown size $1: use S, M, L, XL or L-unlimited, each also with -by-customer" >&2; exit 2 ;;
   esac
 }
 
