@@ -74,10 +74,10 @@ fn text_style(size: f64, color: &RGBColor, h: HPos, v: VPos) -> TextStyle<'stati
 /// Column labels turned a quarter (read top to bottom) under a chart whose
 /// columns are narrower than their labels, each starting just below the
 /// plot at `bottom` on the chart's y axis.
-fn rotated_x_labels<Y: Ranged>(
+fn rotated_x_labels<Y: Ranged, S: AsRef<str>>(
     root: &DrawingArea<SVGBackend<'_>, Shift>,
     chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<SegmentedCoord<RangedCoordusize>, Y>>,
-    labels: &[String],
+    labels: &[S],
     bottom: Y::ValueType,
     size: f64,
 ) -> DrawResult<()>
@@ -87,7 +87,7 @@ where
     for (c, label) in labels.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(SegmentValue::CenterOf(c), bottom.clone()));
         root.draw(&Text::new(
-            label.clone(),
+            label.as_ref().to_string(),
             (px, py + 6),
             (FONT, size)
                 .into_font()
@@ -508,8 +508,7 @@ pub fn rates_with_intervals(
             }))
             .map_err(err)?;
         if rotate {
-            let names: Vec<String> = levels.iter().map(|l| l.label.clone()).collect();
-            rotated_x_labels(&root, &chart, &names, 0.0, NORMAL)?;
+            rotated_x_labels(&root, &chart, &labels, 0.0, NORMAL)?;
         }
         // The legend: the second name after the first, or under it when the
         // line would run past the chart's edge.
