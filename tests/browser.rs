@@ -91,6 +91,28 @@ const OVERLAPPING_TEXTS: &str = "(() => [...document.querySelectorAll('svg')].fl
       .map(([b]) => a + ' / ' + b));
   }))";
 
+/// A probe script with its `CLIPPED()` and `OVERLAPPING()` calls defined.
+fn with_chart_checks(probe: &str) -> String {
+    probe
+        .replace("CLIPPED", CLIPPED_TEXTS)
+        .replace("OVERLAPPING", OVERLAPPING_TEXTS)
+}
+
+/// Asserts that a probe found no chart text cut at a chart's edge and no two
+/// texts drawn over each other; `at` says where (a window width).
+fn assert_chart_texts_fit(probe: &serde_json::Value, at: &str) {
+    assert_eq!(
+        probe["clipped"],
+        serde_json::json!([]),
+        "text drawn past a chart's edge{at}"
+    );
+    assert_eq!(
+        probe["overlapping"],
+        serde_json::json!([]),
+        "texts drawn over each other{at}"
+    );
+}
+
 #[test]
 fn html_report_renders_offline_in_chromium() {
     let Some(chrome) = chromium_or_skip() else {
@@ -139,9 +161,7 @@ fn html_report_renders_offline_in_chromium() {
     let end = at + html[at..].find("</div>").unwrap();
     let html = format!("{}1,210,482,338{}", &html[..at], &html[end..]);
     let probed = tmp.path().join("probed.html");
-    let probe = probe
-        .replace("CLIPPED", CLIPPED_TEXTS)
-        .replace("OVERLAPPING", OVERLAPPING_TEXTS);
+    let probe = with_chart_checks(probe);
     std::fs::write(&probed, html.replace("</body>", &probe)).unwrap();
     let probe_at = |width: u32| -> serde_json::Value {
         let profile = tmp.path().join(format!("profile-{width}"));
@@ -153,16 +173,7 @@ fn html_report_renders_offline_in_chromium() {
         let probe = probe_at(width);
         assert_eq!(probe["spilling"], serde_json::json!([]), "at {width} px");
         assert_eq!(probe["overflow"], 0, "the page is wider than {width} px");
-        assert_eq!(
-            probe["clipped"],
-            serde_json::json!([]),
-            "text drawn past a chart's edge at {width} px"
-        );
-        assert_eq!(
-            probe["overlapping"],
-            serde_json::json!([]),
-            "texts drawn over each other at {width} px"
-        );
+        assert_chart_texts_fit(&probe, &format!(" at {width} px"));
     }
     let probe = probe_at(1200);
     let resources = probe["resources"].as_array().unwrap();
@@ -329,9 +340,7 @@ fn chart_text_stays_inside_the_chart() {
         document.body.appendChild(pre);
       });
     </script>"#;
-    let probe = probe
-        .replace("CLIPPED", CLIPPED_TEXTS)
-        .replace("OVERLAPPING", OVERLAPPING_TEXTS);
+    let probe = with_chart_checks(probe);
     std::fs::write(
         &page,
         format!(
@@ -347,14 +356,5 @@ fn chart_text_stays_inside_the_chart() {
         &page,
     ))
     .unwrap();
-    assert_eq!(
-        found["clipped"],
-        serde_json::json!([]),
-        "text drawn past a chart's edge"
-    );
-    assert_eq!(
-        found["overlapping"],
-        serde_json::json!([]),
-        "texts drawn over each other"
-    );
+    assert_chart_texts_fit(&found, "");
 }

@@ -65,6 +65,19 @@ fn widest<S: AsRef<str>>(texts: impl IntoIterator<Item = S>, size: f64, at_least
         .unwrap_or(at_least)
 }
 
+/// The height of the area under a plot for column labels turned a quarter,
+/// when the widest of `labels` at `size`, with `gap` pixels beside it, is
+/// wider than a column of `column` pixels; None when they fit across.
+fn turned_labels_area<S: AsRef<str>>(
+    labels: impl IntoIterator<Item = S>,
+    size: f64,
+    gap: u32,
+    column: u32,
+) -> Option<u32> {
+    let width = widest(labels, size, 0);
+    (width + gap > column).then_some(width + 16)
+}
+
 /// The text style of labels drawn inside a chart: size, colour, and which
 /// point of the text sits at its coordinates.
 fn text_style(size: f64, color: &RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
@@ -208,12 +221,9 @@ pub fn heatmap(
     let label_width = widest(rows, SMALL, 30) + 16;
     let cell_w = (WIDTH - label_width.min(240) - 30) / nc as u32;
     // Column labels wider than their cells are turned a quarter.
-    let rotate = widest(cols, SMALL, 0) + 6 > cell_w;
-    let x_area = if rotate {
-        widest(cols, SMALL, 14) + 16
-    } else {
-        28
-    };
+    let turned = turned_labels_area(cols, SMALL, 6, cell_w);
+    let rotate = turned.is_some();
+    let x_area = turned.unwrap_or(28);
     let height = 50 + x_area + cell_h * nr as u32;
     let max = saturate_at
         .unwrap_or_else(|| {
@@ -440,9 +450,9 @@ pub fn rates_with_intervals(
     // Level names wider than their slots are turned a quarter, under a taller
     // chart, rather than drawn over each other.
     let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
-    let label_width = widest(&labels, NORMAL, 0);
-    let rotate = label_width + 8 > (WIDTH - 20 - 56) / n as u32;
-    let x_area = if rotate { label_width + 16 } else { 32 };
+    let turned = turned_labels_area(&labels, NORMAL, 8, (WIDTH - 20 - 56) / n as u32);
+    let rotate = turned.is_some();
+    let x_area = turned.unwrap_or(32);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 348 + x_area)).into_drawing_area();
@@ -461,7 +471,7 @@ pub fn rates_with_intervals(
             .y_labels(6)
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) if !rotate => {
-                    levels.get(*i).map(|l| l.label.clone()).unwrap_or_default()
+                    labels.get(*i).map(|l| l.to_string()).unwrap_or_default()
                 }
                 _ => String::new(),
             })
