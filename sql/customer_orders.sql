@@ -15,6 +15,10 @@
 --   recent_*     the last `churn_days` days (as_of - churn_days + 1 .. as_of)
 --   prev_*       as of the previous period, as_of - `compare_days`
 --                (prev_window_revenue: the contribution window ending then)
+--   base_last_order_date   the last completed order before the contribution
+--                window (by as_of - contribution_window_days), where
+--                customer_lifetime_value.sql follows each segment from; the
+--                orders and revenue up to then are the totals less the window's
 --
 -- Money sums are rounded to a millionth of the currency unit. Floating-point
 -- addition depends on the order rows come in (0.1 + 0.7 is 0.7999999999999999,
@@ -56,7 +60,8 @@ SELECT
     CAST(MAX(order_ts) FILTER (WHERE purchase AND by_prev) AS DATE) AS prev_last_order_date,
     COUNT(*) FILTER (WHERE purchase AND by_prev) AS prev_orders,
     COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev), 6), 0) AS prev_monetary,
-    ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_window_start), 6) AS prev_window_revenue
+    ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_window_start), 6) AS prev_window_revenue,
+    CAST(MAX(order_ts) FILTER (WHERE purchase AND NOT in_window) AS DATE) AS base_last_order_date
 FROM o
 GROUP BY customer_id
 HAVING COUNT(*) FILTER (WHERE purchase) > 0

@@ -669,6 +669,265 @@ fn satisfaction_per_segment() {
     assert!(close(col_f64(&s, "nps")[1].unwrap(), 0.0));
 }
 
+/// customer_lifetime_value's rows as (scope, segment, customers, retained,
+/// revenue per customer, margin per customer, lifetime in years, CLTV, CLTV
+/// on margin), segments with no customer at the base date left out.
+#[allow(clippy::type_complexity)]
+fn lifetime_values(
+    out: &Path,
+) -> Vec<(
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+)> {
+    let t = table(out, "customer_lifetime_value");
+    let (scope, seg) = (col_str(&t, "scope"), col_str(&t, "segment"));
+    let (n, kept) = (col_i64(&t, "customers"), col_i64(&t, "retained"));
+    let (arpc, mpc) = (
+        col_f64(&t, "revenue_per_customer"),
+        col_f64(&t, "margin_per_customer"),
+    );
+    let (life, cltv, cltv_m) = (
+        col_f64(&t, "lifetime_years"),
+        col_f64(&t, "cltv"),
+        col_f64(&t, "cltv_margin"),
+    );
+    let rate = col_f64(&t, "retention_rate");
+    (0..scope.len())
+        .filter(|&i| n[i] != Some(0))
+        .map(|i| {
+            let (n, kept) = (n[i].unwrap(), kept[i].unwrap());
+            assert!(close(rate[i].unwrap(), kept as f64 / n as f64));
+            (
+                scope[i].clone().unwrap(),
+                seg[i].clone(),
+                n,
+                kept,
+                arpc[i],
+                mpc[i],
+                life[i],
+                cltv[i],
+                cltv_m[i],
+            )
+        })
+        .collect()
+}
+
+/// Rounds the floats of an optional value to a millionth, for comparing rows.
+fn r6(v: Option<f64>) -> Option<f64> {
+    v.map(|v| (v * 1e6).round() / 1e6)
+}
+
+#[test]
+fn lifetime_value_follows_each_segment_from_the_start_of_the_window() {
+    // Base date 2025-06-30 (as_of - 365 days). Customers 1, 3, 8 and 9 had
+    // bought by then, one order each; the quintiles of four customers are
+    // 1..4: recency 166, 112, 149, 0 days gives r 1, 3, 2, 4; frequency ties
+    // by id (f 1, 2, 3, 4); monetary 100, 300, 60, 500 gives m 2, 3, 1, 4.
+    // Codes 112 Lost, 323 Need Attention, 231 At Risk, 444 Loyal Customers.
+    // Over the window (2025-07-01 .. 2026-06-30) customer 3 churned (last
+    // order 2026-03-15, 107 days), the others stayed. Window revenue (margin):
+    // 1: 200 (60), 3: 300 + 100 = 400 (120), 8: 60 (20), 9: 20 (5). A segment
+    // that lost nobody has no finite lifetime. Overall r = 3/4, lifetime
+    // 1 / (1 - 3/4) = 4 years, CLTV 680 / 4 x 4 = 680 = revenue / customers
+    // lost; on margin 205.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let rows: Vec<_> = lifetime_values(&out)
+        .into_iter()
+        .map(|(sc, seg, n, k, a, m, l, c, cm)| (sc, seg, n, k, r6(a), r6(m), r6(l), r6(c), r6(cm)))
+        .collect();
+    let seg = |s: &str| Some(s.to_string());
+    assert_eq!(
+        rows,
+        [
+            (
+                "segment".into(),
+                seg("Loyal Customers"),
+                1,
+                1,
+                Some(20.0),
+                Some(5.0),
+                None,
+                None,
+                None
+            ),
+            (
+                "segment".into(),
+                seg("Need Attention"),
+                1,
+                0,
+                Some(400.0),
+                Some(120.0),
+                Some(1.0),
+                Some(400.0),
+                Some(120.0)
+            ),
+            (
+                "segment".into(),
+                seg("At Risk"),
+                1,
+                1,
+                Some(60.0),
+                Some(20.0),
+                None,
+                None,
+                None
+            ),
+            (
+                "segment".into(),
+                seg("Lost"),
+                1,
+                1,
+                Some(200.0),
+                Some(60.0),
+                None,
+                None,
+                None
+            ),
+            (
+                "all".into(),
+                None,
+                4,
+                3,
+                Some(170.0),
+                Some(51.25),
+                Some(4.0),
+                Some(680.0),
+                Some(205.0)
+            ),
+        ]
+    );
+    let t = table(&out, "customer_lifetime_value");
+    assert_eq!(
+        col_str(&t, "segment").len(),
+        12,
+        "every segment is listed, then everyone"
+    );
+}
+
+#[test]
+fn lifetime_value_of_segments_that_kept_some_customers() {
+    // Ten customers bought $10 each before the base date 2025-06-30, customer
+    // i on June i (customer 10 at 23:59 on the base date itself), so both
+    // recency (oldest first) and frequency (all 1, ties by id) put customers
+    // 2k-1 and 2k in quintile k: r = f = k. Segments: 1-2 Lost (r1 f1),
+    // 3-4 Hibernating (r2 f2), 5-6 Need Attention (r3 f3), 7-8 Loyal
+    // Customers (r4 f4), 9-10 Champions (r5 f5). Over the window:
+    //   9 buys $300 on 2026-06-20 (kept), 10 $100 on 2026-03-20 (churned,
+    //     102 days): r 1/2, ARPC 200, lifetime 2 years, CLTV 400;
+    //   7 buys $200 and returns $50, and cancels $999 (kept, $150); 8 buys
+    //     $50 (kept): nobody lost, no finite lifetime;
+    //   3 comes back with $80 (kept), 4 does not: r 1/2, ARPC 40, CLTV 80;
+    //   1, 2, 5 and 6 buy nothing: r 0, lifetime 1 year, CLTV 0.
+    // Customer 11 first bought in the window: not followed. Overall: 10
+    // customers, 4 kept, $680: lifetime 1 / 0.6 years, CLTV 680 / 6. The
+    // orders carry no margin: the margin figures are empty.
+    let tmp = tempfile::tempdir().unwrap();
+    let base: Vec<String> = (1..=9)
+        .map(|i| format!("2025-06-{i:02} 10:00:00"))
+        .chain(["2025-06-30 23:59:00".to_string()])
+        .collect();
+    let mut orders: Vec<(i64, i64, &str, f64, &str)> = (1..=10)
+        .map(|i| (i, i, base[i as usize - 1].as_str(), 10.0, "completed"))
+        .collect();
+    orders.extend([
+        (11, 9, "2026-06-20 10:00:00", 300.0, "completed"),
+        (12, 10, "2026-03-20 10:00:00", 100.0, "completed"),
+        (13, 7, "2026-05-01 10:00:00", 200.0, "completed"),
+        (14, 7, "2026-05-03 10:00:00", -50.0, "returned"),
+        (15, 7, "2026-05-04 10:00:00", 999.0, "cancelled"),
+        (16, 8, "2026-06-01 10:00:00", 50.0, "completed"),
+        (17, 3, "2026-06-15 10:00:00", 80.0, "completed"),
+        (18, 11, "2025-07-01 00:00:00", 1000.0, "completed"),
+        (19, 11, "2026-06-29 10:00:00", 1000.0, "completed"),
+    ]);
+    let ids: Vec<i64> = (1..=11).collect();
+    let out = run_on_orders(tmp.path(), &ids, &orders);
+    let rows: Vec<_> = lifetime_values(&out)
+        .into_iter()
+        .map(|(sc, seg, n, k, a, m, l, c, cm)| (sc, seg, n, k, r6(a), m, r6(l), r6(c), cm))
+        .collect();
+    let seg = |s: &str| Some(s.to_string());
+    assert_eq!(
+        rows,
+        [
+            (
+                "segment".into(),
+                seg("Champions"),
+                2,
+                1,
+                Some(200.0),
+                None,
+                Some(2.0),
+                Some(400.0),
+                None
+            ),
+            (
+                "segment".into(),
+                seg("Loyal Customers"),
+                2,
+                2,
+                Some(100.0),
+                None,
+                None,
+                None,
+                None
+            ),
+            (
+                "segment".into(),
+                seg("Need Attention"),
+                2,
+                0,
+                Some(0.0),
+                None,
+                Some(1.0),
+                Some(0.0),
+                None
+            ),
+            (
+                "segment".into(),
+                seg("Hibernating"),
+                2,
+                1,
+                Some(40.0),
+                None,
+                Some(2.0),
+                Some(80.0),
+                None
+            ),
+            (
+                "segment".into(),
+                seg("Lost"),
+                2,
+                0,
+                Some(0.0),
+                None,
+                Some(1.0),
+                Some(0.0),
+                None
+            ),
+            (
+                "all".into(),
+                None,
+                10,
+                4,
+                Some(68.0),
+                None,
+                r6(Some(1.0 / 0.6)),
+                r6(Some(680.0 / 6.0)),
+                None
+            ),
+        ]
+    );
+}
+
 /// complaint_recovery's four groups in order, with their customers and
 /// those retained.
 fn assert_recovery_groups(
@@ -878,7 +1137,7 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
     );
     assert_exit(&o, 0);
     let (a, b) = (all_tables_as_text(&full), all_tables_as_text(&out));
-    assert_eq!(a.len(), 18);
+    assert_eq!(a.len(), 19);
     for (name, rows) in &a {
         assert_eq!(rows, &b[name], "table {name}");
     }

@@ -154,14 +154,14 @@ fn bundled_pipeline_on_a_cluster_with_s3_storage_matches_the_local_engine() {
     assert_same_outputs(&local, &out, "the cluster over S3");
 }
 
-/// Each of the bundled pipeline's 18 output tables under `out` has the rows
+/// Each of the bundled pipeline's 19 output tables under `out` has the rows
 /// of the local engine's under `local`.
 fn assert_same_outputs(local: &std::path::Path, out: &std::path::Path, on: &str) {
     let tables: Vec<_> = std::fs::read_dir(local.join("tables"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(tables.len(), 18, "every output table of the pipeline");
+    assert_eq!(tables.len(), 19, "every output table of the pipeline");
     for table in &tables {
         let dir = |root: &std::path::Path| root.join("tables").join(table);
         let local_rows = read_parquet(&dir(local));

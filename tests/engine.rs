@@ -95,10 +95,10 @@ fn bundled_pipeline_on_hand_worked_orders() {
         .collect();
     assert_eq!(absent, ["surveys", "complaints"]);
     let artifacts = results["artifacts"].as_array().unwrap();
-    // 18 outputs, less the 6 whose steps read the absent surveys or
+    // 19 outputs, less the 6 whose steps read the absent surveys or
     // complaints; 3 reports; the Markdown report's 7 charts (not the two
     // survey charts).
-    assert_eq!(artifacts.len(), 22);
+    assert_eq!(artifacts.len(), 23);
     let co_artifact = artifacts
         .iter()
         .find(|a| a["source"] == "customer_orders")
@@ -544,7 +544,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 32 steps, 18 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 33 steps, 19 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );
@@ -876,6 +876,42 @@ outputs:
     );
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0], outputs[2]);
+}
+
+#[test]
+fn a_step_mixing_text_literals_and_varchar_materializes_each_way() {
+    // DataFusion 55 plans a UNION of a text literal column and a VARCHAR as
+    // Utf8 and runs it as Utf8View: a step kept in memory must hold the
+    // batches as they come (it failed with "Mismatch between schema and
+    // batches" when the table took the planned schema).
+    let tmp = tempfile::tempdir().unwrap();
+    for m in ["view", "memory", "parquet"] {
+        let p = pipeline_file(
+            tmp.path(),
+            &format!(
+                "name: t
+output_root: out-{m}
+steps:
+  labels:
+    sql: >
+      SELECT t.k, t.label FROM (VALUES (1, 'one'), (2, 'two')) AS t(k, label)
+      UNION ALL SELECT CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR)
+    materialize: {m}
+  counted:
+    sql: SELECT COUNT(label) AS labelled, COUNT(*) AS n, MAX(label) AS last FROM labels
+outputs:
+  - {{ step: counted, path: counted.csv, format: csv }}
+"
+            ),
+        );
+        let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
+        assert_exit(&o, 0);
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join(format!("out-{m}/counted.csv"))).unwrap(),
+            "labelled,n,last\n2,3,two\n",
+            "{m}"
+        );
+    }
 }
 
 #[test]

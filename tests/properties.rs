@@ -231,6 +231,59 @@ fn loyalty_programme_groups_add_up_to_every_buying_customer() {
 }
 
 #[test]
+fn lifetime_value_segments_add_up_to_the_customers_of_the_base_date() {
+    // The segments a year before the run date (2025-06-30) hold every
+    // customer who had bought by then: counted here from customer_orders'
+    // first order dates, and their retained from its last order dates.
+    let co = table("customer_orders");
+    let base = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+    let date = |c: &str| -> Vec<chrono::NaiveDate> {
+        col_str(&co, c)
+            .into_iter()
+            .map(|d| chrono::NaiveDate::parse_from_str(&d.unwrap(), "%Y-%m-%d").unwrap())
+            .collect()
+    };
+    let (first, last) = (date("first_order_date"), date("last_order_date"));
+    let followed: Vec<usize> = (0..first.len()).filter(|&i| first[i] <= base).collect();
+    let kept = followed
+        .iter()
+        .filter(|&&i| (as_of - last[i]).num_days() <= 90)
+        .count();
+
+    let t = table("customer_lifetime_value");
+    let scope = col_str(&t, "scope");
+    let (n, k) = (col_i64(&t, "customers"), col_i64(&t, "retained"));
+    let arpc = col_f64(&t, "revenue_per_customer");
+    let all = scope
+        .iter()
+        .position(|s| s.as_deref() == Some("all"))
+        .unwrap();
+    assert_eq!(n[all], Some(followed.len() as i64));
+    assert_eq!(k[all], Some(kept as i64));
+    let segments: Vec<usize> = (0..scope.len()).filter(|&i| i != all).collect();
+    assert_eq!(segments.len(), 11);
+    let sum = |c: &[Option<i64>]| segments.iter().map(|&i| c[i].unwrap()).sum::<i64>();
+    assert_eq!(sum(&n), followed.len() as i64);
+    assert_eq!(sum(&k), kept as i64);
+    let revenue: f64 = segments
+        .iter()
+        .filter(|&&i| n[i] != Some(0))
+        .map(|&i| arpc[i].unwrap() * n[i].unwrap() as f64)
+        .sum();
+    let total = arpc[all].unwrap() * n[all].unwrap() as f64;
+    assert!(
+        (revenue - total).abs() < 1e-6 * total,
+        "{revenue} against {total}"
+    );
+    // The generator's better customers buy more and stay longer.
+    let cltv = col_f64(&t, "cltv");
+    let seg = col_str(&t, "segment");
+    let of = |name: &str| cltv[seg.iter().position(|s| s.as_deref() == Some(name)).unwrap()];
+    assert!(of("Champions").unwrap() > of("Lost").unwrap(), "{cltv:?}");
+}
+
+#[test]
 fn summary_tables_come_out_in_their_declared_order() {
     // Reports list rows in the order the step's ORDER BY gives them.
     fn sorted_by(name: &str, keys: &[&str]) {

@@ -429,3 +429,24 @@ fn a_run_dated_after_a_year_without_orders_reports_no_contribution() {
     assert!(zh.contains("统计日前365天内没有客户购买。"));
     assert!(zh.contains("没有统计日之后的订单记录。"));
 }
+
+#[test]
+fn lifetime_value_needs_customers_at_the_start_of_its_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The fixture's first order is on 2025-01-15: as of 2026-01-10 the
+    // window starts on 2025-01-10, before anyone bought, so no segment can
+    // be followed. The section says so instead of showing an empty table,
+    // and the findings say nothing of lifetime value.
+    let out = reports_as_of(tmp.path(), "2026-01-10");
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains(
+            "No data for this section: no customer had bought by 10 Jan 2025, the start of the period lifetime value is measured over."
+        ),
+        "{md}"
+    );
+    assert!(!md.contains("over the relationship"), "{md}");
+    let zh = read(&out.join("report.zh-CN.html"));
+    assert!(zh.contains("各客户细分的客户终身价值"), "{zh}");
+    assert!(zh.contains("之前没有客户购买"), "{zh}");
+}

@@ -54,6 +54,7 @@ SUMMARIES = {
     "satisfaction_by_segment": ["segment_order"],
     "complaint_recovery": ["group_order"],
     "loyalty_programme": ["group_order"],
+    "customer_lifetime_value": ["scope", "segment_order"],
     "headline": [],
 }
 

@@ -924,8 +924,11 @@ async fn run_step(
             Ok(None)
         }
         Materialize::Memory => {
-            let schema = Arc::new(df.schema().as_arrow().clone());
             let physical = df.create_physical_plan().await.map_err(|e| fail(&e))?;
+            // The batches' own schema: where the logical plan's differs (a
+            // UNION of a text literal and a VARCHAR is Utf8 there, Utf8View
+            // once executed), the batches are what the table holds.
+            let schema = physical.schema();
             let partitions =
                 datafusion::physical_plan::collect_partitioned(physical.clone(), ctx.task_ctx())
                     .await

@@ -1,0 +1,88 @@
+-- customer_lifetime_value: what a customer of each RFM segment is worth over
+-- the relationship, by the literature's simple formula, measured on how the
+-- segment's own customers behaved over the contribution window.
+--
+-- The segments are taken at the start of the contribution window, the base
+-- date as_of - `contribution_window_days` (rfm_scores_all's period 'base'),
+-- and their customers followed over the window (the W days after the base
+-- date, to as_of included):
+--   base_date             as_of - contribution_window_days
+--   customers             customers in the segment at the base date
+--   retained              of them, active at as_of: last completed order at
+--                         most `churn_days` days before as_of
+--   retention_rate        retained / customers: r, the share kept over a window
+--   revenue_per_customer  their revenue in the window (purchases minus refunds,
+--                         cancelled orders nothing) over all of them, the lost
+--                         ones too: the ARPC of one window
+--   margin_per_customer   the same of margin; NULL where no order has one
+--   lifetime_years        the expected length of the relationship from the
+--                         base date: kept with probability r window after
+--                         window, a customer stays 1 / (1 - r) windows
+--                         (W / 365 years each)
+--   cltv                  revenue_per_customer / (1 - r): ARPC times the
+--                         lifetime in windows. It equals the segment's revenue
+--                         in the window over the customers it lost
+--                         (customers - retained), and is computed so, exactly.
+--   cltv_margin           the same of margin
+-- The seed's formula, CLTV = ARPC x retention / (1 - churn) x lifetime, is
+-- this one: with churn = 1 - retention, retention / (1 - churn) is 1. The
+-- estimate assumes each later window repeats the measured one (the same share
+-- kept, the same revenue per customer starting it), is not discounted, and
+-- counts the base date's customers only (not those who first bought since).
+-- Where the segment lost nobody, the formula gives no finite lifetime:
+-- lifetime_years, cltv and cltv_margin are NULL.
+-- One row per segment (scope 'segment', every segment listed, 0 customers
+-- where none was in it at the base date), then one over every customer who
+-- had bought by the base date (scope 'all', segment NULL). Money is added up
+-- exactly, as in customer_orders.sql.
+WITH followed AS (
+    SELECT b.segment,
+        ({{ as_of }} - co.last_order_date) <= {{ churn_days }} AS retained,
+        co.window_revenue,
+        co.window_margin
+    FROM rfm_scores_all b
+    JOIN customer_orders co ON co.customer_id = b.customer_id
+    WHERE b.period = 'base'
+),
+per_segment AS (
+    SELECT segment,
+        COUNT(*) AS customers,
+        COUNT(*) FILTER (WHERE retained) AS retained,
+        CAST(SUM(CAST(window_revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
+        CAST(SUM(CAST(window_margin AS DECIMAL(38, 6))) AS DOUBLE) AS margin
+    FROM followed
+    GROUP BY segment
+),
+overall AS (
+    SELECT COUNT(*) AS customers,
+        COUNT(*) FILTER (WHERE retained) AS retained,
+        CAST(SUM(CAST(window_revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
+        CAST(SUM(CAST(window_margin AS DECIMAL(38, 6))) AS DOUBLE) AS margin
+    FROM followed
+),
+groups AS (
+    SELECT 'segment' AS scope, a.segment_order, a.segment,
+        COALESCE(p.customers, 0) AS customers, COALESCE(p.retained, 0) AS retained,
+        COALESCE(p.revenue, 0) AS revenue, p.margin
+    FROM rfm_segment_actions a
+    LEFT JOIN per_segment p ON p.segment = a.segment
+    UNION ALL
+    SELECT 'all', CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
+        customers, retained, COALESCE(revenue, 0), margin
+    FROM overall
+)
+SELECT
+    scope,
+    CAST({{ as_of }} - {{ contribution_window_days | days }} AS DATE) AS base_date,
+    segment_order,
+    segment,
+    customers,
+    retained,
+    CAST(retained AS DOUBLE) / NULLIF(customers, 0) AS retention_rate,
+    revenue / NULLIF(customers, 0) AS revenue_per_customer,
+    margin / NULLIF(customers, 0) AS margin_per_customer,
+    {{ contribution_window_days }} / 365.0 * customers / NULLIF(customers - retained, 0) AS lifetime_years,
+    revenue / NULLIF(customers - retained, 0) AS cltv,
+    margin / NULLIF(customers - retained, 0) AS cltv_margin
+FROM groups
+ORDER BY segment_order NULLS LAST
