@@ -7,6 +7,9 @@
 --   revenue        purchases minus refunds that month (NULL: only cancelled)
 --   before_last_day_ts  the latest completed order that month before the
 --                  customer's last purchase day (NULL: none)
+--   before_prev_last_day_ts  the same before the last purchase day by the
+--                  previous period (as_of - `compare_days`), for the stages
+--                  then (NULL: none, or no purchase by then)
 --   last_year_revenue   purchases minus refunds that month within the 365
 --                  days up to and including the last purchase day
 --                  (last_order_date - 364 .. last_order_date)
@@ -19,6 +22,7 @@
 WITH bounds AS (
     SELECT customer_id,
         CAST(last_order_date AS TIMESTAMP) AS last_day_start,
+        CAST(prev_last_order_date AS TIMESTAMP) AS prev_last_day_start,
         CAST(last_order_date + INTERVAL '1 day' AS TIMESTAMP) AS last_day_end,
         CAST(last_order_date - INTERVAL '364 days' AS TIMESTAMP) AS year_start
     FROM customer_orders
@@ -33,6 +37,9 @@ SELECT
     MAX(o.order_ts) FILTER (
         WHERE o.status = 'completed' AND o.order_ts < b.last_day_start
     ) AS before_last_day_ts,
+    MAX(o.order_ts) FILTER (
+        WHERE o.status = 'completed' AND o.order_ts < b.prev_last_day_start
+    ) AS before_prev_last_day_ts,
     SUM(o.amount) FILTER (
         WHERE o.status <> 'cancelled'
           AND o.order_ts >= b.year_start

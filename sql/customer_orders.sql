@@ -14,7 +14,8 @@
 --                (365 days: as_of - 364 .. as_of)
 --   recent_*     the last `churn_days` days (as_of - churn_days + 1 .. as_of)
 --   prev_*       as of the previous period, as_of - `compare_days`
---                (prev_window_revenue: the contribution window ending then)
+--                (prev_window_revenue: the contribution window ending then;
+--                prev_recent_revenue: the `churn_days` days ending then)
 --   base_last_order_date   the last completed order before the contribution
 --                window (by as_of - contribution_window_days), where
 --                customer_lifetime_value.sql follows each segment from; the
@@ -43,7 +44,8 @@ WITH o AS (
         order_ts >= CAST({{ as_of }} - {{ contribution_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS in_window,
         order_ts >= CAST({{ as_of }} - {{ churn_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS in_recent,
         order_ts < CAST({{ as_of }} - {{ compare_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS by_prev,
-        order_ts >= CAST({{ as_of }} - {{ compare_days | days }} - {{ contribution_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS after_prev_window_start
+        order_ts >= CAST({{ as_of }} - {{ compare_days | days }} - {{ contribution_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS after_prev_window_start,
+        order_ts >= CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} + INTERVAL '1 day' AS TIMESTAMP) AS after_prev_recent_start
     FROM orders_asof
 )
 SELECT
@@ -61,7 +63,8 @@ SELECT
     COUNT(*) FILTER (WHERE purchase AND by_prev) AS prev_orders,
     COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev), 6), 0) AS prev_monetary,
     ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_window_start), 6) AS prev_window_revenue,
-    CAST(MAX(order_ts) FILTER (WHERE purchase AND NOT in_window) AS DATE) AS base_last_order_date
+    CAST(MAX(order_ts) FILTER (WHERE purchase AND NOT in_window) AS DATE) AS base_last_order_date,
+    COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_recent_start), 6), 0) AS prev_recent_revenue
 FROM o
 GROUP BY customer_id
 HAVING COUNT(*) FILTER (WHERE purchase) > 0

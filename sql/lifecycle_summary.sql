@@ -1,15 +1,27 @@
 -- lifecycle_summary: customers per lifecycle stage at `as_of` and their
--- share; every stage is listed (0 where empty), in lifecycle order.
+-- share, and the same at the previous period (as_of - `compare_days`, from
+-- lifecycle_stages.prev_stage: prev_customers, prev_share, over the customers
+-- who had bought by then); every stage is listed (0 where empty), in
+-- lifecycle order.
 WITH stages AS (
     SELECT * FROM (VALUES
         (1, 'new'), (2, 'growth'), (3, 'mature'), (4, 'declining'), (5, 'churned'), (6, 'recovered')
     ) AS t(stage_order, stage)
 ),
 counts AS (SELECT stage, COUNT(*) AS customers FROM lifecycle_stages GROUP BY stage),
-total AS (SELECT COUNT(*) AS n FROM lifecycle_stages)
+prev_counts AS (
+    SELECT prev_stage AS stage, COUNT(*) AS customers
+    FROM lifecycle_stages
+    WHERE prev_stage IS NOT NULL
+    GROUP BY prev_stage
+),
+total AS (SELECT COUNT(*) AS n, COUNT(prev_stage) AS prev_n FROM lifecycle_stages)
 SELECT s.stage_order, s.stage,
     COALESCE(c.customers, 0) AS customers,
-    COALESCE(CAST(c.customers AS DOUBLE) / NULLIF(t.n, 0), 0) AS share
+    COALESCE(CAST(c.customers AS DOUBLE) / NULLIF(t.n, 0), 0) AS share,
+    COALESCE(p.customers, 0) AS prev_customers,
+    COALESCE(CAST(p.customers AS DOUBLE) / NULLIF(t.prev_n, 0), 0) AS prev_share
 FROM stages s CROSS JOIN total t
 LEFT JOIN counts c ON c.stage = s.stage
+LEFT JOIN prev_counts p ON p.stage = s.stage
 ORDER BY s.stage_order

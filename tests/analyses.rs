@@ -357,24 +357,34 @@ fn cohorts_churn_and_lifecycle() {
 
     let l = table(&out, "lifecycle_stages");
     let idx = by_key(&col_i64(&l, "customer_id"));
-    let stage = col_str(&l, "stage");
-    for (id, e) in [
-        (1, "recovered"),
-        (2, "new"),
-        (3, "churned"),
-        (4, "mature"),
-        (5, "new"),
-        (6, "churned"),
-        (8, "recovered"),
-        (9, "recovered"),
-        (10, "declining"),
-        (11, "recovered"),
-        (12, "new"),
+    let (stage, prev) = (col_str(&l, "stage"), col_str(&l, "prev_stage"));
+    // The stage at as_of, and at the previous period (2026-05-31), when
+    // customers 2 and 5 had not bought yet. Then, customer 3 had come back
+    // after a gap of 104 days (2025-12-01 to 2026-03-15) and had not yet
+    // churned; customer 4's last 90 days (120) were under its earlier
+    // average (80 over 57 days, 126.3 per 90) but above half of it: mature.
+    for (id, e, e_prev) in [
+        (1, "recovered", Some("churned")),
+        (2, "new", None),
+        (3, "churned", Some("recovered")),
+        (4, "mature", Some("mature")),
+        (5, "new", None),
+        (6, "churned", Some("churned")),
+        (8, "recovered", Some("recovered")),
+        (9, "recovered", Some("churned")),
+        (10, "declining", Some("new")),
+        (11, "recovered", Some("churned")),
+        (12, "new", Some("new")),
     ] {
         assert_eq!(
             stage[idx[&id]].as_deref(),
             Some(e),
             "stage of customer {id}"
+        );
+        assert_eq!(
+            prev[idx[&id]].as_deref(),
+            e_prev,
+            "previous stage of customer {id}"
         );
     }
     let s = table(&out, "lifecycle_summary");
@@ -383,6 +393,47 @@ fn cohorts_churn_and_lifecycle() {
         [Some(3), Some(0), Some(1), Some(1), Some(2), Some(4)],
         "new, growth, mature, declining, churned, recovered"
     );
+    assert_eq!(
+        col_i64(&s, "prev_customers"),
+        [Some(2), Some(0), Some(1), Some(0), Some(4), Some(2)],
+        "new, growth, mature, declining, churned, recovered at the previous period"
+    );
+    assert!(close(col_f64(&s, "prev_share")[4].unwrap(), 4.0 / 9.0));
+}
+
+#[test]
+fn previous_lifecycle_stages_are_what_a_run_dated_then_gives() {
+    // A second method for prev_stage: the stages of a run dated at the
+    // previous period, on the same data (later orders are ignored by it).
+    let tmp = tempfile::tempdir().unwrap();
+    let now = run(tmp.path(), true, &[]);
+    let then = tmp.path().join("then");
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-05-31",
+        &tmp.path().join("data"),
+        &then,
+        &[],
+    );
+    assert_exit(&o, 0);
+    let stages = |out: &Path, col: &str| -> BTreeMap<i64, Option<String>> {
+        let t = table(out, "lifecycle_stages");
+        col_i64(&t, "customer_id")
+            .into_iter()
+            .map(Option::unwrap)
+            .zip(col_str(&t, col))
+            .filter(|(_, s)| s.is_some())
+            .collect()
+    };
+    let then_stages = stages(&then, "stage");
+    assert_eq!(then_stages.len(), 9);
+    assert_eq!(stages(&now, "prev_stage"), then_stages);
+    let (a, b) = (
+        table(&now, "lifecycle_summary"),
+        table(&then, "lifecycle_summary"),
+    );
+    assert_eq!(col_i64(&a, "prev_customers"), col_i64(&b, "customers"));
 }
 
 #[test]

@@ -15,36 +15,54 @@
 -- The gap before the latest order comes from customer_history (the latest
 -- purchase day before the last one), not from a window over every purchase,
 -- which would sort all orders.
+-- prev_stage is the stage by the same rules at the previous period,
+-- as_of - `compare_days`, from the orders up to then: what a run dated then
+-- gives (NULL for a customer who had not bought by then).
+{#- The stage from the figures of one date: their columns are named with the
+    prefix `p` ('' for as_of, 'prev_' for the previous period). #}
+{%- macro stage(p) -%}
+    CASE
+        WHEN {{ p | safe }}churned THEN 'churned'
+        WHEN {{ p | safe }}is_new THEN 'new'
+        WHEN {{ p | safe }}last_gap_days > {{ churn_days }} THEN 'recovered'
+        WHEN {{ p | safe }}recent_revenue < 0.5 * {{ p | safe }}earlier_avg_revenue THEN 'declining'
+        WHEN {{ p | safe }}recent_revenue > {{ p | safe }}earlier_avg_revenue THEN 'growth'
+        ELSE 'mature'
+    END
+{%- endmacro %}
 WITH c AS (
     SELECT co.customer_id, co.first_order_date, co.last_order_date, co.orders,
         co.monetary, co.recent_revenue,
         co.last_order_date - h.previous_order_date AS last_gap_days,
         st.churned,
+        co.first_order_date > CAST({{ as_of }} - {{ churn_days | days }} AS DATE) AS is_new,
         -- days of history before the last period (at least 1)
-        GREATEST(CAST({{ as_of }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS earlier_days
+        GREATEST(CAST({{ as_of }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS earlier_days,
+        co.prev_last_order_date,
+        co.prev_monetary,
+        co.prev_recent_revenue,
+        co.prev_last_order_date - h.prev_previous_order_date AS prev_last_gap_days,
+        st.churned_prev AS prev_churned,
+        co.first_order_date > CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) AS prev_is_new,
+        GREATEST(CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS prev_earlier_days
     FROM customer_orders co
     JOIN customer_status st ON st.customer_id = co.customer_id
     LEFT JOIN customer_history h ON h.customer_id = co.customer_id
 ),
 staged AS (
     SELECT *,
-        (monetary - recent_revenue) / earlier_days * {{ churn_days }} AS earlier_avg_revenue
+        (monetary - recent_revenue) / earlier_days * {{ churn_days }} AS earlier_avg_revenue,
+        (prev_monetary - prev_recent_revenue) / prev_earlier_days * {{ churn_days }} AS prev_earlier_avg_revenue
     FROM c
 )
 SELECT
     customer_id,
-    CASE
-        WHEN churned THEN 'churned'
-        WHEN first_order_date > {{ as_of }} - {{ churn_days | days }} THEN 'new'
-        WHEN last_gap_days > {{ churn_days }} THEN 'recovered'
-        WHEN recent_revenue < 0.5 * earlier_avg_revenue THEN 'declining'
-        WHEN recent_revenue > earlier_avg_revenue THEN 'growth'
-        ELSE 'mature'
-    END AS stage,
+    {{ stage("") }} AS stage,
     first_order_date,
     last_order_date,
     orders,
     recent_revenue,
     earlier_avg_revenue,
-    last_gap_days
+    last_gap_days,
+    CASE WHEN prev_last_order_date IS NOT NULL THEN {{ stage("prev_") }} END AS prev_stage
 FROM staged
