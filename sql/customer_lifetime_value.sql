@@ -3,7 +3,7 @@
 -- segment's own customers behaved over the contribution window.
 --
 -- The segments are taken at the start of the contribution window, the base
--- date as_of - `contribution_window_days` (rfm_scores_all's period 'base'),
+-- date as_of - `contribution_window_days` (rfm_scores_base.sql),
 -- and their customers followed over the window (the W days after the base
 -- date, to as_of included):
 --   base_date             as_of - contribution_window_days
@@ -40,9 +40,8 @@ WITH followed AS (
         ({{ as_of }} - co.last_order_date) <= {{ churn_days }} AS retained,
         co.window_revenue,
         co.window_margin
-    FROM rfm_scores_all b
+    FROM rfm_scores_base b
     JOIN customer_orders co ON co.customer_id = b.customer_id
-    WHERE b.period = 'base'
 ),
 per_segment AS (
     SELECT segment,

@@ -17,9 +17,9 @@
 --                (prev_window_revenue: the contribution window ending then;
 --                prev_recent_revenue: the `churn_days` days ending then)
 --   base_last_order_date   the last completed order before the contribution
---                window (by as_of - contribution_window_days), where
---                customer_lifetime_value.sql follows each segment from; the
---                orders and revenue up to then are the totals less the window's
+--                window (by as_of - contribution_window_days), the date
+--                rfm_scores_base.sql scores customers at; the orders and
+--                revenue up to then are the totals less the window's
 --
 -- Money sums are rounded to a millionth of the currency unit. Floating-point
 -- addition depends on the order rows come in (0.1 + 0.7 is 0.7999999999999999,

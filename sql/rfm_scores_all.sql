@@ -1,21 +1,13 @@
--- rfm_scores_all: RFM scores at `as_of` (period 'current'), at the
--- previous period, as_of - `compare_days` (period 'previous'), and at the
--- start of the contribution window, as_of - `contribution_window_days`
--- (period 'base', which customer_lifetime_value.sql follows segments from),
--- for every customer with a completed order by that date. The base period's
--- orders and revenue are the totals less the window's (revenue rounded again
--- to a millionth, as customer_orders.sql rounds its sums).
+-- rfm_scores_all: RFM scores at `as_of` (period 'current') and at the
+-- previous period, as_of - `compare_days` (period 'previous'), for every
+-- customer with a completed order by that date.
 --
 --   recency_days  days from the last completed order to the period's date
 --   frequency     distinct completed orders
 --   monetary      sum of amount, refunds included, cancelled orders excluded
---   r/f/m_score   quintiles 1-5 (5 best) of equal size: customers are sorted
---                 (recency descending, frequency and monetary ascending), ties
---                 broken by customer_id, and cut into 5 groups whose sizes
---                 differ by at most one, larger groups first. This is what
---                 NTILE(5) gives, computed from ROW_NUMBER and the count so
---                 that it streams over a sort that can spill, where NTILE
---                 would hold every customer in memory.
+--   r/f/m_score   quintiles 1-5 (5 best) of equal size, ties broken by
+--                 customer_id: NTILE(5) computed so that it can spill (_rfm.sql)
+{%- from "_rfm.sql" import scored %}
 WITH metrics AS (
     SELECT 'current' AS period, customer_id,
         {{ as_of }} - last_order_date AS recency_days,
@@ -29,51 +21,5 @@ WITH metrics AS (
         prev_monetary AS monetary
     FROM customer_orders
     WHERE prev_last_order_date IS NOT NULL
-    UNION ALL
-    SELECT 'base' AS period, customer_id,
-        ({{ as_of }} - {{ contribution_window_days | days }}) - base_last_order_date AS recency_days,
-        orders - window_orders AS frequency,
-        ROUND(monetary - COALESCE(window_revenue, 0), 6) AS monetary
-    FROM customer_orders
-    WHERE base_last_order_date IS NOT NULL
 ),
-sizes AS (
-    SELECT period, COUNT(*) AS n, COUNT(*) / 5 AS q, COUNT(*) % 5 AS r
-    FROM metrics
-    GROUP BY period
-),
-{#- Each period is ranked in a branch of its own, so that the periods'
-    sorts run side by side (windows PARTITION BY period over both took
-    1.57 s against 1.11 s at 500k customers). #}
-positions AS (
-    {%- for period in ["current", "previous", "base"] %}
-    {%- if not loop.first %}
-    UNION ALL
-    {%- endif %}
-    SELECT *,
-        CAST(ROW_NUMBER() OVER (ORDER BY recency_days DESC, customer_id) AS BIGINT) - 1 AS r_pos,
-        CAST(ROW_NUMBER() OVER (ORDER BY frequency, customer_id) AS BIGINT) - 1 AS f_pos,
-        CAST(ROW_NUMBER() OVER (ORDER BY monetary, customer_id) AS BIGINT) - 1 AS m_pos
-    FROM metrics
-    WHERE period = {{ period }}
-    {%- endfor %}
-),
-{#- The quintile of 0-based position p among n = 5q + r: the first r groups hold q + 1. #}
-{%- macro quintile(pos) -%}
-    CASE WHEN {{ pos | safe }} < s.r * (s.q + 1) THEN {{ pos | safe }} / (s.q + 1) + 1
-         ELSE ({{ pos | safe }} - s.r * (s.q + 1)) / NULLIF(s.q, 0) + s.r + 1 END
-{%- endmacro %}
-scored AS (
-    SELECT p.period, p.customer_id, p.recency_days, p.frequency, p.monetary,
-        CAST({{ quintile("p.r_pos") }} AS INT) AS r_score,
-        CAST({{ quintile("p.f_pos") }} AS INT) AS f_score,
-        CAST({{ quintile("p.m_pos") }} AS INT) AS m_score
-    FROM positions p JOIN sizes s ON p.period = s.period
-)
-SELECT
-    sc.*,
-    c.rfm_code,
-    c.segment
-FROM scored sc
-JOIN rfm_segment_codes c
-  ON c.code = sc.r_score * 25 + sc.f_score * 5 + sc.m_score
+{{ scored(["current", "previous"]) }}

@@ -544,7 +544,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 33 steps, 19 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 34 steps, 19 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );

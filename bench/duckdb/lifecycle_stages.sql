@@ -34,7 +34,10 @@ WITH c AS (
     SELECT co.customer_id, co.first_order_date, co.last_order_date, co.orders,
         co.monetary, co.recent_revenue,
         co.last_order_date - h.previous_order_date AS last_gap_days,
-        st.churned,
+        -- churned then and now as customer_status.sql defines it, from the
+        -- same columns here: one join fewer (the per-customer hash tables
+        -- are what a low memory limit has to hold)
+        ({{ as_of }} - co.last_order_date) > {{ churn_days }} AS churned,
         co.first_order_date > CAST({{ as_of }} - {{ churn_days | days }} AS DATE) AS is_new,
         -- days of history before the last period (at least 1)
         GREATEST(CAST({{ as_of }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS earlier_days,
@@ -42,11 +45,10 @@ WITH c AS (
         co.prev_monetary,
         co.prev_recent_revenue,
         co.prev_last_order_date - h.prev_previous_order_date AS prev_last_gap_days,
-        st.churned_prev AS prev_churned,
+        CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - co.prev_last_order_date > {{ churn_days }} AS prev_churned,
         co.first_order_date > CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) AS prev_is_new,
         GREATEST(CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS prev_earlier_days
     FROM customer_orders co
-    JOIN customer_status st ON st.customer_id = co.customer_id
     LEFT JOIN customer_history h ON h.customer_id = co.customer_id
 ),
 staged AS (
