@@ -27,6 +27,19 @@ json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
+# One run of a command (loyalty, DuckDB's script): prints "WALL CPU" in
+# seconds (CPU: user + system of the process and its children).
+timed() {
+  python3 - "$@" <<'EOF'
+import resource, subprocess, sys, time
+t0 = time.monotonic()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+wall = time.monotonic() - t0
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{wall:.3f} {r.ru_utime + r.ru_stime:.3f}")
+EOF
+}
+
 # Marks a data folder as fully generated, and names its layout: data from
 # before the orders came in time order (December 2026) has a plain
 # `.complete` and is generated again.

@@ -51,18 +51,6 @@ for size in "${sizes[@]}"; do
   fi
 done
 
-# One run of a command (loyalty, DuckDB's script): prints "WALL CPU" in seconds.
-timed() {
-  python3 - "$@" <<'EOF'
-import resource, subprocess, sys, time
-t0 = time.monotonic()
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-wall = time.monotonic() - t0
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{wall:.3f} {r.ru_utime + r.ru_stime:.3f}")
-EOF
-}
-
 declare -A wall cpu dwall dcpu fwall fcpu
 for i in $(seq "$runs"); do
   for size in "${sizes[@]}" tiny; do

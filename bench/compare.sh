@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# What a change to the pipeline's files costs: the bundled pipeline as it was
+# at another revision (its pipelines/, sql/ and report_templates/) against
+# the working tree's, run by the same binary, alternating, on bench/run.sh's
+# data. Prints each run and a Markdown table of medians: wall and CPU
+# seconds, peak RSS.
+#
+#   bench/compare.sh REV                     6 pairs at M, no memory limit
+#   PAIRS=2 SIZE=L LIMIT=2GiB bench/compare.sh REV
+#
+# A change to the Rust code is not compared: both sides run this tree's
+# binary. Session 25 measured its two analyses with it (bench/RESULTS.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -eq 1 ] || { echo "usage: bench/compare.sh REV" >&2; exit 2; }
+rev=$1
+pairs="${PAIRS:-6}"
+size="${SIZE:-M}"
+limit="${LIMIT:-}"
+case "$size" in
+  S | M | L | XL) ;;
+  *) echo "unknown SIZE $size: use S, M, L or XL" >&2; exit 2 ;;
+esac
+git rev-parse --verify --quiet "$rev^{commit}" >/dev/null ||
+  { echo "unknown revision $rev" >&2; exit 2; }
+
+source bench/common.sh
+ensure_sample "$size" "$(customers_of "$size")"
+data="$work/data-$size"
+before="$work/compare-before"
+rm -rf "$before"
+mkdir -p "$before"
+git archive "$rev" pipelines sql report_templates | tar -x -C "$before"
+
+declare -A walls cpus rss
+for i in $(seq "$pairs"); do
+  for side in before after; do
+    if [ "$side" = before ]; then root="$before"; else root=.; fi
+    out="$work/compare-out-$side"
+    rm -rf "$out"
+    read -r w c < <(timed "$bin" -q run "$root/pipelines/customer_loyalty.yaml" \
+      --as-of "$as_of" ${limit:+--memory-limit "$limit"} \
+      --param data_root="$data" --param out_root="$out")
+    m=$(json_field "$out/run_results.json" "['peak_rss_bytes'] >> 20")
+    walls[$side]+="$w "; cpus[$side]+="$c "; rss[$side]+="$m "
+    echo "pair $i: $side ${w} s (CPU ${c} s), ${m} MiB"
+  done
+done
+
+med() { tr ' ' '\n' | grep . | median; }
+range() { tr ' ' '\n' | grep . | sort -g | sed -n '1p;$p' | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "–" hi}'; }
+change() { calc "f'{($2 / $1 - 1) * 100:+.0f}%'"; }
+echo
+echo "$size, ${limit:-no memory limit}, $pairs alternating pairs, $(date -u '+%Y-%m-%d %H:%M') UTC: the pipeline files of $rev against the working tree's, one binary."
+echo
+echo "| | $rev | working tree | change |"
+echo "|---|---:|---:|---:|"
+for what in wall cpu; do
+  if [ "$what" = wall ]; then b=$(med <<<"${walls[before]}"); a=$(med <<<"${walls[after]}"); name="wall s, median";
+  else b=$(med <<<"${cpus[before]}"); a=$(med <<<"${cpus[after]}"); name="CPU s, median"; fi
+  echo "| $name | $b | $a | $(change "$b" "$a") |"
+done
+echo "| peak RSS MiB, range | $(range <<<"${rss[before]}") | $(range <<<"${rss[after]}") | |"
