@@ -43,32 +43,27 @@ WITH followed AS (
     FROM rfm_scores_base b
     JOIN customer_orders co ON co.customer_id = b.customer_id
 ),
-per_segment AS (
-    SELECT segment,
+-- One grouping for the segments and for everyone (GROUPING(segment) = 1:
+-- a row even where nobody had bought by the base date), so the join above
+-- runs once.
+grouped AS (
+    SELECT segment, GROUPING(segment) AS everyone,
         COUNT(*) AS customers,
         COUNT(*) FILTER (WHERE retained) AS retained,
         CAST(SUM(CAST(window_revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
         CAST(SUM(CAST(window_margin AS DECIMAL(38, 6))) AS DOUBLE) AS margin
     FROM followed
-    GROUP BY segment
+    GROUP BY GROUPING SETS ((segment), ())
 ),
-overall AS (
-    SELECT COUNT(*) AS customers,
-        COUNT(*) FILTER (WHERE retained) AS retained,
-        CAST(SUM(CAST(window_revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
-        CAST(SUM(CAST(window_margin AS DECIMAL(38, 6))) AS DOUBLE) AS margin
-    FROM followed
-),
+-- Every segment, with or without customers, and the row over everyone.
 groups AS (
-    SELECT 'segment' AS scope, a.segment_order, a.segment,
-        COALESCE(p.customers, 0) AS customers, COALESCE(p.retained, 0) AS retained,
-        COALESCE(p.revenue, 0) AS revenue, p.margin
+    SELECT CASE WHEN g.everyone = 1 THEN 'all' ELSE 'segment' END AS scope,
+        a.segment_order, a.segment,
+        COALESCE(g.customers, 0) AS customers, COALESCE(g.retained, 0) AS retained,
+        COALESCE(g.revenue, 0) AS revenue, g.margin
     FROM rfm_segment_actions a
-    LEFT JOIN per_segment p ON p.segment = a.segment
-    UNION ALL
-    SELECT 'all', CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
-        customers, retained, COALESCE(revenue, 0), margin
-    FROM overall
+    FULL JOIN grouped g ON g.segment = a.segment
+    WHERE a.segment IS NOT NULL OR g.everyone = 1
 )
 SELECT
     scope,
