@@ -15,6 +15,6 @@ SELECT
     ({{ as_of }} - last_order_date) > {{ churn_days }} AS churned,
     CASE
         WHEN prev_last_order_date IS NULL THEN NULL
-        ELSE ({{ as_of }} - {{ compare_days | days }} - prev_last_order_date) > {{ churn_days }}
+        ELSE (CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - prev_last_order_date) > {{ churn_days }}
     END AS churned_prev
 FROM customer_orders

@@ -38,16 +38,16 @@ WITH c AS (
         -- same columns here: one join fewer (the per-customer hash tables
         -- are what a low memory limit has to hold)
         ({{ as_of }} - co.last_order_date) > {{ churn_days }} AS churned,
-        co.first_order_date > ({{ as_of }} - {{ churn_days | days }}) AS is_new,
+        co.first_order_date > CAST({{ as_of }} - {{ churn_days | days }} AS DATE) AS is_new,
         -- days of history before the last period (at least 1)
-        GREATEST(({{ as_of }} - {{ churn_days | days }}) - co.first_order_date + 1, 1) AS earlier_days,
+        GREATEST(CAST({{ as_of }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS earlier_days,
         co.prev_last_order_date,
         co.prev_monetary,
         co.prev_recent_revenue,
         co.prev_last_order_date - h.prev_previous_order_date AS prev_last_gap_days,
-        ({{ as_of }} - {{ compare_days | days }}) - co.prev_last_order_date > {{ churn_days }} AS prev_churned,
-        co.first_order_date > ({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }}) AS prev_is_new,
-        GREATEST(({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }}) - co.first_order_date + 1, 1) AS prev_earlier_days
+        CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - co.prev_last_order_date > {{ churn_days }} AS prev_churned,
+        co.first_order_date > CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) AS prev_is_new,
+        GREATEST(CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS prev_earlier_days
     FROM customer_orders co
     LEFT JOIN customer_history h ON h.customer_id = co.customer_id
 ),

@@ -16,7 +16,7 @@ WITH metrics AS (
     FROM customer_orders
     UNION ALL
     SELECT 'previous' AS period, customer_id,
-        ({{ as_of }} - {{ compare_days | days }}) - prev_last_order_date AS recency_days,
+        CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - prev_last_order_date AS recency_days,
         prev_orders AS frequency,
         prev_monetary AS monetary
     FROM customer_orders

@@ -10,7 +10,7 @@
 {%- from "_rfm.sql" import scored %}
 WITH metrics AS (
     SELECT 'base' AS period, customer_id,
-        ({{ as_of }} - {{ contribution_window_days | days }}) - base_last_order_date AS recency_days,
+        CAST({{ as_of }} - {{ contribution_window_days | days }} AS DATE) - base_last_order_date AS recency_days,
         orders - window_orders AS frequency,
         ROUND(monetary - COALESCE(window_revenue, 0), 6) AS monetary
     FROM customer_orders

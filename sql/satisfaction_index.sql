@@ -6,8 +6,8 @@
 {%- from "_figures.sql" import satisfaction_figures %}
 WITH periods AS (
     SELECT * FROM (VALUES
-        ('current', {{ as_of }} - {{ compare_days | days }} + INTERVAL '1 day', {{ as_of }}),
-        ('previous', {{ as_of }} - {{ (2 * compare_days) | days }} + INTERVAL '1 day', {{ as_of }} - {{ compare_days | days }})
+        ('current', CAST({{ as_of }} - {{ compare_days | days }} + INTERVAL '1 day' AS DATE), {{ as_of }}),
+        ('previous', CAST({{ as_of }} - {{ (2 * compare_days) | days }} + INTERVAL '1 day' AS DATE), CAST({{ as_of }} - {{ compare_days | days }} AS DATE))
     ) AS t(period, period_start, period_end)
 ),
 answers AS (
