@@ -409,3 +409,89 @@ fn text_timestamps_are_read_through_the_documented_staging_step() {
         );
     }
 }
+
+/// The input contract allows text customer ids. The same sample data with
+/// every id written as text (`C` and the number in 7 digits, so that ties
+/// broken by customer_id fall the same way) gives every output table with
+/// the same rows, their ids as text, and the same report.
+#[test]
+fn text_customer_ids_give_the_same_tables_and_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let numbers = tmp.path().join("numbers");
+    sample_data(tmp.path(), &numbers, 600, 5);
+    let text = tmp.path().join("text");
+    for table in ["customers", "orders", "surveys", "complaints"] {
+        let batches: Vec<RecordBatch> = read_parquet(&numbers.join(table))
+            .iter()
+            .map(ids_as_text)
+            .collect();
+        let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let id = batch.column_by_name("customer_id").unwrap();
+        assert_eq!(id.data_type(), &DataType::Utf8, "{table}");
+        write_parquet(&text.join(table).join("part-0.parquet"), &batch);
+    }
+    let run = |data: &Path, out: &str| {
+        let out = tmp.path().join(out);
+        let o = run_pipeline(
+            tmp.path(),
+            &bundled_pipeline(),
+            "2026-06-30",
+            data,
+            &out,
+            &[],
+        );
+        assert_exit(&o, 0);
+        out
+    };
+    let (by_number, by_text) = (run(&numbers, "out-numbers"), run(&text, "out-text"));
+
+    let mut tables: Vec<_> = std::fs::read_dir(by_number.join("tables"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    tables.sort();
+    assert_eq!(tables.len(), 19, "{tables:?}");
+    let mut with_ids = 0;
+    for table in &tables {
+        let expected: Vec<RecordBatch> = read_parquet(&by_number.join("tables").join(table))
+            .iter()
+            .map(ids_as_text)
+            .collect();
+        let got = read_parquet(&by_text.join("tables").join(table));
+        if got[0].schema().column_with_name("customer_id").is_some() {
+            with_ids += 1;
+        }
+        assert!(rows(&got) > 0, "{table:?} is empty");
+        assert_same_table(&expected, &got, &table.to_string_lossy());
+    }
+    assert!(with_ids >= 4, "only {with_ids} tables have customer ids");
+
+    // The report, but for the two paths it lists among the run's params.
+    let report = |out: &Path, data: &Path| {
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .replace(&data.display().to_string(), "DATA")
+            .replace(&out.display().to_string(), "OUT")
+    };
+    assert_eq!(report(&by_number, &numbers), report(&by_text, &text));
+}
+
+/// The batch with its integer `customer_id` (if any) as text: `C` and the
+/// number in 7 digits.
+fn ids_as_text(batch: &RecordBatch) -> RecordBatch {
+    let schema = batch.schema();
+    let Some((i, field)) = schema.column_with_name("customer_id") else {
+        return batch.clone();
+    };
+    let numbers = arrow::compute::cast(batch.column(i), &DataType::Int64).unwrap();
+    let numbers = numbers.as_any().downcast_ref::<Int64Array>().unwrap();
+    let ids: StringArray = numbers
+        .iter()
+        .map(|n| n.map(|n| format!("C{n:07}")))
+        .collect();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[i] = Field::new("customer_id", DataType::Utf8, field.is_nullable());
+    let mut columns = batch.columns().to_vec();
+    columns[i] = Arc::new(ids);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
