@@ -345,6 +345,16 @@ async fn run(
             elapsed_s = format!("{:.3}", result.elapsed_seconds),
             "check passed"
         ),
+        ("error", Severity::Warn) => tracing::warn!(
+            check = check.name.as_str(),
+            error = result.message.as_deref().unwrap_or_default(),
+            "check could not run"
+        ),
+        ("error", _) => tracing::error!(
+            check = check.name.as_str(),
+            error = result.message.as_deref().unwrap_or_default(),
+            "check could not run"
+        ),
         (_, Severity::Warn) => tracing::warn!(
             check = check.name.as_str(),
             failing_rows = result.failing_rows,

@@ -326,6 +326,102 @@ fn the_input_contract_reports_every_problem_before_any_step() {
     assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
 }
 
+/// Ids of one name must be of one kind across the sources: text customer
+/// ids against integer ones in the orders would fail inside a step, as a
+/// cast error naming no table. The run stops before any step, naming the
+/// column and the sources of each kind; `validate` lists the same problem.
+#[test]
+fn an_id_that_is_text_in_one_source_and_an_integer_in_another_is_named() {
+    use arrow::array::{ArrayRef, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let customers = arrow::array::RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new(
+            "customer_id",
+            DataType::Utf8,
+            false,
+        )])),
+        vec![Arc::new(StringArray::from(vec!["1", "2", "3"])) as ArrayRef],
+    )
+    .unwrap();
+    write_parquet(&data.join("customers/part-0.parquet"), &customers);
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&GOOD));
+    let problem = "column `customer_id` is text in `customers` but an integer in `orders`: the steps join these tables on it, so it must be of one kind in all of them; write it with one type, or cast it in a staging SQL step";
+
+    let o = run_bundled(tmp.path());
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains(problem), "{}", stderr(&o));
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
+    assert!(!tmp.path().join("out/report.html").exists());
+
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "validate",
+            bundled_pipeline().to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            &format!("data_root={}", data.display()),
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains(problem), "{}", stderr(&o));
+}
+
+/// A warning-level check whose query fails as it runs is recorded as an
+/// error with the reason, and the log says why, not "0 failing rows".
+#[test]
+fn a_warning_check_that_cannot_run_logs_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&GOOD));
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  orders:
+    url: data/orders/
+    checks:
+      - name: orders.status_is_a_number
+        sql: SELECT * FROM orders WHERE CAST(status AS BIGINT) > 0
+        severity: warn
+output_root: out
+steps:
+  n:
+    sql: SELECT COUNT(*) AS n FROM orders
+",
+    )
+    .unwrap();
+    let o = loyalty(
+        tmp.path(),
+        &["run", p.to_str().unwrap(), "--as-of", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("orders.status_is_a_number"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("check could not run"), "{line}");
+    assert!(line.contains("Cannot cast string 'completed'"), "{line}");
+    assert!(!line.contains("failing_rows"), "{line}");
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    let c = check(&r, "orders.status_is_a_number");
+    assert_eq!(c["status"], "error");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not run: Arrow error: Cast error"),
+        "{c}"
+    );
+}
+
 #[test]
 fn validate_plans_every_check_against_its_table() {
     let tmp = tempfile::tempdir().unwrap();

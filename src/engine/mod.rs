@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::catalog::TableProvider;
 // Tasks that are aborted when dropped: an interrupted run stops its steps.
 use datafusion::common::runtime::SpawnedTask;
@@ -222,16 +223,9 @@ pub async fn register_each_source(
         {
             continue;
         }
-        // The columns of the data itself, before optional ones are added.
-        let raw = format!("__loyalty_raw_{}", src.name);
-        let table = match ctx.table(raw.as_str()).await {
-            Ok(t) => t,
-            Err(_) => match ctx.table(src.name.as_str()).await {
-                Ok(t) => t,
-                Err(_) => continue,
-            },
+        let Some(schema) = data_schema(ctx, &src.name).await else {
+            continue;
         };
-        let schema = table.schema().as_arrow().clone();
         let before = errors.len();
         for (column, kind) in &src.columns {
             match schema.field_with_name(column) {
@@ -259,8 +253,92 @@ pub async fn register_each_source(
             broken.push(src.name.clone());
         }
     }
+    for (message, sources) in mixed_ids(ctx, plan, &results, &broken).await {
+        errors.push(message);
+        broken.extend(sources);
+    }
     results.retain(|r| !broken.contains(&r.name));
     (results, errors)
+}
+
+/// The columns of a registered source's data itself, before optional ones
+/// are added.
+async fn data_schema(ctx: &SessionContext, source: &str) -> Option<Schema> {
+    let raw = format!("__loyalty_raw_{source}");
+    let table = match ctx.table(raw.as_str()).await {
+        Ok(t) => t,
+        Err(_) => ctx.table(source).await.ok()?,
+    };
+    Some(table.schema().as_arrow().clone())
+}
+
+/// Id columns of one name that are text in some sources and integers in
+/// others: the steps join the tables on them, and a join of text with
+/// integers fails (or, cast, matches nothing) deep inside a step. One
+/// message per such column, with the sources of the kind that differs from
+/// the first source declaring it (in file order), which are then taken as
+/// broken. Sources already broken or not registered are left out.
+async fn mixed_ids(
+    ctx: &SessionContext,
+    plan: &Plan,
+    registered: &[SourceResult],
+    broken: &[String],
+) -> Vec<(String, Vec<String>)> {
+    // Column → (source, is text), in file order.
+    let mut kinds: Vec<(&str, Vec<(&str, bool)>)> = Vec::new();
+    for src in &plan.sources {
+        let usable = registered
+            .iter()
+            .any(|r| r.name == src.name && r.status == "registered");
+        if !usable || broken.contains(&src.name) {
+            continue;
+        }
+        let Some(schema) = data_schema(ctx, &src.name).await else {
+            continue;
+        };
+        for (column, kind) in &src.columns {
+            if *kind != crate::spec::ColumnKind::Id {
+                continue;
+            }
+            let Ok(field) = schema.field_with_name(column) else {
+                continue;
+            };
+            let text = !field.data_type().is_integer()
+                && !matches!(field.data_type(), DataType::Dictionary(_, v) if v.is_integer());
+            match kinds.iter_mut().find(|(c, _)| c == column) {
+                Some((_, seen)) => seen.push((src.name.as_str(), text)),
+                None => kinds.push((column.as_str(), vec![(src.name.as_str(), text)])),
+            }
+        }
+    }
+    let kind = |text: bool| if text { "text" } else { "an integer" };
+    let list = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    kinds
+        .into_iter()
+        .filter_map(|(column, seen)| {
+            let first = seen[0].1;
+            let (same, other): (Vec<_>, Vec<_>) = seen.iter().partition(|(_, t)| *t == first);
+            if other.is_empty() {
+                return None;
+            }
+            let same: Vec<&str> = same.iter().map(|(n, _)| *n).collect();
+            let other: Vec<&str> = other.iter().map(|(n, _)| *n).collect();
+            let message = format!(
+                "column `{column}` is {} in {} but {} in {}: the steps join these tables on it, so it must be of one kind in all of them; write it with one type, or cast it in a staging SQL step (README: \"The input contract\")",
+                kind(first),
+                list(&same),
+                kind(!first),
+                list(&other),
+            );
+            Some((message, other.into_iter().map(str::to_string).collect()))
+        })
+        .collect()
 }
 
 /// Where a location comes from params, which and how to set them:
