@@ -156,6 +156,22 @@ impl ColumnKind {
         }
     }
 
+    /// The kind an optional column declared with SQL type `t` must be of,
+    /// where it is present: numbers of any type for a numeric one (a
+    /// nullable integer column written from pandas is float64), text for
+    /// text, a date or timestamp for either, a boolean for a boolean. `None`
+    /// for other types, which are not checked.
+    pub fn of_declared(t: &arrow::datatypes::DataType) -> Option<ColumnKind> {
+        use arrow::datatypes::DataType as D;
+        match t {
+            D::Boolean => Some(ColumnKind::Bool),
+            D::Utf8 | D::LargeUtf8 | D::Utf8View => Some(ColumnKind::String),
+            D::Date32 | D::Date64 | D::Timestamp(..) => Some(ColumnKind::Date),
+            t if t.is_numeric() => Some(ColumnKind::Numeric),
+            _ => None,
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             ColumnKind::Id => "an id (string or integer)",

@@ -495,3 +495,85 @@ fn ids_as_text(batch: &RecordBatch) -> RecordBatch {
     columns[i] = Arc::new(ids);
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
+
+/// A present optional column is held to the kind of its declared type:
+/// `loyalty_member` written as text ("true"/"false") stops the run before any
+/// step, naming source, column, type found and type declared, where it
+/// failed inside `loyalty_programme` as a type error naming no column.
+#[test]
+fn an_optional_column_of_another_kind_is_named_before_any_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, false);
+    csv_to_parquet(
+        "customers",
+        vec![
+            Field::new("customer_id", DataType::Int64, true),
+            Field::new("region", DataType::Utf8, true),
+            Field::new("loyalty_member", DataType::Utf8, true),
+        ],
+        &data,
+    );
+    let o = run_bundled(tmp.path());
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("source `customers`: optional column `loyalty_member` is Utf8View, expected a boolean (`optional_columns` says BOOLEAN); write it with that type, or cast it in a staging SQL step"),
+        "{}",
+        stderr(&o)
+    );
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
+}
+
+/// Survey scores declared INT but written as float64 (what pandas writes
+/// for an integer column with gaps) are read as numbers: the satisfaction
+/// tables come out as from the same answers written as integers.
+#[test]
+fn float_scores_where_integers_are_declared_give_the_same_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ints, floats) = (tmp.path().join("ints"), tmp.path().join("floats"));
+    analyses_fixture(&ints, true);
+    analyses_fixture(&floats, true);
+    let float = |n: &str| Field::new(n, DataType::Float64, true);
+    csv_to_parquet(
+        "surveys",
+        vec![
+            Field::new("response_id", DataType::Int64, true),
+            Field::new("customer_id", DataType::Int64, true),
+            Field::new("survey_ts", ts_type(), false),
+            Field::new("csat", DataType::Int32, true),
+            float("nps"),
+            float("product_quality"),
+            float("service_quality"),
+            float("price"),
+            float("communication"),
+        ],
+        &floats,
+    );
+    let run = |data: &Path, out: &str| {
+        let out = tmp.path().join(out);
+        let o = run_pipeline(
+            tmp.path(),
+            &bundled_pipeline(),
+            "2026-06-30",
+            data,
+            &out,
+            &[],
+        );
+        assert_exit(&o, 0);
+        out
+    };
+    let (a, b) = (run(&ints, "out-ints"), run(&floats, "out-floats"));
+    for table in [
+        "satisfaction_index",
+        "satisfaction_by_segment",
+        "satisfaction_funnel",
+        "churn_by_satisfaction",
+        "headline",
+    ] {
+        let path = format!("tables/{table}");
+        let got = read_parquet(&b.join(&path));
+        assert!(rows(&got) > 0, "{table} is empty");
+        assert_same_table(&read_parquet(&a.join(&path)), &got, table);
+    }
+}

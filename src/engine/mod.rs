@@ -216,7 +216,7 @@ pub async fn register_each_source(
     }
     // The input contract: every problem of every registered source at once.
     for src in &plan.sources {
-        if src.columns.is_empty()
+        if (src.columns.is_empty() && src.optional_columns.is_empty())
             || !results
                 .iter()
                 .any(|r| r.name == src.name && r.status == "registered")
@@ -249,6 +249,26 @@ pub async fn register_each_source(
                 Ok(_) => {}
             }
         }
+        for (column, declared) in &src.optional_columns {
+            let Ok(f) = schema.field_with_name(column) else {
+                continue;
+            };
+            let Some(kind) = declared_type(ctx, declared)
+                .await
+                .as_ref()
+                .and_then(crate::spec::ColumnKind::of_declared)
+            else {
+                continue;
+            };
+            if !kind.accepts(f.data_type()) {
+                errors.push(format!(
+                    "source `{}`: optional column `{column}` is {}, expected {} (`optional_columns` says {declared}); write it with that type, or cast it in a staging SQL step (README: \"The input contract\")",
+                    src.name,
+                    f.data_type(),
+                    kind.describe()
+                ));
+            }
+        }
         if errors.len() > before {
             broken.push(src.name.clone());
         }
@@ -270,6 +290,14 @@ async fn data_schema(ctx: &SessionContext, source: &str) -> Option<Schema> {
         Err(_) => ctx.table(source).await.ok()?,
     };
     Some(table.schema().as_arrow().clone())
+}
+
+/// The Arrow type of a SQL type named in `optional_columns` (`None` when
+/// DataFusion cannot read it: registering the source says so).
+async fn declared_type(ctx: &SessionContext, sql_type: &str) -> Option<DataType> {
+    let sql = format!("SELECT CAST(NULL AS {sql_type}) AS t");
+    let df = ctx.sql_with_options(&sql, step_sql_options()).await.ok()?;
+    Some(df.schema().field(0).data_type().clone())
 }
 
 /// Id columns of one name that are text in some sources and integers in
