@@ -151,6 +151,16 @@ fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
+/// Today in the pipeline's time zone, where it names one; else this
+/// machine's date.
+fn today_for(loaded: &LoadedSpec) -> NaiveDate {
+    loaded
+        .spec
+        .timezone
+        .as_ref()
+        .map_or_else(today, |tz| tz.today())
+}
+
 /// Parses the command line, runs it, prints any error; returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -244,7 +254,7 @@ async fn execute(cli: &Cli) -> Result<()> {
             let loaded = LoadedSpec::load(pipeline)?;
             // The pipeline file's problems, then, where its steps are sound,
             // what planning them against the data finds.
-            let (plan, mut problems) = Plan::build_checked(&loaded, &overrides, today());
+            let (plan, mut problems) = Plan::build_checked(&loaded, &overrides, today_for(&loaded));
             if let Some(plan) = &plan {
                 problems.extend(crate::run::validate(plan).await?);
             }
@@ -300,7 +310,7 @@ async fn run_pipeline(
     observer: &dyn Observer,
 ) -> Result<()> {
     let loaded = LoadedSpec::load(pipeline)?;
-    let plan = Plan::build(&loaded, overrides, today())?;
+    let plan = Plan::build(&loaded, overrides, today_for(&loaded))?;
     tracing::info!(
         pipeline = plan.name.as_str(),
         as_of = %plan.as_of(),

@@ -16,6 +16,9 @@ pub struct RunResults {
     /// `success` or `error`.
     pub status: &'static str,
     pub params: serde_json::Value,
+    /// The pipeline's `timezone`, where it names one: days and months are
+    /// counted in it.
+    pub timezone: Option<String>,
     pub started_at: String,
     pub finished_at: String,
     pub elapsed_seconds: f64,

@@ -40,6 +40,45 @@ pub struct PipelineSpec {
     pub engine: EngineSpec,
     #[serde(default)]
     pub storage: StorageSpec,
+    /// The business's time zone, in which days and months are counted: zoned
+    /// timestamps in the sources are read as its wall-clock times.
+    #[serde(default)]
+    pub timezone: Option<TimeZone>,
+}
+
+/// A time zone: an IANA name (`Asia/Shanghai`) or a fixed offset (`+08:00`),
+/// checked when the pipeline file is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TimeZone(String);
+
+impl TimeZone {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        name.parse::<arrow::array::timezone::Tz>().map_err(|_| {
+            format!(
+                "`{name}` is not a time zone: write an IANA name such as `Asia/Shanghai` or `Europe/Berlin`, or an offset such as `+08:00`"
+            )
+        })?;
+        Ok(TimeZone(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Today's date in this zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        let tz: arrow::array::timezone::Tz = self.0.parse().expect("checked when read");
+        chrono::Utc::now().with_timezone(&tz).date_naive()
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Interp::deserialize(deserializer)?;
+        TimeZone::parse(raw.as_str()).map_err(de::Error::custom)
+    }
 }
 
 /// How object-store requests are retried and timed out (S3, GCS, Azure, HTTP).
@@ -676,6 +715,32 @@ mod tests {
             "EMPTY" => Some(String::new()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn time_zones_are_iana_names_or_offsets() {
+        for ok in [
+            "Asia/Shanghai",
+            "Europe/Berlin",
+            "UTC",
+            "+08:00",
+            " -05:30 ",
+        ] {
+            assert!(TimeZone::parse(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(TimeZone::parse(" +08:00 ").unwrap().as_str(), "+08:00");
+        for bad in ["Asia/Shangai", "CST+8", "", "+25:00"] {
+            let err = TimeZone::parse(bad).unwrap_err();
+            assert!(err.contains("is not a time zone"), "{bad}: {err}");
+        }
+        // Kiritimati is 14 hours ahead of UTC, Pago Pago 11 behind: 25
+        // hours apart, their dates differ by one day or two at every hour.
+        let ahead = TimeZone::parse("Pacific/Kiritimati").unwrap().today();
+        let behind = TimeZone::parse("Pacific/Pago_Pago").unwrap().today();
+        assert!(
+            (1..=2).contains(&(ahead - behind).num_days()),
+            "{ahead} {behind}"
+        );
     }
 
     #[test]

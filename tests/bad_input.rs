@@ -126,44 +126,9 @@ fn timestamps_with_and_without_time_zone_give_the_same_figures() {
     let zoned = tempfile::tempdir().unwrap();
     good_data(zoned.path());
     let batch = read_parquet(&zoned.path().join("data/orders"))[0].clone();
-    let ts_col = batch
-        .column_by_name("order_ts")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .unwrap()
-        .clone()
-        .with_timezone("UTC");
-    let schema = Arc::new(Schema::new(
-        batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| {
-                if f.name() == "order_ts" {
-                    Field::new("order_ts", ts_col.data_type().clone(), false)
-                } else {
-                    f.as_ref().clone()
-                }
-            })
-            .collect::<Vec<_>>(),
-    ));
-    let cols: Vec<ArrayRef> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(f, c)| {
-            if f.name() == "order_ts" {
-                Arc::new(ts_col.clone()) as ArrayRef
-            } else {
-                c.clone()
-            }
-        })
-        .collect();
     write_parquet(
         &zoned.path().join("data/orders/part-0.parquet"),
-        &RecordBatch::try_new(schema, cols).unwrap(),
+        &in_utc(&batch, "order_ts"),
     );
     assert_exit(&run_bundled(zoned.path()), 0);
     for table in [
@@ -172,23 +137,161 @@ fn timestamps_with_and_without_time_zone_give_the_same_figures() {
         "cohort_retention",
         "headline",
     ] {
-        let a = arrow::util::pretty::pretty_format_batches(&read_parquet(
-            &naive.path().join("out/tables").join(table),
-        ))
-        .unwrap()
-        .to_string();
-        let b = arrow::util::pretty::pretty_format_batches(&read_parquet(
-            &zoned.path().join("out/tables").join(table),
-        ))
-        .unwrap()
-        .to_string();
-        let sorted = |s: &str| {
-            let mut l: Vec<String> = s.lines().map(str::to_string).collect();
-            l.sort();
-            l
-        };
-        assert_eq!(sorted(&a), sorted(&b), "{table}");
+        assert_same_table(
+            &read_parquet(&naive.path().join("out/tables").join(table)),
+            &read_parquet(&zoned.path().join("out/tables").join(table)),
+            table,
+        );
     }
+}
+
+/// The batch with its timestamp column `column` marked as UTC instants (the
+/// same numbers, now with a time zone).
+fn in_utc(batch: &RecordBatch, column: &str) -> RecordBatch {
+    let zoned = batch
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap()
+        .clone()
+        .with_timezone("UTC");
+    with_column(batch, column, Arc::new(zoned))
+}
+
+/// The batch with column `column` replaced by `values` (of any type).
+fn with_column(batch: &RecordBatch, column: &str, values: ArrayRef) -> RecordBatch {
+    let schema = batch.schema();
+    let (i, field) = schema.column_with_name(column).unwrap();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[i] = Field::new(column, values.data_type().clone(), field.is_nullable());
+    let mut columns = batch.columns().to_vec();
+    columns[i] = values;
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+/// `timezone: Asia/Shanghai` reads zoned timestamps as Shanghai's wall-clock
+/// times (UTC + 8 h). Worked by hand, as of 2026-06-30:
+///   order 1, customer 1, 2026-05-31 20:00 UTC = 06-01 04:00 in Shanghai;
+///   order 2, customer 2, 2026-06-30 17:00 UTC = 07-01 01:00: after as_of;
+///   order 3, customer 3, 2026-06-30 15:00 UTC = 06-30 23:00;
+///   order 4, customer 2, 2026-03-10 02:00 UTC = 03-10 10:00.
+/// In Shanghai: 3 orders, $45, customer 1 first bought on 1 June, customer
+/// 2 last on 10 March, one order after as_of. By UTC (no `timezone`): 4
+/// orders, $65, 31 May, 30 June, none after. The same orders written
+/// without a zone, as Shanghai's clock reads them, give the same tables.
+#[test]
+fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let customers = customers_batch(&[1, 2, 3]);
+    let utc = [
+        (1, 1, "2026-05-31 20:00:00", 10.0, "completed"),
+        (2, 2, "2026-06-30 17:00:00", 20.0, "completed"),
+        (3, 3, "2026-06-30 15:00:00", 30.0, "completed"),
+        (4, 2, "2026-03-10 02:00:00", 5.0, "completed"),
+    ];
+    let shanghai = [
+        (1, 1, "2026-06-01 04:00:00", 10.0, "completed"),
+        (2, 2, "2026-07-01 01:00:00", 20.0, "completed"),
+        (3, 3, "2026-06-30 23:00:00", 30.0, "completed"),
+        (4, 2, "2026-03-10 10:00:00", 5.0, "completed"),
+    ];
+    let write = |dir: &str, orders: RecordBatch| {
+        let data = tmp.path().join(dir);
+        write_parquet(&data.join("customers/part-0.parquet"), &customers);
+        write_parquet(&data.join("orders/part-0.parquet"), &orders);
+        data
+    };
+    let zoned = write("zoned", in_utc(&orders_batch(&utc), "order_ts"));
+    let local = write("local", orders_batch(&shanghai));
+    let in_zone = bundle_copy(tmp.path());
+    let yaml = std::fs::read_to_string(&in_zone).unwrap();
+    std::fs::write(&in_zone, format!("{yaml}\ntimezone: Asia/Shanghai\n")).unwrap();
+    let run = |pipeline: &Path, data: &Path, out: &str| {
+        let out = tmp.path().join(out);
+        assert_exit(
+            &run_pipeline(tmp.path(), pipeline, "2026-06-30", data, &out, &[]),
+            0,
+        );
+        out
+    };
+    let by_zone = run(&in_zone, &zoned, "out-zone");
+    let by_utc = run(&bundled_pipeline(), &zoned, "out-utc");
+    let by_clock = run(&bundled_pipeline(), &local, "out-clock");
+
+    let table = |out: &Path, name: &str| read_parquet(&out.join("tables").join(name));
+    let headline = |out: &Path| {
+        let h = table(out, "headline");
+        (col_i64(&h, "orders")[0], col_f64(&h, "revenue")[0])
+    };
+    assert_eq!(headline(&by_zone), (Some(3), Some(45.0)));
+    assert_eq!(headline(&by_utc), (Some(4), Some(65.0)));
+    let dates = |out: &Path, column: &str| {
+        let t = table(out, "customer_orders");
+        let ids = col_i64(&t, "customer_id");
+        let mut v: Vec<(i64, String)> = ids
+            .iter()
+            .zip(col_str(&t, column))
+            .map(|(id, d)| (id.unwrap(), d.unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let days = |v: [(i64, &str); 3]| v.map(|(i, d)| (i, d.to_string())).to_vec();
+    assert_eq!(
+        dates(&by_zone, "first_order_date"),
+        days([(1, "2026-06-01"), (2, "2026-03-10"), (3, "2026-06-30")])
+    );
+    assert_eq!(
+        dates(&by_zone, "last_order_date"),
+        days([(1, "2026-06-01"), (2, "2026-03-10"), (3, "2026-06-30")])
+    );
+    assert_eq!(
+        dates(&by_utc, "first_order_date"),
+        days([(1, "2026-05-31"), (2, "2026-03-10"), (3, "2026-06-30")])
+    );
+    assert_eq!(
+        dates(&by_utc, "last_order_date"),
+        days([(1, "2026-05-31"), (2, "2026-06-30"), (3, "2026-06-30")])
+    );
+    for name in ["customer_orders", "cohort_retention", "headline"] {
+        assert_same_table(&table(&by_clock, name), &table(&by_zone, name), name);
+    }
+    let results = read_json(&by_zone.join("run_results.json"));
+    assert_eq!(results["timezone"], "Asia/Shanghai");
+    let report = |out: &Path| std::fs::read_to_string(out.join("report.md")).unwrap();
+    let md = report(&by_zone);
+    assert!(md.contains("As of 30 Jun 2026 (Asia/Shanghai)"), "{md}");
+    assert!(
+        md.contains("1 order row dated after the run date was ignored."),
+        "{md}"
+    );
+    let md = report(&by_utc);
+    assert!(!md.contains("Asia/Shanghai"), "{md}");
+    assert!(
+        md.contains("No order row is dated after the run date."),
+        "{md}"
+    );
+
+    // A zone that is not one stops the run before anything is read.
+    std::fs::write(&in_zone, format!("{yaml}\ntimezone: Asia/Shangai\n")).unwrap();
+    let o = run_pipeline(
+        tmp.path(),
+        &in_zone,
+        "2026-06-30",
+        &zoned,
+        &tmp.path().join("x"),
+        &[],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(
+            "`Asia/Shangai` is not a time zone: write an IANA name such as `Asia/Shanghai`"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("x").exists());
 }
 
 #[test]
@@ -342,16 +445,7 @@ fn text_timestamps_are_read_through_the_documented_staging_step() {
     );
     let timestamps = orders_batch(&rows);
     let as_text = arrow::compute::cast(timestamps.column(2), &DataType::Utf8).unwrap();
-    let mut columns = timestamps.columns().to_vec();
-    columns[2] = as_text;
-    let mut fields: Vec<Field> = timestamps
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields[2] = Field::new("order_ts", DataType::Utf8, false);
-    let text_orders = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    let text_orders = with_column(&timestamps, "order_ts", as_text);
     write_parquet(&text.join("orders/part-0.parquet"), &text_orders);
 
     // Unchanged, the pipeline refuses the text column.
@@ -479,21 +573,16 @@ fn text_customer_ids_give_the_same_tables_and_report() {
 /// The batch with its integer `customer_id` (if any) as text: `C` and the
 /// number in 7 digits.
 fn ids_as_text(batch: &RecordBatch) -> RecordBatch {
-    let schema = batch.schema();
-    let Some((i, field)) = schema.column_with_name("customer_id") else {
+    let Some(numbers) = batch.column_by_name("customer_id") else {
         return batch.clone();
     };
-    let numbers = arrow::compute::cast(batch.column(i), &DataType::Int64).unwrap();
+    let numbers = arrow::compute::cast(numbers, &DataType::Int64).unwrap();
     let numbers = numbers.as_any().downcast_ref::<Int64Array>().unwrap();
     let ids: StringArray = numbers
         .iter()
         .map(|n| n.map(|n| format!("C{n:07}")))
         .collect();
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields[i] = Field::new("customer_id", DataType::Utf8, field.is_nullable());
-    let mut columns = batch.columns().to_vec();
-    columns[i] = Arc::new(ids);
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    with_column(batch, "customer_id", Arc::new(ids))
 }
 
 /// A present optional column is held to the kind of its declared type:

@@ -186,7 +186,15 @@ pub async fn register_each_source(
     let mut broken = Vec::new();
     let unordered = !plan.engine.kind.is_distributed();
     for src in &plan.sources {
-        match register_source(ctx, &src.name, &src.url, &src.optional_columns, unordered).await {
+        match register_source(
+            ctx,
+            &src.name,
+            &src.url,
+            &src.optional_columns,
+            plan.timezone.as_ref().map(|tz| tz.as_str()),
+            unordered,
+        )
+        .await {
             Ok(files) => results.push(SourceResult {
                 name: src.name.clone(),
                 url: redact(src.url.as_str()),
@@ -497,6 +505,7 @@ async fn register_source(
     name: &str,
     url: &Url,
     optional_columns: &[(String, String)],
+    timezone: Option<&str>,
     unordered: bool,
 ) -> Result<usize, SourceError> {
     ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
@@ -555,37 +564,77 @@ async fn register_source(
         }
     };
     let table = ListingTable::try_new(config).map_err(|e| SourceError::Other(with_causes(&e)))?;
+    let schema = table.schema();
     let missing: Vec<&(String, String)> = optional_columns
         .iter()
-        .filter(|(col, _)| table.schema().field_with_name(col).is_err())
+        .filter(|(col, _)| schema.field_with_name(col).is_err())
         .collect();
-    if missing.is_empty() {
+    // Timestamps with a time zone, where the pipeline names the business's
+    // zone: read as wall-clock times there.
+    let zoned: Vec<&str> = match timezone {
+        Some(_) => schema
+            .fields()
+            .iter()
+            .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, Some(_))))
+            .map(|f| f.name().as_str())
+            .collect(),
+        None => Vec::new(),
+    };
+    if missing.is_empty() && zoned.is_empty() {
         ctx.register_table(name, Arc::new(table))
             .map_err(|e| SourceError::Other(with_causes(&e)))?;
         return Ok(count);
     }
-    // The data lacks some optional columns: read it through a view that adds
-    // them as typed NULLs.
+    // Read the data through a view that adds the optional columns it lacks
+    // as typed NULLs and turns zoned timestamps into the zone's local times.
+    let quote = |col: &str| format!("\"{}\"", col.replace('"', "\"\""));
+    let mut columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let col = quote(f.name());
+            match timezone {
+                Some(tz) if zoned.contains(&f.name().as_str()) => format!(
+                    "to_local_time({col} AT TIME ZONE '{}') AS {col}",
+                    tz.replace('\'', "''")
+                ),
+                _ => col,
+            }
+        })
+        .collect();
+    columns.extend(
+        missing
+            .iter()
+            .map(|(col, ty)| format!("CAST(NULL AS {ty}) AS {}", quote(col))),
+    );
     let raw = format!("__loyalty_raw_{name}");
     ctx.register_table(raw.as_str(), Arc::new(table))
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
-    let extra: Vec<String> = missing
-        .iter()
-        .map(|(col, ty)| format!("CAST(NULL AS {ty}) AS \"{}\"", col.replace('"', "\"\"")))
-        .collect();
-    let sql = format!("SELECT *, {} FROM \"{raw}\"", extra.join(", "));
+    let sql = format!("SELECT {} FROM \"{raw}\"", columns.join(", "));
     let view = ctx
         .sql_with_options(&sql, step_sql_options())
         .await
         .map_err(|e| {
-            SourceError::Other(format!(
-                "cannot add optional columns {}: {e}; check their types in `optional_columns`",
-                missing
-                    .iter()
-                    .map(|(c, t)| format!("`{c}` ({t})"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            SourceError::Other(if missing.is_empty() {
+                format!(
+                    "cannot read its timestamps {} in time zone `{}`: {e}",
+                    zoned
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    timezone.unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "cannot add optional columns {}: {e}; check their types in `optional_columns`",
+                    missing
+                        .iter()
+                        .map(|(c, t)| format!("`{c}` ({t})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
         })?;
     ctx.register_table(name, view.into_view())
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
@@ -1088,7 +1137,7 @@ async fn run_step(
             };
             // Files this run wrote, declaring no order: DataFusion's own
             // Parquet format, which a cluster can ship.
-            register_source(ctx, &step.name, &dir, &[], false)
+            register_source(ctx, &step.name, &dir, &[], None, false)
                 .await
                 .map_err(|e| match e {
                     SourceError::NoFiles => Error::Storage {

@@ -144,6 +144,7 @@ pub(super) fn build_checked(
         reports,
         engine,
         deselected,
+        timezone: spec.timezone.clone(),
     };
     (Some(plan), errors)
 }

@@ -56,6 +56,9 @@ pub struct Plan {
     pub engine: EngineConfig,
     /// Steps left out by `--select` (reported as skipped).
     pub deselected: Vec<StepPlan>,
+    /// The business's time zone, where the pipeline names one: zoned
+    /// timestamps in the sources are read as its wall-clock times.
+    pub timezone: Option<crate::spec::TimeZone>,
 }
 
 #[derive(Debug, Clone)]
