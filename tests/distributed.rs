@@ -21,10 +21,34 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     sample_data(tmp.path(), &data, 2_000, 7);
     // The orders in two files, every other row in each: scans have two
     // partitions, and most customers' orders are in both, as at scale (one
-    // file of this size is read as one partition).
+    // file of this size is read as one partition). Their timestamps are UTC
+    // instants, read as Shanghai's clock (`timezone` below): the executors
+    // convert them as the local engine does.
     let orders = data.join("orders");
     let batches = read_parquet(&orders);
     let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let all = {
+        use arrow::array::{Array, TimestampMicrosecondArray};
+        let schema = all.schema();
+        let (i, field) = schema.column_with_name("order_ts").unwrap();
+        let zoned = all
+            .column(i)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap()
+            .clone()
+            .with_timezone("UTC");
+        let mut fields: Vec<arrow::datatypes::Field> =
+            schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields[i] = field
+            .as_ref()
+            .clone()
+            .with_data_type(zoned.data_type().clone());
+        let mut columns = all.columns().to_vec();
+        columns[i] = std::sync::Arc::new(zoned);
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+        arrow::array::RecordBatch::try_new(schema, columns).unwrap()
+    };
     for (i, part) in [0, 1].into_iter().enumerate() {
         let rows: arrow::array::BooleanArray =
             (0..all.num_rows()).map(|r| Some(r % 2 == part)).collect();
@@ -36,11 +60,16 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     // (the local run leaves Ballista's settings aside).
     let mut yaml = std::fs::read_to_string(&pipeline).unwrap();
     yaml.push_str("\nengine:\n  options:\n    ballista.scheduler.max_partitions_per_task: 1\n");
+    yaml.push_str("timezone: Asia/Shanghai\n");
     std::fs::write(&pipeline, yaml).unwrap();
 
     let local = tmp.path().join("out-local");
     let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &local, &[]);
     assert_exit(&o, 0);
+    assert_eq!(
+        read_json(&local.join("run_results.json"))["timezone"],
+        "Asia/Shanghai"
+    );
     // The reports are rendered from the same numbers, rows in the same order
     // (the out_root param they list aside).
     let report = |out: &std::path::Path| {
