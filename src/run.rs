@@ -490,7 +490,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             .find(|s| !sources.iter().any(|r| &r.name == *s));
         if let Some(src) = unregistered {
             problems.push(format!(
-                "step `{}`{}source `{src}` could not be read",
+                "step `{}`{}source `{src}` is unusable (see above)",
                 step.name,
                 crate::error::NOT_CHECKED
             ));

@@ -308,7 +308,7 @@ steps:
         "{err}"
     );
     assert!(
-        err.contains("step `b`: not checked, because source `customers` could not be read"),
+        err.contains("step `b`: not checked, because source `customers` is unusable (see above)"),
         "{err}"
     );
     assert!(err.contains("amont"), "{err}");
