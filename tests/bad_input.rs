@@ -294,6 +294,51 @@ fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
     assert!(!tmp.path().join("x").exists());
 }
 
+/// Shanghai kept daylight saving time until 1991: its clock read UTC + 9
+/// in the summer of 1990. An order at 15:30 UTC on 1 July 1990 was placed at
+/// 00:30 on 2 July there, and at 23:30 on 1 July at a fixed `+08:00`. Data
+/// that reaches back to then is converted instant by instant; data since
+/// 1991 by the zone's one offset (the test above); a fixed offset always so.
+#[test]
+fn a_time_zone_that_changed_its_offset_is_followed_instant_by_instant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2]),
+    );
+    let orders = orders_batch(&[
+        (1, 1, "1990-07-01 15:30:00", 10.0, "completed"),
+        (2, 2, "2026-06-30 15:00:00", 20.0, "completed"),
+    ]);
+    write_parquet(
+        &data.join("orders/part-0.parquet"),
+        &in_utc(&orders, "order_ts"),
+    );
+    let pipeline = bundle_copy(tmp.path());
+    let yaml = std::fs::read_to_string(&pipeline).unwrap();
+    let first_orders = |zone: &str| {
+        std::fs::write(&pipeline, format!("{yaml}\ntimezone: \"{zone}\"\n")).unwrap();
+        let out = tmp.path().join(format!("out-{zone}"));
+        let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, &[]);
+        assert_exit(&o, 0);
+        let t = read_parquet(&out.join("tables/customer_orders"));
+        let mut v: Vec<(i64, String)> = col_i64(&t, "customer_id")
+            .into_iter()
+            .zip(col_str(&t, "first_order_date"))
+            .map(|(id, d)| (id.unwrap(), d.unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let days = |a: &str, b: &str| vec![(1, a.to_string()), (2, b.to_string())];
+    assert_eq!(
+        first_orders("Asia/Shanghai"),
+        days("1990-07-02", "2026-06-30")
+    );
+    assert_eq!(first_orders("+08:00"), days("1990-07-01", "2026-06-30"));
+}
+
 #[test]
 fn a_missing_sql_file_and_a_syntax_error_name_step_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();

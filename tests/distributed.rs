@@ -22,7 +22,8 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     // The orders in two files, every other row in each: scans have two
     // partitions, and most customers' orders are in both, as at scale (one
     // file of this size is read as one partition). Their timestamps are UTC
-    // instants, read as Shanghai's clock (`timezone` below): the executors
+    // instants, read as Berlin's clock (`timezone` below; its daylight
+    // saving makes every value go through `to_local_time`): the executors
     // convert them as the local engine does.
     let orders = data.join("orders");
     let batches = read_parquet(&orders);
@@ -60,7 +61,7 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     // (the local run leaves Ballista's settings aside).
     let mut yaml = std::fs::read_to_string(&pipeline).unwrap();
     yaml.push_str("\nengine:\n  options:\n    ballista.scheduler.max_partitions_per_task: 1\n");
-    yaml.push_str("timezone: Asia/Shanghai\n");
+    yaml.push_str("timezone: Europe/Berlin\n");
     std::fs::write(&pipeline, yaml).unwrap();
 
     let local = tmp.path().join("out-local");
@@ -68,7 +69,7 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     assert_exit(&o, 0);
     assert_eq!(
         read_json(&local.join("run_results.json"))["timezone"],
-        "Asia/Shanghai"
+        "Europe/Berlin"
     );
     // The reports are rendered from the same numbers, rows in the same order
     // (the out_root param they list aside).

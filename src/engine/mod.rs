@@ -3,6 +3,7 @@
 //! dependency order, independent steps concurrently.
 
 pub mod distributed;
+pub mod local_time;
 pub mod pool;
 pub mod repeats;
 pub mod unordered;
@@ -587,29 +588,23 @@ async fn register_source(
     }
     // Read the data through a view that adds the optional columns it lacks
     // as typed NULLs and turns zoned timestamps into the zone's local times.
-    let quote = |col: &str| format!("\"{}\"", col.replace('"', "\"\""));
-    let mut columns: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let col = quote(f.name());
-            match timezone {
-                Some(tz) if zoned.contains(&f.name().as_str()) => format!(
-                    "to_local_time({col} AT TIME ZONE '{}') AS {col}",
-                    tz.replace('\'', "''")
-                ),
-                _ => col,
-            }
-        })
-        .collect();
-    columns.extend(
-        missing
-            .iter()
-            .map(|(col, ty)| format!("CAST(NULL AS {ty}) AS {}", quote(col))),
-    );
     let raw = format!("__loyalty_raw_{name}");
     ctx.register_table(raw.as_str(), Arc::new(table))
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
+    let mut columns: Vec<String> = Vec::new();
+    for f in schema.fields() {
+        columns.push(match (f.data_type(), timezone) {
+            (DataType::Timestamp(unit, Some(_)), Some(tz)) => {
+                local_time::local_time_sql(ctx, &raw, f.name(), *unit, tz).await
+            }
+            _ => local_time::quote(f.name()),
+        });
+    }
+    columns.extend(
+        missing
+            .iter()
+            .map(|(col, ty)| format!("CAST(NULL AS {ty}) AS {}", local_time::quote(col))),
+    );
     let sql = format!("SELECT {} FROM \"{raw}\"", columns.join(", "));
     let view = ctx
         .sql_with_options(&sql, step_sql_options())
