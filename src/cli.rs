@@ -151,13 +151,15 @@ fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
-/// Today in the pipeline's time zone, where it names one; else this
-/// machine's date.
+/// Today in the pipeline's time zone, where it names one; else (or where
+/// it names none that is one, which the plan then reports) this machine's
+/// date.
 fn today_for(loaded: &LoadedSpec) -> NaiveDate {
     loaded
         .spec
         .timezone
         .as_ref()
+        .and_then(|raw| crate::spec::TimeZone::parse(raw.as_str()).ok())
         .map_or_else(today, |tz| tz.today())
 }
 

@@ -41,15 +41,14 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub storage: StorageSpec,
     /// The business's time zone, in which days and months are counted: zoned
-    /// timestamps in the sources are read as its wall-clock times.
+    /// timestamps in the sources are read as its wall-clock times. Checked
+    /// when the plan is built ([`TimeZone::parse`]), so a bad one is located.
     #[serde(default)]
-    pub timezone: Option<TimeZone>,
+    pub timezone: Option<Interp>,
 }
 
-/// A time zone: an IANA name (`Asia/Shanghai`) or a fixed offset (`+08:00`),
-/// checked when the pipeline file is read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// A time zone: an IANA name (`Asia/Shanghai`) or a fixed offset (`+08:00`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeZone(String);
 
 impl TimeZone {
@@ -69,15 +68,8 @@ impl TimeZone {
 
     /// Today's date in this zone.
     pub fn today(&self) -> chrono::NaiveDate {
-        let tz: arrow::array::timezone::Tz = self.0.parse().expect("checked when read");
+        let tz: arrow::array::timezone::Tz = self.0.parse().expect("checked by parse");
         chrono::Utc::now().with_timezone(&tz).date_naive()
-    }
-}
-
-impl<'de> Deserialize<'de> for TimeZone {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Interp::deserialize(deserializer)?;
-        TimeZone::parse(raw.as_str()).map_err(de::Error::custom)
     }
 }
 

@@ -284,10 +284,10 @@ fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
         &[],
     );
     assert_exit(&o, 2);
+    // Located at its key, the file's last line.
+    let line = yaml.lines().count() + 2;
     assert!(
-        stderr(&o).contains(
-            "`Asia/Shangai` is not a time zone: write an IANA name such as `Asia/Shanghai`"
-        ),
+        stderr(&o).contains(&format!("customer_loyalty.yaml:{line}:1: timezone: `Asia/Shangai` is not a time zone: write an IANA name such as `Asia/Shanghai`")),
         "{}",
         stderr(&o)
     );

@@ -12,7 +12,9 @@ use url::Url;
 use crate::checks::CheckPlan;
 use crate::error::suggest;
 use crate::params::{Params, describe_template_error, params_in, render_text, sql_environment};
-use crate::spec::{CheckSpec, ColumnKind, LoadedSpec, Materialize, ParamSpec, ParamType, StepSpec};
+use crate::spec::{
+    CheckSpec, ColumnKind, LoadedSpec, Materialize, ParamSpec, ParamType, StepSpec, TimeZone,
+};
 use crate::storage::{has_scheme, join_under, resolve_url};
 
 use super::{
@@ -113,6 +115,7 @@ pub(super) fn build_checked(
         }
     }
     let engine = b.engine();
+    let timezone = b.timezone();
 
     let Builder { params, errors, .. } = b;
     let Some(output_root) = output_root.filter(|_| sound) else {
@@ -144,7 +147,7 @@ pub(super) fn build_checked(
         reports,
         engine,
         deselected,
-        timezone: spec.timezone.clone(),
+        timezone,
     };
     (Some(plan), errors)
 }
@@ -692,6 +695,14 @@ impl Builder<'_> {
     }
 
     /// The engine settings, `--profile` included.
+    /// The pipeline's `timezone`, where it names one that is one.
+    fn timezone(&mut self) -> Option<TimeZone> {
+        let raw = self.loaded.spec.timezone.as_ref()?;
+        TimeZone::parse(raw.as_str())
+            .map_err(|e| self.problem(&["timezone"], format!("timezone: {e}")))
+            .ok()
+    }
+
     fn engine(&mut self) -> EngineConfig {
         match settings::engine_config(self.loaded, self.overrides, &self.base) {
             Ok(e) => EngineConfig {
