@@ -590,12 +590,19 @@ impl LoadedSpec {
 
     pub fn parse(path: &Path, text: String) -> Result<Self, Error> {
         let spec: PipelineSpec = serde_yaml::from_str(&text).map_err(|e| {
-            let location = e
-                .location()
-                .map(|l| format!(":{}:{}", l.line(), l.column()))
+            let message = explain_serde(&e);
+            // The parser places an error in a top-level value (`output_root:
+            // ${OUT}`) at the document's start; an unset variable is found
+            // where it is written instead.
+            let position = match e.location().map(|l| (l.line(), l.column())) {
+                Some((1, 1)) | None => unset_variable_at(&text, &message),
+                at => at,
+            };
+            let location = position
+                .map(|(line, column)| format!(":{line}:{column}"))
                 .unwrap_or_default();
             Error::Config {
-                message: format!("{}{location}: {}", path.display(), explain_serde(&e)),
+                message: format!("{}{location}: {message}", path.display()),
             }
         })?;
         Ok(LoadedSpec {
@@ -661,6 +668,20 @@ fn find_key(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
 
 /// Rewrites serde's messages into what a pipeline author needs: the nearest
 /// valid key for an unknown one.
+/// Line and column of the first `${NAME` in `text`, where `message` says
+/// the environment variable NAME is not set.
+fn unset_variable_at(text: &str, message: &str) -> Option<(usize, usize)> {
+    let (_, rest) = message.split_once("environment variable `")?;
+    let (name, _) = rest.split_once('`')?;
+    let needle = format!("${{{name}");
+    text.lines().enumerate().find_map(|(i, line)| {
+        let column = line.find(&needle)?;
+        // The variable's whole name, not a longer one it begins.
+        let after = line[column + needle.len()..].chars().next();
+        matches!(after, Some('}' | ':')).then_some((i + 1, line[..column].chars().count() + 1))
+    })
+}
+
 fn explain_serde(e: &serde_yaml::Error) -> String {
     let msg = e.to_string();
     // serde_yaml appends " at line L column C"; the location is printed separately.
@@ -866,6 +887,22 @@ outputs:
             .to_string();
         assert!(err.contains("p.yaml:15:5: outputs[0]"), "{err}");
         assert!(err.contains("`LOYALTY_TEST_UNSET_VAR` is not set"), "{err}");
+
+        // In a top-level value the parser says 1:1; the variable is found
+        // where it is written (not where a longer name begins with it).
+        let text = format!(
+            "{GOOD}# ${{LOYALTY_TEST_UNSET_VARS}}\noutput_root: ${{LOYALTY_TEST_UNSET_VAR}}/out\n"
+        );
+        let line = GOOD.lines().count() + 2;
+        let err = LoadedSpec::parse(Path::new("p.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "p.yaml:{line}:14: environment variable `LOYALTY_TEST_UNSET_VAR` is not set"
+            )),
+            "{err}"
+        );
     }
 
     #[test]
