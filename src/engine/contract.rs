@@ -20,6 +20,8 @@ pub async fn problems(
 ) -> (Vec<String>, Vec<String>) {
     let mut errors = Vec::new();
     let mut broken = Vec::new();
+    // Id column → (source, is text), in file order, of the sound sources.
+    let mut ids: Vec<(&str, Vec<(&str, bool)>)> = Vec::new();
     for src in &plan.sources {
         if (src.columns.is_empty() && src.optional_columns.is_empty())
             || !results
@@ -76,9 +78,23 @@ pub async fn problems(
         }
         if errors.len() > before {
             broken.push(src.name.clone());
+            continue;
+        }
+        for (column, kind) in &src.columns {
+            let Ok(field) = schema.field_with_name(column) else {
+                continue;
+            };
+            if *kind != ColumnKind::Id {
+                continue;
+            }
+            let text = ColumnKind::String.accepts(field.data_type());
+            match ids.iter_mut().find(|(c, _)| c == column) {
+                Some((_, seen)) => seen.push((src.name.as_str(), text)),
+                None => ids.push((column.as_str(), vec![(src.name.as_str(), text)])),
+            }
         }
     }
-    for (message, sources) in mixed_ids(ctx, plan, results, &broken).await {
+    for (message, sources) in mixed_ids(ids) {
         errors.push(message);
         broken.extend(sources);
     }
@@ -104,45 +120,13 @@ async fn declared_type(ctx: &SessionContext, sql_type: &str) -> Option<DataType>
     Some(df.schema().field(0).data_type().clone())
 }
 
-/// Id columns of one name that are text in some sources and integers in
-/// others: the steps join the tables on them, and a join of text with
-/// integers fails (or, cast, matches nothing) deep inside a step. One
-/// message per such column, with the sources of the kind that differs from
-/// the first source declaring it (in file order), which are then taken as
-/// broken. Sources already broken or not registered are left out.
-async fn mixed_ids(
-    ctx: &SessionContext,
-    plan: &Plan,
-    registered: &[SourceResult],
-    broken: &[String],
-) -> Vec<(String, Vec<String>)> {
-    // Column → (source, is text), in file order.
-    let mut kinds: Vec<(&str, Vec<(&str, bool)>)> = Vec::new();
-    for src in &plan.sources {
-        let usable = registered
-            .iter()
-            .any(|r| r.name == src.name && r.status == "registered");
-        if !usable || broken.contains(&src.name) {
-            continue;
-        }
-        let Some(schema) = data_schema(ctx, &src.name).await else {
-            continue;
-        };
-        for (column, kind) in &src.columns {
-            if *kind != ColumnKind::Id {
-                continue;
-            }
-            let Ok(field) = schema.field_with_name(column) else {
-                continue;
-            };
-            let text = !field.data_type().is_integer()
-                && !matches!(field.data_type(), DataType::Dictionary(_, v) if v.is_integer());
-            match kinds.iter_mut().find(|(c, _)| c == column) {
-                Some((_, seen)) => seen.push((src.name.as_str(), text)),
-                None => kinds.push((column.as_str(), vec![(src.name.as_str(), text)])),
-            }
-        }
-    }
+/// Id columns of one name (`ids`: each with its sources and whether it is
+/// text there) that are text in some sources and integers in others: the
+/// steps join the tables on them, and a join of text with integers fails
+/// (or, cast, matches nothing) deep inside a step. One message per such
+/// column, with the sources of the kind that differs from the first source
+/// declaring it (in file order), which are then taken as broken.
+fn mixed_ids(ids: Vec<(&str, Vec<(&str, bool)>)>) -> Vec<(String, Vec<String>)> {
     let kind = |text: bool| if text { "text" } else { "an integer" };
     let list = |names: &[&str]| {
         names
@@ -151,8 +135,7 @@ async fn mixed_ids(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    kinds
-        .into_iter()
+    ids.into_iter()
         .filter_map(|(column, seen)| {
             let first = seen[0].1;
             let (same, other): (Vec<_>, Vec<_>) = seen.iter().partition(|(_, t)| *t == first);
