@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -145,6 +145,17 @@ fn timestamps_with_and_without_time_zone_give_the_same_figures() {
     }
 }
 
+/// Runs `pipeline` as of 2026-06-30 on `data` into `dir/out`, asserts that
+/// it succeeded, and returns the output folder.
+fn succeeded(dir: &Path, pipeline: &Path, data: &Path, out: &str) -> PathBuf {
+    let out = dir.join(out);
+    assert_exit(
+        &run_pipeline(dir, pipeline, "2026-06-30", data, &out, &[]),
+        0,
+    );
+    out
+}
+
 /// The batch with its timestamp column `column` marked as UTC instants (the
 /// same numbers, now with a time zone).
 fn in_utc(batch: &RecordBatch, column: &str) -> RecordBatch {
@@ -207,17 +218,9 @@ fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
     let in_zone = bundle_copy(tmp.path());
     let yaml = std::fs::read_to_string(&in_zone).unwrap();
     std::fs::write(&in_zone, format!("{yaml}\ntimezone: Asia/Shanghai\n")).unwrap();
-    let run = |pipeline: &Path, data: &Path, out: &str| {
-        let out = tmp.path().join(out);
-        assert_exit(
-            &run_pipeline(tmp.path(), pipeline, "2026-06-30", data, &out, &[]),
-            0,
-        );
-        out
-    };
-    let by_zone = run(&in_zone, &zoned, "out-zone");
-    let by_utc = run(&bundled_pipeline(), &zoned, "out-utc");
-    let by_clock = run(&bundled_pipeline(), &local, "out-clock");
+    let by_zone = succeeded(tmp.path(), &in_zone, &zoned, "out-zone");
+    let by_utc = succeeded(tmp.path(), &bundled_pipeline(), &zoned, "out-utc");
+    let by_clock = succeeded(tmp.path(), &bundled_pipeline(), &local, "out-clock");
 
     let table = |out: &Path, name: &str| read_parquet(&out.join("tables").join(name));
     let headline = |out: &Path| {
@@ -319,9 +322,7 @@ fn a_time_zone_that_changed_its_offset_is_followed_instant_by_instant() {
     let yaml = std::fs::read_to_string(&pipeline).unwrap();
     let first_orders = |zone: &str| {
         std::fs::write(&pipeline, format!("{yaml}\ntimezone: \"{zone}\"\n")).unwrap();
-        let out = tmp.path().join(format!("out-{zone}"));
-        let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, &[]);
-        assert_exit(&o, 0);
+        let out = succeeded(tmp.path(), &pipeline, &data, &format!("out-{zone}"));
         let t = read_parquet(&out.join("tables/customer_orders"));
         let mut v: Vec<(i64, String)> = col_i64(&t, "customer_id")
             .into_iter()
@@ -569,19 +570,7 @@ fn text_customer_ids_give_the_same_tables_and_report() {
         assert_eq!(id.data_type(), &DataType::Utf8, "{table}");
         write_parquet(&text.join(table).join("part-0.parquet"), &batch);
     }
-    let run = |data: &Path, out: &str| {
-        let out = tmp.path().join(out);
-        let o = run_pipeline(
-            tmp.path(),
-            &bundled_pipeline(),
-            "2026-06-30",
-            data,
-            &out,
-            &[],
-        );
-        assert_exit(&o, 0);
-        out
-    };
+    let run = |data: &Path, out: &str| succeeded(tmp.path(), &bundled_pipeline(), data, out);
     let (by_number, by_text) = (run(&numbers, "out-numbers"), run(&text, "out-text"));
 
     let mut tables: Vec<_> = std::fs::read_dir(by_number.join("tables"))
@@ -684,19 +673,7 @@ fn float_scores_where_integers_are_declared_give_the_same_tables() {
         ],
         &floats,
     );
-    let run = |data: &Path, out: &str| {
-        let out = tmp.path().join(out);
-        let o = run_pipeline(
-            tmp.path(),
-            &bundled_pipeline(),
-            "2026-06-30",
-            data,
-            &out,
-            &[],
-        );
-        assert_exit(&o, 0);
-        out
-    };
+    let run = |data: &Path, out: &str| succeeded(tmp.path(), &bundled_pipeline(), data, out);
     let (a, b) = (run(&ints, "out-ints"), run(&floats, "out-floats"));
     for table in [
         "satisfaction_index",
