@@ -184,7 +184,7 @@ pub async fn register_each_source(
 ) -> (Vec<SourceResult>, Vec<String>) {
     let mut results = Vec::new();
     let mut errors = Vec::new();
-    let unordered = !plan.engine.kind.is_distributed();
+    let local = !plan.engine.kind.is_distributed();
     for src in &plan.sources {
         match register_source(
             ctx,
@@ -192,7 +192,7 @@ pub async fn register_each_source(
             &src.url,
             &src.optional_columns,
             plan.timezone.as_ref().map(|tz| tz.as_str()),
-            unordered,
+            local,
         )
         .await {
             Ok(files) => results.push(SourceResult {
@@ -358,7 +358,7 @@ async fn register_source(
     url: &Url,
     optional_columns: &[(String, String)],
     timezone: Option<&str>,
-    unordered: bool,
+    local: bool,
 ) -> Result<usize, SourceError> {
     ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
@@ -395,7 +395,7 @@ async fn register_source(
         return Err(SourceError::NoFiles);
     }
     // Read as unordered, whatever order the files declare (see `unordered`).
-    let format: Arc<dyn FileFormat> = if unordered {
+    let format: Arc<dyn FileFormat> = if local {
         Arc::new(UnorderedParquet::default())
     } else {
         Arc::new(ParquetFormat::default())
@@ -438,13 +438,34 @@ async fn register_source(
         return Ok(count);
     }
     // Read the data through a view that adds the optional columns it lacks
-    // as typed NULLs and turns zoned timestamps into the zone's local times.
+    // as typed NULLs and turns zoned timestamps into the zone's local times
+    // (on the local engine, the table below the view has turned them).
     let raw = format!("__loyalty_raw_{name}");
-    ctx.register_table(raw.as_str(), Arc::new(table))
+    let table: Arc<dyn TableProvider> = Arc::new(table);
+    ctx.register_table(raw.as_str(), table.clone())
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
+    let mut view_converts = timezone;
+    if let (Some(tz), true, false) = (timezone, local, zoned.is_empty()) {
+        let clock = local_time::ClockTable::new(ctx, &raw, table, tz)
+            .await
+            .map_err(SourceError::Other)?;
+        ctx.deregister_table(raw.as_str())
+            .map_err(|e| SourceError::Other(with_causes(&e)))?;
+        let registered = if missing.is_empty() {
+            name
+        } else {
+            raw.as_str()
+        };
+        ctx.register_table(registered, Arc::new(clock))
+            .map_err(|e| SourceError::Other(with_causes(&e)))?;
+        if missing.is_empty() {
+            return Ok(count);
+        }
+        view_converts = None;
+    }
     let mut columns: Vec<String> = Vec::new();
     for f in schema.fields() {
-        columns.push(match (f.data_type(), timezone) {
+        columns.push(match (f.data_type(), view_converts) {
             (DataType::Timestamp(unit, Some(_)), Some(tz)) => {
                 local_time::local_time_sql(ctx, &raw, f.name(), *unit, tz).await
             }
