@@ -150,6 +150,20 @@ pub struct SourceSpec {
     pub columns: IndexMap<String, ColumnKind>,
     /// Data checks on the source as read.
     pub checks: Vec<CheckSpec>,
+    /// What its timestamps without a time zone hold.
+    pub naive_timestamps: NaiveTimestamps,
+}
+
+/// What a source's timestamps without a time zone hold: the business's
+/// wall-clock times (`local`, the default), or UTC (`utc`: Spark's and
+/// Hive's INT96 timestamps, exports that drop the zone), then read as
+/// instants, as zoned timestamps are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NaiveTimestamps {
+    #[default]
+    Local,
+    Utc,
 }
 
 /// What a required column may hold, loosely: an `id` may be a string or an
@@ -230,6 +244,8 @@ struct SourceDetail {
     columns: IndexMap<String, ColumnKind>,
     #[serde(default)]
     checks: Vec<CheckSpec>,
+    #[serde(default)]
+    naive_timestamps: NaiveTimestamps,
 }
 
 impl<'de> Deserialize<'de> for SourceSpec {
@@ -248,6 +264,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     optional_columns: IndexMap::new(),
                     columns: IndexMap::new(),
                     checks: Vec::new(),
+                    naive_timestamps: NaiveTimestamps::Local,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SourceSpec, A::Error> {
@@ -259,6 +276,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     optional_columns: d.optional_columns,
                     columns: d.columns,
                     checks: d.checks,
+                    naive_timestamps: d.naive_timestamps,
                 })
             }
         }

@@ -297,6 +297,69 @@ fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
     assert!(!tmp.path().join("x").exists());
 }
 
+/// Timestamps written without a time zone but holding UTC (Spark's and
+/// Hive's INT96, exports that drop the zone): `naive_timestamps: utc` on the
+/// source reads them as the instants they are. The UTC orders of the test
+/// above, written without a zone, in `Asia/Shanghai`: with it, the zoned
+/// orders' tables (3 orders, $45, customer 1's first order on 1 June);
+/// without it they are taken as Shanghai's clock already (4 orders, $65,
+/// 31 May).
+#[test]
+fn naive_timestamps_that_hold_utc_are_read_as_instants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let utc = [
+        (1, 1, "2026-05-31 20:00:00", 10.0, "completed"),
+        (2, 2, "2026-06-30 17:00:00", 20.0, "completed"),
+        (3, 3, "2026-06-30 15:00:00", 30.0, "completed"),
+        (4, 2, "2026-03-10 02:00:00", 5.0, "completed"),
+    ];
+    let write = |dir: &str, orders: RecordBatch| {
+        let data = tmp.path().join(dir);
+        write_parquet(
+            &data.join("customers/part-0.parquet"),
+            &customers_batch(&[1, 2, 3]),
+        );
+        write_parquet(&data.join("orders/part-0.parquet"), &orders);
+        data
+    };
+    let zoned = write("zoned", in_utc(&orders_batch(&utc), "order_ts"));
+    let naive = write("naive", orders_batch(&utc));
+    let pipeline = bundle_copy(tmp.path());
+    let yaml = format!(
+        "{}\ntimezone: Asia/Shanghai\n",
+        std::fs::read_to_string(&pipeline).unwrap()
+    );
+    std::fs::write(&pipeline, &yaml).unwrap();
+    let by_zone = succeeded(tmp.path(), &pipeline, &zoned, "out-zoned");
+    let as_written = succeeded(tmp.path(), &pipeline, &naive, "out-written");
+    let declared = yaml.replace("  orders:\n", "  orders:\n    naive_timestamps: utc\n");
+    assert_ne!(declared, yaml);
+    std::fs::write(&pipeline, &declared).unwrap();
+    let as_utc = succeeded(tmp.path(), &pipeline, &naive, "out-utc");
+
+    let table = |out: &Path, name: &str| read_parquet(&out.join("tables").join(name));
+    let headline = |out: &Path| {
+        let h = table(out, "headline");
+        (col_i64(&h, "orders")[0], col_f64(&h, "revenue")[0])
+    };
+    assert_eq!(headline(&as_utc), (Some(3), Some(45.0)));
+    assert_eq!(headline(&as_written), (Some(4), Some(65.0)));
+    let first = |out: &Path| {
+        let t = table(out, "customer_orders");
+        let firsts = col_str(&t, "first_order_date");
+        col_i64(&t, "customer_id")
+            .into_iter()
+            .zip(firsts)
+            .find(|(id, _)| *id == Some(1))
+            .and_then(|(_, d)| d)
+    };
+    assert_eq!(first(&as_utc).as_deref(), Some("2026-06-01"));
+    assert_eq!(first(&as_written).as_deref(), Some("2026-05-31"));
+    for name in ["customer_orders", "cohort_retention", "headline"] {
+        assert_same_table(&table(&as_utc, name), &table(&by_zone, name), name);
+    }
+}
+
 /// Shanghai kept daylight saving time until 1991: its clock read UTC + 9
 /// in the summer of 1990. An order at 15:30 UTC on 1 July 1990 was placed at
 /// 00:30 on 2 July there, and at 23:30 on 1 July at a fixed `+08:00`. Data

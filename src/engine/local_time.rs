@@ -196,14 +196,16 @@ async fn span(ctx: &SessionContext, table: &str, column: &str) -> Option<(i64, i
     Some((value(0)?, value(1)?))
 }
 
-/// SQL that reads `column` of table `table` (a zoned timestamp of `unit`) as
-/// wall-clock times in `zone`, named `column`: for a source's view on a
-/// Ballista cluster, whose executors have only DataFusion's own functions.
+/// SQL that reads `column` of table `table` (UTC instants of `unit`, with a
+/// time zone, or without one where `naive`) as wall-clock times in `zone`,
+/// named `column`: for a source's view on a Ballista cluster, whose
+/// executors have only DataFusion's own functions.
 pub async fn local_time_sql(
     ctx: &SessionContext,
     table: &str,
     column: &str,
     unit: TimeUnit,
+    naive: bool,
     zone: &str,
 ) -> String {
     let col = quote(column);
@@ -228,8 +230,10 @@ pub async fn local_time_sql(
                 TimeUnit::Nanosecond => "Nanosecond",
             }
         ),
+        // A timestamp without a zone is first marked as UTC, the same number.
         None => format!(
-            "to_local_time({col} AT TIME ZONE '{}') AS {col}",
+            "to_local_time({col}{} AT TIME ZONE '{}') AS {col}",
+            if naive { " AT TIME ZONE 'UTC'" } else { "" },
             zone.replace('\'', "''")
         ),
     }
@@ -356,21 +360,28 @@ pub struct ClockTable {
 }
 
 impl ClockTable {
-    /// `inner`, registered in `ctx` as `name`, read on the clock of `zone`.
+    /// `inner`, registered in `ctx` as `name`, its timestamp columns
+    /// `instants` (UTC instants, with a time zone or without) read on the
+    /// clock of `zone`.
     pub async fn new(
         ctx: &SessionContext,
         name: &str,
         inner: Arc<dyn TableProvider>,
         zone: &str,
+        instants: &[&str],
     ) -> std::result::Result<Self, String> {
         let stored = inner.schema();
         let mut fields = Vec::new();
         let mut zoned = HashMap::new();
         for f in stored.fields() {
-            let DataType::Timestamp(unit, Some(_)) = f.data_type() else {
+            let DataType::Timestamp(unit, _) = f.data_type() else {
                 fields.push(f.clone());
                 continue;
             };
+            if !instants.contains(&f.name().as_str()) {
+                fields.push(f.clone());
+                continue;
+            }
             let span = span(ctx, name, f.name()).await;
             let clock = Clock::new(zone, span)?;
             tracing::debug!(
@@ -733,7 +744,9 @@ mod tests {
     /// `clock`.
     async fn clock_over(ctx: &SessionContext, raw: Arc<dyn TableProvider>, zone: &str) {
         ctx.register_table("raw", raw.clone()).unwrap();
-        let clock = ClockTable::new(ctx, "raw", raw, zone).await.unwrap();
+        let clock = ClockTable::new(ctx, "raw", raw, zone, &["ts"])
+            .await
+            .unwrap();
         ctx.register_table("clock", Arc::new(clock)).unwrap();
     }
 

@@ -191,7 +191,10 @@ pub async fn register_each_source(
             &src.name,
             &src.url,
             &src.optional_columns,
-            plan.timezone.as_ref().map(|tz| tz.as_str()),
+            plan.timezone.as_ref().map(|tz| Clocks {
+                zone: tz.as_str(),
+                naive_utc: src.naive_utc,
+            }),
             local,
         )
         .await {
@@ -352,12 +355,21 @@ fn listing_failed(url: &Url, e: &(dyn std::error::Error + 'static)) -> SourceErr
     ))
 }
 
+/// How a source's timestamps are read where the pipeline names its zone.
+#[derive(Debug, Clone, Copy)]
+struct Clocks<'a> {
+    /// The pipeline's `timezone`.
+    zone: &'a str,
+    /// Timestamps without a time zone hold UTC (`naive_timestamps: utc`).
+    naive_utc: bool,
+}
+
 async fn register_source(
     ctx: &SessionContext,
     name: &str,
     url: &Url,
     optional_columns: &[(String, String)],
-    timezone: Option<&str>,
+    timezone: Option<Clocks<'_>>,
     local: bool,
 ) -> Result<usize, SourceError> {
     ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
@@ -421,13 +433,17 @@ async fn register_source(
         .iter()
         .filter(|(col, _)| schema.field_with_name(col).is_err())
         .collect();
-    // Timestamps with a time zone, where the pipeline names the business's
-    // zone: read as wall-clock times there.
+    // Timestamps with a time zone (and those without one where the source
+    // says they hold UTC), where the pipeline names the business's zone:
+    // read as wall-clock times there.
     let zoned: Vec<&str> = match timezone {
-        Some(_) => schema
+        Some(clocks) => schema
             .fields()
             .iter()
-            .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, Some(_))))
+            .filter(|f| match f.data_type() {
+                DataType::Timestamp(_, zone) => zone.is_some() || clocks.naive_utc,
+                _ => false,
+            })
             .map(|f| f.name().as_str())
             .collect(),
         None => Vec::new(),
@@ -444,9 +460,9 @@ async fn register_source(
     let table: Arc<dyn TableProvider> = Arc::new(table);
     ctx.register_table(raw.as_str(), table.clone())
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
-    let mut view_converts = timezone;
-    if let (Some(tz), true, false) = (timezone, local, zoned.is_empty()) {
-        let clock = local_time::ClockTable::new(ctx, &raw, table, tz)
+    let mut view_converts = timezone.map(|c| c.zone);
+    if let (Some(clocks), true, false) = (timezone, local, zoned.is_empty()) {
+        let clock = local_time::ClockTable::new(ctx, &raw, table, clocks.zone, &zoned)
             .await
             .map_err(SourceError::Other)?;
         ctx.deregister_table(raw.as_str())
@@ -466,8 +482,11 @@ async fn register_source(
     let mut columns: Vec<String> = Vec::new();
     for f in schema.fields() {
         columns.push(match (f.data_type(), view_converts) {
-            (DataType::Timestamp(unit, Some(_)), Some(tz)) => {
-                local_time::local_time_sql(ctx, &raw, f.name(), *unit, tz).await
+            (DataType::Timestamp(unit, stored_zone), Some(tz))
+                if zoned.contains(&f.name().as_str()) =>
+            {
+                local_time::local_time_sql(ctx, &raw, f.name(), *unit, stored_zone.is_none(), tz)
+                    .await
             }
             _ => local_time::quote(f.name()),
         });
@@ -490,7 +509,7 @@ async fn register_source(
                         .map(|c| format!("`{c}`"))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    timezone.unwrap_or_default()
+                    timezone.map(|c| c.zone).unwrap_or_default()
                 )
             } else {
                 format!(

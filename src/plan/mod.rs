@@ -73,6 +73,9 @@ pub struct SourcePlan {
     /// Required columns and their kinds (the input contract).
     pub columns: Vec<(String, crate::spec::ColumnKind)>,
     pub checks: Vec<CheckPlan>,
+    /// Its timestamps without a time zone hold UTC (`naive_timestamps:
+    /// utc`): read as instants, in the pipeline's `timezone`.
+    pub naive_utc: bool,
 }
 
 /// The origin of a step whose SQL is written in the pipeline file.
