@@ -181,6 +181,35 @@ fn with_column(batch: &RecordBatch, column: &str, values: ArrayRef) -> RecordBat
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
+/// Four orders at instants in UTC, worked by hand on Shanghai's clock below.
+const UTC_ORDERS: [(i64, i64, &str, f64, &str); 4] = [
+    (1, 1, "2026-05-31 20:00:00", 10.0, "completed"),
+    (2, 2, "2026-06-30 17:00:00", 20.0, "completed"),
+    (3, 3, "2026-06-30 15:00:00", 30.0, "completed"),
+    (4, 2, "2026-03-10 02:00:00", 5.0, "completed"),
+];
+
+/// Output table `name` of a run that wrote to `out`.
+fn table(out: &Path, name: &str) -> Vec<RecordBatch> {
+    read_parquet(&out.join("tables").join(name))
+}
+
+/// The headline's orders and revenue.
+fn headline(out: &Path) -> (Option<i64>, Option<f64>) {
+    let h = table(out, "headline");
+    (col_i64(&h, "orders")[0], col_f64(&h, "revenue")[0])
+}
+
+/// Customers 1 to 3 and `orders`, written under `data`; returns `data`.
+fn three_customers_with(data: &Path, orders: &RecordBatch) -> PathBuf {
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3]),
+    );
+    write_parquet(&data.join("orders/part-0.parquet"), orders);
+    data.to_path_buf()
+}
+
 /// `timezone: Asia/Shanghai` reads zoned timestamps as Shanghai's wall-clock
 /// times (UTC + 8 h). Worked by hand, as of 2026-06-30:
 ///   order 1, customer 1, 2026-05-31 20:00 UTC = 06-01 04:00 in Shanghai;
@@ -194,26 +223,15 @@ fn with_column(batch: &RecordBatch, column: &str, values: ArrayRef) -> RecordBat
 #[test]
 fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
     let tmp = tempfile::tempdir().unwrap();
-    let customers = customers_batch(&[1, 2, 3]);
-    let utc = [
-        (1, 1, "2026-05-31 20:00:00", 10.0, "completed"),
-        (2, 2, "2026-06-30 17:00:00", 20.0, "completed"),
-        (3, 3, "2026-06-30 15:00:00", 30.0, "completed"),
-        (4, 2, "2026-03-10 02:00:00", 5.0, "completed"),
-    ];
     let shanghai = [
         (1, 1, "2026-06-01 04:00:00", 10.0, "completed"),
         (2, 2, "2026-07-01 01:00:00", 20.0, "completed"),
         (3, 3, "2026-06-30 23:00:00", 30.0, "completed"),
         (4, 2, "2026-03-10 10:00:00", 5.0, "completed"),
     ];
-    let write = |dir: &str, orders: RecordBatch| {
-        let data = tmp.path().join(dir);
-        write_parquet(&data.join("customers/part-0.parquet"), &customers);
-        write_parquet(&data.join("orders/part-0.parquet"), &orders);
-        data
-    };
-    let zoned = write("zoned", in_utc(&orders_batch(&utc), "order_ts"));
+    let write =
+        |dir: &str, orders: RecordBatch| three_customers_with(&tmp.path().join(dir), &orders);
+    let zoned = write("zoned", in_utc(&orders_batch(&UTC_ORDERS), "order_ts"));
     let local = write("local", orders_batch(&shanghai));
     let in_zone = bundle_copy(tmp.path());
     let yaml = std::fs::read_to_string(&in_zone).unwrap();
@@ -222,11 +240,6 @@ fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
     let by_utc = succeeded(tmp.path(), &bundled_pipeline(), &zoned, "out-utc");
     let by_clock = succeeded(tmp.path(), &bundled_pipeline(), &local, "out-clock");
 
-    let table = |out: &Path, name: &str| read_parquet(&out.join("tables").join(name));
-    let headline = |out: &Path| {
-        let h = table(out, "headline");
-        (col_i64(&h, "orders")[0], col_f64(&h, "revenue")[0])
-    };
     assert_eq!(headline(&by_zone), (Some(3), Some(45.0)));
     assert_eq!(headline(&by_utc), (Some(4), Some(65.0)));
     let dates = |out: &Path, column: &str| {
@@ -307,23 +320,10 @@ fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
 #[test]
 fn naive_timestamps_that_hold_utc_are_read_as_instants() {
     let tmp = tempfile::tempdir().unwrap();
-    let utc = [
-        (1, 1, "2026-05-31 20:00:00", 10.0, "completed"),
-        (2, 2, "2026-06-30 17:00:00", 20.0, "completed"),
-        (3, 3, "2026-06-30 15:00:00", 30.0, "completed"),
-        (4, 2, "2026-03-10 02:00:00", 5.0, "completed"),
-    ];
-    let write = |dir: &str, orders: RecordBatch| {
-        let data = tmp.path().join(dir);
-        write_parquet(
-            &data.join("customers/part-0.parquet"),
-            &customers_batch(&[1, 2, 3]),
-        );
-        write_parquet(&data.join("orders/part-0.parquet"), &orders);
-        data
-    };
-    let zoned = write("zoned", in_utc(&orders_batch(&utc), "order_ts"));
-    let naive = write("naive", orders_batch(&utc));
+    let write =
+        |dir: &str, orders: RecordBatch| three_customers_with(&tmp.path().join(dir), &orders);
+    let zoned = write("zoned", in_utc(&orders_batch(&UTC_ORDERS), "order_ts"));
+    let naive = write("naive", orders_batch(&UTC_ORDERS));
     let pipeline = bundle_copy(tmp.path());
     let yaml = format!(
         "{}\ntimezone: Asia/Shanghai\n",
@@ -337,11 +337,6 @@ fn naive_timestamps_that_hold_utc_are_read_as_instants() {
     std::fs::write(&pipeline, &declared).unwrap();
     let as_utc = succeeded(tmp.path(), &pipeline, &naive, "out-utc");
 
-    let table = |out: &Path, name: &str| read_parquet(&out.join("tables").join(name));
-    let headline = |out: &Path| {
-        let h = table(out, "headline");
-        (col_i64(&h, "orders")[0], col_f64(&h, "revenue")[0])
-    };
     assert_eq!(headline(&as_utc), (Some(3), Some(45.0)));
     assert_eq!(headline(&as_written), (Some(4), Some(65.0)));
     let first = |out: &Path| {
