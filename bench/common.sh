@@ -40,6 +40,21 @@ print(f"{wall:.3f} {r.ru_utime + r.ru_stime:.3f}")
 EOF
 }
 
+# One timed run of PIPELINE on DATA into OUT (emptied first), under memory
+# limit LIMIT if given: prints "WALL CPU MIB" (seconds, and peak RSS from
+# its run_results.json).
+measured_run() {
+  local pipeline=$1 data=$2 out=$3 limit=${4:-} w c
+  rm -rf "$out"
+  read -r w c < <(timed "$bin" -q run "$pipeline" --as-of "$as_of" ${limit:+--memory-limit "$limit"} \
+    --param data_root="$data" --param out_root="$out")
+  echo "$w $c $(json_field "$out/run_results.json" "['peak_rss_bytes'] >> 20")"
+}
+
+# The median and the range ("lo–hi") of space-separated numbers on stdin.
+med() { tr ' ' '\n' | grep . | median; }
+range() { tr ' ' '\n' | grep . | sort -g | sed -n '1p;$p' | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "–" hi}'; }
+
 # Marks a data folder as fully generated, and names its layout: data from
 # before the orders came in time order (December 2026) has a plain
 # `.complete` and is generated again.

@@ -36,19 +36,13 @@ declare -A walls cpus rss
 for i in $(seq "$pairs"); do
   for side in before after; do
     if [ "$side" = before ]; then root="$before"; else root=.; fi
-    out="$work/compare-out-$side"
-    rm -rf "$out"
-    read -r w c < <(timed "$bin" -q run "$root/pipelines/customer_loyalty.yaml" \
-      --as-of "$as_of" ${limit:+--memory-limit "$limit"} \
-      --param data_root="$data" --param out_root="$out")
-    m=$(json_field "$out/run_results.json" "['peak_rss_bytes'] >> 20")
+    read -r w c m < <(measured_run "$root/pipelines/customer_loyalty.yaml" "$data" \
+      "$work/compare-out-$side" "$limit")
     walls[$side]+="$w "; cpus[$side]+="$c "; rss[$side]+="$m "
     echo "pair $i: $side ${w} s (CPU ${c} s), ${m} MiB"
   done
 done
 
-med() { tr ' ' '\n' | grep . | median; }
-range() { tr ' ' '\n' | grep . | sort -g | sed -n '1p;$p' | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "–" hi}'; }
 change() { calc "f'{($2 / $1 - 1) * 100:+.0f}%'"; }
 echo
 echo "$size, ${limit:-no memory limit}, $pairs alternating pairs, $(date -u '+%Y-%m-%d %H:%M') UTC: the pipeline files of $rev against the working tree's, one binary."

@@ -64,18 +64,12 @@ pipeline_of() {
 declare -A walls cpus rss
 for i in $(seq "$rounds"); do
   for zone in "${zones[@]}"; do
-    out="$work/timezone-out"
-    rm -rf "$out"
-    read -r w c < <(timed "$bin" -q run "$(pipeline_of "$zone")" --as-of "$as_of" \
-      --param data_root="$data" --param out_root="$out")
-    m=$(json_field "$out/run_results.json" "['peak_rss_bytes'] >> 20")
+    read -r w c m < <(measured_run "$(pipeline_of "$zone")" "$data" "$work/timezone-out")
     walls[$zone]+="$w "; cpus[$zone]+="$c "; rss[$zone]+="$m "
     echo "round $i: $zone ${w} s (CPU ${c} s), ${m} MiB"
   done
 done
 
-med() { tr ' ' '\n' | grep . | median; }
-range() { tr ' ' '\n' | grep . | sort -g | sed -n '1p;$p' | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "–" hi}'; }
 echo
 echo "$size with its timestamps as UTC instants, $rounds rounds, the zones taking turns, $(date -u '+%Y-%m-%d %H:%M') UTC."
 echo

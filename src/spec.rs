@@ -150,18 +150,17 @@ pub struct SourceSpec {
     pub columns: IndexMap<String, ColumnKind>,
     /// Data checks on the source as read.
     pub checks: Vec<CheckSpec>,
-    /// What its timestamps without a time zone hold.
-    pub naive_timestamps: NaiveTimestamps,
+    /// What its timestamps without a time zone hold, where it says.
+    pub naive_timestamps: Option<NaiveTimestamps>,
 }
 
 /// What a source's timestamps without a time zone hold: the business's
 /// wall-clock times (`local`, the default), or UTC (`utc`: Spark's and
 /// Hive's INT96 timestamps, exports that drop the zone), then read as
 /// instants, as zoned timestamps are.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NaiveTimestamps {
-    #[default]
     Local,
     Utc,
 }
@@ -245,7 +244,7 @@ struct SourceDetail {
     #[serde(default)]
     checks: Vec<CheckSpec>,
     #[serde(default)]
-    naive_timestamps: NaiveTimestamps,
+    naive_timestamps: Option<NaiveTimestamps>,
 }
 
 impl<'de> Deserialize<'de> for SourceSpec {
@@ -264,7 +263,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
                     optional_columns: IndexMap::new(),
                     columns: IndexMap::new(),
                     checks: Vec::new(),
-                    naive_timestamps: NaiveTimestamps::Local,
+                    naive_timestamps: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SourceSpec, A::Error> {

@@ -355,6 +355,119 @@ fn naive_timestamps_that_hold_utc_are_read_as_instants() {
     }
 }
 
+/// `orders` as Spark writes it by default: `order_ts` as INT96 (nanoseconds
+/// of the day and a Julian day, here of the UTC instants), with the parquet
+/// crate's column writers (its Arrow writer has no INT96).
+fn write_int96_orders(path: &Path, rows: &[(i64, i64, &str, f64, &str)]) {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type, Int96, Int96Type};
+    use parquet::file::writer::SerializedFileWriter;
+    let schema = parquet::schema::parser::parse_message_type(
+        "message spark_schema {
+            required int64 order_id;
+            required int64 customer_id;
+            required int96 order_ts;
+            required double amount;
+            required binary status (STRING);
+        }",
+    )
+    .unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Default::default()).unwrap();
+    let mut group = writer.next_row_group().unwrap();
+    let ints = |f: fn(&(i64, i64, &str, f64, &str)) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    for values in [ints(|r| r.0), ints(|r| r.1)] {
+        let mut c = group.next_column().unwrap().unwrap();
+        c.typed::<Int64Type>()
+            .write_batch(&values, None, None)
+            .unwrap();
+        c.close().unwrap();
+    }
+    let times: Vec<Int96> = rows
+        .iter()
+        .map(|r| {
+            let t = chrono::NaiveDateTime::parse_from_str(r.2, "%Y-%m-%d %H:%M:%S")
+                .unwrap()
+                .and_utc()
+                .timestamp();
+            let nanos = t.rem_euclid(86_400) as u64 * 1_000_000_000;
+            let mut v = Int96::new();
+            v.set_data(
+                nanos as u32,
+                (nanos >> 32) as u32,
+                (t.div_euclid(86_400) + 2_440_588) as u32,
+            );
+            v
+        })
+        .collect();
+    let mut c = group.next_column().unwrap().unwrap();
+    c.typed::<Int96Type>()
+        .write_batch(&times, None, None)
+        .unwrap();
+    c.close().unwrap();
+    let amounts: Vec<f64> = rows.iter().map(|r| r.3).collect();
+    let mut c = group.next_column().unwrap().unwrap();
+    c.typed::<DoubleType>()
+        .write_batch(&amounts, None, None)
+        .unwrap();
+    c.close().unwrap();
+    let statuses: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.4)).collect();
+    let mut c = group.next_column().unwrap().unwrap();
+    c.typed::<ByteArrayType>()
+        .write_batch(&statuses, None, None)
+        .unwrap();
+    c.close().unwrap();
+    group.close().unwrap();
+    writer.close().unwrap();
+}
+
+/// Spark and Hive write timestamps as INT96 by default, filled with UTC,
+/// and Parquet then says nothing of a zone. With a pipeline `timezone` and
+/// no word from the source, they are read as written (UTC days: 4 orders,
+/// $65) and the run warns, naming the column; `naive_timestamps: utc` reads
+/// them as instants (Shanghai's days: 3 orders, $45, as the zoned orders
+/// above) without a warning.
+#[test]
+fn int96_timestamps_are_named_until_their_source_says_what_they_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_parquet(
+        &data.join("customers/part-0.parquet"),
+        &customers_batch(&[1, 2, 3]),
+    );
+    write_int96_orders(&data.join("orders/part-0.parquet"), &UTC_ORDERS);
+    let pipeline = bundle_copy(tmp.path());
+    let yaml = format!(
+        "{}\ntimezone: Asia/Shanghai\n",
+        std::fs::read_to_string(&pipeline).unwrap()
+    );
+    let run = |yaml: &str, out: &str| {
+        std::fs::write(&pipeline, yaml).unwrap();
+        let out = tmp.path().join(out);
+        let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, &[]);
+        assert_exit(&o, 0);
+        (stderr(&o), out)
+    };
+    let (log, as_written) = run(&yaml, "out-written");
+    assert!(
+        log.contains("source `orders`: `order_ts` is stored as INT96")
+            && log.contains("`naive_timestamps: utc`"),
+        "{log}"
+    );
+    assert_eq!(headline(&as_written), (Some(4), Some(65.0)));
+    let (log, as_utc) = run(
+        &yaml.replace("  orders:\n", "  orders:\n    naive_timestamps: utc\n"),
+        "out-utc",
+    );
+    assert!(!log.contains("INT96"), "{log}");
+    assert_eq!(headline(&as_utc), (Some(3), Some(45.0)));
+    let (log, _) = run(
+        &yaml.replace("  orders:\n", "  orders:\n    naive_timestamps: local\n"),
+        "out-local",
+    );
+    assert!(!log.contains("INT96"), "{log}");
+}
+
 /// Shanghai kept daylight saving time until 1991: its clock read UTC + 9
 /// in the summer of 1990. An order at 15:30 UTC on 1 July 1990 was placed at
 /// 00:30 on 2 July there, and at 23:30 on 1 July at a fixed `+08:00`. Data

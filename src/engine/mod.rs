@@ -36,7 +36,7 @@ use crate::checks::{self, CheckResult};
 use crate::error::{Error, Result, with_causes};
 use crate::plan::{EngineConfig, EngineKind, OutputPlan, Plan, StepPlan};
 use crate::progress::Observer;
-use crate::spec::Materialize;
+use crate::spec::{Materialize, NaiveTimestamps};
 use crate::storage::{ensure_store, listing_url, redact};
 use pool::ActiveFairPool;
 use unordered::UnorderedParquet;
@@ -193,7 +193,7 @@ pub async fn register_each_source(
             &src.optional_columns,
             plan.timezone.as_ref().map(|tz| Clocks {
                 zone: tz.as_str(),
-                naive_utc: src.naive_utc,
+                naive: src.naive_timestamps,
             }),
             local,
         )
@@ -355,13 +355,66 @@ fn listing_failed(url: &Url, e: &(dyn std::error::Error + 'static)) -> SourceErr
     ))
 }
 
+/// Warns where a source's timestamps without a time zone are stored as
+/// INT96 (read from the first file's footer), the legacy type Spark and Hive
+/// write by default and fill with UTC: read as written, they would count by
+/// UTC's clock although the pipeline names a zone.
+async fn warn_of_int96(
+    name: &str,
+    schema: &arrow::datatypes::SchemaRef,
+    store: &dyn object_store::ObjectStore,
+    file: &object_store::ObjectMeta,
+) {
+    use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+    use parquet::basic::Type;
+    let naive: Vec<&str> = schema
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, None)))
+        .map(|f| f.name().as_str())
+        .collect();
+    if naive.is_empty() {
+        return;
+    }
+    let Ok(metadata) = DFParquetMetadata::new(store, file).fetch_metadata().await else {
+        return;
+    };
+    let int96: Vec<String> = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .filter(|c| c.physical_type() == Type::INT96 && naive.contains(&c.name()))
+        .map(|c| format!("`{}`", c.name()))
+        .collect();
+    let (is, it) = match int96.len() {
+        0 => return,
+        1 => ("is", "it is"),
+        _ => ("are", "they are"),
+    };
+    tracing::warn!(
+        "source `{name}`: {} {is} stored as INT96, the type Spark and Hive write timestamps \
+         in by default, usually in UTC; {it} read as written, as the business's clock. \
+         Say `naive_timestamps: utc` on the source if UTC, `naive_timestamps: local` if \
+         local times (either silences this)",
+        int96.join(", ")
+    );
+}
+
 /// How a source's timestamps are read where the pipeline names its zone.
 #[derive(Debug, Clone, Copy)]
 struct Clocks<'a> {
     /// The pipeline's `timezone`.
     zone: &'a str,
+    /// What timestamps without a time zone hold, where the source says.
+    naive: Option<NaiveTimestamps>,
+}
+
+impl Clocks<'_> {
     /// Timestamps without a time zone hold UTC (`naive_timestamps: utc`).
-    naive_utc: bool,
+    fn naive_utc(&self) -> bool {
+        self.naive == Some(NaiveTimestamps::Utc)
+    }
 }
 
 async fn register_source(
@@ -441,13 +494,16 @@ async fn register_source(
             .fields()
             .iter()
             .filter(|f| match f.data_type() {
-                DataType::Timestamp(_, zone) => zone.is_some() || clocks.naive_utc,
+                DataType::Timestamp(_, zone) => zone.is_some() || clocks.naive_utc(),
                 _ => false,
             })
             .map(|f| f.name().as_str())
             .collect(),
         None => Vec::new(),
     };
+    if let (Some(Clocks { naive: None, .. }), Some(first)) = (timezone, found.first()) {
+        warn_of_int96(name, &schema, store.as_ref(), first).await;
+    }
     if missing.is_empty() && zoned.is_empty() {
         ctx.register_table(name, Arc::new(table))
             .map_err(|e| SourceError::Other(with_causes(&e)))?;

@@ -313,7 +313,7 @@ impl Builder<'_> {
                         .collect(),
                     columns: src.columns.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                     checks,
-                    naive_utc: src.naive_timestamps == crate::spec::NaiveTimestamps::Utc,
+                    naive_timestamps: src.naive_timestamps,
                 }),
                 Err(e) => self.problem(&["sources", name], format!("source `{name}`: {e}")),
             }

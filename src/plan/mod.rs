@@ -73,9 +73,10 @@ pub struct SourcePlan {
     /// Required columns and their kinds (the input contract).
     pub columns: Vec<(String, crate::spec::ColumnKind)>,
     pub checks: Vec<CheckPlan>,
-    /// Its timestamps without a time zone hold UTC (`naive_timestamps:
-    /// utc`): read as instants, in the pipeline's `timezone`.
-    pub naive_utc: bool,
+    /// What its timestamps without a time zone hold, where it says
+    /// (`naive_timestamps`): with `utc` they are read as instants, in the
+    /// pipeline's `timezone`.
+    pub naive_timestamps: Option<crate::spec::NaiveTimestamps>,
 }
 
 /// The origin of a step whose SQL is written in the pipeline file.
