@@ -275,6 +275,29 @@ fn a_pipeline_time_zone_counts_zoned_timestamps_by_its_clock() {
     }
     let results = read_json(&by_zone.join("run_results.json"));
     assert_eq!(results["timezone"], "Asia/Shanghai");
+    // Which columns were read on the zone's clock, per source.
+    let converted = |out: &Path| {
+        let results = read_json(&out.join("run_results.json"));
+        results["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["name"].to_string(), s["local_time_columns"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    // The optional surveys and complaints are absent.
+    let named = |orders: &str| {
+        [
+            ("customers", "null"),
+            ("orders", orders),
+            ("surveys", "null"),
+            ("complaints", "null"),
+        ]
+        .map(|(a, b)| (format!("\"{a}\""), b.to_string()))
+        .to_vec()
+    };
+    assert_eq!(converted(&by_zone), named("[\"order_ts\"]"));
+    assert_eq!(converted(&by_utc), named("null"));
     let report = |out: &Path| std::fs::read_to_string(out.join("report.md")).unwrap();
     let md = report(&by_zone);
     assert!(md.contains("As of 30 Jun 2026 (Asia/Shanghai)"), "{md}");

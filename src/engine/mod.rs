@@ -153,6 +153,16 @@ pub struct SourceResult {
     pub files: usize,
     /// Row count (from Parquet metadata where it has it).
     pub rows: Option<u64>,
+    /// Timestamps read as the wall-clock times of the pipeline's `timezone`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local_time_columns: Vec<String>,
+}
+
+/// What registering a source found.
+struct Registered {
+    files: usize,
+    /// Its timestamps read as the zone's wall-clock times.
+    local_time_columns: Vec<String>,
 }
 
 /// Registers every source as a listing table. A missing optional source is
@@ -198,19 +208,37 @@ pub async fn register_each_source(
             local,
         )
         .await {
-            Ok(files) => results.push(SourceResult {
-                name: src.name.clone(),
-                url: redact(src.url.as_str()),
-                status: "registered",
-                files,
-                rows: count_rows(ctx, &src.name, plan.engine.step_timeout).await,
-            }),
+            Ok(r) => {
+                if let Some(tz) = &plan.timezone
+                    && !r.local_time_columns.is_empty()
+                {
+                    tracing::info!(
+                        "source `{}`: {} read as {}'s wall-clock times",
+                        src.name,
+                        r.local_time_columns
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        tz.as_str()
+                    );
+                }
+                results.push(SourceResult {
+                    name: src.name.clone(),
+                    url: redact(src.url.as_str()),
+                    status: "registered",
+                    files: r.files,
+                    rows: count_rows(ctx, &src.name, plan.engine.step_timeout).await,
+                    local_time_columns: r.local_time_columns,
+                })
+            }
             Err(SourceError::NoFiles) if src.optional => results.push(SourceResult {
                 name: src.name.clone(),
                 url: redact(src.url.as_str()),
                 status: "absent",
                 files: 0,
                 rows: None,
+                local_time_columns: Vec::new(),
             }),
             Err(SourceError::NoFiles) => errors.push(format!(
                 "source `{}`: no Parquet files at `{}`; check the path{}, or mark the source `optional: true`",
@@ -424,7 +452,7 @@ async fn register_source(
     optional_columns: &[(String, String)],
     timezone: Option<Clocks<'_>>,
     local: bool,
-) -> Result<usize, SourceError> {
+) -> Result<Registered, SourceError> {
     ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
     let state = ctx.state();
@@ -501,13 +529,17 @@ async fn register_source(
             .collect(),
         None => Vec::new(),
     };
+    let registered = Registered {
+        files: count,
+        local_time_columns: zoned.iter().map(|c| c.to_string()).collect(),
+    };
     if let (Some(Clocks { naive: None, .. }), Some(first)) = (timezone, found.first()) {
         warn_of_int96(name, &schema, store.as_ref(), first).await;
     }
     if missing.is_empty() && zoned.is_empty() {
         ctx.register_table(name, Arc::new(table))
             .map_err(|e| SourceError::Other(with_causes(&e)))?;
-        return Ok(count);
+        return Ok(registered);
     }
     // Read the data through a view that adds the optional columns it lacks
     // as typed NULLs and turns zoned timestamps into the zone's local times
@@ -523,15 +555,15 @@ async fn register_source(
             .map_err(SourceError::Other)?;
         ctx.deregister_table(raw.as_str())
             .map_err(|e| SourceError::Other(with_causes(&e)))?;
-        let registered = if missing.is_empty() {
+        let under = if missing.is_empty() {
             name
         } else {
             raw.as_str()
         };
-        ctx.register_table(registered, Arc::new(clock))
+        ctx.register_table(under, Arc::new(clock))
             .map_err(|e| SourceError::Other(with_causes(&e)))?;
         if missing.is_empty() {
-            return Ok(count);
+            return Ok(registered);
         }
         view_converts = None;
     }
@@ -580,7 +612,7 @@ async fn register_source(
         })?;
     ctx.register_table(name, view.into_view())
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
-    Ok(count)
+    Ok(registered)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
