@@ -420,11 +420,7 @@ impl ClockTable {
     /// where it bounds the column, `None` where it does not or reads no
     /// zoned column.
     fn on_stored(&self, filter: &Expr) -> Option<Expr> {
-        if filter
-            .column_refs()
-            .iter()
-            .all(|c| !self.zoned.contains_key(&c.name))
-        {
+        if !self.reads_zoned(filter) {
             return None;
         }
         match filter {
@@ -480,13 +476,17 @@ impl ClockTable {
 
     /// A side of an `OR`: itself where it reads no zoned column.
     fn either(&self, e: &Expr) -> Option<Expr> {
-        if e.column_refs()
-            .iter()
-            .all(|c| !self.zoned.contains_key(&c.name))
-        {
+        if !self.reads_zoned(e) {
             return Some(e.clone());
         }
         self.on_stored(e)
+    }
+
+    /// Whether `e` reads a converted column.
+    fn reads_zoned(&self, e: &Expr) -> bool {
+        e.column_refs()
+            .iter()
+            .any(|c| self.zoned.contains_key(&c.name))
     }
 
     /// A zoned column as steps see it (bare, or cast to another timestamp
@@ -587,10 +587,16 @@ impl TableProvider for ClockTable {
         // DataFusion pushes the filters steps put on the scan's output into
         // the Parquet scan below (for its statistics), except those on
         // converted columns: a filter on the stored instants, right above the
-        // scan, is pushed in their place.
+        // scan, is pushed in their place. The others reach the listing too,
+        // which skips the files of partitions (`year=2026/`) they rule out.
         let stored = conjunction(filters.iter().filter_map(|f| self.on_stored(f)));
+        let plain: Vec<Expr> = filters
+            .iter()
+            .filter(|f| !self.reads_zoned(f))
+            .cloned()
+            .collect();
         let limit = if stored.is_some() { None } else { limit };
-        let mut scan = self.inner.scan(state, projection, &[], limit).await?;
+        let mut scan = self.inner.scan(state, projection, &plain, limit).await?;
         if let Some(predicate) = stored {
             let df_schema = DFSchema::try_from(scan.schema().as_ref().clone())?;
             match state.create_physical_expr(predicate, &df_schema) {
@@ -908,5 +914,50 @@ mod tests {
         let (total, matched) = pruned.split_once(" total → ").unwrap();
         assert_eq!(total, "110", "{plan}");
         assert!(matched.parse::<u32>().unwrap() <= 6, "{plan}");
+    }
+
+    /// A filter on a partition column (`part=b/`) still keeps the listing
+    /// from the other partitions' files, and counts what it should: 3 rows
+    /// in `part=b`, 2 of them from 1 July on Berlin's clock (the third,
+    /// 23:30 UTC on 30 June, is 01:30 on 1 July there).
+    #[tokio::test]
+    async fn a_filter_on_a_partition_column_skips_the_other_partitions_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let us = |s: &str| Some(at(s) * 1_000_000);
+        for (part, ts) in [
+            ("a", vec![us("2026-07-02 10:00")]),
+            (
+                "b",
+                vec![
+                    us("2026-06-29 12:00"),
+                    us("2026-06-30 23:30"),
+                    us("2026-07-03 08:00"),
+                ],
+            ),
+        ] {
+            let batch = instants(ts);
+            std::fs::create_dir_all(dir.path().join(format!("part={part}"))).unwrap();
+            let file =
+                std::fs::File::create(dir.path().join(format!("part={part}/f.parquet"))).unwrap();
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+            writer.write(&batch).unwrap();
+            writer.close().unwrap();
+        }
+        let ctx = SessionContext::new();
+        let options = datafusion::prelude::ParquetReadOptions::default()
+            .table_partition_cols(vec![("part".to_string(), DataType::Utf8)]);
+        ctx.register_parquet("stored", dir.path().to_str().unwrap(), options)
+            .await
+            .unwrap();
+        let stored = ctx.table_provider("stored").await.unwrap();
+        clock_over(&ctx, stored, "Europe/Berlin").await;
+        let count = "SELECT count(*) AS n FROM clock WHERE part = 'b' AND ts >= TIMESTAMP '2026-07-01 00:00:00'";
+        assert_eq!(rows(&ctx, count).await[3], "| 2 |");
+        let plan = rows(&ctx, &format!("EXPLAIN {count}")).await.join("\n");
+        assert!(
+            plan.contains("part=b") && !plan.contains("part=a"),
+            "{plan}"
+        );
     }
 }
