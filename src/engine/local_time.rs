@@ -59,9 +59,11 @@ const TABLE_FROM: i64 = -2_208_988_800; // 1900-01-01
 const TABLE_UNTIL: i64 = 4_102_444_800; // 2100-01-01
 
 /// How often the zone's offset is sampled to find where it changes (then
-/// found to the second between two samples). An offset that held for less
-/// than this between two samples would be missed; no zone has had one.
-const SAMPLE_SECONDS: i64 = 6 * 3600;
+/// found to the second between two samples): hourly, so that only an
+/// offset that held for less than an hour would be missed. Two centuries
+/// of samples, the most a column's table covers, took 0.05 s (Berlin, 267
+/// changes; two years, 5 changes: 0.5 ms).
+const SAMPLE_SECONDS: i64 = 3600;
 
 /// A zone's offsets over a span of instants.
 #[derive(Debug)]
