@@ -91,15 +91,34 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
         ("released", released.as_str()),
     ] {
         let out = tmp.path().join(format!("out-{name}"));
-        let o = run_pipeline(
-            tmp.path(),
-            &pipeline,
-            "2026-06-30",
-            &data,
-            &out,
-            &["--engine", engine],
-        );
+        // With the engine's debug log, which says where filters on the
+        // converted timestamps were widened before the plan was sent.
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+            .args(["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"])
+            .args(["--param", &format!("data_root={}", data.display())])
+            .args(["--param", &format!("out_root={}", out.display())])
+            .args(["--engine", engine])
+            .current_dir(tmp.path())
+            .env("LOYALTY_LOG", "warn,loyalty::engine::local_time=debug")
+            .output()
+            .unwrap();
         assert_exit(&o, 0);
+        // The orders up to as_of (up to 3 July on the stored instants: two
+        // days later), the satisfaction funnel's orders from 1 July 2025 (29
+        // June), and the surveys dated up to as_of (`CAST(survey_ts AS DATE)
+        // <= as_of`: up to 2 July).
+        let log = stderr(&o);
+        for bound in [
+            "__loyalty_raw_orders.order_ts <= TimestampMicrosecond(1783036800000000",
+            "__loyalty_raw_orders.order_ts >= TimestampMicrosecond(1751155200000000",
+            "__loyalty_raw_surveys.survey_ts <= TimestampMicrosecond(1782950400000000",
+        ] {
+            let widened = |l: &&str| l.contains("bounds on converted timestamps widened");
+            assert!(
+                log.lines().filter(widened).any(|l| l.contains(bound)),
+                "{bound}\n{log}"
+            );
+        }
 
         // Steps other steps read went to the executors as Parquet, not memory.
         let results = read_json(&out.join("run_results.json"));

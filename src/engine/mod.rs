@@ -104,7 +104,17 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
             ctx.register_udaf(repeats::udaf());
             Ok(ctx)
         }
-        EngineKind::Ballista { url } => distributed::connect(url, state).await,
+        EngineKind::Ballista { url } => {
+            // Filters on a zoned source's converted timestamps, widened onto
+            // the stored instants before the plan is sent (see `local_time`).
+            let widen = Arc::new(local_time::WidenConverted::default());
+            let state = SessionStateBuilder::new_from_existing(state)
+                .with_optimizer_rule(widen.clone())
+                .build();
+            let ctx = distributed::connect(url, state).await?;
+            ctx.state_ref().write().config_mut().set_extension(widen);
+            Ok(ctx)
+        }
     }
 }
 
@@ -568,15 +578,27 @@ async fn register_source(
         view_converts = None;
     }
     let mut columns: Vec<String> = Vec::new();
+    // The view's conversions, for the filters on them to be widened.
+    let mut converted: Vec<(String, String, DataType)> = Vec::new();
     for f in schema.fields() {
+        let name = local_time::quote(f.name());
         columns.push(match (f.data_type(), view_converts) {
             (DataType::Timestamp(unit, stored_zone), Some(tz))
                 if zoned.contains(&f.name().as_str()) =>
             {
-                local_time::local_time_sql(ctx, &raw, f.name(), *unit, stored_zone.is_none(), tz)
-                    .await
+                let sql = local_time::local_time_sql(
+                    ctx,
+                    &raw,
+                    f.name(),
+                    *unit,
+                    stored_zone.is_none(),
+                    tz,
+                )
+                .await;
+                converted.push((f.name().clone(), sql.clone(), f.data_type().clone()));
+                format!("{sql} AS {name}")
             }
-            _ => local_time::quote(f.name()),
+            _ => name,
         });
     }
     columns.extend(
@@ -612,6 +634,15 @@ async fn register_source(
         })?;
     ctx.register_table(name, view.into_view())
         .map_err(|e| SourceError::Other(with_causes(&e)))?;
+    let widen = ctx
+        .state()
+        .config()
+        .get_extension::<local_time::WidenConverted>();
+    if let (Some(widen), false) = (widen, converted.is_empty())
+        && let Err(e) = widen.learn(ctx, &raw, &converted).await
+    {
+        tracing::debug!(source = name, error = %e, "filters on its timestamps are not widened");
+    }
     Ok(registered)
 }
 
