@@ -257,6 +257,52 @@ fn per_second(unit: TimeUnit) -> i64 {
     }
 }
 
+/// Warns where a source's timestamps without a time zone are stored as
+/// INT96 (read from the first file's footer), the legacy type Spark and Hive
+/// write by default and fill with UTC: read as written, they would count by
+/// UTC's clock although the pipeline names a zone.
+pub async fn warn_of_int96(
+    name: &str,
+    schema: &arrow::datatypes::SchemaRef,
+    store: &dyn object_store::ObjectStore,
+    file: &object_store::ObjectMeta,
+) {
+    use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+    use parquet::basic::Type;
+    let naive: Vec<&str> = schema
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, None)))
+        .map(|f| f.name().as_str())
+        .collect();
+    if naive.is_empty() {
+        return;
+    }
+    let Ok(metadata) = DFParquetMetadata::new(store, file).fetch_metadata().await else {
+        return;
+    };
+    let int96: Vec<String> = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .filter(|c| c.physical_type() == Type::INT96 && naive.contains(&c.name()))
+        .map(|c| format!("`{}`", c.name()))
+        .collect();
+    let (is, it) = match int96.len() {
+        0 => return,
+        1 => ("is", "it is"),
+        _ => ("are", "they are"),
+    };
+    tracing::warn!(
+        "source `{name}`: {} {is} stored as INT96, the type Spark and Hive write timestamps \
+         in by default, usually in UTC; {it} read as written, as the business's clock. \
+         Say `naive_timestamps: utc` on the source if UTC, `naive_timestamps: local` if \
+         local times (either silences this)",
+        int96.join(", ")
+    );
+}
+
 /// A zoned timestamp read on a [`Clock`]: the same unit, no zone.
 #[derive(Debug)]
 struct LocalClock {

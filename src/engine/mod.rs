@@ -393,52 +393,6 @@ fn listing_failed(url: &Url, e: &(dyn std::error::Error + 'static)) -> SourceErr
     ))
 }
 
-/// Warns where a source's timestamps without a time zone are stored as
-/// INT96 (read from the first file's footer), the legacy type Spark and Hive
-/// write by default and fill with UTC: read as written, they would count by
-/// UTC's clock although the pipeline names a zone.
-async fn warn_of_int96(
-    name: &str,
-    schema: &arrow::datatypes::SchemaRef,
-    store: &dyn object_store::ObjectStore,
-    file: &object_store::ObjectMeta,
-) {
-    use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
-    use parquet::basic::Type;
-    let naive: Vec<&str> = schema
-        .fields()
-        .iter()
-        .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, None)))
-        .map(|f| f.name().as_str())
-        .collect();
-    if naive.is_empty() {
-        return;
-    }
-    let Ok(metadata) = DFParquetMetadata::new(store, file).fetch_metadata().await else {
-        return;
-    };
-    let int96: Vec<String> = metadata
-        .file_metadata()
-        .schema_descr()
-        .columns()
-        .iter()
-        .filter(|c| c.physical_type() == Type::INT96 && naive.contains(&c.name()))
-        .map(|c| format!("`{}`", c.name()))
-        .collect();
-    let (is, it) = match int96.len() {
-        0 => return,
-        1 => ("is", "it is"),
-        _ => ("are", "they are"),
-    };
-    tracing::warn!(
-        "source `{name}`: {} {is} stored as INT96, the type Spark and Hive write timestamps \
-         in by default, usually in UTC; {it} read as written, as the business's clock. \
-         Say `naive_timestamps: utc` on the source if UTC, `naive_timestamps: local` if \
-         local times (either silences this)",
-        int96.join(", ")
-    );
-}
-
 /// How a source's timestamps are read where the pipeline names its zone.
 #[derive(Debug, Clone, Copy)]
 struct Clocks<'a> {
@@ -455,14 +409,16 @@ impl Clocks<'_> {
     }
 }
 
-async fn register_source(
-    ctx: &SessionContext,
-    name: &str,
-    url: &Url,
-    optional_columns: &[(String, String)],
-    timezone: Option<Clocks<'_>>,
-    local: bool,
-) -> Result<Registered, SourceError> {
+/// A source's Parquet files, listed, and the table over them.
+struct Listed {
+    table: ListingTable,
+    files: Vec<object_store::ObjectMeta>,
+    store: Arc<dyn object_store::ObjectStore>,
+}
+
+/// Lists a source's files and infers its schema, naming the file at fault
+/// where one is; `local` reads them as unordered (see `unordered`).
+async fn list_source(ctx: &SessionContext, url: &Url, local: bool) -> Result<Listed, SourceError> {
     ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
     let state = ctx.state();
@@ -519,6 +475,30 @@ async fn register_source(
         }
     };
     let table = ListingTable::try_new(config).map_err(|e| SourceError::Other(with_causes(&e)))?;
+    Ok(Listed {
+        table,
+        files: found,
+        store,
+    })
+}
+
+/// Registers source `name`: its table, or a view over it that adds the
+/// optional columns it lacks and reads its zoned timestamps on the clock of
+/// the pipeline's zone (see `local_time`).
+async fn register_source(
+    ctx: &SessionContext,
+    name: &str,
+    url: &Url,
+    optional_columns: &[(String, String)],
+    timezone: Option<Clocks<'_>>,
+    local: bool,
+) -> Result<Registered, SourceError> {
+    let Listed {
+        table,
+        files,
+        store,
+    } = list_source(ctx, url, local).await?;
+    let count = files.len();
     let schema = table.schema();
     let missing: Vec<&(String, String)> = optional_columns
         .iter()
@@ -543,8 +523,8 @@ async fn register_source(
         files: count,
         local_time_columns: zoned.iter().map(|c| c.to_string()).collect(),
     };
-    if let (Some(Clocks { naive: None, .. }), Some(first)) = (timezone, found.first()) {
-        warn_of_int96(name, &schema, store.as_ref(), first).await;
+    if let (Some(Clocks { naive: None, .. }), Some(first)) = (timezone, files.first()) {
+        local_time::warn_of_int96(name, &schema, store.as_ref(), first).await;
     }
     if missing.is_empty() && zoned.is_empty() {
         ctx.register_table(name, Arc::new(table))
