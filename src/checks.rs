@@ -203,11 +203,7 @@ pub fn compile(
         _ => {
             return Err(format!(
                 "a check has one kind, this one has {}: split it into several checks",
-                kinds
-                    .iter()
-                    .map(|k| format!("`{}`", k.0))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::text::code_list(kinds.iter().map(|k| k.0))
             ));
         }
     };

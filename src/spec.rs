@@ -717,11 +717,7 @@ fn explain_serde(e: &serde_yaml::Error) -> String {
         let hint = suggest(given, expected.iter().copied())
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_default();
-        let listed = expected
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let listed = crate::text::code_list(expected);
         return format!("{prefix}unknown {what} `{given}`{hint} (valid: {listed})");
     }
     if let Some((prefix, rest)) = msg.split_once("duplicate field `")

@@ -34,11 +34,7 @@ pub fn resolve_url(raw: &str, base: &Path) -> Result<Url, String> {
             return Err(format!(
                 "unsupported URL scheme `{scheme}://` in `{}`: use one of {}, or a local path",
                 redact(raw),
-                SCHEMES
-                    .iter()
-                    .map(|s| format!("`{s}://`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::text::code_list(SCHEMES.iter().map(|s| format!("{s}://")))
             ));
         }
         return Url::parse(raw).map_err(|e| format!("`{}` is not a valid URL: {e}", redact(raw)));

@@ -10,6 +10,15 @@ pub fn count(n: u64, noun: &str) -> String {
     )
 }
 
+/// Names as code, in backticks, separated by commas: `` `a`, `b` ``.
+pub fn code_list<S: std::fmt::Display>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A run of digits with its thousands grouped: `9854958` → `9,854,958`.
 pub fn group_thousands(digits: &str) -> String {
     let mut out = String::new();
@@ -31,6 +40,16 @@ mod tests {
         assert_eq!(count(1, "step"), "1 step");
         assert_eq!(count(0, "failing row"), "0 failing rows");
         assert_eq!(count(3, "problem"), "3 problems");
+    }
+
+    #[test]
+    fn names_are_listed_as_code() {
+        assert_eq!(code_list(["a"]), "`a`");
+        assert_eq!(
+            code_list(["order_ts", "survey_ts"]),
+            "`order_ts`, `survey_ts`"
+        );
+        assert_eq!(code_list(Vec::<String>::new()), "");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use datafusion::prelude::SessionContext;
 use super::{SourceResult, step_sql_options};
 use crate::plan::Plan;
 use crate::spec::ColumnKind;
+use crate::text::code_list;
 
 /// The contract's problems with the registered sources, and the sources
 /// they make unusable.
@@ -40,12 +41,7 @@ pub async fn problems(
                     "source `{}`: required column `{column}` is missing: expected {} (found: {}); map your data with a staging step or fix the source",
                     src.name,
                     kind.describe(),
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| format!("`{}`", f.name()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    code_list(schema.fields().iter().map(|f| f.name()))
                 )),
                 Ok(f) if !kind.accepts(f.data_type()) => errors.push(format!(
                     "source `{}`: column `{column}` is {}, expected {}; write it with that type, or declare it as `string` and cast it in a staging SQL step (README: \"The input contract\")",
@@ -128,13 +124,6 @@ async fn declared_type(ctx: &SessionContext, sql_type: &str) -> Option<DataType>
 /// declaring it (in file order), which are then taken as broken.
 fn mixed_ids(ids: Vec<(&str, Vec<(&str, bool)>)>) -> Vec<(String, Vec<String>)> {
     let kind = |text: bool| if text { "text" } else { "an integer" };
-    let list = |names: &[&str]| {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     ids.into_iter()
         .filter_map(|(column, seen)| {
             let first = seen[0].1;
@@ -147,9 +136,9 @@ fn mixed_ids(ids: Vec<(&str, Vec<(&str, bool)>)>) -> Vec<(String, Vec<String>)> 
             let message = format!(
                 "column `{column}` is {} in {} but {} in {}: the steps join these tables on it, so it must be of one kind in all of them; write it with one type, or cast it in a staging SQL step (README: \"The input contract\")",
                 kind(first),
-                list(&same),
+                code_list(&same),
                 kind(!first),
-                list(&other),
+                code_list(&other),
             );
             Some((message, other.into_iter().map(str::to_string).collect()))
         })

@@ -226,14 +226,9 @@ pub async fn local_time_sql(
     );
     match fixed {
         Some(seconds) => format!(
-            "arrow_cast(arrow_cast({col}, 'Int64') + {}, 'Timestamp({}, None)')",
+            // `{unit:?}`: `Second`, `Millisecond`, …, arrow_cast's names.
+            "arrow_cast(arrow_cast({col}, 'Int64') + {}, 'Timestamp({unit:?}, None)')",
             seconds * per_second(unit),
-            match unit {
-                TimeUnit::Second => "Second",
-                TimeUnit::Millisecond => "Millisecond",
-                TimeUnit::Microsecond => "Microsecond",
-                TimeUnit::Nanosecond => "Nanosecond",
-            }
         ),
         // A timestamp without a zone is first marked as UTC, the same number.
         None => format!(
@@ -262,6 +257,7 @@ fn per_second(unit: TimeUnit) -> i64 {
 /// write by default and fill with UTC: read as written, they would count by
 /// UTC's clock although the pipeline names a zone.
 pub async fn warn_of_int96(
+    ctx: &SessionContext,
     name: &str,
     schema: &arrow::datatypes::SchemaRef,
     store: &dyn object_store::ObjectStore,
@@ -278,16 +274,22 @@ pub async fn warn_of_int96(
     if naive.is_empty() {
         return;
     }
-    let Ok(metadata) = DFParquetMetadata::new(store, file).fetch_metadata().await else {
+    // The footer read when the schema was inferred, from DataFusion's cache.
+    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    let Ok(metadata) = DFParquetMetadata::new(store, file)
+        .with_file_metadata_cache(Some(cache))
+        .fetch_metadata()
+        .await
+    else {
         return;
     };
-    let int96: Vec<String> = metadata
+    let int96: Vec<&str> = metadata
         .file_metadata()
         .schema_descr()
         .columns()
         .iter()
         .filter(|c| c.physical_type() == Type::INT96 && naive.contains(&c.name()))
-        .map(|c| format!("`{}`", c.name()))
+        .map(|c| c.name())
         .collect();
     let (is, it) = match int96.len() {
         0 => return,
@@ -299,7 +301,7 @@ pub async fn warn_of_int96(
          in by default, usually in UTC; {it} read as written, as the business's clock. \
          Say `naive_timestamps: utc` on the source if UTC, `naive_timestamps: local` if \
          local times (either silences this)",
-        int96.join(", ")
+        crate::text::code_list(&int96)
     );
 }
 
@@ -425,14 +427,13 @@ impl ClockTable {
         let mut fields = Vec::new();
         let mut zoned = HashMap::new();
         for f in stored.fields() {
-            let DataType::Timestamp(unit, _) = f.data_type() else {
-                fields.push(f.clone());
-                continue;
+            let unit = match f.data_type() {
+                DataType::Timestamp(unit, _) if instants.contains(&f.name().as_str()) => *unit,
+                _ => {
+                    fields.push(f.clone());
+                    continue;
+                }
             };
-            if !instants.contains(&f.name().as_str()) {
-                fields.push(f.clone());
-                continue;
-            }
             let span = span(ctx, name, f.name()).await;
             let clock = Clock::new(zone, span)?;
             tracing::debug!(
@@ -456,7 +457,7 @@ impl ClockTable {
             fields.push(Arc::new(
                 f.as_ref()
                     .clone()
-                    .with_data_type(DataType::Timestamp(*unit, None)),
+                    .with_data_type(DataType::Timestamp(unit, None)),
             ));
         }
         Ok(ClockTable {
@@ -491,11 +492,8 @@ impl ClockTable {
             Expr::IsNull(e) => Some(self.zoned_column(e)?.0.is_null()),
             Expr::IsNotNull(e) => Some(self.zoned_column(e)?.0.is_not_null()),
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-                let (column, op, bound) = match (self.zoned_column(left), nanoseconds(right)) {
-                    (Some(c), Some(b)) => (c, *op, b),
-                    _ => (self.zoned_column(right)?, op.swap()?, nanoseconds(left)?),
-                };
-                let (column, stored) = column;
+                let ((column, stored), op, bound) =
+                    compared(left, *op, right, |e| self.zoned_column(e))?;
                 implied(column, stored, op, bound)
             }
             Expr::Between(Between {
@@ -602,6 +600,21 @@ fn stored_literal(stored: &DataType, ns: i128, up: bool) -> Option<Expr> {
         TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(v), zone),
     };
     Some(Expr::Literal(value, None))
+}
+
+/// `left op right` as `(side, op, bound)` where one side is what `find`
+/// recognizes and the other a wall-clock literal (in nanoseconds; `op`
+/// turned round where the literal is on the left).
+fn compared<T>(
+    left: &Expr,
+    op: Operator,
+    right: &Expr,
+    find: impl Fn(&Expr) -> Option<T>,
+) -> Option<(T, Operator, i128)> {
+    match (find(left), nanoseconds(right)) {
+        (Some(side), Some(bound)) => Some((side, op, bound)),
+        _ => Some((find(right)?, op.swap()?, nanoseconds(left)?)),
+    }
 }
 
 /// The bound on the stored instants of `column` that `wall-clock time op
@@ -762,10 +775,7 @@ impl WidenConverted {
                 .find(|(conversion, _, _)| conversion == side)
                 .map(|(_, column, stored)| (column.clone(), stored.clone()))
         };
-        let ((column, stored), op, bound) = match (find(left), nanoseconds(right)) {
-            (Some(c), Some(b)) => (c, *op, b),
-            _ => (find(right)?, op.swap()?, nanoseconds(left)?),
-        };
+        let ((column, stored), op, bound) = compared(left, *op, right, find)?;
         implied(column, &stored, op, bound)
     }
 }
@@ -1177,6 +1187,19 @@ mod tests {
         let unit = TimeUnit::Microsecond;
         let sql = local_time_sql(&ctx, "raw", "ts", unit, false, "Europe/Berlin").await;
         assert!(sql.starts_with("to_local_time("), "{sql}");
+        // A fixed offset is added to the stored number, and reads as
+        // `to_local_time` does.
+        let fixed = local_time_sql(&ctx, "raw", "ts", unit, false, "+08:00").await;
+        assert_eq!(
+            fixed,
+            "arrow_cast(arrow_cast(\"ts\", 'Int64') + 28800000000, 'Timestamp(Microsecond, None)')"
+        );
+        let read = |e: &str| format!("SELECT id, {e} AS ts FROM raw ORDER BY id");
+        assert_same(
+            &rows(&ctx, &read(&fixed)).await,
+            &rows(&ctx, &read("to_local_time(ts AT TIME ZONE '+08:00')")).await,
+            "+08:00",
+        );
         ctx.sql(&format!(
             "CREATE VIEW by_view AS SELECT id, {sql} AS ts FROM raw"
         ))

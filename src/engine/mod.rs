@@ -225,11 +225,7 @@ pub async fn register_each_source(
                     tracing::info!(
                         "source `{}`: {} read as {}'s wall-clock times",
                         src.name,
-                        r.local_time_columns
-                            .iter()
-                            .map(|c| format!("`{c}`"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        crate::text::code_list(&r.local_time_columns),
                         tz.as_str()
                     );
                 }
@@ -524,7 +520,7 @@ async fn register_source(
         local_time_columns: zoned.iter().map(|c| c.to_string()).collect(),
     };
     if let (Some(Clocks { naive: None, .. }), Some(first)) = (timezone, files.first()) {
-        local_time::warn_of_int96(name, &schema, store.as_ref(), first).await;
+        local_time::warn_of_int96(ctx, name, &schema, store.as_ref(), first).await;
     }
     if missing.is_empty() && zoned.is_empty() {
         ctx.register_table(name, Arc::new(table))
@@ -594,11 +590,7 @@ async fn register_source(
             SourceError::Other(if missing.is_empty() {
                 format!(
                     "cannot read its timestamps {} in time zone `{}`: {e}",
-                    zoned
-                        .iter()
-                        .map(|c| format!("`{c}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    crate::text::code_list(&zoned),
                     timezone.map(|c| c.zone).unwrap_or_default()
                 )
             } else {
