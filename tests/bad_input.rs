@@ -383,7 +383,16 @@ fn naive_timestamps_that_hold_utc_are_read_as_instants() {
 /// crate's column writers (its Arrow writer has no INT96).
 fn write_int96_orders(path: &Path, rows: &[(i64, i64, &str, f64, &str)]) {
     use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type, Int96, Int96Type};
-    use parquet::file::writer::SerializedFileWriter;
+    use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
+    /// The row group's next column, of physical type `T`.
+    fn column<T: parquet::data_type::DataType>(
+        group: &mut SerializedRowGroupWriter<'_, std::fs::File>,
+        values: &[T::T],
+    ) {
+        let mut c = group.next_column().unwrap().unwrap();
+        c.typed::<T>().write_batch(values, None, None).unwrap();
+        c.close().unwrap();
+    }
     let schema = parquet::schema::parser::parse_message_type(
         "message spark_schema {
             required int64 order_id;
@@ -398,14 +407,6 @@ fn write_int96_orders(path: &Path, rows: &[(i64, i64, &str, f64, &str)]) {
     let file = std::fs::File::create(path).unwrap();
     let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Default::default()).unwrap();
     let mut group = writer.next_row_group().unwrap();
-    let ints = |f: fn(&(i64, i64, &str, f64, &str)) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-    for values in [ints(|r| r.0), ints(|r| r.1)] {
-        let mut c = group.next_column().unwrap().unwrap();
-        c.typed::<Int64Type>()
-            .write_batch(&values, None, None)
-            .unwrap();
-        c.close().unwrap();
-    }
     let times: Vec<Int96> = rows
         .iter()
         .map(|r| {
@@ -423,23 +424,17 @@ fn write_int96_orders(path: &Path, rows: &[(i64, i64, &str, f64, &str)]) {
             v
         })
         .collect();
-    let mut c = group.next_column().unwrap().unwrap();
-    c.typed::<Int96Type>()
-        .write_batch(&times, None, None)
-        .unwrap();
-    c.close().unwrap();
-    let amounts: Vec<f64> = rows.iter().map(|r| r.3).collect();
-    let mut c = group.next_column().unwrap().unwrap();
-    c.typed::<DoubleType>()
-        .write_batch(&amounts, None, None)
-        .unwrap();
-    c.close().unwrap();
-    let statuses: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.4)).collect();
-    let mut c = group.next_column().unwrap().unwrap();
-    c.typed::<ByteArrayType>()
-        .write_batch(&statuses, None, None)
-        .unwrap();
-    c.close().unwrap();
+    column::<Int64Type>(&mut group, &rows.iter().map(|r| r.0).collect::<Vec<_>>());
+    column::<Int64Type>(&mut group, &rows.iter().map(|r| r.1).collect::<Vec<_>>());
+    column::<Int96Type>(&mut group, &times);
+    column::<DoubleType>(&mut group, &rows.iter().map(|r| r.3).collect::<Vec<_>>());
+    column::<ByteArrayType>(
+        &mut group,
+        &rows
+            .iter()
+            .map(|r| ByteArray::from(r.4))
+            .collect::<Vec<_>>(),
+    );
     group.close().unwrap();
     writer.close().unwrap();
 }

@@ -93,15 +93,15 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
         let out = tmp.path().join(format!("out-{name}"));
         // With the engine's debug log, which says where filters on the
         // converted timestamps were widened before the plan was sent.
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
-            .args(["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"])
-            .args(["--param", &format!("data_root={}", data.display())])
-            .args(["--param", &format!("out_root={}", out.display())])
-            .args(["--engine", engine])
-            .current_dir(tmp.path())
-            .env("LOYALTY_LOG", "warn,loyalty::engine::local_time=debug")
-            .output()
-            .unwrap();
+        let o = run_pipeline_logging(
+            tmp.path(),
+            &pipeline,
+            "2026-06-30",
+            &data,
+            &out,
+            &["--engine", engine],
+            Some("warn,loyalty::engine::local_time=debug"),
+        );
         assert_exit(&o, 0);
         // The orders up to as_of (up to 3 July on the stored instants: two
         // days later), the satisfaction funnel's orders from 1 July 2025 (29

@@ -37,14 +37,22 @@ pub fn bundled_pipeline() -> PathBuf {
 
 /// Runs `loyalty` with `args` in `cwd`; stdin closed, no terminal.
 pub fn loyalty(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loyalty"))
+    loyalty_logging(cwd, args, None)
+}
+
+/// `loyalty`, with `LOYALTY_LOG` set to `log_filter` where given.
+pub fn loyalty_logging(cwd: &Path, args: &[&str], log_filter: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    command
         .args(args)
         .current_dir(cwd)
         .env_remove("LOYALTY_LOG")
         .env_remove("LOYALTY_DATA_ROOT")
-        .env_remove("LOYALTY_OUT_ROOT")
-        .output()
-        .expect("run the loyalty binary")
+        .env_remove("LOYALTY_OUT_ROOT");
+    if let Some(filter) = log_filter {
+        command.env("LOYALTY_LOG", filter);
+    }
+    command.output().expect("run the loyalty binary")
 }
 
 /// Generates sample data for `customers` customers ending 2026-06-30 into `dir`.
@@ -77,6 +85,19 @@ pub fn run_pipeline(
     out: &Path,
     extra: &[&str],
 ) -> Output {
+    run_pipeline_logging(cwd, pipeline, as_of, data, out, extra, None)
+}
+
+/// `run_pipeline`, with `LOYALTY_LOG` set to `log_filter` where given.
+pub fn run_pipeline_logging(
+    cwd: &Path,
+    pipeline: &Path,
+    as_of: &str,
+    data: &Path,
+    out: &Path,
+    extra: &[&str],
+    log_filter: Option<&str>,
+) -> Output {
     let data_arg = format!("data_root={}", data.display());
     let out_arg = format!("out_root={}", out.display());
     let mut args = vec![
@@ -90,7 +111,7 @@ pub fn run_pipeline(
         &out_arg,
     ];
     args.extend_from_slice(extra);
-    loyalty(cwd, &args)
+    loyalty_logging(cwd, &args, log_filter)
 }
 
 /// Runs the bundled pipeline as of 2026-06-30 on `dir/data` into `dir/out`.
