@@ -29,3 +29,12 @@
     100.0 * (COUNT(*) FILTER (WHERE {{ a | safe }}.nps >= 9) - COUNT(*) FILTER (WHERE {{ a | safe }}.nps <= 6))
         / NULLIF(COUNT({{ a | safe }}.nps), 0) AS nps
 {%- endmacro %}
+
+{#- Whether a customer has churned by `day`: their last completed order
+    (`last_date`) more than `churn_days` days before it. Both are DATE
+    expressions; pass the date param as `as_of | sql`. The one churn rule:
+    customer_status, lifecycle_stages and customer_lifetime_value apply it,
+    now and at the previous period. -#}
+{%- macro churned(last_date, day, churn_days) -%}
+    ({{ day | safe }} - {{ last_date | safe }}) > {{ churn_days }}
+{%- endmacro %}

@@ -35,9 +35,10 @@
 -- where none was in it at the base date), then one over every customer who
 -- had bought by the base date (scope 'all', segment NULL). Money is added up
 -- exactly, as in customer_orders.sql.
+{%- from "_figures.sql" import churned %}
 WITH followed AS (
     SELECT b.segment,
-        ({{ as_of }} - co.last_order_date) <= {{ churn_days }} AS retained,
+        NOT {{ churned("co.last_order_date", as_of | sql, churn_days) }} AS retained,
         co.window_revenue,
         co.window_margin
     FROM rfm_scores_base b

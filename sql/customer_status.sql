@@ -4,6 +4,8 @@
 -- `churned_prev` is the same at the previous period (as_of - compare_days),
 -- for customers who had bought by then. orders, monetary and window_revenue
 -- are customer_orders', passed on for the steps that group customers.
+{%- from "_figures.sql" import churned %}
+{%- set prev_day %}CAST({{ as_of }} - {{ compare_days | days }} AS DATE){% endset %}
 SELECT
     customer_id,
     first_order_date,
@@ -12,9 +14,9 @@ SELECT
     monetary,
     window_revenue,
     {{ as_of }} - last_order_date AS days_since_last_order,
-    ({{ as_of }} - last_order_date) > {{ churn_days }} AS churned,
+    {{ churned("last_order_date", as_of | sql, churn_days) }} AS churned,
     CASE
         WHEN prev_last_order_date IS NULL THEN NULL
-        ELSE (CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - prev_last_order_date) > {{ churn_days }}
+        ELSE {{ churned("prev_last_order_date", prev_day, churn_days) }}
     END AS churned_prev
 FROM customer_orders

@@ -18,6 +18,8 @@
 -- prev_stage is the stage by the same rules at the previous period,
 -- as_of - `compare_days`, from the orders up to then: what a run dated then
 -- gives (NULL for a customer who had not bought by then).
+{%- from "_figures.sql" import churned %}
+{%- set prev_day %}CAST({{ as_of }} - {{ compare_days | days }} AS DATE){% endset %}
 {#- The stage from the figures of one date: their columns are named with the
     prefix `p` ('' for as_of, 'prev_' for the previous period). #}
 {%- macro stage(p) -%}
@@ -34,10 +36,11 @@ WITH c AS (
     SELECT co.customer_id, co.first_order_date, co.last_order_date, co.orders,
         co.monetary, co.recent_revenue,
         co.last_order_date - h.previous_order_date AS last_gap_days,
-        -- churned then and now as customer_status.sql defines it, from the
-        -- same columns here: one join fewer (the per-customer hash tables
-        -- are what a low memory limit has to hold)
-        ({{ as_of }} - co.last_order_date) > {{ churn_days }} AS churned,
+        -- churned now and then by the rule customer_status.sql applies
+        -- (_figures.sql), from the same columns here rather than joined from
+        -- it: one join fewer (the per-customer hash tables are what a low
+        -- memory limit has to hold)
+        {{ churned("co.last_order_date", as_of | sql, churn_days) }} AS churned,
         co.first_order_date > CAST({{ as_of }} - {{ churn_days | days }} AS DATE) AS is_new,
         -- days of history before the last period (at least 1)
         GREATEST(CAST({{ as_of }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS earlier_days,
@@ -45,7 +48,7 @@ WITH c AS (
         co.prev_monetary,
         co.prev_recent_revenue,
         co.prev_last_order_date - h.prev_previous_order_date AS prev_last_gap_days,
-        CAST({{ as_of }} - {{ compare_days | days }} AS DATE) - co.prev_last_order_date > {{ churn_days }} AS prev_churned,
+        {{ churned("co.prev_last_order_date", prev_day, churn_days) }} AS prev_churned,
         co.first_order_date > CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) AS prev_is_new,
         GREATEST(CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS prev_earlier_days
     FROM customer_orders co

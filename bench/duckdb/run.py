@@ -101,6 +101,7 @@ def jinja_env():
         undefined=jinja2.StrictUndefined,
     )
     env.filters["days"] = lambda n: Markup(f"INTERVAL '{int(n)} days'")
+    env.filters["sql"] = sql_literal
     env.globals["raise"] = raise_error
     return env
 
