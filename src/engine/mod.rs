@@ -559,18 +559,8 @@ async fn register_source(
     for f in schema.fields() {
         let name = local_time::quote(f.name());
         columns.push(match (f.data_type(), view_converts) {
-            (DataType::Timestamp(unit, stored_zone), Some(tz))
-                if zoned.contains(&f.name().as_str()) =>
-            {
-                let sql = local_time::local_time_sql(
-                    ctx,
-                    &raw,
-                    f.name(),
-                    *unit,
-                    stored_zone.is_none(),
-                    tz,
-                )
-                .await;
+            (DataType::Timestamp(..), Some(tz)) if zoned.contains(&f.name().as_str()) => {
+                let sql = local_time::local_time_sql(ctx, &raw, f.name(), f.data_type(), tz).await;
                 converted.push((f.name().clone(), sql.clone(), f.data_type().clone()));
                 format!("{sql} AS {name}")
             }
