@@ -23,9 +23,9 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
     // partitions, and most customers' orders are in both, as at scale (one
     // file of this size is read as one partition). Their timestamps are UTC
     // instants, read as Berlin's clock (`timezone` below; its daylight
-    // saving makes every value go through `to_local_time` on the executors,
-    // through the zone's table of offsets on the local engine): both give
-    // the same times.
+    // saving gives the data's years several offsets, which the executors
+    // choose by comparisons in the view's SQL and the local engine looks up
+    // in its table): both give the same times.
     let orders = data.join("orders");
     let batches = read_parquet(&orders);
     let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
