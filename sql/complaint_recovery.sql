@@ -1,7 +1,8 @@
 -- complaint_recovery: retention at `as_of` of customers (with a completed
 -- order) by how their latest complaint opened up to as_of was handled:
 --   1 never complained
---   2 resolved fast   resolved within `fast_resolution_hours` hours
+--   2 resolved fast   resolved within `fast_resolution_hours` hours (the
+--                     time that passed: a change of clocks in between counts)
 --   3 resolved slow   resolved later
 --   4 unresolved      not resolved by as_of
 -- retention_rate = share not churned at as_of (customer_status.sql).
@@ -27,7 +28,7 @@ grouped AS (
         CASE
             WHEN l.customer_id IS NULL THEN 'never complained'
             WHEN l.resolved_ts IS NULL THEN 'unresolved'
-            WHEN date_part('epoch', l.resolved_ts - l.opened_ts) <= {{ fast_resolution_hours }} * 3600 THEN 'resolved fast'
+            WHEN {{ seconds_between("l.opened_ts", "l.resolved_ts") }} <= {{ fast_resolution_hours }} * 3600 THEN 'resolved fast'
             ELSE 'resolved slow'
         END AS complaint_group
     FROM customer_status st

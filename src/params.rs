@@ -321,12 +321,19 @@ pub fn parse_override(raw: &str) -> Result<(String, String), String> {
 /// can never inject SQL. Filters: `sql` (the same, explicitly), `days`
 /// (an int as `INTERVAL 'N days'`), `ident` (a string as a quoted identifier).
 /// `raise("message")` stops planning with that message (for checks on params).
+/// `seconds_between("a", "b")`: the seconds that passed from wall-clock time
+/// `a` to `b` (SQL expressions) on the clock of `zone`, the pipeline's
+/// `timezone` ([`seconds_between`]).
 /// `{% include %}` and `{% import %}` load from `include_dir`.
-pub fn sql_environment(include_dir: &std::path::Path) -> Environment<'static> {
+pub fn sql_environment(include_dir: &std::path::Path, zone: Option<&str>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_loader(minijinja::path_loader(include_dir));
     env.add_function("raise", |msg: String| -> Result<Value, minijinja::Error> {
         Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+    });
+    let zone = zone.map(str::to_string);
+    env.add_function("seconds_between", move |a: String, b: String| {
+        Value::from_safe_string(seconds_between(&a, &b, zone.as_deref()))
     });
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // A custom auto-escape mode, so macro and include output counts as SQL
@@ -357,6 +364,32 @@ pub fn sql_environment(include_dir: &std::path::Path) -> Environment<'static> {
         Value::from_safe_string(format!("\"{}\"", v.replace('"', "\"\"")))
     });
     env
+}
+
+/// SQL for the seconds that passed from wall-clock time `a` to `b` (SQL
+/// expressions of timestamps without a time zone: the business's clock).
+/// Without a zone, their difference. With one, each is first read as the
+/// instant it names there (`arrow_try_cast` to a zoned timestamp), so that a
+/// change of clocks in between counts: from 12:00 on the day before Berlin's
+/// clocks go forward to 12:00 the day after is 47 hours, not 48. A time the
+/// clocks show twice (the hour they go back) names no one instant: a
+/// duration from or to one is the wall-clock difference. Only DataFusion's
+/// own functions, for Ballista's executors.
+pub fn seconds_between(a: &str, b: &str, zone: Option<&str>) -> String {
+    let wall = format!("date_part('epoch', ({b}) - ({a}))");
+    let Some(zone) = zone else {
+        return wall;
+    };
+    let zoned = format!(
+        "'Timestamp(Microsecond, Some(\"{}\"))'",
+        zone.replace('\'', "''")
+    );
+    let micros = |e: &str| format!("arrow_cast(arrow_try_cast({e}, {zoned}), 'Int64')");
+    format!(
+        "COALESCE(CAST({} - {} AS DOUBLE) / 1000000, {wall})",
+        micros(b),
+        micros(a)
+    )
 }
 
 fn sql_literal_of(value: &Value) -> Result<String, minijinja::Error> {
@@ -600,7 +633,7 @@ mod tests {
             "as_of: { type: date }\nn: { type: int, default: 90 }\nf: { type: float, default: 0.5 }\nb: { type: bool, default: true }\nname: { type: string, default: \"O'Brien'; DROP TABLE orders; --\" }\n",
         );
         let p = Params::resolve(&s, &[], day("2026-11-22")).unwrap();
-        let env = sql_environment(std::path::Path::new("."));
+        let env = sql_environment(std::path::Path::new("."), None);
         let out = env
             .render_str(
                 "{{ as_of }} {{ n }} {{ f }} {{ b }} {{ name }} {{ as_of | sql }} {{ n | days }} {{ as_of.year }}",
@@ -616,7 +649,7 @@ mod tests {
     #[test]
     fn undefined_names_in_templates_are_errors() {
         let p = Params::default();
-        let err = sql_environment(std::path::Path::new("."))
+        let err = sql_environment(std::path::Path::new("."), None)
             .render_str("SELECT {{ nope }}", p.template_context())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UndefinedError);
@@ -627,7 +660,7 @@ mod tests {
     fn raise_stops_rendering_with_its_message() {
         let s = specs("w: { type: float, default: 0.7 }\n");
         let p = Params::resolve(&s, &[], day("2026-11-22")).unwrap();
-        let err = sql_environment(std::path::Path::new("."))
+        let err = sql_environment(std::path::Path::new("."), None)
             .render_str(
                 "{% if w != 1 %}{{ raise('weights must sum to 1, got ' ~ w) }}{% endif %}SELECT 1",
                 p.template_context(),

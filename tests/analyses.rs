@@ -1289,6 +1289,65 @@ outputs:
     assert_recovery_groups(&k, [1, 1, 1, 2], [1, 1, 0, 2]);
 }
 
+#[test]
+fn a_resolution_time_counts_the_hours_that_passed_across_a_change_of_clocks() {
+    // complaint_recovery.sql on complaints written on Berlin's clock (as a
+    // zoned source reads them), fast within 48 hours, with and without the
+    // pipeline's `timezone`. Worked by hand:
+    //   1: 28 March 12:00 to 30 March 12:30, 2026: the clocks went forward
+    //      on the 29th (02:00 → 03:00): 47.5 hours passed, 48.5 on the clock.
+    //   2: 25 October 12:00 to 27 October 11:30, 2025: they went back on
+    //      the 26th (03:00 → 02:00): 48.5 hours passed, 47.5 on the clock.
+    //   3: from 02:30 on 26 October 2025, a time the clocks showed twice, to
+    //      02:00 on the 28th: 47.5 hours on the clock, and so counted.
+    //   4: 1 June 09:00 to 3 June 09:00, 2026: 48 hours either way.
+    //   5: never complained.
+    // Customer 1 has churned: the groups' retained counts tell them apart.
+    let tmp = tempfile::tempdir().unwrap();
+    let recovery = repo().join("sql/complaint_recovery.sql");
+    let yaml = format!(
+        r#"
+name: resolution_hours
+params:
+  as_of: {{ type: date }}
+  fast_resolution_hours: {{ type: int, default: 48 }}
+steps:
+  customer_status:
+    sql: SELECT * FROM (VALUES (1, true), (2, false), (3, false), (4, false), (5, false)) AS t(customer_id, churned)
+  complaints:
+    sql: |
+      SELECT * FROM (VALUES
+        (1, 1, TIMESTAMP '2026-03-28 12:00:00', TIMESTAMP '2026-03-30 12:30:00'),
+        (2, 2, TIMESTAMP '2025-10-25 12:00:00', TIMESTAMP '2025-10-27 11:30:00'),
+        (3, 3, TIMESTAMP '2025-10-26 02:30:00', TIMESTAMP '2025-10-28 02:00:00'),
+        (4, 4, TIMESTAMP '2026-06-01 09:00:00', TIMESTAMP '2026-06-03 09:00:00')
+      ) AS t(complaint_id, customer_id, opened_ts, resolved_ts)
+  complaint_recovery:
+    sql_file: {recovery}
+output_root: out
+outputs:
+  - {{ step: complaint_recovery, path: recovery/ }}
+"#,
+        recovery = recovery.display()
+    );
+    let groups = |timezone: &str| {
+        let pipeline = tmp.path().join(format!("p{}.yaml", timezone.len()));
+        std::fs::write(&pipeline, format!("{yaml}{timezone}")).unwrap();
+        let o = loyalty(
+            tmp.path(),
+            &["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"],
+        );
+        assert_exit(&o, 0);
+        read_parquet(&tmp.path().join("out/recovery"))
+    };
+    // Berlin's clock: fast 3 (1, 3, 4; 1 churned), slow 1 (2).
+    let k = groups("timezone: Europe/Berlin\n");
+    assert_recovery_groups(&k, [1, 3, 1, 0], [1, 2, 1, 0]);
+    // No zone, the clock's hours: fast 3 (2, 3, 4), slow 1 (1, churned).
+    let k = groups("");
+    assert_recovery_groups(&k, [1, 3, 1, 0], [1, 3, 0, 0]);
+}
+
 /// The bundled pipeline at 2026-06-30 on completed orders of 2026-06-01, given
 /// as (customer, amount) in the order they are written; customers 1 to 4.
 fn run_on_one_days_orders(tmp: &Path, orders: &[(i64, f64)]) -> std::path::PathBuf {

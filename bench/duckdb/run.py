@@ -102,6 +102,8 @@ def jinja_env():
     )
     env.filters["days"] = lambda n: Markup(f"INTERVAL '{int(n)} days'")
     env.filters["sql"] = sql_literal
+    # loyalty's seconds_between, without a pipeline `timezone` (the bench has none).
+    env.globals["seconds_between"] = lambda a, b: Markup(f"date_part('epoch', ({b}) - ({a}))")
     env.globals["raise"] = raise_error
     return env
 

@@ -44,7 +44,10 @@ pub(super) fn build_checked(
         params,
         errors,
         written: HashMap::new(),
+        timezone: None,
     };
+    // Templates read it (`seconds_between`).
+    b.timezone = b.timezone();
     let spec = &loaded.spec;
 
     let mut source_checks = Vec::new();
@@ -115,9 +118,13 @@ pub(super) fn build_checked(
         }
     }
     let engine = b.engine();
-    let timezone = b.timezone();
 
-    let Builder { params, errors, .. } = b;
+    let Builder {
+        params,
+        errors,
+        timezone,
+        ..
+    } = b;
     let Some(output_root) = output_root.filter(|_| sound) else {
         return (None, errors);
     };
@@ -213,6 +220,8 @@ struct Builder<'a> {
     errors: Vec<String>,
     /// Each output's and report's location, and which one writes it.
     written: HashMap<Url, String>,
+    /// The pipeline's `timezone`.
+    timezone: Option<TimeZone>,
 }
 
 impl Builder<'_> {
@@ -272,8 +281,9 @@ impl Builder<'_> {
     ) -> Vec<CheckPlan> {
         let as_of = self.params.as_of();
         let (base, context) = (&self.base, &self.context);
+        let zone = self.timezone.as_ref().map(TimeZone::as_str);
         let render = |sql: &str| -> Result<String, String> {
-            sql_environment(base)
+            sql_environment(base, zone)
                 .render_str(sql, context.clone())
                 .map_err(|e| format!("template error at {}", describe_template_error(&e)))
         };
@@ -401,19 +411,21 @@ impl Builder<'_> {
                 return None;
             }
         };
-        let sql = match sql_environment(&include_dir).render_str(&template, self.context.clone()) {
-            Ok(sql) => sql,
-            Err(e) => {
-                self.problem(
-                    &["steps", name],
-                    format!(
-                        "step `{name}` ({origin}): template error at {}",
-                        describe_template_error(&e)
-                    ),
-                );
-                return None;
-            }
-        };
+        let zone = self.timezone.as_ref().map(TimeZone::as_str);
+        let sql =
+            match sql_environment(&include_dir, zone).render_str(&template, self.context.clone()) {
+                Ok(sql) => sql,
+                Err(e) => {
+                    self.problem(
+                        &["steps", name],
+                        format!(
+                            "step `{name}` ({origin}): template error at {}",
+                            describe_template_error(&e)
+                        ),
+                    );
+                    return None;
+                }
+            };
         match referenced_tables(&sql) {
             Ok(tables) => Some(StepPlan {
                 name: name.to_string(),
@@ -695,7 +707,6 @@ impl Builder<'_> {
         reports
     }
 
-    /// The engine settings, `--profile` included.
     /// The pipeline's `timezone`, where it names one that is one.
     fn timezone(&mut self) -> Option<TimeZone> {
         let raw = self.loaded.spec.timezone.as_ref()?;
@@ -704,6 +715,7 @@ impl Builder<'_> {
             .ok()
     }
 
+    /// The engine settings, `--profile` included.
     fn engine(&mut self) -> EngineConfig {
         match settings::engine_config(self.loaded, self.overrides, &self.base) {
             Ok(e) => EngineConfig {
