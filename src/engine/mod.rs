@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::catalog::TableProvider;
 // Tasks that are aborted when dropped: an interrupted run stops its steps.
 use datafusion::common::runtime::SpawnedTask;
@@ -494,85 +494,115 @@ async fn register_source(
         files,
         store,
     } = list_source(ctx, url, local).await?;
-    let count = files.len();
     let schema = table.schema();
     let missing: Vec<&(String, String)> = optional_columns
         .iter()
         .filter(|(col, _)| schema.field_with_name(col).is_err())
         .collect();
-    // Timestamps with a time zone (and those without one where the source
-    // says they hold UTC), where the pipeline names the business's zone:
-    // read as wall-clock times there.
-    let zoned: Vec<&str> = match timezone {
-        Some(clocks) => schema
-            .fields()
-            .iter()
-            .filter(|f| match f.data_type() {
-                DataType::Timestamp(_, zone) => zone.is_some() || clocks.naive_utc(),
-                _ => false,
-            })
-            .map(|f| f.name().as_str())
-            .collect(),
-        None => Vec::new(),
-    };
+    let zoned = zoned_columns(&schema, timezone);
     let registered = Registered {
-        files: count,
+        files: files.len(),
         local_time_columns: zoned.iter().map(|c| c.to_string()).collect(),
     };
     if let (Some(Clocks { naive: None, .. }), Some(first)) = (timezone, files.first()) {
         local_time::warn_of_int96(ctx, name, &schema, store.as_ref(), first).await;
     }
+    let registering = |under: &str, table: Arc<dyn TableProvider>| {
+        ctx.register_table(under, table)
+            .map(|_| ())
+            .map_err(|e| SourceError::Other(with_causes(&e)))
+    };
     if missing.is_empty() && zoned.is_empty() {
-        ctx.register_table(name, Arc::new(table))
-            .map_err(|e| SourceError::Other(with_causes(&e)))?;
+        registering(name, Arc::new(table))?;
         return Ok(registered);
     }
-    // Read the data through a view that adds the optional columns it lacks
-    // as typed NULLs and turns zoned timestamps into the zone's local times
-    // (on the local engine, the table below the view has turned them).
+    // Otherwise the data is read under another name, through a view that
+    // adds the optional columns it lacks as typed NULLs and turns zoned
+    // timestamps into the zone's local times. On the local engine the table
+    // under the view turns them (and, lacking no column, is the source).
     let raw = format!("__loyalty_raw_{name}");
-    let table: Arc<dyn TableProvider> = Arc::new(table);
-    ctx.register_table(raw.as_str(), table.clone())
-        .map_err(|e| SourceError::Other(with_causes(&e)))?;
-    let mut view_converts = timezone.map(|c| c.zone);
+    let mut table: Arc<dyn TableProvider> = Arc::new(table);
+    let mut view_zone = timezone.map(|c| c.zone);
     if let (Some(clocks), true, false) = (timezone, local, zoned.is_empty()) {
-        let clock = local_time::ClockTable::new(ctx, &raw, table, clocks.zone, &zoned)
-            .await
-            .map_err(SourceError::Other)?;
+        registering(&raw, table.clone())?;
+        table = Arc::new(
+            local_time::ClockTable::new(ctx, &raw, table, clocks.zone, &zoned)
+                .await
+                .map_err(SourceError::Other)?,
+        );
         ctx.deregister_table(raw.as_str())
             .map_err(|e| SourceError::Other(with_causes(&e)))?;
-        let under = if missing.is_empty() {
-            name
-        } else {
-            raw.as_str()
-        };
-        ctx.register_table(under, Arc::new(clock))
-            .map_err(|e| SourceError::Other(with_causes(&e)))?;
         if missing.is_empty() {
+            registering(name, table)?;
             return Ok(registered);
         }
-        view_converts = None;
+        view_zone = None;
     }
+    registering(&raw, table)?;
+    let zoned = if view_zone.is_some() {
+        zoned
+    } else {
+        Vec::new()
+    };
+    register_view(ctx, name, &raw, &schema, &missing, &zoned, view_zone).await?;
+    Ok(registered)
+}
+
+/// The columns of `schema` read on the pipeline's clock, where it names a
+/// zone: timestamps with a time zone, and those without one where the
+/// source says they hold UTC.
+fn zoned_columns<'s>(schema: &'s Schema, timezone: Option<Clocks<'_>>) -> Vec<&'s str> {
+    let Some(clocks) = timezone else {
+        return Vec::new();
+    };
+    schema
+        .fields()
+        .iter()
+        .filter(|f| match f.data_type() {
+            DataType::Timestamp(_, zone) => zone.is_some() || clocks.naive_utc(),
+            _ => false,
+        })
+        .map(|f| f.name().as_str())
+        .collect()
+}
+
+/// Registers as `name` a view of table `raw` (whose columns are `schema`'s)
+/// that adds the `missing` optional columns as typed NULLs and reads the
+/// `zoned` columns on the clock of `zone` in SQL (for a Ballista cluster:
+/// [`local_time::local_time_sql`]), teaching the optimizer rule that widens
+/// filters on them how it reads them.
+async fn register_view(
+    ctx: &SessionContext,
+    name: &str,
+    raw: &str,
+    schema: &Schema,
+    missing: &[&(String, String)],
+    zoned: &[&str],
+    zone: Option<&str>,
+) -> Result<(), SourceError> {
     let mut columns: Vec<String> = Vec::new();
-    // The view's conversions, for the filters on them to be widened.
     let mut converted: Vec<(String, String, DataType)> = Vec::new();
     for f in schema.fields() {
-        let name = local_time::quote(f.name());
-        columns.push(match (f.data_type(), view_converts) {
-            (DataType::Timestamp(..), Some(tz)) if zoned.contains(&f.name().as_str()) => {
-                let sql = local_time::local_time_sql(ctx, &raw, f.name(), f.data_type(), tz).await;
-                converted.push((f.name().clone(), sql.clone(), f.data_type().clone()));
-                format!("{sql} AS {name}")
+        let column = local_time::quote(f.name());
+        match zone {
+            Some(zone) if zoned.contains(&f.name().as_str()) => {
+                let sql = local_time::local_time_sql(ctx, raw, f.name(), f.data_type(), zone).await;
+                columns.push(format!("{sql} AS {column}"));
+                converted.push((f.name().clone(), sql, f.data_type().clone()));
             }
-            _ => name,
-        });
+            _ => columns.push(column),
+        }
     }
     columns.extend(
         missing
             .iter()
             .map(|(col, ty)| format!("CAST(NULL AS {ty}) AS {}", local_time::quote(col))),
     );
-    let sql = format!("SELECT {} FROM \"{raw}\"", columns.join(", "));
+    let sql = format!(
+        "SELECT {} FROM {}",
+        columns.join(", "),
+        local_time::quote(raw)
+    );
     let view = ctx
         .sql_with_options(&sql, step_sql_options())
         .await
@@ -580,8 +610,8 @@ async fn register_source(
             SourceError::Other(if missing.is_empty() {
                 format!(
                     "cannot read its timestamps {} in time zone `{}`: {e}",
-                    crate::text::code_list(&zoned),
-                    timezone.map(|c| c.zone).unwrap_or_default()
+                    crate::text::code_list(zoned),
+                    zone.unwrap_or_default()
                 )
             } else {
                 format!(
@@ -601,11 +631,11 @@ async fn register_source(
         .config()
         .get_extension::<local_time::WidenConverted>();
     if let (Some(widen), false) = (widen, converted.is_empty())
-        && let Err(e) = widen.learn(ctx, &raw, &converted).await
+        && let Err(e) = widen.learn(ctx, raw, &converted).await
     {
         tracing::debug!(source = name, error = %e, "filters on its timestamps are not widened");
     }
-    Ok(registered)
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
