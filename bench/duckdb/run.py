@@ -2,9 +2,10 @@
 
 Reads the pipeline file for its params, sources, steps (in file order) and
 outputs; renders each step's SQL with Jinja the way loyalty renders its own
-(every value a SQL literal, `days` an interval): the DuckDB-dialect copy kept
-beside this script (bench/duckdb/<step>.sql) where the dialects differ, the
-pipeline's own sql/<step>.sql where they do not. Runs them in one DuckDB
+(every value a SQL literal, `days` an interval): the pipeline's own
+sql/<step>.sql, or a DuckDB-dialect copy beside this script
+(bench/duckdb/<step>.sql) where the dialects would differ (none does now:
+DuckDB's `integer_division` setting divides integers as DataFusion does). Runs them in one DuckDB
 database (`view` steps as views, the rest as tables) and writes every output
 as one Parquet file, where loyalty writes its own.
 
@@ -136,6 +137,9 @@ def run(args):
         con.execute(f"SET memory_limit = '{args.memory_limit}'")
         con.execute(f"SET temp_directory = '{os.path.abspath(args.out)}/.duckdb_tmp'")
     con.execute("SET preserve_insertion_order = true")
+    # An integer divided by an integer is an integer, as in DataFusion (the
+    # RFM quintiles count on it).
+    con.execute("SET integer_division = true")
 
     for name, source in pipeline["sources"].items():
         url = source["url"] if isinstance(source, dict) else source
