@@ -153,14 +153,6 @@ impl Clock {
         }
     }
 
-    /// The one offset of the whole span, where the zone keeps one.
-    pub fn constant(&self) -> Option<i64> {
-        match self.changes.as_slice() {
-            [(_, offset)] => Some(*offset),
-            _ => None,
-        }
-    }
-
     /// Value `v` of a timestamp with `per_second` units a second, read on
     /// this clock.
     fn local(&self, v: i64, per_second: i64) -> std::result::Result<i64, ArrowError> {
@@ -254,13 +246,11 @@ pub async fn local_time_sql(
     let ps = per_second(unit);
     // The stored type's literal of second `s`, to compare the column with
     // as it is (a cast of the column would be repeated in every comparison).
-    let at = |s: i64| {
-        let stored_type = match stored_zone {
-            Some(z) => format!("Timestamp({unit:?}, Some(\"{}\"))", z.replace('\'', "''")),
-            None => naive_type.clone(),
-        };
-        format!("arrow_cast({}, '{stored_type}')", s * ps)
+    let stored_type = match stored_zone {
+        Some(z) => format!("Timestamp({unit:?}, Some(\"{}\"))", z.replace('\'', "''")),
+        None => naive_type.clone(),
     };
+    let at = |s: i64| format!("arrow_cast({}, '{stored_type}')", s * ps);
     fn offsets(changes: &[(i64, i64)], ps: i64, at: &dyn Fn(i64) -> String, col: &str) -> String {
         match changes {
             [(_, offset)] => (offset * ps).to_string(),
@@ -302,6 +292,11 @@ fn per_second(unit: TimeUnit) -> i64 {
         TimeUnit::Microsecond => 1_000_000,
         TimeUnit::Nanosecond => 1_000_000_000,
     }
+}
+
+/// The nanoseconds in one `unit`.
+fn nanoseconds_in(unit: TimeUnit) -> i128 {
+    (1_000_000_000 / per_second(unit)) as i128
 }
 
 /// Warns where a source's timestamps without a time zone are stored as
@@ -642,7 +637,7 @@ fn stored_literal(stored: &DataType, ns: i128, up: bool) -> Option<Expr> {
     let DataType::Timestamp(unit, zone) = stored else {
         return None;
     };
-    let step = (1_000_000_000 / per_second(*unit)) as i128;
+    let step = nanoseconds_in(*unit);
     let v = i64::try_from(if up {
         ns.div_euclid(step) + i128::from(ns.rem_euclid(step) != 0)
     } else {
@@ -831,7 +826,7 @@ impl WidenConverted {
             let number = match &expr {
                 Expr::Cast(c) => match (c.expr.as_ref(), c.field.data_type()) {
                     (number, DataType::Timestamp(unit, None)) => {
-                        Some((number.clone(), (1_000_000_000 / per_second(*unit)) as i128))
+                        Some((number.clone(), nanoseconds_in(*unit)))
                     }
                     _ => None,
                 },
@@ -874,6 +869,24 @@ impl WidenConverted {
         })?;
         implied(c.column.clone(), &c.stored, op, bound)
     }
+
+    /// The widened bounds `conjuncts` imply, but those `held` already: one
+    /// conjunction, or `None` where none is new.
+    fn bounds<'e>(
+        &self,
+        conjuncts: impl Iterator<Item = &'e Expr>,
+        held: impl Fn(&Expr) -> bool,
+    ) -> Option<Expr> {
+        let mut added: Vec<Expr> = Vec::new();
+        for w in conjuncts.filter_map(|c| self.widened(c)) {
+            if !held(&w) && !added.contains(&w) {
+                added.push(w);
+            }
+        }
+        let more = conjunction(added)?;
+        tracing::debug!(added = %more, "bounds on converted timestamps widened");
+        Some(more)
+    }
 }
 
 impl datafusion::optimizer::OptimizerRule for WidenConverted {
@@ -898,13 +911,7 @@ impl datafusion::optimizer::OptimizerRule for WidenConverted {
             return Ok(Transformed::no(plan));
         };
         let conjuncts: Vec<&Expr> = split_conjunction(&filter.predicate);
-        let added: Vec<Expr> = conjuncts
-            .iter()
-            .filter_map(|c| self.widened(c))
-            .filter(|w| !conjuncts.contains(&w))
-            .collect();
-        if let Some(more) = conjunction(added) {
-            tracing::debug!(added = %more, "bounds on converted timestamps widened");
+        if let Some(more) = self.bounds(conjuncts.iter().copied(), |w| conjuncts.contains(&w)) {
             let predicate = filter.predicate.clone().and(more);
             return Ok(Transformed::yes(LogicalPlan::Filter(Filter::try_new(
                 predicate,
@@ -926,20 +933,13 @@ impl datafusion::optimizer::OptimizerRule for WidenConverted {
                 (name.flat_name(), e.clone().unalias())
             })
             .collect();
-        let mut below: Vec<Expr> = Vec::new();
-        for c in &conjuncts {
-            let c = replace_cols_by_name((*c).clone(), &computed)?;
-            if let Some(w) = self.widened(&c)
-                && !holds(&projection.input, &w)
-                && !below.contains(&w)
-            {
-                below.push(w);
-            }
-        }
-        let Some(more) = conjunction(below) else {
+        let read = conjuncts
+            .iter()
+            .map(|c| replace_cols_by_name((*c).clone(), &computed))
+            .collect::<Result<Vec<Expr>>>()?;
+        let Some(more) = self.bounds(read.iter(), |w| holds(&projection.input, w)) else {
             return Ok(Transformed::no(LogicalPlan::Filter(filter)));
         };
-        tracing::debug!(added = %more, "bounds on converted timestamps widened");
         let under = LogicalPlan::Filter(Filter::try_new(more, projection.input.clone())?);
         let projection = Projection::try_new_with_schema(
             projection.expr.clone(),
@@ -977,10 +977,15 @@ mod tests {
             .timestamp()
     }
 
+    /// The one offset of the span, where the zone keeps one over it.
     fn constant(zone: &str, first: &str, last: &str) -> Option<i64> {
-        Clock::new(zone, Some((at(first), at(last))))
+        match Clock::new(zone, Some((at(first), at(last))))
             .unwrap()
-            .constant()
+            .changes[..]
+        {
+            [(_, offset)] => Some(offset),
+            _ => None,
+        }
     }
 
     #[test]
