@@ -521,29 +521,24 @@ async fn register_source(
     // timestamps into the zone's local times. On the local engine the table
     // under the view turns them (and, lacking no column, is the source).
     let raw = format!("__loyalty_raw_{name}");
-    let mut table: Arc<dyn TableProvider> = Arc::new(table);
-    let mut view_zone = timezone.map(|c| c.zone);
-    if let (Some(clocks), true, false) = (timezone, local, zoned.is_empty()) {
-        registering(&raw, table.clone())?;
-        table = Arc::new(
-            local_time::ClockTable::new(ctx, &raw, table, clocks.zone, &zoned)
+    let table: Arc<dyn TableProvider> = Arc::new(table);
+    let (table, view_zone) = match timezone {
+        Some(clocks) if local && !zoned.is_empty() => {
+            registering(&raw, table.clone())?;
+            let clock = local_time::ClockTable::new(ctx, &raw, table, clocks.zone, &zoned)
                 .await
-                .map_err(SourceError::Other)?,
-        );
-        ctx.deregister_table(raw.as_str())
-            .map_err(|e| SourceError::Other(with_causes(&e)))?;
-        if missing.is_empty() {
-            registering(name, table)?;
-            return Ok(registered);
+                .map_err(SourceError::Other)?;
+            ctx.deregister_table(raw.as_str())
+                .map_err(|e| SourceError::Other(with_causes(&e)))?;
+            if missing.is_empty() {
+                registering(name, Arc::new(clock))?;
+                return Ok(registered);
+            }
+            (Arc::new(clock) as Arc<dyn TableProvider>, None)
         }
-        view_zone = None;
-    }
-    registering(&raw, table)?;
-    let zoned = if view_zone.is_some() {
-        zoned
-    } else {
-        Vec::new()
+        _ => (table, timezone.map(|c| c.zone)),
     };
+    registering(&raw, table)?;
     register_view(ctx, name, &raw, &schema, &missing, &zoned, view_zone).await?;
     Ok(registered)
 }
@@ -568,7 +563,7 @@ fn zoned_columns<'s>(schema: &'s Schema, timezone: Option<Clocks<'_>>) -> Vec<&'
 
 /// Registers as `name` a view of table `raw` (whose columns are `schema`'s)
 /// that adds the `missing` optional columns as typed NULLs and reads the
-/// `zoned` columns on the clock of `zone` in SQL (for a Ballista cluster:
+/// `zoned` columns, where `zone` is given, on its clock in SQL (for a Ballista cluster:
 /// [`local_time::local_time_sql`]), teaching the optimizer rule that widens
 /// filters on them how it reads them.
 async fn register_view(

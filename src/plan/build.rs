@@ -281,9 +281,8 @@ impl Builder<'_> {
     ) -> Vec<CheckPlan> {
         let as_of = self.params.as_of();
         let (base, context) = (&self.base, &self.context);
-        let zone = self.timezone.as_ref().map(TimeZone::as_str);
         let render = |sql: &str| -> Result<String, String> {
-            sql_environment(base, zone)
+            self.sql_templates(base)
                 .render_str(sql, context.clone())
                 .map_err(|e| format!("template error at {}", describe_template_error(&e)))
         };
@@ -411,21 +410,22 @@ impl Builder<'_> {
                 return None;
             }
         };
-        let zone = self.timezone.as_ref().map(TimeZone::as_str);
-        let sql =
-            match sql_environment(&include_dir, zone).render_str(&template, self.context.clone()) {
-                Ok(sql) => sql,
-                Err(e) => {
-                    self.problem(
-                        &["steps", name],
-                        format!(
-                            "step `{name}` ({origin}): template error at {}",
-                            describe_template_error(&e)
-                        ),
-                    );
-                    return None;
-                }
-            };
+        let sql = match self
+            .sql_templates(&include_dir)
+            .render_str(&template, self.context.clone())
+        {
+            Ok(sql) => sql,
+            Err(e) => {
+                self.problem(
+                    &["steps", name],
+                    format!(
+                        "step `{name}` ({origin}): template error at {}",
+                        describe_template_error(&e)
+                    ),
+                );
+                return None;
+            }
+        };
         match referenced_tables(&sql) {
             Ok(tables) => Some(StepPlan {
                 name: name.to_string(),
@@ -705,6 +705,12 @@ impl Builder<'_> {
             }
         }
         reports
+    }
+
+    /// The environment SQL templates render in, loading from `dir`, with
+    /// the pipeline's zone (`seconds_between`).
+    fn sql_templates(&self, dir: &std::path::Path) -> minijinja::Environment<'static> {
+        sql_environment(dir, self.timezone.as_ref().map(TimeZone::as_str))
     }
 
     /// The pipeline's `timezone`, where it names one that is one.
