@@ -22,6 +22,18 @@ fn run(tmp: &Path, with_feedback: bool, extra: &[&str]) -> std::path::PathBuf {
     out
 }
 
+/// Writes pipeline `yaml` (steps of hand-written rows and bundled SQL
+/// files) to `tmp/file` and runs it as of 2026-06-30, asserting success.
+fn run_written(tmp: &Path, file: &str, yaml: &str) {
+    let pipeline = tmp.join(file);
+    std::fs::write(&pipeline, yaml).unwrap();
+    let o = loyalty(
+        tmp,
+        &["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"],
+    );
+    assert_exit(&o, 0);
+}
+
 fn table(out: &Path, name: &str) -> Vec<arrow::array::RecordBatch> {
     read_parquet(&out.join(format!("tables/{name}")))
 }
@@ -1093,13 +1105,7 @@ outputs:
         answers = repo().join("sql/survey_answers.sql").display(),
         index = repo().join("sql/satisfaction_index.sql").display(),
     );
-    let pipeline = tmp.path().join("index.yaml");
-    std::fs::write(&pipeline, yaml).unwrap();
-    let o = loyalty(
-        tmp.path(),
-        &["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"],
-    );
-    assert_exit(&o, 0);
+    run_written(tmp.path(), "index.yaml", &yaml);
     let s = read_parquet(&tmp.path().join("out/index"));
     assert_eq!(
         col_str(&s, "period"),
@@ -1249,13 +1255,7 @@ outputs:
         latest = sql("latest_survey"),
         recovery = sql("complaint_recovery"),
     );
-    let pipeline = tmp.path().join("latest.yaml");
-    std::fs::write(&pipeline, yaml).unwrap();
-    let o = loyalty(
-        tmp.path(),
-        &["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"],
-    );
-    assert_exit(&o, 0);
+    run_written(tmp.path(), "latest.yaml", &yaml);
 
     // Customer 1: two answers on 06-10 09:00, the larger id (9) kept over 5
     // and over the older 3. Customer 2: the newer answer (4) over the larger
@@ -1331,13 +1331,8 @@ outputs:
         recovery = recovery.display()
     );
     let groups = |timezone: &str| {
-        let pipeline = tmp.path().join(format!("p{}.yaml", timezone.len()));
-        std::fs::write(&pipeline, format!("{yaml}{timezone}")).unwrap();
-        let o = loyalty(
-            tmp.path(),
-            &["run", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"],
-        );
-        assert_exit(&o, 0);
+        let file = format!("p{}.yaml", timezone.len());
+        run_written(tmp.path(), &file, &format!("{yaml}{timezone}"));
         read_parquet(&tmp.path().join("out/recovery"))
     };
     // Berlin's clock: fast 3 (1, 3, 4; 1 churned), slow 1 (2).
