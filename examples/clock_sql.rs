@@ -16,6 +16,7 @@ use datafusion::arrow::array::{RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
+use loyalty::engine::local_time;
 
 #[tokio::main]
 async fn main() -> datafusion::error::Result<()> {
@@ -42,7 +43,10 @@ async fn main() -> datafusion::error::Result<()> {
     ctx.register_table("raw", Arc::new(table))?;
 
     let stored = batches[0].schema().field(0).data_type().clone();
-    let ours = loyalty::engine::local_time::local_time_sql(&ctx, "raw", "ts", &stored, zone).await;
+    let [span] = local_time::spans(&ctx, "raw", &["ts"]).await[..] else {
+        unreachable!("one column, one span")
+    };
+    let ours = local_time::local_time_sql("ts", &stored, zone, span);
     let theirs = format!("to_local_time(ts AT TIME ZONE '{zone}')");
     let bare = "arrow_cast(ts, 'Timestamp(Microsecond, None)')".to_string();
     println!(

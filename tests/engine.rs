@@ -1997,3 +1997,110 @@ reports:
     assert!(at(&dropped("last")) > at("output written step=\"last\""));
     assert!(!log.contains(&dropped("totals")), "{log}");
 }
+
+/// With a `timezone`, every step reads zoned timestamps as the zone's
+/// wall-clock times. The sample's data with its timestamps stored as UTC
+/// instants, run in Berlin, gives the tables of the same data written as
+/// Berlin's clock reads those instants (looked up one by one in chrono's
+/// rules), run without a zone: the data's two years hold five offsets. All
+/// 19 tables but `complaint_recovery`, whose durations count the time that
+/// passed in the zone, and the clock's difference without one.
+#[test]
+fn zoned_timestamps_in_the_pipeline_zone_give_the_tables_of_their_wall_clock_times() {
+    use arrow::array::timezone::Tz;
+    use arrow::array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use chrono::{Offset, TimeZone};
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = tmp.path().join("sample");
+    sample_data(tmp.path(), &sample, 2_000, 5);
+    let berlin: Tz = "Europe/Berlin".parse().unwrap();
+    let on_clock = |us: i64| {
+        let utc = chrono::DateTime::from_timestamp_micros(us)
+            .unwrap()
+            .naive_utc();
+        us + berlin
+            .offset_from_utc_datetime(&utc)
+            .fix()
+            .local_minus_utc() as i64
+            * 1_000_000
+    };
+    let (zoned, local) = (tmp.path().join("zoned"), tmp.path().join("local"));
+    let mut converted = Vec::new();
+    for file in files_under(&sample) {
+        let relative = file.strip_prefix(&sample).unwrap();
+        for (root, zone) in [(&zoned, true), (&local, false)] {
+            let batches: Vec<RecordBatch> = read_parquet(&file)
+                .iter()
+                .map(|batch| {
+                    let schema = batch.schema();
+                    let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = schema
+                        .fields()
+                        .iter()
+                        .zip(batch.columns())
+                        .map(|(f, c)| match f.data_type() {
+                            DataType::Timestamp(TimeUnit::Microsecond, None) => {
+                                converted.push(f.name().clone());
+                                let c = c
+                                    .as_any()
+                                    .downcast_ref::<TimestampMicrosecondArray>()
+                                    .unwrap();
+                                let c: ArrayRef = if zone {
+                                    Arc::new(c.clone().with_timezone("UTC"))
+                                } else {
+                                    Arc::new(
+                                        c.unary::<_, arrow::datatypes::TimestampMicrosecondType>(
+                                            on_clock,
+                                        ),
+                                    )
+                                };
+                                (f.as_ref().clone().with_data_type(c.data_type().clone()), c)
+                            }
+                            DataType::Timestamp(..) => {
+                                panic!("{}: microseconds expected", f.name())
+                            }
+                            _ => (f.as_ref().clone(), c.clone()),
+                        })
+                        .unzip();
+                    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+                })
+                .collect();
+            let path = root.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+            write_parquet(&path, &batch);
+        }
+    }
+    converted.sort();
+    converted.dedup();
+    for column in ["order_ts", "survey_ts", "opened_ts", "resolved_ts"] {
+        assert!(
+            converted.iter().any(|c| c == column),
+            "{column} in {converted:?}"
+        );
+    }
+
+    let in_zone = bundle_copy(tmp.path());
+    let yaml = std::fs::read_to_string(&in_zone).unwrap();
+    std::fs::write(&in_zone, format!("{yaml}\ntimezone: Europe/Berlin\n")).unwrap();
+    let (by_zone, by_clock) = (tmp.path().join("out-zone"), tmp.path().join("out-clock"));
+    let o = run_pipeline(tmp.path(), &in_zone, "2026-06-30", &zoned, &by_zone, &[]);
+    assert_exit(&o, 0);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &local,
+        &by_clock,
+        &[],
+    );
+    assert_exit(&o, 0);
+    assert_same_outputs(
+        &by_clock,
+        &by_zone,
+        "Berlin's clock",
+        &["complaint_recovery"],
+    );
+}

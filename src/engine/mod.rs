@@ -577,11 +577,19 @@ async fn register_view(
 ) -> Result<(), SourceError> {
     let mut columns: Vec<String> = Vec::new();
     let mut converted: Vec<(String, String, DataType)> = Vec::new();
+    let spans = match zone {
+        Some(_) => local_time::spans(ctx, raw, zoned).await,
+        None => Vec::new(),
+    };
     for f in schema.fields() {
         let column = local_time::quote(f.name());
-        match zone {
-            Some(zone) if zoned.contains(&f.name().as_str()) => {
-                let sql = local_time::local_time_sql(ctx, raw, f.name(), f.data_type(), zone).await;
+        let span = zoned
+            .iter()
+            .position(|z| *z == f.name().as_str())
+            .and_then(|i| spans.get(i));
+        match (zone, span) {
+            (Some(zone), Some(span)) => {
+                let sql = local_time::local_time_sql(f.name(), f.data_type(), zone, *span);
                 columns.push(format!("{sql} AS {column}"));
                 converted.push((f.name().clone(), sql, f.data_type().clone()));
             }

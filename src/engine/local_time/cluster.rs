@@ -7,9 +7,7 @@ use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan};
 use datafusion::prelude::SessionContext;
 
-use super::{
-    Clock, compared, implied, nanoseconds, nanoseconds_in, per_second, quote, span, uncast,
-};
+use super::{Clock, compared, implied, nanoseconds, nanoseconds_in, per_second, quote, uncast};
 use crate::engine::step_sql_options;
 
 /// SQL that reads `column` of table `table` (UTC instants, stored as
@@ -25,12 +23,13 @@ use crate::engine::step_sql_options;
 /// --example clock_sql`). Values outside the table
 /// (before 1900, after 2100), and a column whose first and last instants
 /// cannot be read, go to `to_local_time`.
-pub async fn local_time_sql(
-    ctx: &SessionContext,
-    table: &str,
+///
+/// `span`: the column's first and last instants ([`super::spans`]).
+pub fn local_time_sql(
     column: &str,
     stored: &DataType,
     zone: &str,
+    span: Option<(i64, i64)>,
 ) -> String {
     let DataType::Timestamp(unit, stored_zone) = stored else {
         return quote(column);
@@ -46,12 +45,10 @@ pub async fn local_time_sql(
         },
         zone.replace('\'', "''")
     );
-    let span = span(ctx, table, column).await;
     let clock = Clock::new(zone, span)
         .ok()
         .filter(|c| !c.changes.is_empty());
     tracing::debug!(
-        table,
         column,
         zone,
         offsets = clock.as_ref().map(|c| c.changes.len()),
@@ -318,13 +315,13 @@ mod tests {
             .unwrap();
         let unit = TimeUnit::Microsecond;
         let stored = DataType::Timestamp(unit, Some("UTC".into()));
-        let sql = local_time_sql(&ctx, "raw", "ts", &stored, "Europe/Berlin").await;
+        let sql = view_sql(&ctx, &stored, "Europe/Berlin").await;
         // Two years of Berlin: five offsets, chosen in two or three comparisons.
         assert_eq!(sql.matches("CASE WHEN").count(), 4, "{sql}");
         assert!(!sql.contains("to_local_time"), "{sql}");
         // A fixed offset is added to the stored number, and reads as
         // `to_local_time` does.
-        let fixed = local_time_sql(&ctx, "raw", "ts", &stored, "+08:00").await;
+        let fixed = view_sql(&ctx, &stored, "+08:00").await;
         assert_eq!(
             fixed,
             "arrow_cast(arrow_cast(\"ts\", 'Int64') + 28800000000, 'Timestamp(Microsecond, None)')"

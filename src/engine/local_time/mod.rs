@@ -156,30 +156,81 @@ impl Clock {
                 ))
             })
     }
+
+    /// Of values from instant `first` to instant `last` (`per_second` units
+    /// a second), whether `first` also reads the earliest time on this
+    /// clock, and whether `last` reads the latest. Where the clocks went
+    /// back between them, a value just before the change reads later than
+    /// one just after it, for as long as the change took back; and a value
+    /// outside the table is not known to be in order with the others.
+    fn reads_in_order(&self, first: i64, last: i64, per_second: i64) -> (bool, bool) {
+        let in_table = |v: i64| {
+            self.changes
+                .first()
+                .is_some_and(|&(from, _)| (from..=self.until).contains(&v.div_euclid(per_second)))
+        };
+        let (Ok(first_local), Ok(last_local)) =
+            (self.local(first, per_second), self.local(last, per_second))
+        else {
+            return (false, false);
+        };
+        if !(in_table(first) && in_table(last)) {
+            return (false, false);
+        }
+        let ps = i128::from(per_second);
+        let (mut earliest, mut latest) = (true, true);
+        for w in self.changes.windows(2) {
+            let [(_, before), (at, after)] =
+                [w[0], w[1]].map(|(a, b)| (i128::from(a), i128::from(b)));
+            let at_value = at * ps;
+            // The last value before the change reads one unit less than
+            // `at + before`; the first from it reads `at + after`.
+            if at_value <= i128::from(last) {
+                latest &= (at + before) * ps - 1 <= i128::from(last_local);
+            }
+            if at_value > i128::from(first) {
+                earliest &= i128::from(first_local) <= (at + after) * ps;
+            }
+        }
+        (earliest, latest)
+    }
 }
 
-/// The first and last instants of column `col` of table `table`, in seconds
-/// since the epoch (Parquet's statistics answer this without reading the
-/// rows); `None` for a column without values or a query that fails.
-async fn span(ctx: &SessionContext, table: &str, column: &str) -> Option<(i64, i64)> {
-    let col = quote(column);
+/// The first and last instants of each of `columns` of table `table`, in
+/// seconds since the epoch, in one query (Parquet's statistics answer it
+/// without reading the rows); `None` for a column without values, and for
+/// all where the query fails.
+pub async fn spans(ctx: &SessionContext, table: &str, columns: &[&str]) -> Vec<Option<(i64, i64)>> {
+    let unknown = vec![None; columns.len()];
+    if columns.is_empty() {
+        return unknown;
+    }
+    let seconds = |f: &str, c: &str| format!("CAST(to_unixtime({f}({})) AS BIGINT)", quote(c));
     let sql = format!(
-        "SELECT CAST(to_unixtime(MIN({col})) AS BIGINT), CAST(to_unixtime(MAX({col})) AS BIGINT) FROM {}",
+        "SELECT {} FROM {}",
+        columns
+            .iter()
+            .map(|c| format!("{}, {}", seconds("MIN", c), seconds("MAX", c)))
+            .collect::<Vec<_>>()
+            .join(", "),
         quote(table)
     );
-    let batches = ctx
-        .sql_with_options(&sql, step_sql_options())
-        .await
-        .ok()?
-        .collect()
-        .await
-        .ok()?;
-    let batch = batches.first()?;
+    let read = async {
+        ctx.sql_with_options(&sql, step_sql_options())
+            .await?
+            .collect()
+            .await
+    };
+    let Some(batch) = read.await.ok().and_then(|b| b.into_iter().next()) else {
+        return unknown;
+    };
     let value = |i: usize| match ScalarValue::try_from_array(batch.column(i), 0).ok()? {
         ScalarValue::Int64(v) => v,
         _ => None,
     };
-    Some((value(0)?, value(1)?))
+    (0..columns.len())
+        .map(|i| Some((value(2 * i)?, value(2 * i + 1)?)))
+        .collect()
 }
 
 pub fn quote(column: &str) -> String {
@@ -441,6 +492,71 @@ mod tests {
         assert_eq!(clock.offset_at(at("2024-07-01 00:00")), Ok(7200));
     }
 
+    /// The first and last instants read the earliest and latest times
+    /// unless the clocks went back within their shift of them. Berlin went
+    /// back at 01:00 UTC on 26 October 2025, from 03:00 to 02:00: 00:45
+    /// UTC read 02:45 and 01:30 UTC read 02:30.
+    #[test]
+    fn the_first_and_last_instants_read_the_earliest_and_latest_times_unless_the_clocks_went_back_by_them()
+     {
+        let clock = Clock::new(
+            "Europe/Berlin",
+            Some((at("2025-01-01 00:00"), at("2026-06-30 00:00"))),
+        )
+        .unwrap();
+        let (us, s) = (1_000_000, 1);
+        let in_order = |first: &str, last: &str, ps: i64| {
+            clock.reads_in_order(at(first) * ps, at(last) * ps, ps)
+        };
+        // Months from any change back, and either side of the change forward.
+        assert_eq!(
+            in_order("2025-01-01 00:00", "2026-06-30 00:00", us),
+            (true, true)
+        );
+        assert_eq!(
+            in_order("2025-03-30 00:30", "2025-03-30 01:30", us),
+            (true, true)
+        );
+        // The last within the hour after the change back: an earlier value
+        // read later (00:45 UTC, 02:45 against 02:30).
+        assert_eq!(
+            in_order("2025-01-01 00:00", "2025-10-26 01:30", us),
+            (true, false)
+        );
+        // From an hour after the change (03:00), the last reads latest again;
+        // a second before, it does to the second, but not to the microsecond.
+        assert_eq!(
+            in_order("2025-01-01 00:00", "2025-10-26 02:00", us),
+            (true, true)
+        );
+        let second_before = (at("2025-10-26 02:00") - 1) * us;
+        let (_, latest) = clock.reads_in_order(at("2025-01-01 00:00") * us, second_before, us);
+        assert!(!latest);
+        let (_, latest) =
+            clock.reads_in_order(at("2025-01-01 00:00"), at("2025-10-26 02:00") - 1, s);
+        assert!(latest);
+        // The first within the hour before the change back: a later value
+        // read earlier (01:10 UTC, 02:10 against 02:30).
+        assert_eq!(
+            in_order("2025-10-26 00:30", "2026-06-30 00:00", us),
+            (false, true)
+        );
+        // From an hour before (02:00, what 01:00 UTC reads), it reads earliest.
+        assert_eq!(
+            in_order("2025-10-26 00:00", "2026-06-30 00:00", us),
+            (true, true)
+        );
+        // Outside the clock's table nothing is known.
+        assert_eq!(
+            in_order("2024-12-31 00:00", "2026-06-30 00:00", us),
+            (false, false)
+        );
+        assert_eq!(
+            in_order("2025-01-01 00:00", "2026-07-01 00:00", us),
+            (false, false)
+        );
+    }
+
     /// A wall-clock bound becomes a looser bound on the stored instants:
     /// `order_ts < 2026-07-01 00:00` (local) keeps every instant up to two
     /// days later; `>=` every instant from two days earlier.
@@ -490,6 +606,15 @@ mod tests {
             .await
             .unwrap();
         ctx.register_table("clock", Arc::new(clock)).unwrap();
+    }
+
+    /// The cluster view's SQL for column `ts` of table `raw`, stored as
+    /// `stored`, read in `zone`.
+    pub(super) async fn view_sql(ctx: &SessionContext, stored: &DataType, zone: &str) -> String {
+        let [span] = spans(ctx, "raw", &["ts"]).await[..] else {
+            unreachable!("one column, one span")
+        };
+        local_time_sql("ts", stored, zone, span)
     }
 
     pub(super) async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
@@ -574,7 +699,7 @@ mod tests {
             assert_same(&ours, &theirs, zone);
             // The SQL a Ballista cluster's view reads them with: the same.
             let stored = batch.schema().field(1).data_type().clone();
-            let sql = local_time_sql(&ctx, "raw", "ts", &stored, zone).await;
+            let sql = view_sql(&ctx, &stored, zone).await;
             assert_same(
                 &rows(&ctx, &read(&sql)).await,
                 &theirs,
@@ -591,8 +716,7 @@ mod tests {
                     .unwrap();
             let ctx = SessionContext::new();
             ctx.register_batch("raw", naive.clone()).unwrap();
-            let sql =
-                local_time_sql(&ctx, "raw", "ts", naive.schema().field(1).data_type(), zone).await;
+            let sql = view_sql(&ctx, naive.schema().field(1).data_type(), zone).await;
             assert_same(
                 &rows(&ctx, &read(&sql)).await,
                 &theirs,
@@ -604,15 +728,21 @@ mod tests {
     /// An order every 47 minutes from 1 July 2024 (UTC), 200 to a row
     /// group, every 97th without a time, in a folder of one Parquet file.
     pub(super) fn every_47_minutes() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
         let start = at("2024-07-01 00:00");
         let ts: Vec<Option<i64>> = (0..22_000i64)
             .map(|i| (i % 97 != 5).then_some((start + i * 47 * 60) * 1_000_000))
             .collect();
+        parquet_of(ts, 200)
+    }
+
+    /// Instants (UTC, microseconds), `group` to a row group, in a folder of
+    /// one Parquet file.
+    pub(super) fn parquet_of(ts: Vec<Option<i64>>, group: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         let batch = instants(ts);
         let file = std::fs::File::create(dir.path().join("t.parquet")).unwrap();
         let props = parquet::file::properties::WriterProperties::builder()
-            .set_max_row_group_row_count(Some(200))
+            .set_max_row_group_row_count(Some(group))
             .build();
         let mut writer =
             parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();

@@ -9,8 +9,13 @@ use datafusion::arrow::datatypes::{
     TimestampSecondType,
 };
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{ColumnStatistics, Statistics};
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_datafusion_err};
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableType;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
@@ -18,13 +23,23 @@ use datafusion::logical_expr::{
     ScalarUDF, ScalarUDFImpl, Signature, TableProviderFilterPushDown, Volatility,
 };
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::{
+    CardinalityEffect, ChildrenPropertiesMode, ReplaceChildrenOptions,
+};
 use datafusion::physical_plan::expressions::Column as ColumnExpr;
 use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterDescription, FilterPushdownPhase, FilterPushdownPropagation,
+};
+use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
+};
 use datafusion::prelude::SessionContext;
 
-use super::{Clock, at_least, at_most, compared, implied, nanoseconds, per_second, span, uncast};
+use super::{Clock, at_least, at_most, compared, implied, nanoseconds, per_second, spans, uncast};
 
 /// A zoned timestamp read on a [`Clock`]: the same unit, no zone.
 #[derive(Debug)]
@@ -118,6 +133,8 @@ impl ScalarUDFImpl for LocalClock {
 /// A zoned column of a [`ClockTable`].
 #[derive(Debug)]
 struct Zoned {
+    /// Its clock, and the function that reads a value on it.
+    clock: Arc<Clock>,
     function: Arc<ScalarUDF>,
     /// The stored type: a timestamp with its zone.
     stored: DataType,
@@ -147,15 +164,19 @@ impl ClockTable {
         let stored = inner.schema();
         let mut fields = Vec::new();
         let mut zoned = HashMap::new();
+        let spans: HashMap<&str, Option<(i64, i64)>> = instants
+            .iter()
+            .copied()
+            .zip(spans(ctx, name, instants).await)
+            .collect();
         for f in stored.fields() {
-            let unit = match f.data_type() {
-                DataType::Timestamp(unit, _) if instants.contains(&f.name().as_str()) => *unit,
+            let (unit, span) = match (f.data_type(), spans.get(f.name().as_str())) {
+                (DataType::Timestamp(unit, _), Some(span)) => (*unit, *span),
                 _ => {
                     fields.push(f.clone());
                     continue;
                 }
             };
-            let span = span(ctx, name, f.name()).await;
             let clock = Clock::new(zone, span)?;
             tracing::debug!(
                 table = name,
@@ -164,13 +185,15 @@ impl ClockTable {
                 offsets = clock.changes.len(),
                 "zoned timestamps read as the zone's clock"
             );
+            let clock = Arc::new(clock);
             let function = ScalarUDF::from(LocalClock {
-                clock: Arc::new(clock),
+                clock: clock.clone(),
                 signature: Signature::any(1, Volatility::Immutable),
             });
             zoned.insert(
                 f.name().clone(),
                 Zoned {
+                    clock,
                     function: Arc::new(function),
                     stored: f.data_type().clone(),
                 },
@@ -319,22 +342,232 @@ impl TableProvider for ClockTable {
         let schema = scan.schema();
         let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
         let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::new();
+        let mut clocks = Vec::new();
         for (i, f) in schema.fields().iter().enumerate() {
             let expr: Arc<dyn PhysicalExpr> = match self.zoned.get(f.name()) {
-                Some(z) => state.create_physical_expr(
-                    Expr::ScalarFunction(ScalarFunction::new_udf(
-                        z.function.clone(),
-                        vec![Expr::Column(datafusion::common::Column::new_unqualified(
-                            f.name(),
-                        ))],
-                    )),
-                    &df_schema,
-                )?,
+                Some(z) => {
+                    clocks.push((i, z.clock.clone()));
+                    state.create_physical_expr(
+                        Expr::ScalarFunction(ScalarFunction::new_udf(
+                            z.function.clone(),
+                            vec![Expr::Column(datafusion::common::Column::new_unqualified(
+                                f.name(),
+                            ))],
+                        )),
+                        &df_schema,
+                    )?
+                }
                 None => Arc::new(ColumnExpr::new(f.name(), i)),
             };
             exprs.push((expr, f.name().clone()));
         }
-        Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
+        let projection = Arc::new(ProjectionExec::try_new(exprs, scan)?);
+        Ok(Arc::new(ClockExec { projection, clocks }))
+    }
+}
+
+/// The scan of a [`ClockTable`]: the projection that converts its zoned
+/// columns, which also gives their statistics. A zoned column's first and
+/// last stored instants, read on the clock, are its earliest and latest
+/// times unless the clocks went back just before the last or just after
+/// the first ([`Clock::reads_in_order`]). So `MAX(order_ts)` (the
+/// `freshness` check) is answered from Parquet's statistics, without
+/// reading the column, as on a source without a zone.
+#[derive(Debug)]
+struct ClockExec {
+    projection: Arc<dyn ExecutionPlan>,
+    /// The zoned columns' positions (in the projection's input and output
+    /// alike) and clocks.
+    clocks: Vec<(usize, Arc<Clock>)>,
+}
+
+impl ClockExec {
+    /// Column statistics of a zoned column, from `stored`'s, the stored
+    /// instants'.
+    fn on_clock(clock: &Clock, stored: &ColumnStatistics) -> ColumnStatistics {
+        let unit_and_value = |p: &Precision<ScalarValue>| match p.get_value()? {
+            ScalarValue::TimestampSecond(Some(v), _) => Some((TimeUnit::Second, *v)),
+            ScalarValue::TimestampMillisecond(Some(v), _) => Some((TimeUnit::Millisecond, *v)),
+            ScalarValue::TimestampMicrosecond(Some(v), _) => Some((TimeUnit::Microsecond, *v)),
+            ScalarValue::TimestampNanosecond(Some(v), _) => Some((TimeUnit::Nanosecond, *v)),
+            _ => None,
+        };
+        let mut local = ColumnStatistics {
+            null_count: stored.null_count,
+            byte_size: stored.byte_size,
+            ..ColumnStatistics::new_unknown()
+        };
+        let (Some((unit, first)), Some((_, last))) = (
+            unit_and_value(&stored.min_value),
+            unit_and_value(&stored.max_value),
+        ) else {
+            return local;
+        };
+        let ps = per_second(unit);
+        let exact =
+            stored.min_value.is_exact() == Some(true) && stored.max_value.is_exact() == Some(true);
+        let (earliest, latest) = clock.reads_in_order(first, last, ps);
+        let value = |v: i64| match unit {
+            TimeUnit::Second => ScalarValue::TimestampSecond(Some(v), None),
+            TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(v), None),
+            TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(v), None),
+            TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(v), None),
+        };
+        if let Ok(v) = clock.local(first, ps)
+            && exact
+            && earliest
+        {
+            local.min_value = Precision::Exact(value(v));
+        }
+        if let Ok(v) = clock.local(last, ps)
+            && exact
+            && latest
+        {
+            local.max_value = Precision::Exact(value(v));
+        }
+        local
+    }
+
+    fn wrapping(&self, projection: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        Arc::new(ClockExec {
+            projection,
+            clocks: self.clocks.clone(),
+        })
+    }
+}
+
+impl DisplayAs for ClockExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "ClockExec: ")?;
+        self.projection.fmt_as(t, f)
+    }
+}
+
+/// Everything but the statistics, and whether sorts may move under it,
+/// is the projection's.
+impl ExecutionPlan for ClockExec {
+    fn name(&self) -> &str {
+        "ClockExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.projection.properties()
+    }
+
+    /// Not the projection's: a sort on the conversion's output may not be
+    /// moved under it as the projection would, by mapping its columns (the
+    /// optimizer would sort by the stored instants instead). The
+    /// projection's properties still give its output order.
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        self.projection.benefits_from_input_partitioning()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        self.projection.children()
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.projection.apply_expressions(f)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let projection = self
+            .projection
+            .clone()
+            .replace_children(children, options)?;
+        Ok(self.wrapping(projection))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        self.projection.execute(partition, context)
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        self.projection.metrics()
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        self.projection.child_stats_requests(partition)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let mut stats = self
+            .projection
+            .statistics_from_inputs(input_stats, args)?
+            .as_ref()
+            .clone();
+        let Some(stored) = input_stats.first() else {
+            return Ok(Arc::new(stats));
+        };
+        for (i, clock) in &self.clocks {
+            if let (Some(out), Some(stored)) = (
+                stats.column_statistics.get_mut(*i),
+                stored.column_statistics.get(*i),
+            ) {
+                *out = Self::on_clock(clock, stored);
+            }
+        }
+        Ok(Arc::new(stats))
+    }
+
+    fn supports_limit_pushdown(&self) -> bool {
+        self.projection.supports_limit_pushdown()
+    }
+
+    fn cardinality_effect(&self) -> CardinalityEffect {
+        self.projection.cardinality_effect()
+    }
+
+    fn gather_filters_for_pushdown(
+        &self,
+        phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        config: &ConfigOptions,
+    ) -> Result<FilterDescription> {
+        self.projection
+            .gather_filters_for_pushdown(phase, parent_filters, config)
+    }
+
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let mut propagation =
+            self.projection
+                .handle_child_pushdown_result(phase, child_pushdown_result, config)?;
+        propagation.updated_node = propagation.updated_node.map(|p| self.wrapping(p));
+        Ok(propagation)
     }
 }
 
@@ -445,5 +678,82 @@ mod tests {
             plan.contains("part=b") && !plan.contains("part=a"),
             "{plan}"
         );
+    }
+
+    /// The newest and oldest wall-clock times come from Parquet's
+    /// statistics, without reading the column, where the stored instants'
+    /// first and last read them; where the clocks went back by them, they
+    /// are read from the data. Berlin went back at 01:00 UTC on 26 October
+    /// 2025, from 03:00 to 02:00.
+    #[tokio::test]
+    async fn the_newest_and_oldest_times_come_from_statistics_where_they_can() {
+        let us = |s: &str| Some(at(s) * 1_000_000);
+        let extremes = "SELECT MIN(ts) AS oldest, MAX(ts) AS newest FROM clock";
+        for (instants, oldest, newest, from_statistics) in [
+            (
+                vec![
+                    us("2025-03-01 12:00"),
+                    None,
+                    us("2025-08-01 09:15"),
+                    us("2025-06-01 00:00"),
+                ],
+                "2025-03-01T13:00:00",
+                "2025-08-01T11:15:00",
+                true,
+            ),
+            // The last (01:30 UTC, 02:30 there) is not the latest: 00:45 UTC
+            // read 02:45.
+            (
+                vec![
+                    us("2025-10-25 12:00"),
+                    us("2025-10-26 00:45"),
+                    us("2025-10-26 01:30"),
+                ],
+                "2025-10-25T14:00:00",
+                "2025-10-26T02:45:00",
+                false,
+            ),
+            // The first (00:30 UTC, 02:30 there) is not the earliest: 01:10
+            // UTC read 02:10.
+            (
+                vec![
+                    us("2025-10-26 00:30"),
+                    us("2025-10-26 01:10"),
+                    us("2025-11-01 00:00"),
+                ],
+                "2025-10-26T02:10:00",
+                "2025-11-01T01:00:00",
+                false,
+            ),
+        ] {
+            let dir = parquet_of(instants, 1024);
+            let ctx = SessionContext::new();
+            ctx.register_parquet("stored", dir.path().to_str().unwrap(), Default::default())
+                .await
+                .unwrap();
+            let stored = ctx.table_provider("stored").await.unwrap();
+            clock_over(&ctx, stored, "Europe/Berlin").await;
+            let label = format!("{oldest} .. {newest}");
+            assert_eq!(
+                rows(&ctx, extremes).await[3],
+                format!("| {oldest} | {newest} |"),
+                "{label}"
+            );
+            let plan = rows(&ctx, &format!("EXPLAIN {extremes}")).await.join("\n");
+            assert_eq!(
+                !plan.contains("DataSourceExec"),
+                from_statistics,
+                "{label}: {plan}"
+            );
+            // The view of DataFusion's own conversion agrees.
+            ctx.sql("CREATE VIEW by_view AS SELECT to_local_time(ts AT TIME ZONE 'Europe/Berlin') AS ts FROM raw")
+                .await
+                .unwrap();
+            assert_eq!(
+                rows(&ctx, extremes).await,
+                rows(&ctx, &extremes.replace("clock", "by_view")).await,
+                "{label}"
+            );
+        }
     }
 }
