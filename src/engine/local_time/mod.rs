@@ -140,6 +140,18 @@ impl Clock {
         }
     }
 
+    /// The one offset of instants `first..=last` (seconds since the epoch)
+    /// where the table covers them and no change falls between.
+    fn offset_over(&self, first: i64, last: i64) -> Option<i64> {
+        let &(from, _) = self.changes.first()?;
+        if first < from || last > self.until {
+            return None;
+        }
+        let i = self.changes.partition_point(|&(start, _)| start <= first);
+        let next = self.changes.get(i).map(|&(start, _)| start);
+        next.is_none_or(|n| last < n).then(|| self.changes[i - 1].1)
+    }
+
     /// Value `v` of a timestamp with `per_second` units a second, read on
     /// this clock.
     fn local(&self, v: i64, per_second: i64) -> std::result::Result<i64, ArrowError> {
@@ -485,6 +497,31 @@ mod tests {
                 (at("2026-03-29 01:00"), 7200),
             ]
         );
+        // One offset between two changes; none across one or outside the table.
+        assert_eq!(
+            clock.offset_over(at("2025-03-30 01:00"), at("2025-10-26 01:00") - 1),
+            Some(7200)
+        );
+        assert_eq!(
+            clock.offset_over(at("2025-01-01 00:00"), at("2025-03-30 01:00") - 1),
+            Some(3600)
+        );
+        assert_eq!(
+            clock.offset_over(at("2025-03-30 01:00") - 1, at("2025-03-30 01:00")),
+            None
+        );
+        assert_eq!(
+            clock.offset_over(at("2026-03-29 01:00"), at("2026-06-30 00:00")),
+            Some(7200)
+        );
+        assert_eq!(
+            clock.offset_over(at("2026-03-29 01:00"), at("2026-06-30 00:00") + 1),
+            None
+        );
+        assert_eq!(
+            clock.offset_over(at("2024-12-31 23:59"), at("2025-01-01 01:00")),
+            None
+        );
         // Either side of a change, inside the table and outside it.
         assert_eq!(clock.offset_at(at("2025-03-30 01:00") - 1), Ok(3600));
         assert_eq!(clock.offset_at(at("2025-03-30 01:00")), Ok(7200));
@@ -685,18 +722,31 @@ mod tests {
             );
             ts.extend([from, until].map(|s| Some(s * 1_000_000)));
             ts.push(None);
-            let batch = instants(ts);
+            let batch = instants(ts.clone());
             let ctx = SessionContext::new();
             let raw = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]]).unwrap();
             clock_over(&ctx, Arc::new(raw), zone).await;
             let ours = rows(&ctx, "SELECT id, ts FROM clock ORDER BY id").await;
             let read = |e: &str| format!("SELECT id, {e} AS ts FROM raw ORDER BY id");
-            let theirs = rows(
-                &ctx,
-                &read(&format!("to_local_time(ts AT TIME ZONE '{zone}')")),
-            )
-            .await;
+            let local = format!("to_local_time(ts AT TIME ZONE '{zone}')");
+            let theirs = rows(&ctx, &read(&local)).await;
             assert_same(&ours, &theirs, zone);
+            // In time order, in batches of 97: most within one offset,
+            // converted by adding it, some across a change.
+            ts.sort();
+            let sorted = instants(ts);
+            let batches: Vec<RecordBatch> = (0..sorted.num_rows())
+                .step_by(97)
+                .map(|i| sorted.slice(i, 97.min(sorted.num_rows() - i)))
+                .collect();
+            let in_order = SessionContext::new();
+            let raw = MemTable::try_new(sorted.schema(), vec![batches]).unwrap();
+            clock_over(&in_order, Arc::new(raw), zone).await;
+            assert_same(
+                &rows(&in_order, "SELECT id, ts FROM clock ORDER BY id").await,
+                &rows(&in_order, &read(&local)).await,
+                &format!("{zone}, in time order"),
+            );
             // The SQL a Ballista cluster's view reads them with: the same.
             let stored = batch.schema().field(1).data_type().clone();
             let sql = view_sql(&ctx, &stored, zone).await;

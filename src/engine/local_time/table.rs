@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, AsArray, PrimitiveArray};
+use datafusion::arrow::compute::{max, min};
 use datafusion::arrow::datatypes::{
     ArrowTimestampType, DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit,
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
@@ -65,9 +66,19 @@ impl std::hash::Hash for LocalClock {
 impl LocalClock {
     fn shift<T: ArrowTimestampType>(&self, values: &ArrayRef, unit: TimeUnit) -> Result<ArrayRef> {
         let per_second = per_second(unit);
-        let local: PrimitiveArray<T> = values
-            .as_primitive::<T>()
-            .try_unary(|v| self.clock.local(v, per_second))?;
+        let values = values.as_primitive::<T>();
+        // A batch within one offset (most, where the data are written in
+        // time order) adds it to every value; the others look each up.
+        let seconds = |v: Option<i64>| v.map(|v| v.div_euclid(per_second));
+        let (first, last) = (seconds(min(values)), seconds(max(values)));
+        if let (Some(first), Some(last)) = (first, last)
+            && let Some(offset) = self.clock.offset_over(first, last)
+        {
+            // Within the table (1900 to 2100), no sum overflows.
+            let offset = offset * per_second;
+            return Ok(Arc::new(values.unary::<_, T>(|v| v + offset)));
+        }
+        let local: PrimitiveArray<T> = values.try_unary(|v| self.clock.local(v, per_second))?;
         Ok(Arc::new(local))
     }
 
