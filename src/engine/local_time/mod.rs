@@ -21,6 +21,8 @@
 //! This file holds what both share: the clock, and how a bound on
 //! wall-clock times is widened onto the stored instants.
 
+use std::sync::Arc;
+
 use arrow::array::timezone::Tz;
 use chrono::{DateTime, Offset, TimeZone};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -363,14 +365,17 @@ fn stored_literal(stored: &DataType, ns: i128, up: bool) -> Option<Expr> {
         ns.div_euclid(step)
     })
     .ok()?;
-    let zone = zone.clone();
-    let value = match unit {
+    Some(Expr::Literal(timestamp(*unit, v, zone.clone()), None))
+}
+
+/// Timestamp `v` of `unit`, in `zone` (`None`: wall-clock) as a scalar.
+fn timestamp(unit: TimeUnit, v: i64, zone: Option<Arc<str>>) -> ScalarValue {
+    match unit {
         TimeUnit::Second => ScalarValue::TimestampSecond(Some(v), zone),
         TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(v), zone),
         TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(v), zone),
         TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(v), zone),
-    };
-    Some(Expr::Literal(value, None))
+    }
 }
 
 /// `left op right` as `(side, op, bound)` where one side is what `find`

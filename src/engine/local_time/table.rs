@@ -40,7 +40,9 @@ use datafusion::physical_plan::{
 };
 use datafusion::prelude::SessionContext;
 
-use super::{Clock, at_least, at_most, compared, implied, nanoseconds, per_second, spans, uncast};
+use super::{
+    Clock, at_least, at_most, compared, implied, nanoseconds, per_second, spans, timestamp, uncast,
+};
 
 /// A zoned timestamp read on a [`Clock`]: the same unit, no zone.
 #[derive(Debug)]
@@ -418,12 +420,7 @@ impl ClockExec {
         let exact =
             stored.min_value.is_exact() == Some(true) && stored.max_value.is_exact() == Some(true);
         let (earliest, latest) = clock.reads_in_order(first, last, ps);
-        let value = |v: i64| match unit {
-            TimeUnit::Second => ScalarValue::TimestampSecond(Some(v), None),
-            TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(v), None),
-            TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(v), None),
-            TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(v), None),
-        };
+        let value = |v: i64| timestamp(unit, v, None);
         if let Ok(v) = clock.local(first, ps)
             && exact
             && earliest
