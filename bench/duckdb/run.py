@@ -11,7 +11,11 @@ as one Parquet file, where loyalty writes its own.
 
     python run.py PIPELINE --data DIR --out DIR --as-of YYYY-MM-DD
                   [--memory-limit 2GiB] [--threads N] [--checks LISTING]
+                  [--step-times FILE]
     python run.py PIPELINE --compare LOYALTY_OUT DUCKDB_OUT
+
+--step-times FILE writes each step's seconds (its CREATE TABLE or VIEW) as
+JSON, for bench/steps.sh.
 
 --checks also runs loyalty's data checks, for a comparison of the same work:
 LISTING is what `loyalty validate --show-sql` printed for the same params.
@@ -26,10 +30,12 @@ It prints what differs and exits 1 if anything does.
 
 import argparse
 import datetime
+import json
 import math
 import os
 import resource
 import sys
+import time
 
 import duckdb
 import jinja2
@@ -153,11 +159,17 @@ def run(args):
     checks = read_checks(args.checks) if args.checks else []
     run_checks(con, [c for c in checks if c[0] in pipeline["sources"]])
     env = jinja_env()
+    step_seconds = {}
     for name, step in pipeline["steps"].items():
         sql = env.get_template(f"{name}.sql").render(**params)
         kind = "VIEW" if step.get("materialize", "view") == "view" else "TABLE"
+        started = time.monotonic()
         con.execute(f"CREATE {kind} {name} AS {sql}")
+        step_seconds[name] = time.monotonic() - started
         run_checks(con, [c for c in checks if c[0] == name])
+    if args.step_times:
+        with open(args.step_times, "w") as f:
+            json.dump(step_seconds, f)
 
     out = os.path.abspath(args.out)
     for output in pipeline["outputs"]:
@@ -248,6 +260,7 @@ def main():
     parser.add_argument("--memory-limit")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--checks", metavar="LISTING")
+    parser.add_argument("--step-times", metavar="FILE")
     parser.add_argument("--compare", nargs=2, metavar=("LOYALTY_OUT", "DUCKDB_OUT"))
     args = parser.parse_args()
     if args.compare:
