@@ -1,9 +1,10 @@
 -- survey_answers: every survey answer up to `as_of`, its values on their
 -- scales, and its weighted score: what satisfaction_index and
 -- satisfaction_by_segment average, defined once.
---   csat, nps   the answer's values; a value off its scale (CSAT outside 1-5,
---               NPS outside 0-10) counts as not given (the source checks
---               count such answers)
+--   csat, nps   the answer's values; a value off its scale (CSAT not a
+--               whole number from 1 to 5, NPS not one from 0 to 10: either
+--               may be written as float64) counts as not given (the source
+--               checks count such answers)
 --   score       the weighted sum of the four dimension scores (1-5), weights
 --               from the params (they must sum to 1), as DECIMAL(38, 6) so
 --               that averages of it are the same run after run (see
@@ -18,8 +19,8 @@ SELECT
     response_id,
     customer_id,
     CAST(survey_ts AS DATE) AS survey_date,
-    CASE WHEN csat BETWEEN 1 AND 5 THEN csat END AS csat,
-    CASE WHEN nps BETWEEN 0 AND 10 THEN nps END AS nps,
+    CASE WHEN csat IN (1, 2, 3, 4, 5) THEN csat END AS csat,
+    CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps,
     CASE WHEN product_quality BETWEEN 1 AND 5 AND service_quality BETWEEN 1 AND 5
             AND price BETWEEN 1 AND 5 AND communication BETWEEN 1 AND 5
         THEN CAST({{ weight_product_quality }} * product_quality

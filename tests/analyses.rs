@@ -1070,7 +1070,7 @@ fn satisfaction_weights_must_sum_to_one() {
 fn satisfaction_index_leaves_out_values_off_their_scales() {
     // survey_answers.sql and satisfaction_index.sql on hand-written answers:
     // a CSAT or dimension score outside 1-5, or an NPS outside 0-10, counts
-    // as not given.
+    // as not given, and so does a CSAT or NPS that is not a whole number.
     let tmp = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"
@@ -1091,7 +1091,8 @@ steps:
         (3, 3, TIMESTAMP '2026-06-22 09:00:00', 2, 3, 1, 1, 1, 1),
         (4, 4, TIMESTAMP '2026-06-23 09:00:00', CAST(NULL AS INT), 10, 3, 3, 3, 3),
         (5, 5, TIMESTAMP '2026-05-15 09:00:00', 4, 7, 4, 4, 4, 4),
-        (6, 6, TIMESTAMP '2026-05-16 09:00:00', 0, -1, 0, 4, 4, 4)
+        (6, 6, TIMESTAMP '2026-05-16 09:00:00', 0, -1, 0, 4, 4, 4),
+        (7, 7, TIMESTAMP '2026-06-24 09:00:00', 4.5, 8.5, 4, 4, 4, 4)
       ) AS t(response_id, customer_id, survey_ts, csat, nps,
              product_quality, service_quality, price, communication)
   survey_answers:
@@ -1111,13 +1112,16 @@ outputs:
         col_str(&s, "period"),
         [Some("current".into()), Some("previous".into())]
     );
-    // June: answers 1 and 3 have a usable CSAT (5 and 2), 1, 3 and 4 usable
-    // scores (weighted 5, 1 and 3: an index of (3 - 1) * 25), and 1, 3 and 4
-    // an NPS (10, 3, 10: two promoters, one detractor). Answer 2 counts for
-    // nothing. May: answer 5 only (score 4, NPS 7, a passive).
+    // June: answers 1 and 3 have a usable CSAT (5 and 2), 1, 3, 4 and 7
+    // usable scores (weighted 5, 1, 3 and 4: an index of (3.25 - 1) * 25),
+    // and 1, 3 and 4 an NPS (10, 3, 10: two promoters, one detractor).
+    // Answer 2 counts for nothing; answer 7's CSAT (4.5) and NPS (8.5) are
+    // not whole numbers, so off their scales (the columns are float with
+    // them, as pandas writes them). May: answer 5 only (score 4, NPS 7, a
+    // passive).
     assert_eq!(col_i64(&s, "responses"), [Some(2), Some(1)]);
     let idx = col_f64(&s, "satisfaction_index");
-    assert!(close(idx[0].unwrap(), 50.0), "{idx:?}");
+    assert!(close(idx[0].unwrap(), 56.25), "{idx:?}");
     assert!(close(idx[1].unwrap(), 75.0), "{idx:?}");
     let csat = col_f64(&s, "csat");
     assert!(close(csat[0].unwrap(), 0.5) && close(csat[1].unwrap(), 1.0));
@@ -1227,6 +1231,7 @@ steps:
         (40, 4, TIMESTAMP '2026-07-02 09:00:00', 5, 10),
         (50, 5, TIMESTAMP '2026-06-25 09:00:00', CAST(NULL AS INT), 9),
         (52, 5, TIMESTAMP '2026-06-20 09:00:00', 7, 9),
+        (53, 5, TIMESTAMP '2026-06-22 09:00:00', 4.5, 8.5),
         (51, 5, TIMESTAMP '2026-06-01 09:00:00', 2, 15),
         (60, 6, TIMESTAMP '2026-06-10 09:00:00', 0, 5)
       ) AS t(response_id, customer_id, survey_ts, csat, nps)
@@ -1260,9 +1265,11 @@ outputs:
     // Customer 1: two answers on 06-10 09:00, the larger id (9) kept over 5
     // and over the older 3. Customer 2: the newer answer (4) over the larger
     // id (20). Customer 3: 30 comes after as_of; 31, late on as_of, counts.
-    // Customer 4 answered only after as_of. Customer 5's two newer answers
-    // have no CSAT or one off the scale (7): the usable one is 51, CSAT 2,
-    // whose NPS of 15 reads as none. Customer 6's only answer has CSAT 0.
+    // Customer 4 answered only after as_of. Customer 5's three newer answers
+    // have no CSAT or one off the scale (7, and 4.5: the scale has whole
+    // numbers; the CSAT column is float with it, as pandas writes one): the
+    // usable one is 51, CSAT 2, whose NPS of 15 reads as none. Customer 6's
+    // only answer has CSAT 0.
     let s = read_parquet(&tmp.path().join("out/latest"));
     assert_eq!(
         col_i64(&s, "customer_id"),

@@ -837,9 +837,10 @@ fn an_optional_column_of_another_kind_is_named_before_any_step() {
     assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
 }
 
-/// Survey scores declared INT but written as float64 (what pandas writes
-/// for an integer column with gaps) are read as numbers: the satisfaction
-/// tables come out as from the same answers written as integers.
+/// Survey answers written as float64 (what pandas writes for an integer
+/// column with gaps): the CSAT, and the scores declared INT, are read as
+/// numbers, and the satisfaction tables come out as from the same answers
+/// written as integers.
 #[test]
 fn float_scores_where_integers_are_declared_give_the_same_tables() {
     let tmp = tempfile::tempdir().unwrap();
@@ -853,7 +854,7 @@ fn float_scores_where_integers_are_declared_give_the_same_tables() {
             Field::new("response_id", DataType::Int64, true),
             Field::new("customer_id", DataType::Int64, true),
             Field::new("survey_ts", ts_type(), false),
-            Field::new("csat", DataType::Int32, true),
+            float("csat"),
             float("nps"),
             float("product_quality"),
             float("service_quality"),
