@@ -50,9 +50,7 @@ async fn main() -> datafusion::error::Result<()> {
     ctx.register_table("clock", Arc::new(clock))?;
 
     let stored = batches[0].schema().field(0).data_type().clone();
-    let [span] = local_time::spans(&ctx, "raw", &["ts"]).await[..] else {
-        unreachable!("one column, one span")
-    };
+    let span = local_time::spans(&ctx, "raw", &["ts"]).await["ts"];
     let ours = local_time::local_time_sql("ts", &stored, zone, span);
     let theirs = format!("to_local_time(ts AT TIME ZONE '{zone}')");
     let bare = "arrow_cast(ts, 'Timestamp(Microsecond, None)')".to_string();

@@ -579,15 +579,11 @@ async fn register_view(
     let mut converted: Vec<(String, String, DataType)> = Vec::new();
     let spans = match zone {
         Some(_) => local_time::spans(ctx, raw, zoned).await,
-        None => Vec::new(),
+        None => HashMap::new(),
     };
     for f in schema.fields() {
         let column = local_time::quote(f.name());
-        let span = zoned
-            .iter()
-            .position(|z| *z == f.name().as_str())
-            .and_then(|i| spans.get(i));
-        match (zone, span) {
+        match (zone, spans.get(f.name().as_str())) {
             (Some(zone), Some(span)) => {
                 let sql = local_time::local_time_sql(f.name(), f.data_type(), zone, *span);
                 columns.push(format!("{sql} AS {column}"));

@@ -177,11 +177,7 @@ impl ClockTable {
         let stored = inner.schema();
         let mut fields = Vec::new();
         let mut zoned = HashMap::new();
-        let spans: HashMap<&str, Option<(i64, i64)>> = instants
-            .iter()
-            .copied()
-            .zip(spans(ctx, name, instants).await)
-            .collect();
+        let spans = spans(ctx, name, instants).await;
         for f in stored.fields() {
             let (unit, span) = match (f.data_type(), spans.get(f.name().as_str())) {
                 (DataType::Timestamp(unit, _), Some(span)) => (*unit, *span),
