@@ -2104,3 +2104,26 @@ fn zoned_timestamps_in_the_pipeline_zone_give_the_tables_of_their_wall_clock_tim
         &["complaint_recovery"],
     );
 }
+
+#[test]
+fn groupings_run_in_buckets_on_the_local_engine_but_not_under_a_memory_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let o = run_bundled(tmp.path(), &["--profile"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("BucketedAggregateExec: buckets=16, AggregateExec: mode=SinglePartitioned, gby=[customer_id@"),
+        "{err}"
+    );
+    // Under a limit, the pool is not split sixteen ways: DataFusion's own
+    // two-stage groupings.
+    let o = run_bundled(tmp.path(), &["--profile", "--memory-limit", "256MiB"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(!err.contains("BucketedAggregateExec"), "{err}");
+    assert!(
+        err.contains("AggregateExec: mode=FinalPartitioned"),
+        "{err}"
+    );
+}

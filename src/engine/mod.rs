@@ -2,6 +2,7 @@
 //! ([`build_session`]), source registration, and running a plan's steps in
 //! dependency order, independent steps concurrently.
 
+pub mod buckets;
 pub mod contract;
 pub mod distributed;
 pub mod local_time;
@@ -100,6 +101,16 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         .build();
     match &cfg.kind {
         EngineKind::Local => {
+            // Groupings with many groups run bucket by bucket (a cluster
+            // cannot ship that operator). Not under a memory limit: the pool
+            // would be shared by 16 times the groupings, each spilling on
+            // its sixteenth.
+            let state = match cfg.memory_limit {
+                None => SessionStateBuilder::new_from_existing(state)
+                    .with_physical_optimizer_rule(Arc::new(buckets::BucketedGroupings))
+                    .build(),
+                Some(_) => state,
+            };
             let ctx = SessionContext::new_with_state(state);
             ctx.register_udaf(repeats::udaf());
             Ok(ctx)
