@@ -23,8 +23,9 @@
 //! row and would all be copied into buckets.
 //!
 //! A partition's first [`BUCKET_FROM_ROWS`] rows decide: if that is all there
-//! is, or they hold fewer than [`MANY_GROUPS`] keys, the partition is grouped
-//! in one table as before (a small table stays in the cache). The rows
+//! is, or they hold fewer than [`MANY_GROUPS`] keys, or come by key (most
+//! rows in the group of the row before), the partition is grouped in one
+//! table as before: the cache serves those without buckets. The rows
 //! waiting in chunks are counted against the memory pool; when it has no
 //! room, every bucket takes what it has. The engine leaves the rule out under
 //! `engine.memory_limit`, where 16 groupings a partition would each spill on
@@ -359,10 +360,9 @@ impl Split {
         }
         let mut hashes = vec![];
         let timer = self.elapsed.timer();
-        let few = self.few_groups(&held, &mut hashes)?;
+        let one = self.one_table(&held, &mut hashes)?;
         timer.done();
-        if few {
-            // A table this small stays in the cache: one grouping.
+        if one {
             let mut one = self.bucket()?;
             one.send(held)?;
             while let Some(batch) = input.next().await.transpose()? {
@@ -431,20 +431,24 @@ impl Split {
         Ok(())
     }
 
-    /// Whether the first rows have fewer than [`MANY_GROUPS`] keys (by
-    /// their hashes). Rows that come by key (orders written customer by
-    /// customer) count few too: their groups are updated one after another,
-    /// which the cache serves without buckets.
-    fn few_groups(&self, held: &[RecordBatch], hashes: &mut Vec<u64>) -> Result<bool> {
-        let mut seen = std::collections::HashSet::new();
+    /// Whether a partition is better grouped in one table, judged by its
+    /// first rows' keys (by their hashes): fewer than [`MANY_GROUPS`] of them
+    /// (a small table stays in the cache), or rows that come by key (orders
+    /// written customer by customer), where most rows update the group the
+    /// row before did, which the cache serves without buckets.
+    fn one_table(&self, held: &[RecordBatch], hashes: &mut Vec<u64>) -> Result<bool> {
+        let mut keys = std::collections::HashSet::new();
+        let (mut rows, mut changes, mut last) = (0, 0, None);
         for batch in held {
             self.hash(batch, hashes)?;
-            seen.extend(hashes.iter().copied());
-            if seen.len() >= MANY_GROUPS {
-                return Ok(false);
+            for &hash in hashes.iter() {
+                changes += usize::from(last != Some(hash));
+                last = Some(hash);
             }
+            rows += hashes.len();
+            keys.extend(hashes.iter().copied());
         }
-        Ok(true)
+        Ok(keys.len() < MANY_GROUPS || 2 * changes < rows)
     }
 
     /// Each row's bucket, as lists of row numbers.
@@ -688,11 +692,9 @@ mod tests {
         SessionContext::new_with_state(state)
     }
 
-    /// `rows` rows in 4 partitions of batches of 8192: key `c{i * 7919 %
-    /// groups}` (every group's rows spread over the whole input, as orders
-    /// in time order are over customers), value `i`, and a text `s` that is
-    /// a number but for row `bad`.
-    fn table(ctx: &SessionContext, rows: i64, groups: i64, bad: Option<i64>) {
+    /// `rows` rows in 4 partitions of batches of 8192: key by `keys`, value
+    /// `i`, and a text `s` that is a number but for row `bad`.
+    fn table(ctx: &SessionContext, rows: i64, keys: Keys, bad: Option<i64>) {
         let schema = Arc::new(Schema::new(vec![
             Field::new("k", DataType::Utf8, false),
             Field::new("v", DataType::Int64, false),
@@ -702,7 +704,7 @@ mod tests {
             .step_by(8192)
             .map(|first| {
                 let range = first..(first + 8192).min(rows);
-                let k = StringArray::from_iter_values(range.clone().map(|i| key(i, groups)));
+                let k = StringArray::from_iter_values(range.clone().map(|i| key(i, keys)));
                 let v = Int64Array::from_iter_values(range.clone());
                 let s = StringArray::from_iter_values(range.map(|i| {
                     if Some(i) == bad {
@@ -723,16 +725,30 @@ mod tests {
         ctx.register_table("t", Arc::new(table)).unwrap();
     }
 
-    fn key(i: i64, groups: i64) -> String {
-        format!("c{}", i * 7919 % groups)
+    /// How rows are keyed.
+    #[derive(Clone, Copy)]
+    enum Keys {
+        /// Row `i` has key `i * 7919 % n`: each key's rows spread over the
+        /// whole input, as orders in time order are over customers.
+        Scattered(i64),
+        /// Row `i` has key `i / n`: each key's `n` rows one after another,
+        /// as orders written customer by customer.
+        InRuns(i64),
+    }
+
+    fn key(i: i64, keys: Keys) -> String {
+        match keys {
+            Keys::Scattered(n) => format!("c{}", i * 7919 % n),
+            Keys::InRuns(n) => format!("c{}", i / n),
+        }
     }
 
     /// Each key's count, sum, and largest value divisible by 3, added up
     /// row by row.
-    fn by_hand(rows: i64, groups: i64) -> BTreeMap<String, (i64, i64, Option<i64>)> {
+    fn by_hand(rows: i64, keys: Keys) -> BTreeMap<String, (i64, i64, Option<i64>)> {
         let mut expected: BTreeMap<String, (i64, i64, Option<i64>)> = BTreeMap::new();
         for i in 0..rows {
-            let e = expected.entry(key(i, groups)).or_default();
+            let e = expected.entry(key(i, keys)).or_default();
             e.0 += 1;
             e.1 += i;
             if i % 3 == 0 {
@@ -784,25 +800,32 @@ mod tests {
         // 600k rows, 150k a partition; 200k keys, 50k a partition, so a partition's
         // first 128k rows hold over 16k of them.
         let ctx = session();
-        table(&ctx, 600_000, 200_000, None);
+        table(&ctx, 600_000, Keys::Scattered(200_000), None);
         let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
-        assert_eq!(out, by_hand(600_000, 200_000));
+        assert_eq!(out, by_hand(600_000, Keys::Scattered(200_000)));
         // 4 partitions of 16 buckets each.
         assert_eq!(runs, Some(64));
     }
 
     #[tokio::test]
-    async fn few_groups_and_few_rows_are_grouped_in_one_table() {
+    async fn few_keys_runs_of_a_key_and_few_rows_are_grouped_in_one_table() {
         let ctx = session();
-        table(&ctx, 600_000, 1000, None);
+        table(&ctx, 600_000, Keys::Scattered(1000), None);
         let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
-        assert_eq!(out, by_hand(600_000, 1000));
+        assert_eq!(out, by_hand(600_000, Keys::Scattered(1000)));
         assert_eq!(runs, Some(4), "one grouping a partition");
 
+        // 200k keys, but each key's 3 rows in a run.
         let ctx = session();
-        table(&ctx, 20_000, 20_000, None);
+        table(&ctx, 600_000, Keys::InRuns(3), None);
         let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
-        assert_eq!(out, by_hand(20_000, 20_000));
+        assert_eq!(out, by_hand(600_000, Keys::InRuns(3)));
+        assert_eq!(runs, Some(4));
+
+        let ctx = session();
+        table(&ctx, 20_000, Keys::Scattered(20_000), None);
+        let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
+        assert_eq!(out, by_hand(20_000, Keys::Scattered(20_000)));
         assert_eq!(runs, Some(4));
     }
 
@@ -811,7 +834,7 @@ mod tests {
         // Keys (k, v % 2): a key's 3 rows (i, i + 200k, i + 400k) have one
         // parity, so 200k groups of 3 rows; buckets are found by k alone.
         let ctx = session();
-        table(&ctx, 600_000, 200_000, None);
+        table(&ctx, 600_000, Keys::Scattered(200_000), None);
         let sql = "SELECT k || '/' || CAST(parity AS VARCHAR) AS k, n, total, largest FROM \
             (SELECT k, v % 2 AS parity, COUNT(*) AS n, SUM(v) AS total, \
              MAX(v) FILTER (WHERE v % 3 = 0) AS largest FROM t GROUP BY k, v % 2)";
@@ -819,7 +842,7 @@ mod tests {
         let mut expected: BTreeMap<String, (i64, i64, Option<i64>)> = BTreeMap::new();
         for i in 0..600_000 {
             let e = expected
-                .entry(format!("{}/{}", key(i, 200_000), i % 2))
+                .entry(format!("{}/{}", key(i, Keys::Scattered(200_000)), i % 2))
                 .or_default();
             e.0 += 1;
             e.1 += i;
@@ -834,7 +857,7 @@ mod tests {
     #[tokio::test]
     async fn an_error_in_a_bucket_is_the_querys_error() {
         let ctx = session();
-        table(&ctx, 600_000, 200_000, Some(512_345));
+        table(&ctx, 600_000, Keys::Scattered(200_000), Some(512_345));
         let sql = "SELECT k, COUNT(*) AS n, SUM(CAST(s AS BIGINT)) AS total, \
             MAX(v) AS largest FROM t GROUP BY k";
         let err = grouped(&ctx, sql).await.unwrap_err().to_string();
@@ -844,7 +867,7 @@ mod tests {
     #[tokio::test]
     async fn the_plan_shows_the_buckets_and_the_grouping() {
         let ctx = session();
-        table(&ctx, 1000, 10, None);
+        table(&ctx, 1000, Keys::Scattered(10), None);
         let plan = ctx
             .sql(QUERY)
             .await
