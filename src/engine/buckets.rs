@@ -17,10 +17,13 @@
 //! together are the grouping's.
 //!
 //! A grouping DataFusion plans in two stages (a partial one per partition,
-//! its states repartitioned by key, a final one) becomes one stage over the
-//! rows repartitioned by key ([`one_stage`]): with many groups the partial
-//! stage gives up and passes each row on as states, which are wider than the
-//! row and would all be copied into buckets.
+//! its states repartitioned by key, a final one) can become one stage over
+//! the rows repartitioned by key ([`one_stage`]): with many groups the
+//! partial stage gives up and passes each row on as states, which are wider
+//! than the row and would all be copied into buckets. But where the partial
+//! stage does reduce the rows (few groups; orders written customer by
+//! customer), two stages move far fewer rows. [`AdaptiveGroupingExec`]
+//! chooses when it runs, from every input partition's first rows.
 //!
 //! A partition's first [`BUCKET_FROM_ROWS`] rows decide: if that is all there
 //! is, or they hold fewer than [`MANY_GROUPS`] keys, or come by key (most
@@ -31,8 +34,11 @@
 //! `engine.memory_limit`, where 16 groupings a partition would each spill on
 //! a sixteenth of the pool's share.
 //!
-//! `customer_orders` at 500k customers, steps run one at a time: 1.45–1.67 s
-//! before, 0.93–1.06 s with the rule (bench/RESULTS.md, session 30).
+//! At 500k customers (10M orders), steps run one at a time,
+//! `customer_orders` took 1.45–1.67 s before, 0.93–1.06 s in buckets; whole
+//! runs 5.13–5.33 s before, 4.65–4.74 s now; on the same orders written
+//! customer by customer 3.74–3.78 s before, 3.75–3.81 s now
+//! (bench/RESULTS.md, session 30).
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -41,6 +47,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::hash_utils::{RandomState, create_hashes};
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, Statistics, internal_err};
 use datafusion::config::ConfigOptions;
@@ -62,8 +69,9 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, Partitioning, PlanProperties,
 };
 use futures::channel::mpsc;
+use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
 /// Groupings per partition. A power of two: the bucket is the hash's top bits.
 pub const BUCKETS: usize = 16;
@@ -77,7 +85,8 @@ const MANY_GROUPS: usize = 16 * 1024;
 /// decided the partition (and so is alike for all of a partition's rows).
 const SEED: u64 = 0x6c6f_7961_6c74_7921;
 
-/// The physical optimizer rule: wraps each grouping it applies to in a
+/// The physical optimizer rule: wraps each grouping it applies to in an
+/// [`AdaptiveGroupingExec`] where DataFusion planned two stages, else in a
 /// [`BucketedAggregateExec`]. Registered on the local engine only (a cluster
 /// cannot ship the operator).
 #[derive(Debug, Default)]
@@ -90,15 +99,15 @@ impl PhysicalOptimizerRule for BucketedGroupings {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
-            let Some(agg) = node.downcast_ref::<AggregateExec>().filter(|a| applies(a)) else {
+            if !node.downcast_ref::<AggregateExec>().is_some_and(applies) {
                 return Ok(Transformed::no(node));
+            }
+            let wrapped: Arc<dyn ExecutionPlan> = match AdaptiveGroupingExec::try_new(node.clone())?
+            {
+                Some(adaptive) => Arc::new(adaptive),
+                None => Arc::new(BucketedAggregateExec::new(node)?),
             };
-            let grouping = match one_stage(agg)? {
-                Some(single) if applies(&single) => Arc::new(single),
-                _ => node,
-            };
-            let wrapped = BucketedAggregateExec::new(grouping)?;
-            Ok(Transformed::yes(Arc::new(wrapped) as Arc<dyn ExecutionPlan>))
+            Ok(Transformed::yes(wrapped))
         })
         .data()
     }
@@ -325,6 +334,38 @@ impl ExecutionPlan for BucketedAggregateExec {
     }
 }
 
+/// The hash of each row's `keys`.
+fn hash(keys: &[Arc<dyn PhysicalExpr>], batch: &RecordBatch, hashes: &mut Vec<u64>) -> Result<()> {
+    let keys = keys
+        .iter()
+        .map(|key| key.evaluate(batch)?.into_array(batch.num_rows()))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    hashes.clear();
+    hashes.resize(batch.num_rows(), 0);
+    create_hashes(&keys, &RandomState::with_seed(SEED), hashes)?;
+    Ok(())
+}
+
+/// Whether rows like `held` are better grouped in one table, judged by
+/// their `keys` (by their hashes): fewer than [`MANY_GROUPS`] of them (a
+/// small table stays in the cache), or rows that come by key (orders written
+/// customer by customer), where most rows update the group the row before
+/// did, which the cache serves without buckets.
+fn one_table(keys: &[Arc<dyn PhysicalExpr>], held: &[RecordBatch]) -> Result<bool> {
+    let mut seen = std::collections::HashSet::new();
+    let (mut rows, mut changes, mut last, mut hashes) = (0, 0, None, vec![]);
+    for batch in held {
+        hash(keys, batch, &mut hashes)?;
+        for &h in &hashes {
+            changes += usize::from(last != Some(h));
+            last = Some(h);
+        }
+        rows += hashes.len();
+        seen.extend(hashes.iter().copied());
+    }
+    Ok(seen.len() < MANY_GROUPS || 2 * changes < rows)
+}
+
 fn recompute() -> ReplaceChildrenOptions {
     ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute)
 }
@@ -358,9 +399,8 @@ impl Split {
             rows += batch.num_rows();
             held.push(batch);
         }
-        let mut hashes = vec![];
         let timer = self.elapsed.timer();
-        let one = self.one_table(&held, &mut hashes)?;
+        let one = one_table(&self.keys, &held)?;
         timer.done();
         if one {
             let mut one = self.bucket()?;
@@ -373,6 +413,7 @@ impl Split {
         let mut buckets: Vec<Bucket> = vec![];
         let mut chunks: Vec<Chunk> = (0..BUCKETS).map(|_| Chunk::default()).collect();
         let mut rows_of: Vec<Vec<u32>> = vec![vec![]; BUCKETS];
+        let mut hashes = vec![];
         let mut pending = held.into_iter();
         loop {
             let batch = match pending.next() {
@@ -418,39 +459,6 @@ impl Split {
         Ok(stream::iter(outputs).flatten().boxed())
     }
 
-    /// The hash of each row's bucket keys.
-    fn hash(&self, batch: &RecordBatch, hashes: &mut Vec<u64>) -> Result<()> {
-        let keys = self
-            .keys
-            .iter()
-            .map(|key| key.evaluate(batch)?.into_array(batch.num_rows()))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        hashes.clear();
-        hashes.resize(batch.num_rows(), 0);
-        create_hashes(&keys, &RandomState::with_seed(SEED), hashes)?;
-        Ok(())
-    }
-
-    /// Whether a partition is better grouped in one table, judged by its
-    /// first rows' keys (by their hashes): fewer than [`MANY_GROUPS`] of them
-    /// (a small table stays in the cache), or rows that come by key (orders
-    /// written customer by customer), where most rows update the group the
-    /// row before did, which the cache serves without buckets.
-    fn one_table(&self, held: &[RecordBatch], hashes: &mut Vec<u64>) -> Result<bool> {
-        let mut keys = std::collections::HashSet::new();
-        let (mut rows, mut changes, mut last) = (0, 0, None);
-        for batch in held {
-            self.hash(batch, hashes)?;
-            for &hash in hashes.iter() {
-                changes += usize::from(last != Some(hash));
-                last = Some(hash);
-            }
-            rows += hashes.len();
-            keys.extend(hashes.iter().copied());
-        }
-        Ok(keys.len() < MANY_GROUPS || 2 * changes < rows)
-    }
-
     /// Each row's bucket, as lists of row numbers.
     fn split(
         &self,
@@ -458,7 +466,7 @@ impl Split {
         hashes: &mut Vec<u64>,
         rows_of: &mut [Vec<u32>],
     ) -> Result<()> {
-        self.hash(batch, hashes)?;
+        hash(&self.keys, batch, hashes)?;
         let shift = 64 - BUCKETS.trailing_zeros();
         for (row, hash) in hashes.iter().enumerate() {
             rows_of[(hash >> shift) as usize].push(row as u32);
@@ -663,6 +671,324 @@ impl ExecutionPlan for Chunks {
     }
 }
 
+/// A two-stage grouping that chooses, when it runs, between its two stages
+/// as DataFusion planned them and one stage in buckets ([`one_stage`]): by a
+/// partition's first [`BUCKET_FROM_ROWS`] input rows, as [`one_table`]
+/// judges them. Orders in time order go one stage in buckets; orders written
+/// customer by customer, which the partial stage reduces twentyfold, and
+/// groupings with few groups keep the two stages, which then repartition
+/// states of far fewer rows than the input's.
+#[derive(Debug)]
+pub struct AdaptiveGroupingExec {
+    /// The final grouping over its repartition and partial grouping, over
+    /// the input: the plan as DataFusion made it.
+    planned: Arc<dyn ExecutionPlan>,
+    /// The same over the tap, and the one-stage grouping in buckets over it.
+    two: Arc<dyn ExecutionPlan>,
+    one: Arc<dyn ExecutionPlan>,
+    tap: Arc<Tap>,
+    /// The partial grouping's keys, on the input's rows.
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// Whether one stage (or two), once every input partition's first rows
+    /// have been read: the first partition to run starts the reading.
+    choice: Arc<std::sync::OnceLock<Choice>>,
+    chosen: Arc<std::sync::OnceLock<bool>>,
+}
+
+type Choice = futures::future::Shared<BoxFuture<'static, Result<bool, Arc<DataFusionError>>>>;
+
+impl AdaptiveGroupingExec {
+    /// For a final grouping over a hash repartition of a partial one that
+    /// can run as one stage in buckets.
+    fn try_new(planned: Arc<dyn ExecutionPlan>) -> Result<Option<Self>> {
+        let Some(agg) = planned.downcast_ref::<AggregateExec>() else {
+            return Ok(None);
+        };
+        let Some(single) = one_stage(agg)?.filter(applies) else {
+            return Ok(None);
+        };
+        let repartition = agg.input();
+        let partial = repartition.children()[0];
+        let Some(partial_agg) = partial.downcast_ref::<AggregateExec>() else {
+            return Ok(None);
+        };
+        let input = partial.children()[0].clone();
+        let tap = Arc::new(Tap::new(input));
+        let leaf = tap.clone() as Arc<dyn ExecutionPlan>;
+        let partial = partial
+            .clone()
+            .replace_children(vec![leaf.clone()], recompute())?;
+        let repartition = repartition
+            .clone()
+            .replace_children(vec![partial], recompute())?;
+        let two = planned
+            .clone()
+            .replace_children(vec![repartition], recompute())?;
+        let single = Arc::new(single) as Arc<dyn ExecutionPlan>;
+        let repartition = single.children()[0]
+            .clone()
+            .replace_children(vec![leaf], recompute())?;
+        let single = single.replace_children(vec![repartition], recompute())?;
+        let one = Arc::new(BucketedAggregateExec::new(single)?) as Arc<dyn ExecutionPlan>;
+        Ok(Some(Self {
+            keys: bucket_keys(partial_agg.group_expr().input_exprs()),
+            planned,
+            two,
+            one,
+            tap,
+            choice: Arc::default(),
+            chosen: Arc::default(),
+        }))
+    }
+
+    fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.tap.input
+    }
+}
+
+impl DisplayAs for AdaptiveGroupingExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.chosen.get() {
+            None => write!(f, "AdaptiveGroupingExec: two stages or one in buckets, ")?,
+            Some(false) => write!(f, "AdaptiveGroupingExec: ran in two stages, ")?,
+            Some(true) => write!(
+                f,
+                "AdaptiveGroupingExec: ran in one stage in buckets={BUCKETS}, "
+            )?,
+        }
+        self.planned.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for AdaptiveGroupingExec {
+    fn name(&self) -> &str {
+        "AdaptiveGroupingExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.two.properties()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![self.input()]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.planned.apply_expressions(f)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let repartition = self.planned.children()[0];
+        let partial = repartition.children()[0]
+            .clone()
+            .replace_children(children, recompute())?;
+        let repartition = repartition
+            .clone()
+            .replace_children(vec![partial], recompute())?;
+        let planned = self
+            .planned
+            .clone()
+            .replace_children(vec![repartition], recompute())?;
+        match Self::try_new(planned.clone())? {
+            Some(adaptive) => Ok(Arc::new(adaptive)),
+            None => Ok(planned),
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, recompute())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let tap = self.tap.clone();
+        let keys = self.keys.clone();
+        let chosen = self.chosen.clone();
+        let choice = self
+            .choice
+            .get_or_init(|| {
+                let context = context.clone();
+                async move {
+                    let one_stage = tap.sample_all(&context, keys).await?;
+                    let _ = chosen.set(one_stage);
+                    Ok(one_stage)
+                }
+                .map_err(Arc::new)
+                .boxed()
+                .shared()
+            })
+            .clone();
+        let (one, two) = (self.one.clone(), self.two.clone());
+        let run = async move {
+            let one_stage = choice.await.map_err(DataFusionError::Shared)?;
+            if one_stage {
+                one.execute(partition, context)
+            } else {
+                two.execute(partition, context)
+            }
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            stream::once(run).try_flatten(),
+        )))
+    }
+
+    /// The metrics of the grouping that ran.
+    fn metrics(&self) -> Option<MetricsSet> {
+        match self.chosen.get() {
+            Some(true) => self.one.metrics(),
+            _ => self.two.metrics(),
+        }
+    }
+}
+
+/// The input of both of [`AdaptiveGroupingExec`]'s groupings: a partition
+/// whose first rows were read to choose between them is handed on with
+/// them; the others are read as they are.
+struct Tap {
+    input: Arc<dyn ExecutionPlan>,
+    sampled: Mutex<Vec<(usize, SendableRecordBatchStream)>>,
+}
+
+impl fmt::Debug for Tap {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("Tap").field("input", &self.input).finish()
+    }
+}
+
+impl Tap {
+    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        Self {
+            input,
+            sampled: Mutex::default(),
+        }
+    }
+
+    /// Reads every partition's first rows at once (an input may need all
+    /// its partitions read for any to go on: a join's shared build side):
+    /// whether to group in one stage in buckets, which most partitions whose
+    /// first [`BUCKET_FROM_ROWS`] rows [`one_table`] would split must say.
+    /// The rows read are kept for whoever reads each partition.
+    async fn sample_all(
+        self: Arc<Self>,
+        context: &Arc<TaskContext>,
+        keys: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<bool> {
+        let partitions = self.input.properties().partitioning.partition_count();
+        let samples: Vec<_> = (0..partitions)
+            .map(|partition| {
+                let stream = self.input.execute(partition, context.clone());
+                let keys = keys.clone();
+                SpawnedTask::spawn(async move { sample(stream?, &keys).await })
+            })
+            .collect();
+        let mut split = 0;
+        for (partition, task) in samples.into_iter().enumerate() {
+            let (one_stage, rest) = task
+                .join()
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??;
+            split += usize::from(one_stage);
+            let rest = RecordBatchStreamAdapter::new(self.input.schema(), rest);
+            self.sampled
+                .lock()
+                .expect("sampled")
+                .push((partition, Box::pin(rest)));
+        }
+        Ok(2 * split > partitions)
+    }
+}
+
+/// A partition's first rows: whether they would be split into buckets, and
+/// the partition's stream with them put back in front.
+async fn sample(
+    mut stream: SendableRecordBatchStream,
+    keys: &[Arc<dyn PhysicalExpr>],
+) -> Result<(bool, BoxStream<'static, Result<RecordBatch>>)> {
+    let (mut held, mut rows) = (vec![], 0);
+    while rows < BUCKET_FROM_ROWS {
+        let Some(batch) = stream.next().await.transpose()? else {
+            break;
+        };
+        rows += batch.num_rows();
+        held.push(batch);
+    }
+    let split = rows >= BUCKET_FROM_ROWS && !one_table(keys, &held)?;
+    let rest = stream::iter(held.into_iter().map(Ok)).chain(stream).boxed();
+    Ok((split, rest))
+}
+
+impl DisplayAs for Tap {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Tap")
+    }
+}
+
+impl ExecutionPlan for Tap {
+    fn name(&self) -> &str {
+        "Tap"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, recompute())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let mut sampled = self.sampled.lock().expect("sampled");
+        match sampled.iter().position(|(p, _)| *p == partition) {
+            Some(i) => Ok(sampled.swap_remove(i).1),
+            None => self.input.execute(partition, context),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -672,18 +998,14 @@ mod tests {
     use datafusion::datasource::MemTable;
     use datafusion::execution::SessionStateBuilder;
     use datafusion::physical_plan::collect;
-    use datafusion::prelude::{SessionConfig, SessionContext};
+    use datafusion::prelude::SessionContext;
 
     use super::*;
 
-    /// A session as the local engine's without a memory limit: 4
-    /// partitions, and the rule.
+    /// A session as the local engine's without a memory limit, with 4
+    /// partitions.
     fn session() -> SessionContext {
-        let mut config = SessionConfig::new().with_target_partitions(4);
-        config
-            .options_mut()
-            .execution
-            .skip_partial_aggregation_probe_ratio_threshold = 0.3;
+        let config = super::super::local_config().with_target_partitions(4);
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
@@ -761,18 +1083,32 @@ mod tests {
     const QUERY: &str = "SELECT k, COUNT(*) AS n, SUM(v) AS total, \
         MAX(v) FILTER (WHERE v % 3 = 0) AS largest FROM t GROUP BY k";
 
-    /// Runs `sql`; returns its rows by key, and how many groupings the
-    /// bucketed operators ran (none: the plan had none).
+    /// How a query's grouping ran.
+    #[derive(Debug, PartialEq)]
+    enum Ran {
+        /// As DataFusion planned it: a partial grouping, a final one.
+        TwoStages,
+        /// One stage, in this many groupings (one a partition: no buckets).
+        OneStage(usize),
+    }
+
+    /// Runs `sql`; returns its rows by key, and how its grouping ran.
     async fn grouped(
         ctx: &SessionContext,
         sql: &str,
-    ) -> Result<(BTreeMap<String, (i64, i64, Option<i64>)>, Option<usize>)> {
+    ) -> Result<(BTreeMap<String, (i64, i64, Option<i64>)>, Option<Ran>)> {
         let plan = ctx.sql(sql).await?.create_physical_plan().await?;
         let batches = collect(plan.clone(), ctx.task_ctx()).await?;
         let mut runs = None;
         plan.apply(|node| {
-            if let Some(b) = node.downcast_ref::<BucketedAggregateExec>() {
-                *runs.get_or_insert(0) += b.runs.lock().unwrap().len();
+            if let Some(a) = node.downcast_ref::<AdaptiveGroupingExec>() {
+                runs = Some(match a.chosen.get() {
+                    Some(true) => {
+                        let b = a.one.downcast_ref::<BucketedAggregateExec>().unwrap();
+                        Ran::OneStage(b.runs.lock().unwrap().len())
+                    }
+                    _ => Ran::TwoStages,
+                });
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
@@ -804,7 +1140,7 @@ mod tests {
         let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
         assert_eq!(out, by_hand(600_000, Keys::Scattered(200_000)));
         // 4 partitions of 16 buckets each.
-        assert_eq!(runs, Some(64));
+        assert_eq!(runs, Some(Ran::OneStage(64)));
     }
 
     #[tokio::test]
@@ -813,20 +1149,20 @@ mod tests {
         table(&ctx, 600_000, Keys::Scattered(1000), None);
         let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
         assert_eq!(out, by_hand(600_000, Keys::Scattered(1000)));
-        assert_eq!(runs, Some(4), "one grouping a partition");
+        assert_eq!(runs, Some(Ran::TwoStages));
 
         // 200k keys, but each key's 3 rows in a run.
         let ctx = session();
         table(&ctx, 600_000, Keys::InRuns(3), None);
         let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
         assert_eq!(out, by_hand(600_000, Keys::InRuns(3)));
-        assert_eq!(runs, Some(4));
+        assert_eq!(runs, Some(Ran::TwoStages));
 
         let ctx = session();
         table(&ctx, 20_000, Keys::Scattered(20_000), None);
         let (out, runs) = grouped(&ctx, QUERY).await.unwrap();
         assert_eq!(out, by_hand(20_000, Keys::Scattered(20_000)));
-        assert_eq!(runs, Some(4));
+        assert_eq!(runs, Some(Ran::TwoStages));
     }
 
     #[tokio::test]
@@ -851,7 +1187,24 @@ mod tests {
             }
         }
         assert_eq!(out, expected);
-        assert_eq!(runs, Some(64));
+        assert_eq!(runs, Some(Ran::OneStage(64)));
+    }
+
+    #[tokio::test]
+    async fn a_grouping_over_a_join_reads_all_its_partitions_to_choose() {
+        // A join that builds one table for all partitions, whose partitions
+        // each wait for all of them to have read the build side (DataFusion's
+        // dynamic filter): a grouping that read one partition's first rows
+        // alone would wait forever.
+        let ctx = session();
+        table(&ctx, 600_000, Keys::Scattered(200_000), None);
+        let sql = "SELECT t.k, COUNT(*) AS n, SUM(v) AS total, \
+            MAX(v) FILTER (WHERE v % 3 = 0) AS largest \
+            FROM t JOIN (SELECT DISTINCT k FROM t) d ON d.k = t.k GROUP BY t.k";
+        let ran = tokio::time::timeout(std::time::Duration::from_secs(120), grouped(&ctx, sql));
+        let (out, runs) = ran.await.expect("no deadlock").unwrap();
+        assert_eq!(out, by_hand(600_000, Keys::Scattered(200_000)));
+        assert_eq!(runs, Some(Ran::OneStage(64)));
     }
 
     #[tokio::test]
@@ -865,7 +1218,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_plan_shows_the_buckets_and_the_grouping() {
+    async fn the_plan_shows_the_grouping_and_how_it_ran() {
         let ctx = session();
         table(&ctx, 1000, Keys::Scattered(10), None);
         let plan = ctx
@@ -875,18 +1228,23 @@ mod tests {
             .create_physical_plan()
             .await
             .unwrap();
-        let shown = datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(false)
-            .to_string();
+        let shown = |plan: &Arc<dyn ExecutionPlan>| {
+            datafusion::physical_plan::displayable(plan.as_ref())
+                .indent(false)
+                .to_string()
+        };
+        let before = shown(&plan);
         assert!(
-            shown.contains("BucketedAggregateExec: buckets=16, AggregateExec: mode=SinglePartitioned, gby=[k@0 as k]"),
-            "{shown}"
+            before.contains("AdaptiveGroupingExec: two stages or one in buckets, AggregateExec: mode=FinalPartitioned, gby=[k@0 as k]"),
+            "{before}"
         );
-        // The rows are repartitioned by key, with no partial grouping.
+        // Its input is the partial grouping's: the table.
+        assert!(!before.contains("mode=Partial"), "{before}");
+        collect(plan.clone(), ctx.task_ctx()).await.unwrap();
+        let after = shown(&plan);
         assert!(
-            shown.contains("RepartitionExec: partitioning=Hash([k@0], 4)"),
-            "{shown}"
+            after.contains("AdaptiveGroupingExec: ran in two stages, "),
+            "{after}"
         );
-        assert!(!shown.contains("mode=Partial"), "{shown}");
     }
 }
