@@ -52,7 +52,7 @@ use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, Tr
 use datafusion::common::{DataFusionError, Result, Statistics, internal_err};
 use datafusion::config::ConfigOptions;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -496,7 +496,12 @@ impl Split {
     /// A copy of the grouping, fed through a channel.
     fn bucket(&self) -> Result<Bucket> {
         let (sender, receiver) = mpsc::unbounded();
-        let source = Arc::new(Chunks::new(self.schema.clone(), receiver));
+        let source = Handed::single(self.schema.clone());
+        source.hand(
+            0,
+            RecordBatchStreamAdapter::new(self.schema.clone(), receiver),
+        );
+        let source = Arc::new(source);
         let grouping = self
             .grouping
             .clone()
@@ -591,102 +596,24 @@ impl Bucket {
     }
 }
 
-/// The source of a bucket's grouping: the chunks sent to it. Not
-/// cooperative (it does not spend tokio's budget), so a grouping polled once
-/// after each chunk takes it then.
-#[derive(Debug)]
-struct Chunks {
-    receiver: Mutex<Option<mpsc::UnboundedReceiver<Result<RecordBatch>>>>,
-    properties: Arc<PlanProperties>,
-}
-
-impl Chunks {
-    fn new(schema: SchemaRef, receiver: mpsc::UnboundedReceiver<Result<RecordBatch>>) -> Self {
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
-        Self {
-            receiver: Mutex::new(Some(receiver)),
-            properties: Arc::new(properties),
-        }
-    }
-}
-
-impl DisplayAs for Chunks {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "Chunks")
-    }
-}
-
-impl ExecutionPlan for Chunks {
-    fn name(&self) -> &str {
-        "Chunks"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, recompute())
-    }
-
-    fn execute(
-        &self,
-        _partition: usize,
-        _context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        let Some(receiver) = self.receiver.lock().expect("receiver").take() else {
-            return internal_err!("a bucket's rows were read twice");
-        };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.properties.eq_properties.schema().clone(),
-            receiver,
-        )))
-    }
-}
-
 /// A two-stage grouping that chooses, when it runs, between its two stages
-/// as DataFusion planned them and one stage in buckets ([`one_stage`]): by a
-/// partition's first [`BUCKET_FROM_ROWS`] input rows, as [`one_table`]
-/// judges them. Orders in time order go one stage in buckets; orders written
-/// customer by customer, which the partial stage reduces twentyfold, and
-/// groupings with few groups keep the two stages, which then repartition
-/// states of far fewer rows than the input's.
+/// as DataFusion planned them and one stage in buckets ([`one_stage`]), by
+/// its input partitions' first [`BUCKET_FROM_ROWS`] rows ([`sample_all`]).
+/// Orders in time order go one stage in buckets; orders written customer by
+/// customer, which the partial stage reduces twentyfold, and groupings with
+/// few groups keep the two stages, which then repartition states of far
+/// fewer rows than the input's.
 #[derive(Debug)]
 pub struct AdaptiveGroupingExec {
     /// The final grouping over its repartition and partial grouping, over
     /// the input: the plan as DataFusion made it.
     planned: Arc<dyn ExecutionPlan>,
-    /// The same over the tap, and the one-stage grouping in buckets over it.
+    /// The same over `tap`, and the one-stage grouping in buckets over it.
     two: Arc<dyn ExecutionPlan>,
     one: Arc<dyn ExecutionPlan>,
-    tap: Arc<Tap>,
+    /// Their input, and the leaf it is handed to them by.
+    input: Arc<dyn ExecutionPlan>,
+    tap: Arc<Handed>,
     /// The partial grouping's keys, on the input's rows.
     keys: Vec<Arc<dyn PhysicalExpr>>,
     /// Whether one stage (or two), once every input partition's first rows
@@ -713,7 +640,7 @@ impl AdaptiveGroupingExec {
             return Ok(None);
         };
         let input = partial.children()[0].clone();
-        let tap = Arc::new(Tap::new(input));
+        let tap = Arc::new(Handed::new(input.properties().clone()));
         let leaf = tap.clone() as Arc<dyn ExecutionPlan>;
         let partial = partial
             .clone()
@@ -735,14 +662,11 @@ impl AdaptiveGroupingExec {
             planned,
             two,
             one,
+            input,
             tap,
             choice: Arc::default(),
             chosen: Arc::default(),
         }))
-    }
-
-    fn input(&self) -> &Arc<dyn ExecutionPlan> {
-        &self.tap.input
     }
 }
 
@@ -774,7 +698,7 @@ impl ExecutionPlan for AdaptiveGroupingExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![self.input()]
+        vec![&self.input]
     }
 
     fn apply_expressions(
@@ -818,7 +742,7 @@ impl ExecutionPlan for AdaptiveGroupingExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let tap = self.tap.clone();
+        let (input, tap) = (self.input.clone(), self.tap.clone());
         let keys = self.keys.clone();
         let chosen = self.chosen.clone();
         let choice = self
@@ -826,7 +750,7 @@ impl ExecutionPlan for AdaptiveGroupingExec {
             .get_or_init(|| {
                 let context = context.clone();
                 async move {
-                    let one_stage = tap.sample_all(&context, keys).await?;
+                    let one_stage = sample_all(input, tap, context, keys).await?;
                     let _ = chosen.set(one_stage);
                     Ok(one_stage)
                 }
@@ -859,61 +783,38 @@ impl ExecutionPlan for AdaptiveGroupingExec {
     }
 }
 
-/// The input of both of [`AdaptiveGroupingExec`]'s groupings: a partition
-/// whose first rows were read to choose between them is handed on with
-/// them; the others are read as they are.
-struct Tap {
+/// Reads every partition of `input` at once (an input may need all its
+/// partitions read for any to go on: a join's shared build side), up to its
+/// first [`BUCKET_FROM_ROWS`] rows: whether to group in one stage in
+/// buckets, which most partitions whose first rows [`one_table`] would split
+/// must say. Each partition is handed to `tap` with the rows read.
+async fn sample_all(
     input: Arc<dyn ExecutionPlan>,
-    sampled: Mutex<Vec<(usize, SendableRecordBatchStream)>>,
-}
-
-impl fmt::Debug for Tap {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.debug_struct("Tap").field("input", &self.input).finish()
+    tap: Arc<Handed>,
+    context: Arc<TaskContext>,
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+) -> Result<bool> {
+    let partitions = input.properties().partitioning.partition_count();
+    let samples: Vec<_> = (0..partitions)
+        .map(|partition| {
+            let stream = input.execute(partition, context.clone());
+            let keys = keys.clone();
+            SpawnedTask::spawn(async move { sample(stream?, &keys).await })
+        })
+        .collect();
+    let mut split = 0;
+    for (partition, task) in samples.into_iter().enumerate() {
+        let (one_stage, rest) = task
+            .join()
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        split += usize::from(one_stage);
+        tap.hand(
+            partition,
+            RecordBatchStreamAdapter::new(input.schema(), rest),
+        );
     }
-}
-
-impl Tap {
-    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
-        Self {
-            input,
-            sampled: Mutex::default(),
-        }
-    }
-
-    /// Reads every partition's first rows at once (an input may need all
-    /// its partitions read for any to go on: a join's shared build side):
-    /// whether to group in one stage in buckets, which most partitions whose
-    /// first [`BUCKET_FROM_ROWS`] rows [`one_table`] would split must say.
-    /// The rows read are kept for whoever reads each partition.
-    async fn sample_all(
-        self: Arc<Self>,
-        context: &Arc<TaskContext>,
-        keys: Vec<Arc<dyn PhysicalExpr>>,
-    ) -> Result<bool> {
-        let partitions = self.input.properties().partitioning.partition_count();
-        let samples: Vec<_> = (0..partitions)
-            .map(|partition| {
-                let stream = self.input.execute(partition, context.clone());
-                let keys = keys.clone();
-                SpawnedTask::spawn(async move { sample(stream?, &keys).await })
-            })
-            .collect();
-        let mut split = 0;
-        for (partition, task) in samples.into_iter().enumerate() {
-            let (one_stage, rest) = task
-                .join()
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??;
-            split += usize::from(one_stage);
-            let rest = RecordBatchStreamAdapter::new(self.input.schema(), rest);
-            self.sampled
-                .lock()
-                .expect("sampled")
-                .push((partition, Box::pin(rest)));
-        }
-        Ok(2 * split > partitions)
-    }
+    Ok(2 * split > partitions)
 }
 
 /// A partition's first rows: whether they would be split into buckets, and
@@ -935,19 +836,59 @@ async fn sample(
     Ok((split, rest))
 }
 
-impl DisplayAs for Tap {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "Tap")
+/// A leaf whose partitions' streams are handed to it before it runs: a
+/// bucket's chunks, sent through a channel, or an input whose first rows
+/// were read to choose a plan. It does not spend tokio's budget, as
+/// DataFusion's sources do, so a bucket's grouping polled once after each
+/// chunk takes it then.
+struct Handed {
+    properties: Arc<PlanProperties>,
+    streams: Mutex<Vec<(usize, SendableRecordBatchStream)>>,
+}
+
+impl Handed {
+    fn new(properties: Arc<PlanProperties>) -> Self {
+        Self {
+            properties,
+            streams: Mutex::default(),
+        }
+    }
+
+    /// One partition of rows of the schema given.
+    fn single(schema: SchemaRef) -> Self {
+        Self::new(Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        )))
+    }
+
+    fn hand(&self, partition: usize, stream: impl RecordBatchStream + Send + 'static) {
+        let mut streams = self.streams.lock().expect("streams");
+        streams.push((partition, Box::pin(stream)));
     }
 }
 
-impl ExecutionPlan for Tap {
+impl fmt::Debug for Handed {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Handed")
+    }
+}
+
+impl DisplayAs for Handed {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Handed")
+    }
+}
+
+impl ExecutionPlan for Handed {
     fn name(&self) -> &str {
-        "Tap"
+        "Handed"
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
+        &self.properties
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
@@ -979,12 +920,12 @@ impl ExecutionPlan for Tap {
     fn execute(
         &self,
         partition: usize,
-        context: Arc<TaskContext>,
+        _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let mut sampled = self.sampled.lock().expect("sampled");
-        match sampled.iter().position(|(p, _)| *p == partition) {
-            Some(i) => Ok(sampled.swap_remove(i).1),
-            None => self.input.execute(partition, context),
+        let mut streams = self.streams.lock().expect("streams");
+        match streams.iter().position(|(p, _)| *p == partition) {
+            Some(i) => Ok(streams.swap_remove(i).1),
+            None => internal_err!("partition {partition} was not handed over, or was read twice"),
         }
     }
 }
