@@ -43,6 +43,17 @@ use pool::ActiveFairPool;
 use unordered::UnorderedParquet;
 use write::{OutputJob, WrittenOutput};
 
+/// The rows of a sort's partition, up to this size, are sorted as one batch
+/// on the local engine without a memory limit. DataFusion's default (1 MB)
+/// sorts each 8k-row batch and merges the hundreds of runs, which for
+/// `rfm_scores_all`'s six sorts of 1.9M customers at L took 2.7 s where one
+/// sort each takes 1.9–2.1 s (0.60–0.81 s against 0.40–0.43 s at 500k
+/// customers). Under a memory limit DataFusion's default stays: the rows are
+/// held twice while they are joined into one batch, and the pool would not
+/// know. 256 MiB also keeps a text column's joined offsets (32-bit, up to
+/// 2 GiB) from overflowing.
+const SORT_IN_PLACE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Builds the DataFusion session every command uses: local, or a client of a
 /// Ballista cluster with the same configuration.
 pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
@@ -59,11 +70,17 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
     if let Some(n) = cfg.target_partitions {
         config = config.with_target_partitions(n);
     }
-    if let Some(limit) = cfg.memory_limit {
-        // Each sort keeps this much back for merging its spill files (10 MB by
-        // default); under a small pool that alone would exhaust it.
-        config.options_mut().execution.sort_spill_reservation_bytes =
-            (limit / 16).min(10 * 1024 * 1024);
+    match (cfg.memory_limit, &cfg.kind) {
+        (Some(limit), _) => {
+            // Each sort keeps this much back for merging its spill files (10 MB
+            // by default); under a small pool that alone would exhaust it.
+            config.options_mut().execution.sort_spill_reservation_bytes =
+                (limit / 16).min(10 * 1024 * 1024);
+        }
+        (None, EngineKind::Local) => {
+            config.options_mut().execution.sort_in_place_threshold_bytes = SORT_IN_PLACE_BYTES;
+        }
+        (None, EngineKind::Ballista { .. }) => {}
     }
     for (key, value) in &cfg.options {
         if key.starts_with(distributed::OPTION_PREFIX) && !cfg.kind.is_distributed() {
@@ -1158,5 +1175,50 @@ async fn run_step(
                 })?;
             Ok(Some(rows))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sort_in_place_bytes(cfg: EngineConfig) -> usize {
+        let ctx = build_session(&cfg).await.expect("session");
+        ctx.copied_config()
+            .options()
+            .execution
+            .sort_in_place_threshold_bytes
+    }
+
+    #[tokio::test]
+    async fn sorts_run_in_one_batch_only_on_the_local_engine_without_a_memory_limit() {
+        let datafusion = SessionConfig::new()
+            .options()
+            .execution
+            .sort_in_place_threshold_bytes;
+        assert_eq!(
+            datafusion,
+            1024 * 1024,
+            "DataFusion's default, which we depart from"
+        );
+        assert_eq!(
+            sort_in_place_bytes(EngineConfig::default()).await,
+            256 * 1024 * 1024
+        );
+        // Under a limit the pool must see what a sort holds: DataFusion's way.
+        let limited = EngineConfig {
+            memory_limit: Some(64 * 1024 * 1024),
+            ..EngineConfig::default()
+        };
+        assert_eq!(sort_in_place_bytes(limited).await, datafusion);
+        // The pipeline's `engine.options` have the last word.
+        let chosen = EngineConfig {
+            options: vec![(
+                "datafusion.execution.sort_in_place_threshold_bytes".into(),
+                "4096".into(),
+            )],
+            ..EngineConfig::default()
+        };
+        assert_eq!(sort_in_place_bytes(chosen).await, 4096);
     }
 }
