@@ -45,13 +45,13 @@ use write::{OutputJob, WrittenOutput};
 
 /// The rows of a sort's partition, up to this size, are sorted as one batch
 /// on the local engine without a memory limit. DataFusion's default (1 MB)
-/// sorts each 8k-row batch and merges the hundreds of runs, which for
-/// `rfm_scores_all`'s six sorts of 1.9M customers at L took 2.7 s where one
-/// sort each takes 1.9–2.1 s (0.60–0.81 s against 0.40–0.43 s at 500k
-/// customers). Under a memory limit DataFusion's default stays: the rows are
-/// held twice while they are joined into one batch, and the pool would not
-/// know. 256 MiB also keeps a text column's joined offsets (32-bit, up to
-/// 2 GiB) from overflowing.
+/// sorts each 8k-row batch and merges the hundreds of runs: with it
+/// `rfm_scores_all` (six sorts of 1.9M customers at L) took 2.7 s, in one
+/// batch each 1.9–2.1 s (at 500k customers 0.60–0.81 s, now 0.40–0.43 s;
+/// bench/RESULTS.md, session 31). Under a memory limit DataFusion's
+/// default stays: the rows are held twice while they are joined into one
+/// batch, and the pool would not know. 256 MiB also keeps a text column's
+/// joined offsets (32-bit, up to 2 GiB) from overflowing.
 const SORT_IN_PLACE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Builds the DataFusion session every command uses: local, or a client of a
