@@ -1513,3 +1513,71 @@ fn revenue_shares_add_up_exactly_and_exactly_80_percent_before_a_customer_is_cla
     assert_eq!(col_f64(&h, "revenue"), [Some(3.0)]);
     assert_eq!(col_f64(&h, "window_revenue"), [Some(3.0)]);
 }
+
+#[test]
+fn the_gap_before_the_last_purchase_and_the_last_years_revenue_end_on_day_bounds() {
+    // As of 2026-06-30 (churn 90 days, previous period 2026-05-31).
+    // Customer 1 last bought on 2026-01-10 (churned). Its last 12 months
+    // run from 2025-01-11, 364 days before, to the end of 2026-01-10:
+    // 200 + 30 + 4 - 8 = 226. Left out: 1000 a second before them, the
+    // refund at the next midnight and a cancelled order. The purchase day
+    // before the last one is 2025-01-11 (the 09:00 order is the last day's
+    // own): a gap of 364 days.
+    // Customer 2 bought at the first instant of 2026-06-20 and later that
+    // day; the day before is 2026-06-05: a gap of 15 days.
+    // Customer 3 bought on 2026-01-15 (100), at the first instant of
+    // 2026-05-31 and later that day (10 each), and on 2026-06-10 (10). At the
+    // previous period its last purchase day was 2026-05-31 and the one
+    // before 2026-01-15: a gap of 136 days, so it had come back
+    // (recovered). Now the gap is 10 days; its last 90 days' 30 are under
+    // half its earlier average (100 over the 77 days to 2026-04-01, 116.9 per
+    // 90): declining.
+    let tmp = tempfile::tempdir().unwrap();
+    let orders = [
+        (1, 1, "2025-01-10 23:59:59", 1000.0, "completed"),
+        (2, 1, "2025-01-11 00:00:00", 200.0, "completed"),
+        (3, 1, "2025-06-01 12:00:00", 5000.0, "cancelled"),
+        (4, 1, "2026-01-10 09:00:00", 30.0, "completed"),
+        (5, 1, "2026-01-10 15:00:00", 4.0, "completed"),
+        (6, 1, "2026-01-10 23:59:59", -8.0, "returned"),
+        (7, 1, "2026-01-11 00:00:00", -100.0, "returned"),
+        (8, 2, "2026-06-05 18:00:00", 20.0, "completed"),
+        (9, 2, "2026-06-20 00:00:00", 20.0, "completed"),
+        (10, 2, "2026-06-20 12:00:00", 20.0, "completed"),
+        (11, 3, "2026-01-15 10:00:00", 100.0, "completed"),
+        (12, 3, "2026-05-31 00:00:00", 10.0, "completed"),
+        (13, 3, "2026-05-31 08:00:00", 10.0, "completed"),
+        (14, 3, "2026-06-10 10:00:00", 10.0, "completed"),
+    ];
+    let out = run_on_orders(tmp.path(), &[1, 2, 3], &orders);
+
+    let c = table(&out, "churn_summary");
+    let all = col_str(&c, "scope")
+        .iter()
+        .position(|s| s.as_deref() == Some("all"))
+        .unwrap();
+    assert_eq!(col_i64(&c, "churned")[all], Some(1));
+    assert!(close(col_f64(&c, "revenue_lost")[all].unwrap(), 226.0));
+
+    let l = table(&out, "lifecycle_stages");
+    let at = by_key(&col_i64(&l, "customer_id"));
+    let (stage, prev, gap) = (
+        col_str(&l, "stage"),
+        col_str(&l, "prev_stage"),
+        col_i64(&l, "last_gap_days"),
+    );
+    for (id, e_stage, e_prev, e_gap) in [
+        (1, "churned", Some("churned"), 364),
+        (2, "new", None, 15),
+        (3, "declining", Some("recovered"), 10),
+    ] {
+        let i = at[&id];
+        assert_eq!(stage[i].as_deref(), Some(e_stage), "stage of customer {id}");
+        assert_eq!(
+            prev[i].as_deref(),
+            e_prev,
+            "previous stage of customer {id}"
+        );
+        assert_eq!(gap[i], Some(e_gap), "gap of customer {id}");
+    }
+}

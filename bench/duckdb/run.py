@@ -4,8 +4,10 @@ Reads the pipeline file for its params, sources, steps (in file order) and
 outputs; renders each step's SQL with Jinja the way loyalty renders its own
 (every value a SQL literal, `days` an interval): the pipeline's own
 sql/<step>.sql, or a DuckDB-dialect copy beside this script
-(bench/duckdb/<step>.sql) where the dialects would differ (none does now:
-DuckDB's `integer_division` setting divides integers as DataFusion does). Runs them in one DuckDB
+(bench/duckdb/<step>.sql) where the dialects would differ: customer_months,
+which takes a timestamp's nanoseconds with epoch_ns() where DataFusion casts
+to BIGINT (DuckDB's `integer_division` setting divides integers as DataFusion
+does, so the rest run as they are). Runs them in one DuckDB
 database (`view` steps as views, the rest as tables) and writes every output
 as one Parquet file, where loyalty writes its own.
 
