@@ -154,12 +154,16 @@ fn local_config() -> SessionConfig {
     // against 3.36 s (8 runs each); 8 partitions were no faster than 4.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut config = SessionConfig::new().with_target_partitions(2 * cores);
-    // A join whose smaller side is a per-customer table (up to a few million
-    // rows) builds one hash table that every partition probes, rather than
+    // A join whose smaller side is a per-customer table of up to 32 MiB
+    // builds one hash table that every partition probes, rather than
     // repartitioning the orders on the join key: the orders stream straight
     // from the scan. (DataFusion's defaults switch at 1 MB / 128k rows.)
+    // Larger, one table probed from every partition costs more than moving
+    // the orders: `customer_months`' join on 1.9M customers' bounds (44 MB)
+    // took 6.29–6.54 s with one table, 5.68–5.94 s repartitioned
+    // (bench/RESULTS.md, session 32); at 500k customers (11 MB) one table.
     let optimizer = &mut config.options_mut().optimizer;
-    optimizer.hash_join_single_partition_threshold = 64 * 1024 * 1024;
+    optimizer.hash_join_single_partition_threshold = 32 * 1024 * 1024;
     optimizer.hash_join_single_partition_threshold_rows = 4_000_000;
     // A partial aggregation that keeps more than 30% of its input rows (orders
     // grouped per customer and month, say) is dropped after its first 100k
