@@ -4,10 +4,10 @@ Reads the pipeline file for its params, sources, steps (in file order) and
 outputs; renders each step's SQL with Jinja the way loyalty renders its own
 (every value a SQL literal, `days` an interval): the pipeline's own
 sql/<step>.sql, or a DuckDB-dialect copy beside this script
-(bench/duckdb/<step>.sql) where the dialects would differ: customer_months,
-which takes a timestamp's nanoseconds with epoch_ns() where DataFusion casts
-to BIGINT (DuckDB's `integer_division` setting divides integers as DataFusion
-does, so the rest run as they are). Runs them in one DuckDB
+(bench/duckdb/<step>.sql) where the dialects would differ; none does now:
+DuckDB's `integer_division` setting divides integers as DataFusion does, and
+the casts of timestamps to BIGINT that DuckDB lacks are written epoch_ns()
+(TIMESTAMP_NANOS). Runs them in one DuckDB
 database (`view` steps as views, the rest as tables) and writes every output
 as one Parquet file, where loyalty writes its own.
 
@@ -135,6 +135,28 @@ def run_checks(con, checks):
             print(f"check {name}: {failing} failing rows", file=sys.stderr)
 
 
+# DuckDB has no cast from a timestamp to BIGINT, the nanoseconds since the
+# epoch in DataFusion: per step, the casts written so, each made DuckDB's
+# epoch_ns(). A cast that is no longer in the step's SQL is an error, so the
+# list cannot go stale unnoticed.
+TIMESTAMP_NANOS = {
+    "customer_months": [
+        "CAST(last_order_date AS TIMESTAMP)",
+        "CAST(prev_last_order_date AS TIMESTAMP)",
+        "order_ts",
+    ],
+}
+
+
+def duckdb_dialect(name, sql):
+    for timestamp in TIMESTAMP_NANOS.get(name, []):
+        cast = f"CAST({timestamp} AS BIGINT)"
+        if cast not in sql:
+            raise SystemExit(f"{name}.sql no longer has {cast}: update TIMESTAMP_NANOS in {__file__}")
+        sql = sql.replace(cast, f"epoch_ns({timestamp})")
+    return sql
+
+
 def run(args):
     pipeline = load_pipeline(args.pipeline)
     params = params_of(pipeline, args.as_of, os.path.abspath(args.data))
@@ -163,7 +185,7 @@ def run(args):
     env = jinja_env()
     step_seconds = {}
     for name, step in pipeline["steps"].items():
-        sql = env.get_template(f"{name}.sql").render(**params)
+        sql = duckdb_dialect(name, env.get_template(f"{name}.sql").render(**params))
         kind = "VIEW" if step.get("materialize", "view") == "view" else "TABLE"
         started = time.monotonic()
         con.execute(f"CREATE {kind} {name} AS {sql}")
