@@ -70,17 +70,18 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
     if let Some(n) = cfg.target_partitions {
         config = config.with_target_partitions(n);
     }
-    match (cfg.memory_limit, &cfg.kind) {
-        (Some(limit), _) => {
-            // Each sort keeps this much back for merging its spill files (10 MB
-            // by default); under a small pool that alone would exhaust it.
-            config.options_mut().execution.sort_spill_reservation_bytes =
-                (limit / 16).min(10 * 1024 * 1024);
-        }
-        (None, EngineKind::Local) => {
-            config.options_mut().execution.sort_in_place_threshold_bytes = SORT_IN_PLACE_BYTES;
-        }
-        (None, EngineKind::Ballista { .. }) => {}
+    // Two departures from DataFusion's ways are for the local engine
+    // without a memory limit only: sorts in one batch (here) and groupings
+    // in buckets (below); each says why not under a limit.
+    let unlimited_local = cfg.memory_limit.is_none() && !cfg.kind.is_distributed();
+    if let Some(limit) = cfg.memory_limit {
+        // Each sort keeps this much back for merging its spill files (10 MB
+        // by default); under a small pool that alone would exhaust it.
+        config.options_mut().execution.sort_spill_reservation_bytes =
+            (limit / 16).min(10 * 1024 * 1024);
+    }
+    if unlimited_local {
+        config.options_mut().execution.sort_in_place_threshold_bytes = SORT_IN_PLACE_BYTES;
     }
     for (key, value) in &cfg.options {
         if key.starts_with(distributed::OPTION_PREFIX) && !cfg.kind.is_distributed() {
@@ -122,11 +123,12 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
             // cannot ship that operator). Not under a memory limit: the pool
             // would be shared by 16 times the groupings, each spilling on
             // its sixteenth.
-            let state = match cfg.memory_limit {
-                None => SessionStateBuilder::new_from_existing(state)
+            let state = if unlimited_local {
+                SessionStateBuilder::new_from_existing(state)
                     .with_physical_optimizer_rule(Arc::new(buckets::BucketedGroupings))
-                    .build(),
-                Some(_) => state,
+                    .build()
+            } else {
+                state
             };
             let ctx = SessionContext::new_with_state(state);
             ctx.register_udaf(repeats::udaf());
