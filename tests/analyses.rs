@@ -326,10 +326,7 @@ fn cohorts_churn_and_lifecycle() {
         col_f64(&c, "churn_rate"),
         col_f64(&c, "revenue_lost"),
     );
-    let all = scope
-        .iter()
-        .position(|s| s.as_deref() == Some("all"))
-        .unwrap();
+    let all = overall_row(&c);
     assert_eq!((n[all], churned[all]), (Some(11), Some(2)));
     assert!(
         close(lost[all].unwrap(), 480.0),
@@ -1552,10 +1549,7 @@ fn the_gap_before_the_last_purchase_and_the_last_years_revenue_end_on_day_bounds
     let out = run_on_orders(tmp.path(), &[1, 2, 3], &orders);
 
     let c = table(&out, "churn_summary");
-    let all = col_str(&c, "scope")
-        .iter()
-        .position(|s| s.as_deref() == Some("all"))
-        .unwrap();
+    let all = overall_row(&c);
     assert_eq!(col_i64(&c, "churned")[all], Some(1));
     assert!(close(col_f64(&c, "revenue_lost")[all].unwrap(), 226.0));
 

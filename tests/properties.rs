@@ -255,10 +255,7 @@ fn lifetime_value_segments_add_up_to_the_customers_of_the_base_date() {
     let scope = col_str(&t, "scope");
     let (n, k) = (col_i64(&t, "customers"), col_i64(&t, "retained"));
     let arpc = col_f64(&t, "revenue_per_customer");
-    let all = scope
-        .iter()
-        .position(|s| s.as_deref() == Some("all"))
-        .unwrap();
+    let all = overall_row(&t);
     assert_eq!(n[all], Some(followed.len() as i64));
     assert_eq!(k[all], Some(kept as i64));
     let segments: Vec<usize> = (0..scope.len()).filter(|&i| i != all).collect();

@@ -267,6 +267,14 @@ pub fn col_str(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// The row of a summary's overall figures: the one whose `scope` is `all`.
+pub fn overall_row(batches: &[RecordBatch]) -> usize {
+    col_str(batches, "scope")
+        .iter()
+        .position(|s| s.as_deref() == Some("all"))
+        .expect("a row with scope `all`")
+}
+
 /// Microseconds since the epoch for `YYYY-MM-DD HH:MM:SS`.
 pub fn ts(s: &str) -> i64 {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
