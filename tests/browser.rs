@@ -293,6 +293,17 @@ fn chart_text_stays_inside_the_chart() {
             None,
         )
         .unwrap(),
+        // Two years of cohorts whose revenue grew: values written smaller
+        // than the axis labels so that they fit their cells.
+        heatmap(
+            "Revenue retention",
+            &months,
+            &(0..24).map(|c| c.to_string()).collect::<Vec<_>>(),
+            &vec![vec![Some(1.05); 24]; 12],
+            &percent,
+            Some(1.0),
+        )
+        .unwrap(),
         // An analyst's own labels, longer than the bundled report's: five
         // levels whose names are wider than their slots, and a legend whose
         // first name is long.

@@ -60,6 +60,30 @@ fn heatmap_shading_saturates_where_asked() {
 }
 
 #[test]
+fn heatmap_writes_every_value_of_a_wide_grid() {
+    // Two cohorts followed for 24 months, as the report's revenue retention
+    // grid: the first month is 100% and the others 105%. At the axis labels'
+    // size four characters are wider than a cell of 24 columns (the cells
+    // once showed no value at all where revenue grew); the values are
+    // written smaller instead, all 48 of them.
+    let rows = ["Jul 2024", "Aug 2024"].map(String::from);
+    let cols: Vec<String> = (0..24).map(|c| c.to_string()).collect();
+    let row: Vec<Option<f64>> = (0..24)
+        .map(|c| Some(if c == 0 { 1.0 } else { 1.05 }))
+        .collect();
+    let values = vec![row.clone(), row];
+    let svg = charts::heatmap("Revenue retention", &rows, &cols, &values, &pct, Some(1.0)).unwrap();
+    let written = |label: &str| svg.matches(&format!(">\n{label}\n</text>")).count();
+    assert_eq!(written("100%"), 2, "{svg}");
+    assert_eq!(written("105%"), 46, "{svg}");
+    // A value too wide for a cell even at the smallest size is left out
+    // rather than drawn over its neighbours.
+    let wide = |v: f64| format!("{:.0}%", v * 1e9);
+    let svg = charts::heatmap("R", &rows, &cols, &values, &wide, None).unwrap();
+    assert!(!svg.contains("1000000000%"), "{svg}");
+}
+
+#[test]
 fn pareto_svg() {
     let points = [(0.2, 0.6), (0.4, 0.8), (0.6, 0.9), (0.8, 0.97), (1.0, 1.0)];
     let svg = charts::pareto(

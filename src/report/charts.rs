@@ -205,7 +205,10 @@ fn slots(n: usize) -> SegmentedCoord<RangedCoordusize> {
 }
 
 /// A grid of cells shaded by value (white → blue), with the value written in
-/// each cell when there is room. `None` cells stay blank. The shade is
+/// each cell. The values share one font size, smaller than the axis labels'
+/// where the widest would not fit its cell (a cohort grid of 24 months with
+/// revenue retention of 105%), down to `MIN_CELL_TEXT`; a value that would
+/// not fit even then is left out. `None` cells stay blank. The shade is
 /// darkest at `saturate_at` and above, where given (so that one cell of
 /// 1000% does not pale the rest), else at the largest value.
 pub fn heatmap(
@@ -272,6 +275,7 @@ pub fn heatmap(
         if rotate {
             rotated_x_labels(&root, &chart, cols, SegmentValue::Exact(0), SMALL)?;
         }
+        let cell_text = cell_text_size(values, value_text, cell_w);
         let mut cells = Vec::new();
         let mut texts = Vec::new();
         for (r, row) in values.iter().enumerate() {
@@ -294,12 +298,12 @@ pub fn heatmap(
                 rect.set_margin(1, 1, 1, 1);
                 cells.push(rect);
                 let text = value_text(*v);
-                if cell_w >= text_px(&text, SMALL) + 4 {
+                if cell_w >= text_px(&text, cell_text) + CELL_PADDING {
                     let color = if t > 0.55 { WHITE } else { INK };
                     texts.push(Text::new(
                         text,
                         (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y)),
-                        text_style(SMALL, &color, HPos::Center, VPos::Center),
+                        text_style(cell_text, &color, HPos::Center, VPos::Center),
                     ));
                 }
             }
@@ -309,6 +313,33 @@ pub fn heatmap(
         root.present().map_err(err)?;
     }
     Ok(finish(svg, title))
+}
+
+/// The smallest font a heatmap writes its values in, and the room left
+/// beside a value in its cell, in pixels.
+const MIN_CELL_TEXT: f64 = 9.0;
+const CELL_PADDING: u32 = 4;
+
+/// The font size of a heatmap's values: `SMALL` where the widest fits a cell
+/// `cell_w` pixels wide, else the largest whole size at which it does, but
+/// not under `MIN_CELL_TEXT`.
+fn cell_text_size(
+    values: &[Vec<Option<f64>>],
+    value_text: &dyn Fn(f64) -> String,
+    cell_w: u32,
+) -> f64 {
+    let texts: Vec<String> = values
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|v| value_text(*v))
+        .collect();
+    let room = cell_w.saturating_sub(CELL_PADDING);
+    let mut size = SMALL;
+    while size > MIN_CELL_TEXT && widest(&texts, size, 0) > room {
+        size -= 1.0;
+    }
+    size
 }
 
 /// The Pareto curve: cumulative share of revenue against share of customers
