@@ -65,52 +65,127 @@ fn widest<S: AsRef<str>>(texts: impl IntoIterator<Item = S>, size: f64, at_least
         .unwrap_or(at_least)
 }
 
-/// The height of the area under a plot for column labels turned a quarter,
-/// when the widest of `labels` at `size`, with `gap` pixels beside it, is
-/// wider than a column of `column` pixels; None when they fit across.
-fn turned_labels_area<S: AsRef<str>>(
-    labels: impl IntoIterator<Item = S>,
-    size: f64,
-    gap: u32,
-    column: u32,
-) -> Option<u32> {
-    let width = widest(labels, size, 0);
-    (width + gap > column).then_some(width + 16)
+/// How column labels go under a chart.
+enum ColumnLabels {
+    /// On one line each, as plotters draws them.
+    Across,
+    /// On up to `MAX_LABEL_LINES` lines each, broken between words.
+    Lines(Vec<Vec<String>>),
+    /// Turned a quarter, read top to bottom.
+    Turned,
+}
+
+const MAX_LABEL_LINES: usize = 3;
+
+impl ColumnLabels {
+    /// Labels whose widest, with `gap` pixels beside it, fits a column
+    /// `column` pixels wide go across; else broken between words where every
+    /// line fits (`1 very dissatisfied` over two lines under a chart of five
+    /// levels); else, as a word wider than the column, turned.
+    fn lay_out<S: AsRef<str>>(labels: &[S], size: f64, gap: u32, column: u32) -> Self {
+        let room = column.saturating_sub(gap);
+        if widest(labels, size, 0) <= room {
+            return Self::Across;
+        }
+        labels
+            .iter()
+            .map(|l| wrap(l.as_ref(), size, room))
+            .collect::<Option<Vec<_>>>()
+            .map_or(Self::Turned, Self::Lines)
+    }
+
+    /// The height of the area under the plot they take, in pixels; `across`
+    /// when on one line.
+    fn area<S: AsRef<str>>(&self, labels: &[S], size: f64, across: u32) -> u32 {
+        match self {
+            Self::Across => across,
+            Self::Lines(lines) => {
+                let n = lines.iter().map(Vec::len).max().unwrap_or(1) as f64;
+                (n * line_height(size)).ceil() as u32 + 12
+            }
+            Self::Turned => widest(labels, size, 0) + 16,
+        }
+    }
+
+    /// Whether plotters draws them (the axis' label formatter) or `draw` does.
+    fn across(&self) -> bool {
+        matches!(self, Self::Across)
+    }
+
+    /// Draws labels that do not go across, each starting just below the plot
+    /// at `bottom` on the chart's y axis, under the middle of its column.
+    fn draw<Y: Ranged, S: AsRef<str>>(
+        &self,
+        root: &DrawingArea<SVGBackend<'_>, Shift>,
+        chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<SegmentedCoord<RangedCoordusize>, Y>>,
+        labels: &[S],
+        bottom: Y::ValueType,
+        size: f64,
+    ) -> DrawResult<()>
+    where
+        Y::ValueType: Clone,
+    {
+        for (c, label) in labels.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(SegmentValue::CenterOf(c), bottom.clone()));
+            match self {
+                Self::Across => {}
+                Self::Lines(lines) => {
+                    for (k, line) in lines[c].iter().enumerate() {
+                        let y = py + 6 + (k as f64 * line_height(size)).round() as i32;
+                        root.draw(&Text::new(
+                            line.clone(),
+                            (px, y),
+                            text_style(size, &INK, HPos::Center, VPos::Top),
+                        ))
+                        .map_err(err)?;
+                    }
+                }
+                Self::Turned => {
+                    root.draw(&Text::new(
+                        label.as_ref().to_string(),
+                        // clear of the tick mark at the column's middle
+                        (px, py + 9),
+                        (FONT, size)
+                            .into_font()
+                            .color(&INK)
+                            .transform(FontTransform::Rotate90)
+                            .pos(Pos::new(HPos::Left, VPos::Center)),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The distance between two lines of text at `size`, in pixels.
+fn line_height(size: f64) -> f64 {
+    size * 1.2 / 1.24
+}
+
+/// `label` broken between words into at most `MAX_LABEL_LINES` lines, each at
+/// most `room` pixels wide at `size`; None when a word alone is wider or it
+/// takes more lines.
+fn wrap(label: &str, size: f64, room: u32) -> Option<Vec<String>> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in label.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if text_px(&format!("{line} {word}"), size) <= room => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ if text_px(word, size) <= room => lines.push(word.to_string()),
+            _ => return None,
+        }
+    }
+    (!lines.is_empty() && lines.len() <= MAX_LABEL_LINES).then_some(lines)
 }
 
 /// The text style of labels drawn inside a chart: size, colour, and which
 /// point of the text sits at its coordinates.
 fn text_style(size: f64, color: &RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
     (FONT, size).into_font().color(color).pos(Pos::new(h, v))
-}
-
-/// Column labels turned a quarter (read top to bottom) under a chart whose
-/// columns are narrower than their labels, each starting just below the
-/// plot at `bottom` on the chart's y axis.
-fn rotated_x_labels<Y: Ranged, S: AsRef<str>>(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
-    chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<SegmentedCoord<RangedCoordusize>, Y>>,
-    labels: &[S],
-    bottom: Y::ValueType,
-    size: f64,
-) -> DrawResult<()>
-where
-    Y::ValueType: Clone,
-{
-    for (c, label) in labels.iter().enumerate() {
-        let (px, py) = chart.backend_coord(&(SegmentValue::CenterOf(c), bottom.clone()));
-        root.draw(&Text::new(
-            label.as_ref().to_string(),
-            (px, py + 6),
-            (FONT, size)
-                .into_font()
-                .color(&INK)
-                .transform(FontTransform::Rotate90)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        ))
-        .map_err(err)?;
-    }
-    Ok(())
 }
 
 fn escape(s: &str) -> String {
@@ -223,10 +298,9 @@ pub fn heatmap(
     let cell_h = if nr > 20 { 18 } else { 26 };
     let label_width = widest(rows, SMALL, 30) + 16;
     let cell_w = (WIDTH - label_width.min(240) - 30) / nc as u32;
-    // Column labels wider than their cells are turned a quarter.
-    let turned = turned_labels_area(cols, SMALL, 6, cell_w);
-    let rotate = turned.is_some();
-    let x_area = turned.unwrap_or(28);
+    // Column labels wider than their cells go on several lines, or turned.
+    let col_labels = ColumnLabels::lay_out(cols, SMALL, 6, cell_w);
+    let x_area = col_labels.area(cols, SMALL, 28);
     let height = 50 + x_area + cell_h * nr as u32;
     let max = saturate_at
         .unwrap_or_else(|| {
@@ -252,11 +326,13 @@ pub fn heatmap(
         chart
             .configure_mesh()
             .disable_mesh()
-            // Rotated column labels are drawn below, one by one.
+            // Column labels not across are drawn below, one by one.
             .x_labels(nc)
             .y_labels(nr)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if !rotate => cols.get(*i).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) if col_labels.across() => {
+                    cols.get(*i).cloned().unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .y_label_formatter(&|v| match v {
@@ -272,9 +348,7 @@ pub fn heatmap(
             .y_label_style((FONT, SMALL).into_font().color(&INK))
             .draw()
             .map_err(err)?;
-        if rotate {
-            rotated_x_labels(&root, &chart, cols, SegmentValue::Exact(0), SMALL)?;
-        }
+        col_labels.draw(&root, &chart, cols, SegmentValue::Exact(0), SMALL)?;
         let cell_text = cell_text_size(values, value_text, cell_w);
         let mut cells = Vec::new();
         let mut texts = Vec::new();
@@ -478,12 +552,11 @@ pub fn rates_with_intervals(
         .fold(0.0, f64::max)
         .clamp(0.05, 1.0)
         * 1.1;
-    // Level names wider than their slots are turned a quarter, under a taller
-    // chart, rather than drawn over each other.
+    // Level names wider than their slots go on several lines, or turned a
+    // quarter, under a taller chart, rather than drawn over each other.
     let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
-    let turned = turned_labels_area(&labels, NORMAL, 8, (WIDTH - 20 - 56) / n as u32);
-    let rotate = turned.is_some();
-    let x_area = turned.unwrap_or(32);
+    let level_labels = ColumnLabels::lay_out(&labels, NORMAL, 8, (WIDTH - 20 - 56) / n as u32);
+    let x_area = level_labels.area(&labels, NORMAL, 32);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 348 + x_area)).into_drawing_area();
@@ -501,7 +574,7 @@ pub fn rates_with_intervals(
             .x_labels(n)
             .y_labels(6)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if !rotate => {
+                SegmentValue::CenterOf(i) if level_labels.across() => {
                     labels.get(*i).map(|l| l.to_string()).unwrap_or_default()
                 }
                 _ => String::new(),
@@ -548,9 +621,7 @@ pub fn rates_with_intervals(
                 ))
             }))
             .map_err(err)?;
-        if rotate {
-            rotated_x_labels(&root, &chart, &labels, 0.0, NORMAL)?;
-        }
+        level_labels.draw(&root, &chart, &labels, 0.0, NORMAL)?;
         // The legend: the second name after the first, or under it when the
         // line would run past the chart's edge.
         let (first, second) = (format!("■ {}", legend.0), format!("▬ {}", legend.1));
@@ -600,5 +671,68 @@ mod tests {
         );
         assert!(svg.contains("<title>Customers &lt;per&gt; segment</title>"));
         assert!(svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn column_labels_break_between_words_before_they_turn() {
+        // At 15, text_px counts 0.64 × 15 / 1.24 = 7.74 px a character: the
+        // 19 of "1 very dissatisfied" take 148 px, more than a slot of 128;
+        // "1 very" (6, 47 px) and "dissatisfied" (12, 93 px) each fit.
+        assert_eq!(
+            wrap("1 very dissatisfied", NORMAL, 128),
+            Some(vec!["1 very".to_string(), "dissatisfied".to_string()])
+        );
+        let levels = ["1 very dissatisfied", "3 neutral"];
+        match ColumnLabels::lay_out(&levels, NORMAL, 8, 136) {
+            ColumnLabels::Lines(lines) => {
+                assert_eq!(lines, [vec!["1 very", "dissatisfied"], vec!["3 neutral"]])
+            }
+            _ => panic!("expected the labels on several lines"),
+        }
+        // Both fit a slot of 160 (148 + 8) on one line.
+        assert!(ColumnLabels::lay_out(&levels, NORMAL, 8, 160).across());
+        // A word wider than its slot (12 characters in 80 px), or a label that
+        // would take more than three lines, turns.
+        assert_eq!(wrap("dissatisfied", NORMAL, 80), None);
+        assert_eq!(wrap("a b c d", NORMAL, 10), None);
+        assert!(matches!(
+            ColumnLabels::lay_out(&["Potential Loyalists"], SMALL, 6, 52),
+            ColumnLabels::Turned
+        ));
+    }
+
+    #[test]
+    fn the_bundled_levels_go_under_the_interval_chart_on_two_lines() {
+        let level = |label: &str| Level {
+            label: label.into(),
+            value: Some(0.5),
+            low: Some(0.4),
+            high: Some(0.6),
+            benchmark: Some(0.3),
+        };
+        let levels = [
+            "1 very dissatisfied",
+            "2 dissatisfied",
+            "3 neutral",
+            "4 satisfied",
+            "5 very satisfied",
+        ]
+        .map(level);
+        let pct = |v: f64| format!("{:.0}%", v * 100.0);
+        let svg = rates_with_intervals("Churn", &levels, &pct, ("Yours", "Book")).unwrap();
+        // Slots of (760 - 76) / 5 = 136 px, 128 with the gap: only the first
+        // level (148 px) is broken; "5 very satisfied" (124 px) fits.
+        for line in [
+            "1 very",
+            "dissatisfied",
+            "2 dissatisfied",
+            "5 very satisfied",
+        ] {
+            assert!(
+                svg.contains(&format!(">\n{line}\n</text>")),
+                "{line}: {svg}"
+            );
+        }
+        assert!(!svg.contains("rotate"), "{svg}");
     }
 }
