@@ -293,6 +293,22 @@ fn chart_text_stays_inside_the_chart() {
             None,
         )
         .unwrap(),
+        // Chinese segment names over narrow columns, broken between
+        // characters.
+        heatmap(
+            "迁移",
+            &segments_zh,
+            &[
+                segments_zh.clone(),
+                segments_zh.clone(),
+                segments_zh.clone(),
+            ]
+            .concat(),
+            &vec![vec![Some(12.0); 12]; 4],
+            &|v| format!("{v:.0}"),
+            None,
+        )
+        .unwrap(),
         // Two years of cohorts whose revenue grew: values written smaller
         // than the axis labels so that they fit their cells.
         heatmap(

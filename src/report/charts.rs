@@ -48,12 +48,15 @@ fn finish(svg: String, title: &str) -> String {
 fn text_px(text: &str, size: f64) -> u32 {
     let ems: f64 = text
         .chars()
-        .map(|c| {
-            let wide = matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF00}'..='\u{FFEF}');
-            if wide { 1.0 } else { 0.64 }
-        })
+        .map(|c| if is_wide(c) { 1.0 } else { 0.64 })
         .sum();
     (ems * size / 1.24).ceil() as u32
+}
+
+/// Whether `c` is a Chinese or Japanese character (or full-width form),
+/// which takes a whole em.
+fn is_wide(c: char) -> bool {
+    matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF00}'..='\u{FFEF}')
 }
 
 /// The widest of `texts` at `size`, in pixels (`at_least` when there are none).
@@ -89,7 +92,7 @@ impl ColumnLabels {
         }
         labels
             .iter()
-            .map(|l| wrap(l.as_ref(), size, room))
+            .map(|l| wrap_balanced(l.as_ref(), size, room))
             .collect::<Option<Vec<_>>>()
             .map_or(Self::Turned, Self::Lines)
     }
@@ -166,20 +169,58 @@ fn line_height(size: f64) -> f64 {
 
 /// `label` broken between words into at most `MAX_LABEL_LINES` lines, each at
 /// most `room` pixels wide at `size`; None when a word alone is wider or it
-/// takes more lines.
+/// takes more lines. Chinese and Japanese, written without spaces, break
+/// between any two characters (`重要价值客户` over two lines of three).
 fn wrap(label: &str, size: f64, room: u32) -> Option<Vec<String>> {
     let mut lines: Vec<String> = Vec::new();
     for word in label.split_whitespace() {
-        match lines.last_mut() {
-            Some(line) if text_px(&format!("{line} {word}"), size) <= room => {
-                line.push(' ');
-                line.push_str(word);
+        for (i, piece) in breakable_pieces(word).into_iter().enumerate() {
+            let gap = if i == 0 { " " } else { "" };
+            match lines.last_mut() {
+                Some(line) if text_px(&format!("{line}{gap}{piece}"), size) <= room => {
+                    line.push_str(gap);
+                    line.push_str(piece);
+                }
+                _ if text_px(piece, size) <= room => lines.push(piece.to_string()),
+                _ => return None,
             }
-            _ if text_px(word, size) <= room => lines.push(word.to_string()),
-            _ => return None,
         }
     }
     (!lines.is_empty() && lines.len() <= MAX_LABEL_LINES).then_some(lines)
+}
+
+/// `wrap`'s lines made as even as they can be: the narrowest room that
+/// breaks `label` into no more lines (`有潜力` over `客户`, not `有潜力客`
+/// over `户`).
+fn wrap_balanced(label: &str, size: f64, room: u32) -> Option<Vec<String>> {
+    let mut lines = wrap(label, size, room)?;
+    for narrower in (1..room).rev() {
+        match wrap(label, size, narrower) {
+            Some(l) if l.len() == lines.len() => lines = l,
+            _ => break,
+        }
+    }
+    Some(lines)
+}
+
+/// `word` cut where a line may break inside it: before and after every wide
+/// (Chinese or Japanese) character; a run of other characters stays whole.
+fn breakable_pieces(word: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for (i, c) in word.char_indices() {
+        if is_wide(c) {
+            if start < i {
+                pieces.push(&word[start..i]);
+            }
+            pieces.push(&word[i..i + c.len_utf8()]);
+            start = i + c.len_utf8();
+        }
+    }
+    if start < word.len() {
+        pieces.push(&word[start..]);
+    }
+    pieces
 }
 
 /// The text style of labels drawn inside a chart: size, colour, and which
@@ -699,6 +740,37 @@ mod tests {
             ColumnLabels::lay_out(&["Potential Loyalists"], SMALL, 6, 52),
             ColumnLabels::Turned
         ));
+    }
+
+    #[test]
+    fn chinese_labels_break_between_characters() {
+        // At 14 a Chinese character counts 14 / 1.24 = 11.3 px: four take 46,
+        // five 57. Chinese is written without spaces; Latin runs stay whole.
+        assert_eq!(breakable_pieces("ab重要cd"), ["ab", "重", "要", "cd"]);
+        assert_eq!(
+            wrap("重要价值客户", SMALL, 46),
+            Some(vec!["重要价值".to_string(), "客户".to_string()])
+        );
+        // "1" and a space (0.64 em each), then the characters (1 em each):
+        // "1 非常" is 3.28 em, 38 px; "1 非常不" 4.28 em, 49 px.
+        assert_eq!(
+            wrap("1 非常不满意", SMALL, 46),
+            Some(vec!["1 非常".to_string(), "不满意".to_string()])
+        );
+        // Under a chart the lines are made even: 3 and 2 characters, not 4
+        // and 1; 3 and 3; one line where it fits.
+        match ColumnLabels::lay_out(&["有潜力客户", "重要价值客户", "新客户"], SMALL, 6, 52)
+        {
+            ColumnLabels::Lines(lines) => assert_eq!(
+                lines,
+                [
+                    vec!["有潜力", "客户"],
+                    vec!["重要价", "值客户"],
+                    vec!["新客户"]
+                ]
+            ),
+            _ => panic!("expected the labels on several lines"),
+        }
     }
 
     #[test]
