@@ -223,6 +223,21 @@ fn breakable_pieces(word: &str) -> Vec<&str> {
     pieces
 }
 
+/// The label of a row slot on a chart whose rows read top to bottom: the
+/// first label at the top (plotters counts slots from the bottom).
+fn top_down(labels: &[String], v: &SegmentValue<usize>) -> String {
+    match v {
+        SegmentValue::CenterOf(i) => labels
+            .len()
+            .max(1)
+            .checked_sub(1 + *i)
+            .and_then(|j| labels.get(j))
+            .cloned()
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// The text style of labels drawn inside a chart: size, colour, and which
 /// point of the text sits at its coordinates.
 fn text_style(size: f64, color: &RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
@@ -271,15 +286,7 @@ pub fn bars(
             .x_labels(5)
             .x_label_formatter(&|v| value_text(*v))
             .y_labels(n)
-            // The first label at the top.
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => (n - 1)
-                    .checked_sub(*i)
-                    .and_then(|j| labels.get(j))
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => String::new(),
-            })
+            .y_label_formatter(&|v| top_down(labels, v))
             .label_style((FONT, NORMAL).into_font().color(&INK))
             .light_line_style(RGBColor(237, 242, 247))
             .draw()
@@ -376,15 +383,7 @@ pub fn heatmap(
                 }
                 _ => String::new(),
             })
-            .y_label_formatter(&|v| match v {
-                // Rows read top to bottom.
-                SegmentValue::CenterOf(i) => (nr - 1)
-                    .checked_sub(*i)
-                    .and_then(|j| rows.get(j))
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => String::new(),
-            })
+            .y_label_formatter(&|v| top_down(rows, v))
             .x_label_style((FONT, SMALL).into_font().color(&INK))
             .y_label_style((FONT, SMALL).into_font().color(&INK))
             .draw()
