@@ -186,7 +186,8 @@ fn wrap(label: &str, size: f64, room: u32) -> Option<Vec<String>> {
             }
         }
     }
-    (!lines.is_empty() && lines.len() <= MAX_LABEL_LINES).then_some(lines)
+    // An empty label (a NULL category) takes no line.
+    (lines.len() <= MAX_LABEL_LINES).then_some(lines)
 }
 
 /// `wrap`'s lines made as even as they can be: the narrowest room that
@@ -735,6 +736,11 @@ mod tests {
         // would take more than three lines, turns.
         assert_eq!(wrap("dissatisfied", NORMAL, 80), None);
         assert_eq!(wrap("a b c d", NORMAL, 10), None);
+        // An empty label beside a long one does not turn them all.
+        assert!(matches!(
+            ColumnLabels::lay_out(&["", "1 very dissatisfied"], NORMAL, 8, 136),
+            ColumnLabels::Lines(_)
+        ));
         assert!(matches!(
             ColumnLabels::lay_out(&["Potential Loyalists"], SMALL, 6, 52),
             ColumnLabels::Turned
