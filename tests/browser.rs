@@ -2,8 +2,9 @@
 //! `chromium`, which .ci/run installs when missing) loads it from disk with
 //! the network cut off. It must load no external resource and draw every
 //! chart at a non-zero size; a full-page screenshot is saved for people to
-//! look at (target/tmp/report-screenshot.png). Charts with a large company's
-//! figures and Chinese labels keep all their text inside their edges.
+//! look at (target/tmp/report-screenshot.png). The English and Chinese
+//! reports, and charts with a large company's figures and Chinese labels,
+//! keep all their text inside their edges and apart.
 
 mod common;
 
@@ -132,10 +133,9 @@ fn html_report_renders_offline_in_chromium() {
     );
     assert_exit(&o, 0);
 
-    // A copy of the report with a probe script appended (the report itself
-    // has no script): it writes what the page loaded and drew into the DOM.
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    // It runs on `load`, after every resource finished or failed.
+    // A copy of each report with a probe script appended (the reports
+    // themselves have no script): it writes what the page loaded and drew
+    // into the DOM. It runs on `load`, after every resource finished or failed.
     let probe = r#"<script>
       window.addEventListener('load', () => {
       const svgs = [...document.querySelectorAll('svg')].map(s => {
@@ -155,40 +155,53 @@ fn html_report_renders_offline_in_chromium() {
       document.body.appendChild(pre);
       });
     </script></body>"#;
-    // The fixture's revenue ($2,335) as a large company's.
-    let revenue = "<div class=\"value\">$";
-    let at = html.find(revenue).expect("the revenue card") + revenue.len();
-    let end = at + html[at..].find("</div>").unwrap();
-    let html = format!("{}1,210,482,338{}", &html[..at], &html[end..]);
-    let probed = tmp.path().join("probed.html");
     let probe = with_chart_checks(probe);
-    std::fs::write(&probed, html.replace("</body>", &probe)).unwrap();
-    let probe_at = |width: u32| -> serde_json::Value {
-        let profile = tmp.path().join(format!("profile-{width}"));
-        serde_json::from_str(&probe_page(&chrome, &profile, width, &probed)).unwrap()
-    };
-    // A phone (Chromium's narrowest headless window, about 500 px) and a
-    // laptop window.
-    for width in [420, 1000] {
-        let probe = probe_at(width);
-        assert_eq!(probe["spilling"], serde_json::json!([]), "at {width} px");
-        assert_eq!(probe["overflow"], 0, "the page is wider than {width} px");
-        assert_chart_texts_fit(&probe, &format!(" at {width} px"));
-    }
-    let probe = probe_at(1200);
-    let resources = probe["resources"].as_array().unwrap();
-    assert!(resources.is_empty(), "the report loaded {resources:?}");
-    let svgs = probe["svgs"].as_array().unwrap();
-    assert_eq!(svgs.len(), 9, "nine charts");
-    for s in svgs {
-        assert!(
-            s[0].as_i64().unwrap() > 100 && s[1].as_i64().unwrap() > 100,
-            "a chart drawn at {s}"
-        );
+    // The English report, and the Chinese one (.ci/run installs a font with
+    // Chinese characters, so they are measured as a reader sees them).
+    let mut english_height = 0;
+    for report in ["report.html", "report.zh-CN.html"] {
+        let html = std::fs::read_to_string(out.join(report)).unwrap();
+        // The fixture's revenue ($2,335) as a large company's.
+        let revenue = "<div class=\"value\">$";
+        let at = html.find(revenue).expect("the revenue card") + revenue.len();
+        let end = at + html[at..].find("</div>").unwrap();
+        let html = format!("{}1,210,482,338{}", &html[..at], &html[end..]);
+        let probed = tmp.path().join(format!("probed-{report}"));
+        std::fs::write(&probed, html.replace("</body>", &probe)).unwrap();
+        let probe_at = |width: u32| -> serde_json::Value {
+            let profile = tmp.path().join(format!("profile-{report}-{width}"));
+            serde_json::from_str(&probe_page(&chrome, &profile, width, &probed)).unwrap()
+        };
+        // A phone (Chromium's narrowest headless window, about 500 px) and a
+        // laptop window.
+        for width in [420, 1000] {
+            let at = format!(" in {report} at {width} px");
+            let probe = probe_at(width);
+            assert_eq!(probe["spilling"], serde_json::json!([]), "{at}");
+            assert_eq!(
+                probe["overflow"], 0,
+                "the page is wider than the window{at}"
+            );
+            assert_chart_texts_fit(&probe, &at);
+        }
+        let probe = probe_at(1200);
+        if report == "report.html" {
+            english_height = probe["height"].as_i64().unwrap();
+        }
+        let resources = probe["resources"].as_array().unwrap();
+        assert!(resources.is_empty(), "{report} loaded {resources:?}");
+        let svgs = probe["svgs"].as_array().unwrap();
+        assert_eq!(svgs.len(), 9, "nine charts in {report}");
+        for s in svgs {
+            assert!(
+                s[0].as_i64().unwrap() > 100 && s[1].as_i64().unwrap() > 100,
+                "a chart drawn at {s} in {report}"
+            );
+        }
     }
 
     // The whole page as a picture.
-    let height = probe["height"].as_i64().unwrap().clamp(800, 30_000);
+    let height = english_height.clamp(800, 30_000);
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
     let _ = std::fs::remove_file(&shot);
     let status = browser(&chrome, &tmp.path().join("profile2"))
