@@ -1,0 +1,124 @@
+//! README's "Adding an analysis", followed as written: its four blocks taken
+//! from README.md and put where it says, in a copy of the bundle, which then
+//! validates and runs on the hand-made fixture. The new table is checked
+//! against the figures README works out by hand, and the new section is
+//! looked for in both HTML reports.
+
+mod common;
+
+use common::*;
+
+/// The code block that follows `<!-- walkthrough: NAME -->` in README.md.
+fn block(readme: &str, name: &str) -> String {
+    let marker = format!("<!-- walkthrough: {name} -->");
+    let at = readme
+        .find(&marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker}"));
+    let rest = &readme[at + marker.len()..];
+    let fence = rest.find("```").expect("a code block after the marker");
+    let body = fence + rest[fence..].find('\n').unwrap() + 1;
+    let end = body + rest[body..].find("```").expect("the block's end");
+    rest[body..end].to_string()
+}
+
+/// `text` with `insert` right after its line `line`, which it has once.
+fn after_line(text: &str, line: &str, insert: &str) -> String {
+    let line = format!("\n{line}\n");
+    assert_eq!(text.matches(&line).count(), 1, "one line {line:?}");
+    let at = text.find(&line).unwrap() + line.len();
+    format!("{}{insert}{}", &text[..at], &text[at..])
+}
+
+#[test]
+fn the_readme_walkthrough_adds_churn_by_region() {
+    let tmp = tempfile::tempdir().unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let bundle = tmp.path().join("bundle");
+
+    // 1. The query.
+    std::fs::write(
+        bundle.join("sql/churn_by_region.sql"),
+        block(&readme, "sql/churn_by_region.sql"),
+    )
+    .unwrap();
+    // 2. The step at the top of `steps:`, the output at the top of `outputs:`.
+    let yaml = std::fs::read_to_string(&pipeline).unwrap();
+    let yaml = after_line(&yaml, "steps:", &block(&readme, "steps"));
+    let yaml = after_line(&yaml, "outputs:", &block(&readme, "outputs"));
+    std::fs::write(&pipeline, yaml).unwrap();
+    // 3. The section, right before `<section id="method">`.
+    let template = bundle.join("report_templates/report.html.j2");
+    let html = std::fs::read_to_string(&template).unwrap();
+    let method = "<section id=\"method\">";
+    assert_eq!(html.matches(method).count(), 1);
+    let section = block(&readme, "report_templates/report.html.j2");
+    std::fs::write(
+        &template,
+        html.replace(method, &format!("{section}{method}")),
+    )
+    .unwrap();
+
+    // 4. Check, then run.
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let data_arg = format!("data_root={}", data.display());
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "validate",
+            pipeline.to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            &data_arg,
+        ],
+    );
+    assert_exit(&o, 0);
+    let out = tmp.path().join("out");
+    let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, &[]);
+    assert_exit(&o, 0);
+
+    // The table README works out by hand from tests/fixtures/analyses:
+    // - customers with a completed order by 2026-06-30, by region: North 1,
+    //   2, 11; South 3, 4, 12; East 5, 6 (13 never ordered); West 8 (7's one
+    //   order is dated after the run date); Central 9, 10;
+    // - churned (last completed order more than 90 days before): 3 (15 Mar
+    //   2026, 107 days) and 6 (1 Aug 2025); 10's (1 Apr 2026) is exactly 90;
+    // - revenue from 1 Jul 2025, refunds counted, cancelled orders not:
+    //   North 200 + 50 + (250 + 250 + 5) = 755; South (300 + 100) + 6 × 40 +
+    //   (70 + 700) = 1410; East (1000 − 1000) + 80 = 80; West 60; Central 20
+    //   + 10 = 30 (9's order of 30 Jun 2025 is before the window).
+    let files = files_under(&out.join("tables/churn_by_region"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    let t = read_parquet(&files[0]);
+    let regions = ["East", "South", "Central", "North", "West"];
+    assert_eq!(
+        col_str(&t, "region"),
+        regions.map(|r| Some(r.to_string())),
+        "the highest churn first, then by name"
+    );
+    assert_eq!(col_i64(&t, "customers"), [2, 3, 2, 3, 1].map(Some));
+    assert_eq!(col_i64(&t, "churned"), [1, 1, 0, 0, 0].map(Some));
+    let rates = col_f64(&t, "churn_rate");
+    for (rate, want) in rates.iter().zip([0.5, 1.0 / 3.0, 0.0, 0.0, 0.0]) {
+        assert!((rate.unwrap() - want).abs() < 1e-12, "{rates:?}");
+    }
+    assert_eq!(
+        col_f64(&t, "window_revenue"),
+        [80.0, 1410.0, 30.0, 755.0, 60.0].map(Some)
+    );
+
+    // The section, in the report's order and formats, in both languages.
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("<h2>Churn by region</h2>"), "{report}");
+    let south = "<tr><td>South</td><td class=\"n\">3</td><td class=\"n\">33.3%</td><td class=\"n\">$1,410</td></tr>";
+    assert!(report.contains(south), "{report}");
+    assert!(
+        report.find("<td>East</td>") < report.find("<td>South</td>"),
+        "the rows in the table's order"
+    );
+    let zh = std::fs::read_to_string(out.join("report.zh-CN.html")).unwrap();
+    assert!(zh.contains("<th class=\"n\">近365天收入</th>"), "{zh}");
+    assert!(zh.contains(south), "{zh}");
+}
