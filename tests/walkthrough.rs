@@ -1,8 +1,8 @@
-//! README's "Adding an analysis", followed as written: its four blocks taken
+//! README's "Adding an analysis", followed as written: its five blocks taken
 //! from README.md and put where it says, in a copy of the bundle, which then
 //! validates and runs on the hand-made fixture. The new table is checked
 //! against the figures README works out by hand, and the new section is
-//! looked for in both HTML reports.
+//! looked for in the three reports.
 
 mod common;
 
@@ -29,6 +29,18 @@ fn after_line(text: &str, line: &str, insert: &str) -> String {
     format!("{}{insert}{}", &text[..at], &text[at..])
 }
 
+/// Writes `insert` into the file at `path` right before `marker`, which the
+/// file has once.
+fn insert_before(path: &std::path::Path, marker: &str, insert: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert_eq!(
+        text.matches(marker).count(),
+        1,
+        "one {marker:?} in {path:?}"
+    );
+    std::fs::write(path, text.replace(marker, &format!("{insert}{marker}"))).unwrap();
+}
+
 #[test]
 fn the_readme_walkthrough_adds_churn_by_region() {
     let tmp = tempfile::tempdir().unwrap();
@@ -47,17 +59,19 @@ fn the_readme_walkthrough_adds_churn_by_region() {
     let yaml = after_line(&yaml, "steps:", &block(&readme, "steps"));
     let yaml = after_line(&yaml, "outputs:", &block(&readme, "outputs"));
     std::fs::write(&pipeline, yaml).unwrap();
-    // 3. The section, right before `<section id="method">`.
-    let template = bundle.join("report_templates/report.html.j2");
-    let html = std::fs::read_to_string(&template).unwrap();
-    let method = "<section id=\"method\">";
-    assert_eq!(html.matches(method).count(), 1);
-    let section = block(&readme, "report_templates/report.html.j2");
-    std::fs::write(
-        &template,
-        html.replace(method, &format!("{section}{method}")),
-    )
-    .unwrap();
+    // 3. The section, right before `<section id="method">`, and the same as a
+    // Markdown table right before `## {{ t("method") }}`.
+    let templates = bundle.join("report_templates");
+    insert_before(
+        &templates.join("report.html.j2"),
+        "<section id=\"method\">",
+        &block(&readme, "report_templates/report.html.j2"),
+    );
+    insert_before(
+        &templates.join("report.md.j2"),
+        "## {{ t(\"method\") }}",
+        &block(&readme, "report_templates/report.md.j2"),
+    );
 
     // 4. Check, then run.
     let data = tmp.path().join("data");
@@ -118,6 +132,16 @@ fn the_readme_walkthrough_adds_churn_by_region() {
         report.find("<td>East</td>") < report.find("<td>South</td>"),
         "the rows in the table's order"
     );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let table = "## Churn by region\n\n\
+        | Region | Customers | Churn rate | Revenue, last 365 days |\n\
+        |---|---:|---:|---:|\n\
+        | East | 2 | 50.0% | $80 |\n\
+        | South | 3 | 33.3% | $1,410 |\n\
+        | Central | 2 | 0.0% | $30 |\n\
+        | North | 3 | 0.0% | $755 |\n\
+        | West | 1 | 0.0% | $60 |\n\n## Method and data";
+    assert!(md.contains(table), "{md}");
     let zh = std::fs::read_to_string(out.join("report.zh-CN.html")).unwrap();
     assert!(zh.contains("<th class=\"n\">近365天收入</th>"), "{zh}");
     assert!(zh.contains(south), "{zh}");
