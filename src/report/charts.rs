@@ -170,7 +170,7 @@ fn line_height(size: f64) -> f64 {
 /// `label` broken between words into at most `MAX_LABEL_LINES` lines, each at
 /// most `room` pixels wide at `size`; None when a word alone is wider or it
 /// takes more lines. Chinese and Japanese, written without spaces, break
-/// between any two characters (`重要价值客户` over two lines of three).
+/// between any two characters.
 fn wrap(label: &str, size: f64, room: u32) -> Option<Vec<String>> {
     let mut lines: Vec<String> = Vec::new();
     for word in label.split_whitespace() {
@@ -192,7 +192,7 @@ fn wrap(label: &str, size: f64, room: u32) -> Option<Vec<String>> {
 
 /// `wrap`'s lines made as even as they can be: the narrowest room that
 /// breaks `label` into no more lines (`有潜力` over `客户`, not `有潜力客`
-/// over `户`).
+/// over `户`; `重要价` over `值客户`).
 fn wrap_balanced(label: &str, size: f64, room: u32) -> Option<Vec<String>> {
     let mut lines = wrap(label, size, room)?;
     for narrower in (1..room).rev() {
