@@ -1,4 +1,4 @@
-//! README's "Adding an analysis", followed as written: its five blocks taken
+//! README's "Adding an analysis", followed as written: its six blocks taken
 //! from README.md and put where it says, in a copy of the bundle, which then
 //! validates and runs on the hand-made fixture. The new table is checked
 //! against the figures README works out by hand, and the new section is
@@ -73,6 +73,12 @@ fn the_readme_walkthrough_adds_churn_by_region() {
         &block(&readme, "report_templates/report.md.j2"),
     );
 
+    // The Chinese texts, at the top of `zh-CN:`.
+    let translations = templates.join("translations.yaml");
+    let yaml = std::fs::read_to_string(&translations).unwrap();
+    let yaml = after_line(&yaml, "zh-CN:", &block(&readme, "translations zh-CN"));
+    std::fs::write(&translations, yaml).unwrap();
+
     // 4. Check, then run.
     let data = tmp.path().join("data");
     analyses_fixture(&data, true);
@@ -143,6 +149,8 @@ fn the_readme_walkthrough_adds_churn_by_region() {
         | West | 1 | 0.0% | $60 |\n\n## Method and data";
     assert!(md.contains(table), "{md}");
     let zh = std::fs::read_to_string(out.join("report.zh-CN.html")).unwrap();
+    assert!(zh.contains("<h2>各地区客户流失</h2>"), "{zh}");
+    assert!(zh.contains("<tr><th>地区</th>"), "{zh}");
     assert!(zh.contains("<th class=\"n\">近365天收入</th>"), "{zh}");
     assert!(zh.contains(south), "{zh}");
 }
