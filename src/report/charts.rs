@@ -390,13 +390,19 @@ pub fn heatmap(
             .draw()
             .map_err(err)?;
         col_labels.draw(&root, &chart, cols, SegmentValue::Exact(0), SMALL)?;
-        let cell_text = cell_text_size(values, value_text, cell_w);
+        let value_texts: Vec<Vec<Option<String>>> = values
+            .iter()
+            .map(|row| row.iter().map(|v| v.map(value_text)).collect())
+            .collect();
+        let cell_text = cell_text_size(&value_texts, cell_w);
         let mut cells = Vec::new();
         let mut texts = Vec::new();
-        for (r, row) in values.iter().enumerate() {
+        for (r, (row, row_texts)) in values.iter().zip(value_texts).enumerate() {
             let y = nr - 1 - r;
-            for (c, v) in row.iter().enumerate() {
-                let Some(v) = v else { continue };
+            for (c, (v, text)) in row.iter().zip(row_texts).enumerate() {
+                let (Some(v), Some(text)) = (v, text) else {
+                    continue;
+                };
                 let t = (v / max).clamp(0.0, 1.0);
                 let shade = RGBColor(
                     (255.0 - t * (255.0 - 43.0)) as u8,
@@ -412,7 +418,6 @@ pub fn heatmap(
                 );
                 rect.set_margin(1, 1, 1, 1);
                 cells.push(rect);
-                let text = value_text(*v);
                 if cell_w >= text_px(&text, cell_text) + CELL_PADDING {
                     let color = if t > 0.55 { WHITE } else { INK };
                     texts.push(Text::new(
@@ -435,20 +440,11 @@ pub fn heatmap(
 const MIN_CELL_TEXT: f64 = 9.0;
 const CELL_PADDING: u32 = 4;
 
-/// The font size of a heatmap's values: `SMALL` where the widest fits a cell
-/// `cell_w` pixels wide, else the largest whole size at which it does, but
-/// not under `MIN_CELL_TEXT`.
-fn cell_text_size(
-    values: &[Vec<Option<f64>>],
-    value_text: &dyn Fn(f64) -> String,
-    cell_w: u32,
-) -> f64 {
-    let texts: Vec<String> = values
-        .iter()
-        .flatten()
-        .flatten()
-        .map(|v| value_text(*v))
-        .collect();
+/// The font size of a heatmap's values (`texts`, as written in the cells):
+/// `SMALL` where the widest fits a cell `cell_w` pixels wide, else the
+/// largest whole size at which it does, but not under `MIN_CELL_TEXT`.
+fn cell_text_size(texts: &[Vec<Option<String>>], cell_w: u32) -> f64 {
+    let texts: Vec<&String> = texts.iter().flatten().flatten().collect();
     let room = cell_w.saturating_sub(CELL_PADDING);
     let mut size = SMALL;
     while size > MIN_CELL_TEXT && widest(&texts, size, 0) > room {
