@@ -74,8 +74,8 @@ enum ColumnLabels {
     Across,
     /// On up to `MAX_LABEL_LINES` lines each, broken between words.
     Lines(Vec<Vec<String>>),
-    /// Turned a quarter, read top to bottom.
-    Turned,
+    /// Turned a quarter, read top to bottom; the widest is `width` pixels.
+    Turned { width: u32 },
 }
 
 const MAX_LABEL_LINES: usize = 3;
@@ -87,26 +87,27 @@ impl ColumnLabels {
     /// levels); else, as a word wider than the column, turned.
     fn lay_out<S: AsRef<str>>(labels: &[S], size: f64, gap: u32, column: u32) -> Self {
         let room = column.saturating_sub(gap);
-        if widest(labels, size, 0) <= room {
+        let width = widest(labels, size, 0);
+        if width <= room {
             return Self::Across;
         }
         labels
             .iter()
             .map(|l| wrap_balanced(l.as_ref(), size, room))
             .collect::<Option<Vec<_>>>()
-            .map_or(Self::Turned, Self::Lines)
+            .map_or(Self::Turned { width }, Self::Lines)
     }
 
     /// The height of the area under the plot they take, in pixels; `across`
     /// when on one line.
-    fn area<S: AsRef<str>>(&self, labels: &[S], size: f64, across: u32) -> u32 {
+    fn area(&self, size: f64, across: u32) -> u32 {
         match self {
             Self::Across => across,
             Self::Lines(lines) => {
                 let n = lines.iter().map(Vec::len).max().unwrap_or(1) as f64;
                 (n * line_height(size)).ceil() as u32 + 12
             }
-            Self::Turned => widest(labels, size, 0) + 16,
+            Self::Turned { width } => width + 16,
         }
     }
 
@@ -143,7 +144,7 @@ impl ColumnLabels {
                         .map_err(err)?;
                     }
                 }
-                Self::Turned => {
+                Self::Turned { .. } => {
                     root.draw(&Text::new(
                         label.as_ref().to_string(),
                         // clear of the tick mark at the column's middle
@@ -349,7 +350,7 @@ pub fn heatmap(
     let cell_w = (WIDTH - label_width.min(240) - 30) / nc as u32;
     // Column labels wider than their cells go on several lines, or turned.
     let col_labels = ColumnLabels::lay_out(cols, SMALL, 6, cell_w);
-    let x_area = col_labels.area(cols, SMALL, 28);
+    let x_area = col_labels.area(SMALL, 28);
     let height = 50 + x_area + cell_h * nr as u32;
     let max = saturate_at
         .unwrap_or_else(|| {
@@ -593,7 +594,7 @@ pub fn rates_with_intervals(
     // quarter, under a taller chart, rather than drawn over each other.
     let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
     let level_labels = ColumnLabels::lay_out(&labels, NORMAL, 8, (WIDTH - 20 - 56) / n as u32);
-    let x_area = level_labels.area(&labels, NORMAL, 32);
+    let x_area = level_labels.area(NORMAL, 32);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 348 + x_area)).into_drawing_area();
@@ -739,7 +740,7 @@ mod tests {
         ));
         assert!(matches!(
             ColumnLabels::lay_out(&["Potential Loyalists"], SMALL, 6, 52),
-            ColumnLabels::Turned
+            ColumnLabels::Turned { .. }
         ));
     }
 
