@@ -15,6 +15,21 @@ static TEMPLATES: Dir = include_dir!("$CARGO_MANIFEST_DIR/report_templates");
 /// The bundled pipeline file, relative to the folder it is extracted into.
 pub const PIPELINE: &str = "pipelines/customer_loyalty.yaml";
 
+/// The bundled pipeline's default locations, as the repository's
+/// `pipelines/` reads them (the data `demo` writes into the repository's
+/// `demo/`, outputs into `out/`), and as its copy reads them, written
+/// beside the data: `demo/pipelines/` then runs without `--param`s.
+const LOCATIONS_IN_COPY: [(&str, &str); 2] = [
+    (
+        "${LOYALTY_DATA_ROOT:-../demo/data}",
+        "${LOYALTY_DATA_ROOT:-../data}",
+    ),
+    (
+        "${LOYALTY_OUT_ROOT:-../out}",
+        "${LOYALTY_OUT_ROOT:-../output}",
+    ),
+];
+
 /// Where [`extract`] records what it wrote: each file's path and a hash of
 /// the contents written (for a file the user edited, of the version their
 /// edit is to be merged with), so that a later `extract` tells a file the
@@ -40,7 +55,8 @@ pub struct Kept {
 }
 
 /// Writes the bundled pipeline, SQL and templates under `dest`, keeping the
-/// layout of the repository. A file already there with other contents is
+/// layout of the repository; the pipeline file's default data and output
+/// folders are `dest`'s `data/` and `output/`, where `demo` writes. A file already there with other contents is
 /// replaced when it is as an earlier `extract` wrote it (this version's
 /// SQL and templates then reach a copy written before an upgrade), and
 /// kept and listed when it was edited since, with this version's beside it
@@ -87,9 +103,11 @@ impl Extraction {
         for file in dir.files() {
             let relative = format!("{top}/{}", file.path().display());
             let path = dest.join(&relative);
-            let bundled = hash(file.contents());
+            let contents = copy_contents(&relative, file.contents());
+            let contents = contents.as_slice();
+            let bundled = hash(contents);
             match std::fs::read(&path) {
-                Ok(existing) if existing == file.contents() => {}
+                Ok(existing) if existing == contents => {}
                 Ok(existing) if self.written_before.get(&relative) != Some(&hash(&existing)) => {
                     // Edited since it was written: the user's, kept.
                     let started_from = self.written_before.get(&relative);
@@ -97,7 +115,7 @@ impl Extraction {
                         None
                     } else {
                         let beside = bundled_beside_path(&path);
-                        std::fs::write(&beside, file.contents()).map_err(|e| io_err(&beside, e))?;
+                        std::fs::write(&beside, contents).map_err(|e| io_err(&beside, e))?;
                         Some(beside)
                     };
                     // This version's file goes on record as the one the
@@ -111,21 +129,21 @@ impl Extraction {
                     continue;
                 }
                 Ok(_) => {
-                    std::fs::write(&path, file.contents()).map_err(|e| io_err(&path, e))?;
+                    std::fs::write(&path, contents).map_err(|e| io_err(&path, e))?;
                     self.updated.push(path.clone());
                 }
                 Err(_) => {
                     if let Some(parent) = path.parent() {
                         std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
                     }
-                    std::fs::write(&path, file.contents()).map_err(|e| io_err(&path, e))?;
+                    std::fs::write(&path, contents).map_err(|e| io_err(&path, e))?;
                 }
             }
             self.written.insert(relative, bundled);
             // The bundled file is in place: a copy written beside an edited
             // one earlier has been taken (or the edit deleted) and goes.
             let beside = bundled_beside_path(&path);
-            if std::fs::read(&beside).is_ok_and(|b| b == file.contents()) {
+            if std::fs::read(&beside).is_ok_and(|b| b == contents) {
                 std::fs::remove_file(&beside).map_err(|e| io_err(&beside, e))?;
             }
         }
@@ -134,6 +152,19 @@ impl Extraction {
         }
         Ok(())
     }
+}
+
+/// A bundled file as the copy holds it: the pipeline files with the copy's
+/// default locations ([`LOCATIONS_IN_COPY`]), the rest as they are.
+fn copy_contents(relative: &str, bundled: &[u8]) -> Vec<u8> {
+    if !relative.starts_with("pipelines/") {
+        return bundled.to_vec();
+    }
+    let mut text = String::from_utf8_lossy(bundled).into_owned();
+    for (repository, copy) in LOCATIONS_IN_COPY {
+        text = text.replace(repository, copy);
+    }
+    text.into_bytes()
 }
 
 /// Where this version's copy of an edited file goes: `<name>.bundled`.
@@ -159,4 +190,31 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
         "writing the bundled pipeline to `{}`: {e}",
         path.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_reads_the_folders_beside_it() {
+        let bundled = PIPELINES
+            .get_file("customer_loyalty.yaml")
+            .expect("the bundled pipeline")
+            .contents();
+        let copy = String::from_utf8(copy_contents(PIPELINE, bundled)).unwrap();
+        // Each default the copy replaces is in the bundled file: were one
+        // changed there, the copy would silently keep the repository's.
+        for (repository, in_copy) in LOCATIONS_IN_COPY {
+            assert!(
+                String::from_utf8_lossy(bundled).contains(repository),
+                "{repository}"
+            );
+            assert!(copy.contains(in_copy) && !copy.contains(repository));
+        }
+        assert!(copy.contains("default: ${LOYALTY_DATA_ROOT:-../data}\n"));
+        // SQL and templates are copied as they are.
+        let sql = b"SELECT '${LOYALTY_DATA_ROOT:-../demo/data}'";
+        assert_eq!(copy_contents("sql/x.sql", sql), sql);
+    }
 }

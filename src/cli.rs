@@ -377,8 +377,10 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
             }
         }
     }
-    // Absolute: a relative location in a param is taken from the pipeline
-    // file's folder, not from where the command runs.
+    // The demo's own run names its folders, so that `LOYALTY_DATA_ROOT` in
+    // the environment does not steer it; absolute: a relative location in a
+    // param is taken from the pipeline file's folder, not from where the
+    // command runs.
     let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
     let as_of = opts.end_date.format("%Y-%m-%d").to_string();
     let data_root = abs(out.join("data")).display().to_string();
@@ -392,8 +394,15 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
         ..Overrides::default()
     };
     run_pipeline(&pipeline, &overrides, observer).await?;
+    // The copy's defaults are the folders beside it, unless the user kept
+    // a pipeline file of their own, which may name others.
+    let locations = if kept.iter().any(|k| k.path == pipeline) {
+        format!(" --param data_root={data_root} --param out_root={out_root}")
+    } else {
+        String::new()
+    };
     say!(
-        "the pipeline, its SQL and templates are in {}: edit them and run\n  loyalty run {} --as-of {as_of} --param data_root={data_root} --param out_root={out_root}",
+        "the pipeline, its SQL and templates are in {}: edit them and run\n  loyalty run {} --as-of {as_of}{locations}",
         out.display(),
         pipeline.display(),
     );

@@ -1352,18 +1352,37 @@ fn demo_runs_from_any_directory() {
     assert_eq!(results["params"]["as_of"], "2026-06-30");
     assert!(stdout(&o).contains("report"), "{}", stdout(&o));
 
-    // The command it prints to run the edited copy works as printed.
-    let said = stdout(&o);
-    let command = said
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("loyalty run "))
-        .unwrap_or_else(|| panic!("no command in: {said}"));
-    let args: Vec<&str> = std::iter::once("run")
-        .chain(command.split_whitespace())
-        .collect();
-    std::fs::remove_dir_all(demo.join("output")).unwrap();
-    assert_exit(&loyalty(tmp.path(), &args), 0);
-    assert!(demo.join("output/report.md").exists());
+    // The command it prints to run the edited copy works as printed: the
+    // copy reads the data beside it and writes the outputs there, without
+    // `--param`s.
+    let printed = |o: &std::process::Output| -> Vec<String> {
+        let said = stdout(o);
+        let command = said
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("loyalty run "))
+            .unwrap_or_else(|| panic!("no command in: {said}"))
+            .to_owned();
+        std::iter::once("run".to_owned())
+            .chain(command.split_whitespace().map(str::to_owned))
+            .collect()
+    };
+    let rerun = |args: &[String]| {
+        std::fs::remove_dir_all(demo.join("output")).unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_exit(&loyalty(tmp.path(), &args), 0);
+        assert!(demo.join("output/report.md").exists());
+    };
+    let args = printed(&o);
+    assert_eq!(
+        args,
+        [
+            "run",
+            "demo/pipelines/customer_loyalty.yaml",
+            "--as-of",
+            "2026-06-30"
+        ]
+    );
+    rerun(&args);
 
     // Run again, the demo keeps a file edited since, and says so.
     let edited = demo.join("sql/headline.sql");
@@ -1453,6 +1472,21 @@ fn demo_runs_from_any_directory() {
         "merged already: {}",
         stdout(&o)
     );
+
+    // A pipeline file of the user's own may name other folders: the
+    // command printed then names the demo's.
+    let pipeline = demo.join("pipelines/customer_loyalty.yaml");
+    let own = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("../data}", "../elsewhere}");
+    std::fs::write(&pipeline, own).unwrap();
+    let o = run_demo();
+    let args = printed(&o);
+    assert!(
+        args.contains(&"--param".to_owned()) && args.iter().any(|a| a.starts_with("data_root=")),
+        "{args:?}"
+    );
+    rerun(&args);
 }
 
 /// FNV-1a (64 bits, hex), written out from its definition.
