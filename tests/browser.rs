@@ -4,7 +4,8 @@
 //! chart at a non-zero size; a full-page screenshot is saved for people to
 //! look at (target/tmp/report-screenshot.png). The English and Chinese
 //! reports, and charts with a large company's figures and Chinese labels,
-//! keep all their text inside their edges and apart.
+//! keep all their text inside their edges and apart. Printed (as PDF, read
+//! back with poppler's `pdftotext`), no page ends with a heading.
 
 mod common;
 
@@ -223,6 +224,114 @@ fn html_report_renders_offline_in_chromium() {
         png.len()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// `pdftotext` (Debian's `poppler-utils`, which .ci/run installs), or `None`
+/// with a line saying the test is skipped; in CI a missing one fails it.
+fn pdftotext_or_skip() -> Option<PathBuf> {
+    let found = PathBuf::from("/usr/bin/pdftotext");
+    if found.exists() {
+        return Some(found);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("pdftotext is missing: .ci/run installs Debian's `poppler-utils`");
+    }
+    eprintln!("skipped: no pdftotext here (install Debian's `poppler-utils`, as .ci/run does)");
+    None
+}
+
+/// The texts of a page's `<h2>` and `<h3>` headings, tags taken out.
+fn headings(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("<h") {
+        rest = &rest[at + 2..];
+        if !(rest.starts_with('2') || rest.starts_with('3')) {
+            continue;
+        }
+        let (Some(open), Some(close)) = (rest.find('>'), rest.find("</h")) else {
+            break;
+        };
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in rest[open + 1..close].chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        let text = text.replace("&#x27;", "'").replace("&amp;", "&");
+        found.push(text.trim().to_owned());
+        rest = &rest[close..];
+    }
+    found
+}
+
+#[test]
+fn a_printed_report_keeps_each_heading_with_what_follows_it() {
+    let (Some(chrome), Some(pdftotext)) = (chromium_or_skip(), pdftotext_or_skip()) else {
+        return;
+    };
+    // A report as long as the demo's: executives print it, or save it as
+    // PDF to send on.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    sample_data(tmp.path(), &data, 300, 7);
+    let out = tmp.path().join("out");
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+    for report in ["report.html", "report.zh-CN.html"] {
+        let html = std::fs::read_to_string(out.join(report)).unwrap();
+        let headings = headings(&html);
+        assert!(headings.len() > 15, "{headings:?}");
+        let pdf = tmp.path().join(format!("{report}.pdf"));
+        let printed = browser(&chrome, &tmp.path().join(format!("profile-{report}")))
+            .arg("--no-pdf-header-footer")
+            .arg(format!("--print-to-pdf={}", pdf.display()))
+            .arg(format!("file://{}", out.join(report).display()))
+            .output()
+            .unwrap();
+        assert!(
+            printed.status.success() && pdf.exists(),
+            "{}",
+            String::from_utf8_lossy(&printed.stderr)
+        );
+        let text = Command::new(&pdftotext)
+            .args(["-layout".as_ref(), pdf.as_os_str(), "-".as_ref()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        // pdftotext ends each page with a form feed.
+        let pages: Vec<&str> = text
+            .split('\u{c}')
+            .filter(|p| !p.trim().is_empty())
+            .collect();
+        assert!(pages.len() > 5, "{report} printed on {} pages", pages.len());
+        let last_lines: Vec<&str> = pages
+            .iter()
+            .filter_map(|p| p.lines().map(str::trim).rfind(|l| !l.is_empty()))
+            .collect();
+        let stranded: Vec<(usize, &str)> = last_lines
+            .iter()
+            .enumerate()
+            .filter(|(_, line)| headings.iter().any(|h| h == *line))
+            .map(|(i, line)| (i + 1, *line))
+            .collect();
+        assert_eq!(
+            stranded,
+            [],
+            "{report}: pages ending with a heading whose section starts on the next"
+        );
+    }
 }
 
 /// Thousands grouped, with a dollar sign: "$262,700,752".
