@@ -1,8 +1,9 @@
 //! README's "Adding an analysis", followed as written: its six blocks taken
 //! from README.md and put where it says, in a copy of the bundle, which then
 //! validates and runs on the hand-made fixture. The new table is checked
-//! against the figures README works out by hand, and the new section is
-//! looked for in the three reports.
+//! against the figures README works out by hand, and the new section (its
+//! chart's bars measured against those figures, and its table) is looked
+//! for in the three reports.
 
 mod common;
 
@@ -39,6 +40,38 @@ fn insert_before(path: &std::path::Path, marker: &str, insert: &str) {
         "one {marker:?} in {path:?}"
     );
     std::fs::write(path, text.replace(marker, &format!("{insert}{marker}"))).unwrap();
+}
+
+/// The widths of a bar chart's bars, top to bottom (the bars are the
+/// rectangles in the charts' blue), from the first `<svg` in `svg` on.
+fn bar_widths(svg: &str) -> Vec<f64> {
+    let svg = &svg[svg.find("<svg").expect("a chart")..];
+    let svg = &svg[..svg.find("</svg>").expect("the chart's end")];
+    svg.split("<rect ")
+        .skip(1)
+        .filter(|r| r.contains("fill=\"#2B6CB0\""))
+        .map(|r| {
+            let at = r.find(" width=\"").unwrap() + 8;
+            r[at..at + r[at..].find('"').unwrap()].parse().unwrap()
+        })
+        .collect()
+}
+
+/// Asserts that the chart at the start of `svg` draws the churn rates
+/// worked out by hand: East 1/2, South 1/3 (so two thirds of East's bar,
+/// give or take the pixel each is rounded to), the others none.
+fn assert_churn_chart(svg: &str, title: &str) {
+    let svg = &svg[svg.find("<svg").expect("a chart")..];
+    assert!(svg.contains(&format!("<title>{title}</title>")), "{svg}");
+    for label in ["East", "South", "West", " 50%", " 33%"] {
+        assert!(svg.contains(label), "{label} in {svg}");
+    }
+    let widths: Vec<f64> = bar_widths(svg).into_iter().filter(|w| *w > 0.0).collect();
+    assert_eq!(widths.len(), 2, "two regions have churn: {widths:?}");
+    assert!(
+        (widths[1] - widths[0] * 2.0 / 3.0).abs() <= 1.0,
+        "South's bar two thirds of East's: {widths:?}"
+    );
 }
 
 #[test]
@@ -138,9 +171,18 @@ fn the_readme_walkthrough_adds_churn_by_region() {
         report.find("<td>East</td>") < report.find("<td>South</td>"),
         "the rows in the table's order"
     );
+    let section = &report[report.find("<h2>Churn by region</h2>").unwrap()..];
+    assert_churn_chart(section, "Churn rate per region");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    let table = "## Churn by region\n\n\
-        | Region | Customers | Churn rate | Revenue, last 365 days |\n\
+    let image = "![Churn rate per region](";
+    let path = &md[md.find(image).expect("the chart in report.md") + image.len()..];
+    let path = &path[..path.find(')').unwrap()];
+    assert!(path.starts_with("report_charts/"), "{path}");
+    assert_churn_chart(
+        &std::fs::read_to_string(out.join(path)).unwrap(),
+        "Churn rate per region",
+    );
+    let table = "| Region | Customers | Churn rate | Revenue, last 365 days |\n\
         |---|---:|---:|---:|\n\
         | East | 2 | 50.0% | $80 |\n\
         | South | 3 | 33.3% | $1,410 |\n\
@@ -148,8 +190,18 @@ fn the_readme_walkthrough_adds_churn_by_region() {
         | North | 3 | 0.0% | $755 |\n\
         | West | 1 | 0.0% | $60 |\n\n## Method and data";
     assert!(md.contains(table), "{md}");
+    assert!(
+        md.find("## Churn by region\n\n![Churn rate per region](")
+            .expect("the chart right under the heading")
+            < md.find(table).unwrap(),
+        "the heading, the chart, then the table: {md}"
+    );
     let zh = std::fs::read_to_string(out.join("report.zh-CN.html")).unwrap();
     assert!(zh.contains("<h2>各地区客户流失</h2>"), "{zh}");
+    assert_churn_chart(
+        &zh[zh.find("<h2>各地区客户流失</h2>").unwrap()..],
+        "各地区流失率",
+    );
     assert!(zh.contains("<tr><th>地区</th>"), "{zh}");
     assert!(zh.contains("<th class=\"n\">近365天收入</th>"), "{zh}");
     assert!(zh.contains(south), "{zh}");
