@@ -61,6 +61,25 @@ pub fn resolve_url(raw: &str, base: &Path) -> Result<Url, String> {
     Ok(url)
 }
 
+/// A relative local location taken from the current directory instead of
+/// from `base` (the pipeline file's folder, as [`resolve_url`] takes it),
+/// up to any glob: where a source finds nothing, a location typed relative
+/// to where the command runs may be there. `None` for URLs, absolute paths,
+/// and where the two are the same folder.
+pub fn from_current_dir(raw: &str, base: &Path) -> Option<PathBuf> {
+    let raw = raw.trim();
+    if has_scheme(raw) || Path::new(raw).is_absolute() {
+        return None;
+    }
+    let listed = match raw.find(['*', '?', '[']) {
+        Some(glob) => &raw[..raw[..glob].rfind('/').map_or(0, |slash| slash + 1)],
+        None => raw,
+    };
+    let cwd = std::env::current_dir().ok()?;
+    let here = normalize(&cwd.join(listed));
+    (here != normalize(&cwd.join(base).join(listed))).then_some(here)
+}
+
 /// Removes `.` and `..` components without touching the file system.
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -306,6 +325,30 @@ pub fn file_name(url: &Url) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_relative_location_is_also_taken_from_the_current_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let base = Path::new("/srv/loyalty/pipelines");
+        assert_eq!(
+            from_current_dir("data/orders/", base),
+            Some(cwd.join("data/orders"))
+        );
+        assert_eq!(
+            from_current_dir("./demo/../data/surveys/*.parquet", base),
+            Some(cwd.join("data/surveys"))
+        );
+        assert_eq!(
+            from_current_dir("data/p*/x.parquet", base),
+            Some(cwd.join("data"))
+        );
+        // The pipeline file in the current directory: the same folder.
+        assert_eq!(from_current_dir("data/orders/", Path::new("")), None);
+        assert_eq!(from_current_dir("data/orders/", &cwd), None);
+        // URLs and absolute paths are taken as they are.
+        assert_eq!(from_current_dir("s3://bucket/orders/", base), None);
+        assert_eq!(from_current_dir("/data/orders/", base), None);
+    }
+
     use super::*;
 
     #[test]

@@ -793,6 +793,58 @@ outputs:
         "{}",
         stderr(&o)
     );
+
+    // A location typed from where the command runs is still taken from the
+    // pipeline file's folder: where it names something from here, the error
+    // (or, for an optional source read as absent, a warning) says so.
+    let nested = tmp.path().join("pipelines/p.yaml");
+    std::fs::create_dir_all(nested.parent().unwrap()).unwrap();
+    std::fs::write(
+        &nested,
+        "name: t
+params:
+  data_root: { type: string }
+sources:
+  orders: \"{{ data_root }}/orders/\"
+  customers: { url: \"{{ data_root }}/customers/*.parquet\", optional: true }
+steps:
+  a:
+    sql: SELECT * FROM orders
+",
+    )
+    .unwrap();
+    let run_nested = |data_root: &str| {
+        let param = format!("data_root={data_root}");
+        loyalty(
+            tmp.path(),
+            &["run", nested.to_str().unwrap(), "--param", &param],
+        )
+    };
+    let o = run_nested("data");
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    let from_here = |table: &str| {
+        format!(
+            "It is there from the current directory (`{}`), but a relative location is taken from the pipeline file's folder: give it from there, or as an absolute path",
+            tmp.path().join("data").join(table).display()
+        )
+    };
+    let orders = format!(
+        "source `orders`: no Parquet files at `file://{}/`; check the path (it comes from param `data_root`: `--param data_root=…`), or mark the source `optional: true`. {}",
+        tmp.path().join("pipelines/data/orders").display(),
+        from_here("orders")
+    );
+    assert!(err.contains(&orders), "{err}");
+    let customers = format!(
+        "WARN source `customers`: no Parquet files at `file://{}/*.parquet`, so it is read as absent. {}",
+        tmp.path().join("pipelines/data/customers").display(),
+        from_here("customers")
+    );
+    assert!(err.contains(&customers), "{err}");
+    // From the pipeline file's folder it runs, and nothing is said.
+    let o = run_nested("../data");
+    assert_exit(&o, 0);
+    assert!(!stderr(&o).contains("current directory"), "{}", stderr(&o));
 }
 
 #[test]

@@ -272,19 +272,30 @@ pub async fn register_each_source(
                     local_time_columns: r.local_time_columns,
                 })
             }
-            Err(SourceError::NoFiles) if src.optional => results.push(SourceResult {
-                name: src.name.clone(),
-                url: redact(src.url.as_str()),
-                status: "absent",
-                files: 0,
-                rows: None,
-                local_time_columns: Vec::new(),
-            }),
+            Err(SourceError::NoFiles) if src.optional => {
+                let hint = there_from_here(src);
+                if !hint.is_empty() {
+                    tracing::warn!(
+                        "source `{}`: no Parquet files at `{}`, so it is read as absent{hint}",
+                        src.name,
+                        redact(src.url.as_str()),
+                    );
+                }
+                results.push(SourceResult {
+                    name: src.name.clone(),
+                    url: redact(src.url.as_str()),
+                    status: "absent",
+                    files: 0,
+                    rows: None,
+                    local_time_columns: Vec::new(),
+                })
+            }
             Err(SourceError::NoFiles) => errors.push(format!(
-                "source `{}`: no Parquet files at `{}`; check the path{}, or mark the source `optional: true`",
+                "source `{}`: no Parquet files at `{}`; check the path{}, or mark the source `optional: true`{}",
                 src.name,
                 redact(src.url.as_str()),
-                set_by(&src.url_params)
+                set_by(&src.url_params),
+                there_from_here(src)
             )),
             Err(SourceError::Other(msg)) => errors.push(format!(
                 "source `{}` at `{}`: {msg}",
@@ -298,6 +309,18 @@ pub async fn register_each_source(
     errors.extend(problems);
     results.retain(|r| !broken.contains(&r.name));
     (results, errors)
+}
+
+/// Where a source's relative location names something from the current
+/// directory but not from the pipeline file's folder, what to do about it.
+fn there_from_here(src: &crate::plan::SourcePlan) -> String {
+    match &src.from_current_dir {
+        Some(here) if here.exists() => format!(
+            ". It is there from the current directory (`{}`), but a relative location is taken from the pipeline file's folder: give it from there, or as an absolute path",
+            here.display()
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Where a location comes from params, which and how to set them:

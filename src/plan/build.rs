@@ -308,12 +308,13 @@ impl Builder<'_> {
                 self.problem(&["sources", name], problem);
             }
             let url = render_text(src.url.as_str(), &self.params)
-                .and_then(|raw| resolve_url(&raw, &self.base));
+                .and_then(|raw| Ok((resolve_url(&raw, &self.base)?, raw)));
             match url {
-                Ok(url) => sources.push(SourcePlan {
+                Ok((url, raw)) => sources.push(SourcePlan {
                     name: name.clone(),
                     url,
                     url_params: params_in(src.url.as_str(), &self.params),
+                    from_current_dir: crate::storage::from_current_dir(&raw, &self.base),
                     optional: src.optional,
                     optional_columns: src
                         .optional_columns

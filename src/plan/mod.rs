@@ -67,6 +67,9 @@ pub struct SourcePlan {
     pub url: Url,
     /// The params the location is written with (`data_root`, say).
     pub url_params: Vec<String>,
+    /// A relative local location taken from the current directory instead
+    /// of the pipeline file's folder, for a hint where `url` has no files.
+    pub from_current_dir: Option<std::path::PathBuf>,
     pub optional: bool,
     /// Column name → SQL type, read as NULL where the data lacks them.
     pub optional_columns: Vec<(String, String)>,
