@@ -559,15 +559,54 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         }
     }
     let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
+    // What a report sees of the run: every step that will run as succeeded.
+    let steps: Vec<StepResult> = plan
+        .steps
+        .iter()
+        .filter(|s| !skipped.contains(&s.name))
+        .map(|s| StepResult::of(s, StepStatus::Success, Some(1), None))
+        .collect();
     for rep in &plan.reports {
-        if let Err(e) = report::prepare(rep, &plan.params, &step_names) {
-            // Reports sharing a folder share its translations and partials:
-            // their problem is listed once.
-            let problem = e.to_string();
+        // Reports sharing a folder share its translations and partials:
+        // their problem is listed once.
+        let mut add = |problem: String| {
             if !problems.contains(&problem) {
                 problems.push(problem);
             }
+        };
+        let prepared = match report::prepare(rep, &plan.params, &step_names) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                add(e.to_string());
+                continue;
+            }
+        };
+        // The columns its templates read, against the planned tables.
+        let mut schemas = Vec::new();
+        for table in &prepared.tables {
+            if failed.contains_key(table) || skipped.contains(table) {
+                continue;
+            }
+            if let Ok(df) = ctx.table(table.as_str()).await {
+                schemas.push((table.as_str(), df.schema().as_arrow().clone()));
+            }
         }
+        let tables: Vec<report::columns::TableShape> = schemas
+            .iter()
+            .map(|(name, schema)| report::columns::TableShape { name, schema })
+            .collect();
+        let context = vec![
+            ("params".to_string(), plan.params.display_context()),
+            ("run".to_string(), run_metadata(plan, &sources, &steps, &[])),
+        ];
+        let missing = report::columns::missing_columns(
+            &prepared.env,
+            rep.template_name(),
+            context,
+            &tables,
+            plan.as_of(),
+        );
+        missing.into_iter().for_each(&mut add);
     }
     Ok(problems)
 }

@@ -255,6 +255,83 @@ fn a_template_typo_found_while_rendering_fails_the_run_naming_template_and_line(
     assert_eq!(read_json(&out.join("run_results.json"))["status"], "error");
 }
 
+/// `validate` finds the columns a template reads that its table lacks, in a
+/// chart's arguments, a loop's rows and a row taken by index, with the line
+/// and the column meant: a nightly run would otherwise compute every step,
+/// then fail on the report, publishing nothing.
+#[test]
+fn validate_finds_a_column_a_template_reads_that_its_table_lacks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let templates = templates_of(&pipeline);
+    analyses_fixture(&tmp.path().join("data"), true);
+    let data = format!("data_root={}", tmp.path().join("data").display());
+    let validate = || {
+        loyalty(
+            tmp.path(),
+            &["validate", pipeline.to_str().unwrap(), "--param", &data],
+        )
+    };
+    // As bundled, nothing is said.
+    assert_exit(&validate(), 0);
+
+    // Each replacement once, and the line it is on.
+    let edit = |file: &str, from: &str, to: &str| -> usize {
+        let path = templates.join(file);
+        let text = read(&path);
+        assert_eq!(text.matches(from).count(), 1, "{from}");
+        let text = text.replacen(from, to, 1);
+        std::fs::write(&path, &text).unwrap();
+        text.lines().position(|l| l.contains(to)).unwrap() + 1
+    };
+    let chart = edit(
+        "report.html.j2",
+        "bar_chart(lifecycle_summary, label=\"stage\", value=\"customers\"",
+        "bar_chart(lifecycle_summary, label=\"stage\", value=\"customer\"",
+    );
+    let looped = edit(
+        "report.md.j2",
+        "{{ r.revenue_lost|money }}",
+        "{{ r.revenue_lst|money }}",
+    );
+    let indexed = edit(
+        "report.md.j2",
+        "## {{ t(\"rfm\") }}",
+        "## {{ t(\"rfm\") }} {{ rfm_segment_summary[0].segmnt }}",
+    );
+    // A column tested with `is defined` is the template's to allow for.
+    edit(
+        "report.md.j2",
+        "## {{ t(\"churn\") }}",
+        "## {{ t(\"churn\") }}{% if churn_summary[0].margin is defined %} {{ churn_summary[0].margin }}{% endif %}",
+    );
+
+    let o = validate();
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("3 problems found"), "{err}");
+    for said in [
+        format!(
+            "report template `report.html.j2`: line {chart}: step `lifecycle_summary` has no column `customer` (it has "
+        ),
+        format!(
+            "report template `report.md.j2`: line {looped}: step `churn_summary` has no column `revenue_lst` (it has "
+        ),
+        format!(
+            "report template `report.md.j2`: line {indexed}: step `rfm_segment_summary` has no column `segmnt` (it has "
+        ),
+    ] {
+        assert!(err.contains(&said), "{said}\nin:\n{err}");
+    }
+    for meant in ["customers", "revenue_lost", "segment"] {
+        assert!(
+            err.contains(&format!("); did you mean `{meant}`?")),
+            "{meant}: {err}"
+        );
+    }
+    assert!(!err.contains("margin"), "{err}");
+}
+
 /// A table only an included template reads is given to it (it used to be
 /// undefined there: `is defined` was false and a finding silently went
 /// missing), and an error inside the included template says where it is.

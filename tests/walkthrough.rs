@@ -116,18 +116,42 @@ fn the_readme_walkthrough_adds_churn_by_region() {
     let data = tmp.path().join("data");
     analyses_fixture(&data, true);
     let data_arg = format!("data_root={}", data.display());
-    let o = loyalty(
-        tmp.path(),
-        &[
-            "validate",
-            pipeline.to_str().unwrap(),
-            "--as-of",
-            "2026-06-30",
-            "--param",
-            &data_arg,
-        ],
+    let validate = || {
+        loyalty(
+            tmp.path(),
+            &[
+                "validate",
+                pipeline.to_str().unwrap(),
+                "--as-of",
+                "2026-06-30",
+                "--param",
+                &data_arg,
+            ],
+        )
+    };
+    assert_exit(&validate(), 0);
+    // As README says, a misspelt column in the section is reported with its
+    // file and line.
+    let html = templates.join("report.html.j2");
+    let section = std::fs::read_to_string(&html).unwrap();
+    let misspelt = section.replacen("{{ r.region }}", "{{ r.regoin }}", 1);
+    assert_ne!(misspelt, section);
+    let line = misspelt
+        .lines()
+        .position(|l| l.contains("r.regoin"))
+        .unwrap()
+        + 1;
+    std::fs::write(&html, &misspelt).unwrap();
+    let o = validate();
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(&format!(
+            "report template `report.html.j2`: line {line}: step `churn_by_region` has no column `regoin`"
+        )) && stderr(&o).contains("did you mean `region`?"),
+        "{}",
+        stderr(&o)
     );
-    assert_exit(&o, 0);
+    std::fs::write(&html, &section).unwrap();
     let out = tmp.path().join("out");
     let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, &[]);
     assert_exit(&o, 0);

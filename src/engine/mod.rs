@@ -206,7 +206,12 @@ pub struct StepResult {
 }
 
 impl StepResult {
-    fn of(step: &StepPlan, status: StepStatus, rows: Option<u64>, message: Option<String>) -> Self {
+    pub(crate) fn of(
+        step: &StepPlan,
+        status: StepStatus,
+        rows: Option<u64>,
+        message: Option<String>,
+    ) -> Self {
         StepResult {
             name: step.name.clone(),
             status,

@@ -6,6 +6,7 @@
 //! (a summary, not a per-customer table): see [`MAX_REPORT_ROWS`].
 
 pub mod charts;
+pub mod columns;
 pub mod format;
 
 use std::collections::HashSet;

@@ -1,0 +1,212 @@
+//! The columns a report reads, checked against its steps' tables before
+//! anything runs (`validate`): a misspelt column in a template would
+//! otherwise stop a run only once every step has run, with nothing
+//! published.
+//!
+//! The report is rendered once on made-up data: each table it reads one
+//! row, shaped as its step's schema says. Each row notes every name read
+//! from it that its table has no column of. Nothing else that rendering on
+//! made-up values meets counts (a value's arithmetic, a branch not taken):
+//! the check finds only what it is sure of, and a column read only in a
+//! branch the made-up row does not take is found at run time, as before.
+
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
+use minijinja::value::{Enumerator, Object};
+use minijinja::{Environment, Value};
+
+use super::{rows_of, templates_named_in, tested, word_positions};
+use crate::params::map_value;
+
+/// A step's table as the check reads it: its name and its columns.
+pub struct TableShape<'a> {
+    pub name: &'a str,
+    pub schema: &'a Schema,
+}
+
+/// Renders `template` on one made-up row per table and returns, once each,
+/// the problems of the columns it reads that their table lacks, as
+/// "report template `…`: line N: step `…` has no column `…` …".
+/// `context` holds the rest of what the template sees (`params`, `run`).
+pub fn missing_columns(
+    env: &Environment<'_>,
+    template: &str,
+    mut context: Vec<(String, Value)>,
+    tables: &[TableShape<'_>],
+    as_of: chrono::NaiveDate,
+) -> Vec<String> {
+    let misses: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut columns: Vec<(&str, Vec<String>)> = Vec::new();
+    for table in tables {
+        let row = match made_up_row(table.schema, as_of) {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::debug!(
+                    table = table.name,
+                    "no made-up row for the column check: {e}"
+                );
+                continue;
+            }
+        };
+        let values: Vec<Value> = row
+            .into_iter()
+            .map(|values| {
+                Value::from_object(CheckedRow {
+                    table: table.name.to_string(),
+                    values,
+                    misses: misses.clone(),
+                })
+            })
+            .collect();
+        context.push((table.name.to_string(), Value::from(values)));
+        let names = table.schema.fields().iter().map(|f| f.name().clone());
+        columns.push((table.name, names.collect()));
+    }
+    // Past what made-up values leave undefined (a row picked by a value
+    // that no made-up row has), so that the rest is checked too.
+    let mut env = env.clone();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    if let Err(e) = super::render(&env, template, map_value(context)) {
+        // Made-up values may take a template where real ones never go.
+        tracing::debug!(template, "the column check's rendering stopped: {e}");
+    }
+    let mut found: Vec<(String, String)> = std::mem::take(&mut *misses.lock().unwrap());
+    found.dedup();
+    let mut problems: Vec<String> = Vec::new();
+    for (table, column) in found {
+        let (at, source) = where_read(&env, template, &column);
+        if source.as_deref().is_some_and(|s| tested(s, &column)) {
+            // `row.column is defined`: a template that allows for it.
+            continue;
+        }
+        let has: &[String] = columns
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, c)| c.as_slice())
+            .unwrap_or_default();
+        let hint = match crate::error::suggest(&column, has.iter().map(String::as_str)) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None => String::new(),
+        };
+        let problem = format!(
+            "report template {at}: step `{table}` has no column `{column}` (it has {}){hint}",
+            crate::text::code_list(has)
+        );
+        if !problems.contains(&problem) {
+            problems.push(problem);
+        }
+    }
+    problems
+}
+
+/// One row of a table in the check: its values, and a note of every name
+/// read from it that is not one of its columns (read as NULL).
+#[derive(Debug)]
+struct CheckedRow {
+    table: String,
+    values: Vec<(String, Value)>,
+    misses: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Object for CheckedRow {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        match self.values.iter().find(|(name, _)| name == key) {
+            Some((_, value)) => Some(value.clone()),
+            None => {
+                let miss = (self.table.clone(), key.to_string());
+                let mut misses = self.misses.lock().unwrap();
+                if !misses.contains(&miss) {
+                    misses.push(miss);
+                }
+                // Noted; read as a NULL, so that rendering goes on to the
+                // template's other columns.
+                Some(Value::from(()))
+            }
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.values
+                .iter()
+                .map(|(name, _)| Value::from(name.as_str()))
+                .collect(),
+        )
+    }
+}
+
+/// One row shaped as `schema` says, as the templates see rows: numbers 1,
+/// booleans true, dates and timestamps the run date, text `x`; a type that
+/// takes none of these, NULL.
+fn made_up_row(
+    schema: &Schema,
+    as_of: chrono::NaiveDate,
+) -> Result<Vec<Vec<(String, Value)>>, String> {
+    let day = as_of.format("%Y-%m-%d").to_string();
+    let arrays: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let text = match f.data_type() {
+                DataType::Boolean => "true",
+                t if t.is_temporal() => day.as_str(),
+                t if t.is_numeric() => "1",
+                _ => "x",
+            };
+            cast(&StringArray::from(vec![text]), f.data_type())
+                .unwrap_or_else(|_| new_null_array(f.data_type(), 1))
+        })
+        .collect();
+    let nullable: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(nullable)), arrays).map_err(|e| e.to_string())?;
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    Ok(rows_of(&[batch])?
+        .into_iter()
+        .map(|row| {
+            names
+                .iter()
+                .map(|name| (name.clone(), row.get_attr(name).unwrap_or_default()))
+                .collect()
+        })
+        .collect())
+}
+
+/// Where a template, or one it names, reads `column`: "`name`: line N" (or
+/// "`name`" where no line reads it so), and that template's source.
+fn where_read(env: &Environment<'_>, template: &str, column: &str) -> (String, Option<String>) {
+    let mut pending = vec![template.to_string()];
+    let mut seen: Vec<String> = Vec::new();
+    while let Some(name) = pending.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name.clone());
+        let Ok(tmpl) = env.get_template(&name) else {
+            continue;
+        };
+        let source = tmpl.source();
+        // As a row's attribute (`r.column`) or a chart's argument ("column").
+        let reads = |l: &str| {
+            word_positions(l, column)
+                .into_iter()
+                .any(|at| l[..at].ends_with(['.', '"', '\'']))
+        };
+        if let Some(line) = source.lines().position(reads) {
+            return (
+                format!("`{name}`: line {}", line + 1),
+                Some(source.to_string()),
+            );
+        }
+        pending.extend(templates_named_in(source));
+    }
+    (format!("`{template}`"), None)
+}
