@@ -591,10 +591,6 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
                 schemas.push((table.as_str(), df.schema().as_arrow().clone()));
             }
         }
-        let tables: Vec<report::columns::TableShape> = schemas
-            .iter()
-            .map(|(name, schema)| report::columns::TableShape { name, schema })
-            .collect();
         let context = vec![
             ("params".to_string(), plan.params.display_context()),
             ("run".to_string(), run_metadata(plan, &sources, &steps, &[])),
@@ -603,7 +599,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             &prepared.env,
             rep.template_name(),
             context,
-            &tables,
+            &schemas,
             plan.as_of(),
         );
         missing.into_iter().for_each(&mut add);

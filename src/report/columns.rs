@@ -21,13 +21,8 @@ use minijinja::{Environment, Value};
 use super::{rows_of, templates_named_in, tested, word_positions};
 use crate::params::map_value;
 
-/// A step's table as the check reads it: its name and its columns.
-pub struct TableShape<'a> {
-    pub name: &'a str,
-    pub schema: &'a Schema,
-}
-
-/// Renders `template` on one made-up row per table and returns, once each,
+/// Renders `template` on one made-up row per table (a step's name and
+/// columns) and returns, once each,
 /// the problems of the columns it reads that their table lacks, as
 /// "report template `…`: line N: step `…` has no column `…` …".
 /// `context` holds the rest of what the template sees (`params`, `run`).
@@ -35,19 +30,16 @@ pub fn missing_columns(
     env: &Environment<'_>,
     template: &str,
     mut context: Vec<(String, Value)>,
-    tables: &[TableShape<'_>],
+    tables: &[(&str, Schema)],
     as_of: chrono::NaiveDate,
 ) -> Vec<String> {
     let misses: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut columns: Vec<(&str, Vec<String>)> = Vec::new();
-    for table in tables {
-        let row = match made_up_row(table.schema, as_of) {
+    for (name, schema) in tables {
+        let row = match made_up_row(schema, as_of) {
             Ok(row) => row,
             Err(e) => {
-                tracing::debug!(
-                    table = table.name,
-                    "no made-up row for the column check: {e}"
-                );
+                tracing::debug!(table = name, "no made-up row for the column check: {e}");
                 continue;
             }
         };
@@ -55,15 +47,15 @@ pub fn missing_columns(
             .into_iter()
             .map(|values| {
                 Value::from_object(CheckedRow {
-                    table: table.name.to_string(),
+                    table: name.to_string(),
                     values,
                     misses: misses.clone(),
                 })
             })
             .collect();
-        context.push((table.name.to_string(), Value::from(values)));
-        let names = table.schema.fields().iter().map(|f| f.name().clone());
-        columns.push((table.name, names.collect()));
+        context.push((name.to_string(), Value::from(values)));
+        let names = schema.fields().iter().map(|f| f.name().clone());
+        columns.push((name, names.collect()));
     }
     // Past what made-up values leave undefined (a row picked by a value
     // that no made-up row has), so that the rest is checked too.
@@ -73,8 +65,7 @@ pub fn missing_columns(
         // Made-up values may take a template where real ones never go.
         tracing::debug!(template, "the column check's rendering stopped: {e}");
     }
-    let mut found: Vec<(String, String)> = std::mem::take(&mut *misses.lock().unwrap());
-    found.dedup();
+    let found: Vec<(String, String)> = std::mem::take(&mut *misses.lock().unwrap());
     let mut problems: Vec<String> = Vec::new();
     for (table, column) in found {
         let (at, source) = where_read(&env, template, &column);
