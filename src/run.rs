@@ -150,6 +150,34 @@ async fn execute(
     results.sources = register_sources(ctx, plan).await?;
     // Before any check or step: a root the run cannot write to stops it now.
     stager.check_writable().await?;
+    // And so does a column a report reads that its table lacks, which would
+    // otherwise stop the run once every step has run, publishing nothing.
+    if !reports.is_empty() {
+        let planned = plan_steps(ctx, plan, &results.sources).await;
+        let problems = report_columns(
+            ctx,
+            plan,
+            &results.sources,
+            &planned,
+            plan.reports.iter().zip(reports),
+        )
+        .await;
+        // The steps register their own tables as they run.
+        for step in &plan.steps {
+            let _ = ctx.deregister_table(step.name.as_str());
+        }
+        if !problems.is_empty() {
+            return Err(Error::Config {
+                message: match problems.len() {
+                    1 => problems[0].clone(),
+                    n => format!(
+                        "{n} problems with the reports:\n  - {}",
+                        problems.join("\n  - ")
+                    ),
+                },
+            });
+        }
+    }
     let absent = absent_sources(&results.sources);
     // Source checks first; a source failing an error-level check is not read.
     let source_checks: Vec<CheckPlan> = plan
@@ -244,6 +272,131 @@ async fn execute(
         stage_artifacts(plan, reports, ctx, results, &outcome.written, stager).await?;
     tracing::debug!("artifacts staged");
     Ok(())
+}
+
+/// What planning the steps found.
+struct PlannedSteps {
+    problems: Vec<String>,
+    /// Steps that could not be planned, each with the step at the root of it.
+    failed: HashMap<String, String>,
+    /// Steps that will be skipped at run time (an optional source is absent).
+    skipped: Vec<String>,
+}
+
+/// Plans the steps against the sources, in order, each registered in `ctx`
+/// as a view under its name, so that the steps after it plan against its
+/// columns; what could not be planned, and why, is kept apart.
+async fn plan_steps(ctx: &SessionContext, plan: &Plan, sources: &[SourceResult]) -> PlannedSteps {
+    let mut problems = Vec::new();
+    let absent = absent_sources(sources);
+    let mut failed: HashMap<String, String> = HashMap::new();
+    let mut skipped: Vec<String> = Vec::new();
+    for step in &plan.steps {
+        if let Some(problem) = crate::plan::hold_back(step, &mut failed) {
+            problems.push(problem);
+            continue;
+        }
+        if step.reads_sources.iter().any(|s| absent.contains(s))
+            || step.depends_on.iter().any(|d| skipped.contains(d))
+        {
+            // It will be skipped at run time; nothing to plan against.
+            skipped.push(step.name.clone());
+            continue;
+        }
+        let unregistered = step
+            .reads_sources
+            .iter()
+            .find(|s| !sources.iter().any(|r| &r.name == *s));
+        if let Some(src) = unregistered {
+            problems.push(format!(
+                "step `{}`{}source `{src}` is unusable (see above)",
+                step.name,
+                crate::error::NOT_CHECKED
+            ));
+            failed.insert(step.name.clone(), step.name.clone());
+            continue;
+        }
+        match ctx.sql_with_options(&step.sql, step_sql_options()).await {
+            Ok(df) => {
+                if let Err(e) = ctx.register_table(step.name.as_str(), df.into_view()) {
+                    problems.push(format!("step `{}`: {e}", step.name));
+                }
+            }
+            Err(e) => {
+                problems.push(
+                    Error::Step {
+                        step: step.name.clone(),
+                        message: format!(
+                            "{e}{} ({})",
+                            crate::engine::distributed::function_hint(
+                                plan.engine.kind.is_distributed(),
+                                &e.to_string()
+                            ),
+                            step.sql_source()
+                        ),
+                    }
+                    .to_string(),
+                );
+                failed.insert(step.name.clone(), step.name.clone());
+            }
+        }
+    }
+    PlannedSteps {
+        problems,
+        failed,
+        skipped,
+    }
+}
+
+/// The columns the reports' templates read that their tables lack, found by
+/// rendering each report once on made-up rows shaped as the planned steps'
+/// columns ([`report::columns`]).
+async fn report_columns(
+    ctx: &SessionContext,
+    plan: &Plan,
+    sources: &[SourceResult],
+    planned: &PlannedSteps,
+    reports: impl IntoIterator<Item = (&crate::plan::ReportPlan, &report::PreparedReport)>,
+) -> Vec<String> {
+    // What a report sees of the run: every step that will run as succeeded.
+    let steps: Vec<StepResult> = plan
+        .steps
+        .iter()
+        .filter(|s| !planned.skipped.contains(&s.name))
+        .map(|s| StepResult::of(s, StepStatus::Success, Some(1), None))
+        .collect();
+    let mut problems = Vec::new();
+    for (rep, prepared) in reports {
+        let mut schemas = Vec::new();
+        for table in &prepared.tables {
+            if planned.failed.contains_key(table) || planned.skipped.contains(table) {
+                continue;
+            }
+            if let Ok(df) = ctx.table(table.as_str()).await {
+                schemas.push((table.as_str(), df.schema().as_arrow().clone()));
+            }
+        }
+        let context = vec![
+            ("params".to_string(), plan.params.display_context()),
+            ("run".to_string(), run_metadata(plan, sources, &steps, &[])),
+        ];
+        let found = report::columns::missing_columns(
+            &prepared.env,
+            rep.template_name(),
+            context,
+            &schemas,
+            plan.as_of(),
+        );
+        // The charts of made-up rows are not the report's.
+        prepared.charts.take();
+        // Reports often share a template (one per language): once each.
+        for problem in found {
+            if !problems.contains(&problem) {
+                problems.push(problem);
+            }
+        }
+    }
+    problems
 }
 
 fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
@@ -467,61 +620,9 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     }
     let (sources, source_problems) = register_each_source(&ctx, plan).await;
     problems.extend(source_problems);
-    let absent = absent_sources(&sources);
-    // Steps that could not be planned, each with the step at the root of it.
-    let mut failed: HashMap<String, String> = HashMap::new();
-    // Steps that will be skipped at run time (an optional source is absent).
-    let mut skipped: Vec<String> = Vec::new();
-    for step in &plan.steps {
-        if let Some(problem) = crate::plan::hold_back(step, &mut failed) {
-            problems.push(problem);
-            continue;
-        }
-        if step.reads_sources.iter().any(|s| absent.contains(s))
-            || step.depends_on.iter().any(|d| skipped.contains(d))
-        {
-            // It will be skipped at run time; nothing to plan against.
-            skipped.push(step.name.clone());
-            continue;
-        }
-        let unregistered = step
-            .reads_sources
-            .iter()
-            .find(|s| !sources.iter().any(|r| &r.name == *s));
-        if let Some(src) = unregistered {
-            problems.push(format!(
-                "step `{}`{}source `{src}` is unusable (see above)",
-                step.name,
-                crate::error::NOT_CHECKED
-            ));
-            failed.insert(step.name.clone(), step.name.clone());
-            continue;
-        }
-        match ctx.sql_with_options(&step.sql, step_sql_options()).await {
-            Ok(df) => {
-                if let Err(e) = ctx.register_table(step.name.as_str(), df.into_view()) {
-                    problems.push(format!("step `{}`: {e}", step.name));
-                }
-            }
-            Err(e) => {
-                problems.push(
-                    Error::Step {
-                        step: step.name.clone(),
-                        message: format!(
-                            "{e}{} ({})",
-                            crate::engine::distributed::function_hint(
-                                plan.engine.kind.is_distributed(),
-                                &e.to_string()
-                            ),
-                            step.sql_source()
-                        ),
-                    }
-                    .to_string(),
-                );
-                failed.insert(step.name.clone(), step.name.clone());
-            }
-        }
-    }
+    let mut planned = plan_steps(&ctx, plan, &sources).await;
+    problems.append(&mut planned.problems);
+    let (failed, skipped) = (&planned.failed, &planned.skipped);
     // Every check's query plans against its table.
     let checks = plan
         .sources
@@ -559,50 +660,22 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         }
     }
     let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
-    // What a report sees of the run: every step that will run as succeeded.
-    let steps: Vec<StepResult> = plan
-        .steps
-        .iter()
-        .filter(|s| !skipped.contains(&s.name))
-        .map(|s| StepResult::of(s, StepStatus::Success, Some(1), None))
-        .collect();
+    let mut prepared = Vec::new();
+    let mut report_problems = Vec::new();
     for rep in &plan.reports {
-        // Reports sharing a folder share its translations and partials:
-        // their problem is listed once.
-        let mut add = |problem: String| {
-            if !problems.contains(&problem) {
-                problems.push(problem);
-            }
-        };
-        let prepared = match report::prepare(rep, &plan.params, &step_names) {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                add(e.to_string());
-                continue;
-            }
-        };
-        // The columns its templates read, against the planned tables.
-        let mut schemas = Vec::new();
-        for table in &prepared.tables {
-            if failed.contains_key(table) || skipped.contains(table) {
-                continue;
-            }
-            if let Ok(df) = ctx.table(table.as_str()).await {
-                schemas.push((table.as_str(), df.schema().as_arrow().clone()));
-            }
+        match report::prepare(rep, &plan.params, &step_names) {
+            Ok(p) => prepared.push((rep, p)),
+            Err(e) => report_problems.push(e.to_string()),
         }
-        let context = vec![
-            ("params".to_string(), plan.params.display_context()),
-            ("run".to_string(), run_metadata(plan, &sources, &steps, &[])),
-        ];
-        let missing = report::columns::missing_columns(
-            &prepared.env,
-            rep.template_name(),
-            context,
-            &schemas,
-            plan.as_of(),
-        );
-        missing.into_iter().for_each(&mut add);
+    }
+    let prepared = prepared.iter().map(|(rep, p)| (*rep, p));
+    report_problems.extend(report_columns(&ctx, plan, &sources, &planned, prepared).await);
+    // Reports sharing a folder share its translations and partials, and
+    // often a template: each problem is listed once.
+    for problem in report_problems {
+        if !problems.contains(&problem) {
+            problems.push(problem);
+        }
     }
     Ok(problems)
 }

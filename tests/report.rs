@@ -227,8 +227,9 @@ fn a_misspelt_name_in_a_template_stops_the_run_before_any_step() {
     );
 }
 
-/// What can only be found while rendering (a column a row does not have)
-/// fails the run with the template's name and line, and publishes nothing.
+/// What can only be found while rendering (a column read only where the
+/// check's made-up row does not lead) fails the run with the template's name
+/// and line, and publishes nothing.
 #[test]
 fn a_template_typo_found_while_rendering_fails_the_run_naming_template_and_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -236,7 +237,7 @@ fn a_template_typo_found_while_rendering_fails_the_run_naming_template_and_line(
     let template = templates_of(&pipeline).join("report.md.j2");
     let text = read(&template).replacen(
         "## {{ t(\"rfm\") }}",
-        "## {{ t(\"rfm\") }} {{ rfm_segment_summary[0].segmnt }}",
+        "## {{ t(\"rfm\") }} {% if rfm_segment_summary[0].segment == \"Champions\" %}{{ rfm_segment_summary[0].segmnt }}{% endif %}",
         1,
     );
     let line = text.lines().position(|l| l.contains("segmnt }}")).unwrap() + 1;
@@ -358,12 +359,32 @@ fn a_table_read_only_by_an_included_template_reaches_it() {
         assert!(text.contains("11 segments have an action."), "{report}");
     }
 
+    // A column the table lacks, read in the included template: found before
+    // any step runs, where it is read.
     std::fs::write(
         &findings,
         format!("{original}\n{{{{ rfm_segment_actions[0].actoin }}}}\n"),
     )
     .unwrap();
     let line = original.lines().count() + 2;
+    let o = run(tmp.path(), &pipeline, &out, true);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "report template `_findings.txt.j2`: line {line}: step `rfm_segment_actions` has no column `actoin`"
+        )) && !err.contains("step started"),
+        "{err}"
+    );
+    // Read only where the check's made-up row does not lead, it fails the
+    // run as it renders, naming the included template and line.
+    std::fs::write(
+        &findings,
+        format!(
+            "{original}\n{{% if rfm_segment_actions[0].segment == \"Champions\" %}}{{{{ rfm_segment_actions[0].actoin }}}}{{% endif %}}\n"
+        ),
+    )
+    .unwrap();
     let o = run(tmp.path(), &pipeline, &out, true);
     assert_exit(&o, 1);
     let err = stderr(&o);
