@@ -123,16 +123,8 @@ fn html_report_renders_offline_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     analyses_fixture(&data, true);
+    assert_exit(&run_bundled(tmp.path()), 0);
     let out = tmp.path().join("out");
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &out,
-        &[],
-    );
-    assert_exit(&o, 0);
 
     // A copy of each report with a probe script appended (the reports
     // themselves have no script): it writes what the page loaded and drew
@@ -279,16 +271,8 @@ fn a_printed_report_keeps_each_heading_with_what_follows_it() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     sample_data(tmp.path(), &data, 300, 7);
+    assert_exit(&run_bundled(tmp.path()), 0);
     let out = tmp.path().join("out");
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &out,
-        &[],
-    );
-    assert_exit(&o, 0);
     for report in ["report.html", "report.zh-CN.html"] {
         let html = std::fs::read_to_string(out.join(report)).unwrap();
         let headings = headings(&html);

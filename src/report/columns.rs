@@ -1,7 +1,7 @@
 //! The columns a report reads, checked against its steps' tables before
-//! anything runs (`validate`): a misspelt column in a template would
-//! otherwise stop a run only once every step has run, with nothing
-//! published.
+//! any step computes (by `run` and `validate`): a misspelt column in a
+//! template would otherwise stop a run only once every step has run, with
+//! nothing published.
 //!
 //! The report is rendered once on made-up data: each table it reads one
 //! row, shaped as its step's schema says. Each row notes every name read
@@ -22,9 +22,9 @@ use super::{rows_of, templates_named_in, tested, word_positions};
 use crate::params::map_value;
 
 /// Renders `template` on one made-up row per table (a step's name and
-/// columns) and returns, once each,
-/// the problems of the columns it reads that their table lacks, as
-/// "report template `…`: line N: step `…` has no column `…` …".
+/// columns) and returns, once each, the problems of the columns it reads
+/// that their table lacks, as "report template `…`: line N: step `…` has no
+/// column `…` …".
 /// `context` holds the rest of what the template sees (`params`, `run`).
 pub fn missing_columns(
     env: &Environment<'_>,
