@@ -153,7 +153,9 @@ async fn execute(
     // And so does a column a report reads that its table lacks, which would
     // otherwise stop the run once every step has run, publishing nothing.
     if !reports.is_empty() {
+        let t = Instant::now();
         let planned = plan_steps(ctx, plan, &results.sources).await;
+        let planning = t.elapsed().as_secs_f64();
         let problems = report_columns(
             ctx,
             plan,
@@ -162,6 +164,11 @@ async fn execute(
             plan.reports.iter().zip(reports),
         )
         .await;
+        tracing::debug!(
+            planning_s = format!("{planning:.3}"),
+            rendering_s = format!("{:.3}", t.elapsed().as_secs_f64() - planning),
+            "the reports' columns checked"
+        );
         // The steps register their own tables as they run.
         for step in &plan.steps {
             let _ = ctx.deregister_table(step.name.as_str());
