@@ -36,24 +36,24 @@ pub fn missing_columns(
     let misses: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut columns: Vec<(&str, Vec<String>)> = Vec::new();
     for (name, schema) in tables {
-        let row = match made_up_row(schema, as_of) {
-            Ok(row) => row,
+        let rows = match made_up_row(schema, as_of) {
+            Ok(rows) => rows,
             Err(e) => {
                 tracing::debug!(table = name, "no made-up row for the column check: {e}");
                 continue;
             }
         };
-        let values: Vec<Value> = row
+        let rows: Vec<Value> = rows
             .into_iter()
-            .map(|values| {
+            .map(|row| {
                 Value::from_object(CheckedRow {
                     table: name.to_string(),
-                    values,
+                    row,
                     misses: misses.clone(),
                 })
             })
             .collect();
-        context.push((name.to_string(), Value::from(values)));
+        context.push((name.to_string(), Value::from(rows)));
         let names = schema.fields().iter().map(|f| f.name().clone());
         columns.push((name, names.collect()));
     }
@@ -93,21 +93,22 @@ pub fn missing_columns(
     problems
 }
 
-/// One row of a table in the check: its values, and a note of every name
-/// read from it that is not one of its columns (read as NULL).
+/// One row of a table in the check: the row as the templates see it, and a
+/// note of every name read from it that is not one of its columns (read as
+/// NULL).
 #[derive(Debug)]
 struct CheckedRow {
     table: String,
-    values: Vec<(String, Value)>,
+    row: Value,
     misses: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Object for CheckedRow {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
-        match self.values.iter().find(|(name, _)| name == key) {
-            Some((_, value)) => Some(value.clone()),
-            None => {
+        match self.row.get_attr(key) {
+            Ok(value) if !value.is_undefined() => Some(value),
+            _ => {
                 let miss = (self.table.clone(), key.to_string());
                 let mut misses = self.misses.lock().unwrap();
                 if !misses.contains(&miss) {
@@ -121,22 +122,20 @@ impl Object for CheckedRow {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
+        // A row's keys are its column names.
         Enumerator::Values(
-            self.values
-                .iter()
-                .map(|(name, _)| Value::from(name.as_str()))
-                .collect(),
+            self.row
+                .try_iter()
+                .map(|keys| keys.collect())
+                .unwrap_or_default(),
         )
     }
 }
 
-/// One row shaped as `schema` says, as the templates see rows: numbers 1,
-/// booleans true, dates and timestamps the run date, text `x`; a type that
-/// takes none of these, NULL.
-fn made_up_row(
-    schema: &Schema,
-    as_of: chrono::NaiveDate,
-) -> Result<Vec<Vec<(String, Value)>>, String> {
+/// One row shaped as `schema` says, as the templates see rows (a map by
+/// column name): numbers 1, booleans true, dates and timestamps the run
+/// date, text `x`; a type that takes none of these, NULL.
+fn made_up_row(schema: &Schema, as_of: chrono::NaiveDate) -> Result<Vec<Value>, String> {
     let day = as_of.format("%Y-%m-%d").to_string();
     let arrays: Vec<ArrayRef> = schema
         .fields()
@@ -159,16 +158,7 @@ fn made_up_row(
         .collect();
     let batch =
         RecordBatch::try_new(Arc::new(Schema::new(nullable)), arrays).map_err(|e| e.to_string())?;
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    Ok(rows_of(&[batch])?
-        .into_iter()
-        .map(|row| {
-            names
-                .iter()
-                .map(|name| (name.clone(), row.get_attr(name).unwrap_or_default()))
-                .collect()
-        })
-        .collect())
+    rows_of(&[batch])
 }
 
 /// Where a template, or one it names, reads `column`: "`name`: line N" (or
