@@ -56,12 +56,13 @@ pub struct Kept {
 
 /// Writes the bundled pipeline, SQL and templates under `dest`, keeping the
 /// layout of the repository; the pipeline file's default data and output
-/// folders are `dest`'s `data/` and `output/`, where `demo` writes. A file already there with other contents is
-/// replaced when it is as an earlier `extract` wrote it (this version's
-/// SQL and templates then reach a copy written before an upgrade), and
-/// kept and listed when it was edited since, with this version's beside it
-/// when that differs from the one the edit started from (or that is not
-/// known: a folder written before the record was kept).
+/// folders are `dest`'s `data/` and `output/`, where `demo` writes. A file
+/// already there with other contents is replaced when it is as an earlier
+/// `extract` wrote it (this version's SQL and templates then reach a copy
+/// written before an upgrade), and kept and listed when it was edited
+/// since, with this version's beside it when that differs from the one the
+/// edit started from (or that is not known: a folder written before the
+/// record was kept).
 pub fn extract(dest: &Path) -> Result<Extracted> {
     let record_path = dest.join(RECORD);
     let written_before: BTreeMap<String, String> = std::fs::read(&record_path)

@@ -71,13 +71,14 @@ pub fn from_current_dir(raw: &str, base: &Path) -> Option<PathBuf> {
     if has_scheme(raw) || Path::new(raw).is_absolute() {
         return None;
     }
-    let listed = match raw.find(['*', '?', '[']) {
-        Some(glob) => &raw[..raw[..glob].rfind('/').map_or(0, |slash| slash + 1)],
-        None => raw,
+    let segments: Vec<&str> = raw.split('/').collect();
+    let listed = match glob_segment(raw) {
+        Some(i) => segments[..i].join("/"),
+        None => raw.to_string(),
     };
     let cwd = std::env::current_dir().ok()?;
-    let here = normalize(&cwd.join(listed));
-    (here != normalize(&cwd.join(base).join(listed))).then_some(here)
+    let here = normalize(&cwd.join(&listed));
+    (here != normalize(&cwd.join(base).join(&listed))).then_some(here)
 }
 
 /// Removes `.` and `..` components without touching the file system.
@@ -146,13 +147,17 @@ pub fn redact(raw: &str) -> String {
     }
 }
 
+/// Which `/`-separated segment of a location's path holds its glob, if it
+/// has one. `?` would start a URL's query, so globs use `*` and `[…]`.
+fn glob_segment(path: &str) -> Option<usize> {
+    path.split('/').position(|seg| seg.contains(['*', '[']))
+}
+
 /// The listing URL DataFusion reads a source from: a directory, a file, or a
 /// glob in the last segments (`…/orders/*.parquet`, `…/year=*/`).
 pub fn listing_url(url: &Url) -> Result<ListingTableUrl, String> {
-    // `?` would start a URL's query, so globs use `*` and `[…]`.
     let decoded = url.path().replace("%5B", "[").replace("%5D", "]");
-    let glob_at = decoded.split('/').position(|seg| seg.contains(['*', '[']));
-    match glob_at {
+    match glob_segment(&decoded) {
         None => ListingTableUrl::parse(url.as_str()).map_err(|e| e.to_string()),
         Some(i) => {
             let segments: Vec<&str> = decoded.split('/').collect();
@@ -325,6 +330,8 @@ pub fn file_name(url: &Url) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_relative_location_is_also_taken_from_the_current_directory() {
         let cwd = std::env::current_dir().unwrap();
@@ -348,8 +355,6 @@ mod tests {
         assert_eq!(from_current_dir("s3://bucket/orders/", base), None);
         assert_eq!(from_current_dir("/data/orders/", base), None);
     }
-
-    use super::*;
 
     #[test]
     fn resolves_relative_paths_against_the_pipeline_dir() {
