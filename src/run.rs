@@ -154,6 +154,7 @@ async fn execute(
     // otherwise stop the run once every step has run, publishing nothing.
     if !reports.is_empty() {
         let t = Instant::now();
+        // Planning problems are the steps' own: they say so as they run.
         let planned = plan_steps(ctx, plan, &results.sources).await;
         let planning = t.elapsed().as_secs_f64();
         let problems = report_columns(

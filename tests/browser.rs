@@ -14,24 +14,27 @@ use std::process::Command;
 
 use common::*;
 
-fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// Chromium, or `None` with a line saying the test is skipped; in CI (where
-/// .ci/run installs it) a missing one fails the test.
-fn chromium_or_skip() -> Option<PathBuf> {
-    let found = chromium();
+/// The first of `paths` that exists, or `None` with a line saying the test
+/// is skipped; in CI (where .ci/run installs `package`) a missing one fails
+/// the test.
+fn installed_or_skip(paths: &[&str], package: &str) -> Option<PathBuf> {
+    let found = paths.iter().map(PathBuf::from).find(|p| p.exists());
     if found.is_none() {
+        let tool = paths[0].rsplit('/').next().unwrap_or_default();
         if std::env::var_os("CI").is_some() {
-            panic!("chromium is missing: .ci/run installs Debian's `chromium`");
+            panic!("{tool} is missing: .ci/run installs Debian's `{package}`");
         }
-        eprintln!("skipped: no chromium here (install Debian's `chromium`, as .ci/run does)");
+        eprintln!("skipped: no {tool} here (install Debian's `{package}`, as .ci/run does)");
     }
     found
+}
+
+/// Chromium, or `None` with a line saying the test is skipped.
+fn chromium_or_skip() -> Option<PathBuf> {
+    installed_or_skip(
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        "chromium",
+    )
 }
 
 /// Loads `page` in a window `width` px wide and returns what its probe script
@@ -218,18 +221,10 @@ fn html_report_renders_offline_in_chromium() {
     eprintln!("screenshot: {}", shot.display());
 }
 
-/// `pdftotext` (Debian's `poppler-utils`, which .ci/run installs), or `None`
-/// with a line saying the test is skipped; in CI a missing one fails it.
+/// `pdftotext` (Debian's `poppler-utils`), or `None` with a line saying the
+/// test is skipped.
 fn pdftotext_or_skip() -> Option<PathBuf> {
-    let found = PathBuf::from("/usr/bin/pdftotext");
-    if found.exists() {
-        return Some(found);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("pdftotext is missing: .ci/run installs Debian's `poppler-utils`");
-    }
-    eprintln!("skipped: no pdftotext here (install Debian's `poppler-utils`, as .ci/run does)");
-    None
+    installed_or_skip(&["/usr/bin/pdftotext"], "poppler-utils")
 }
 
 /// The texts of a page's `<h2>` and `<h3>` headings, tags taken out.
