@@ -186,7 +186,8 @@ pub fn compile(
     }
     if let Some(sql) = &spec.sql {
         let rendered = render(sql)?;
-        let reads = crate::plan::referenced_tables(&rendered)?
+        let reads = crate::plan::referenced_tables(&rendered)
+            .map_err(|p| p.to_string())?
             .into_iter()
             .filter(|r| r != table)
             .collect();

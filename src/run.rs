@@ -150,41 +150,34 @@ async fn execute(
     results.sources = register_sources(ctx, plan).await?;
     // Before any check or step: a root the run cannot write to stops it now.
     stager.check_writable().await?;
-    // And so does a column a report reads that its table lacks, which would
-    // otherwise stop the run once every step has run, publishing nothing.
-    if !reports.is_empty() {
-        let t = Instant::now();
-        // Planning problems are the steps' own: they say so as they run.
-        let planned = plan_steps(ctx, plan, &results.sources).await;
-        let planning = t.elapsed().as_secs_f64();
-        let problems = report_columns(
+    // And so does a step whose SQL does not plan (a misspelt column), or a
+    // column a report reads that its table lacks: either would otherwise
+    // stop the run once the steps before it had run, publishing nothing.
+    let t = Instant::now();
+    let mut planned = plan_steps(ctx, plan, &results.sources).await;
+    let planning = t.elapsed().as_secs_f64();
+    let mut problems = std::mem::take(&mut planned.problems);
+    problems.extend(
+        report_columns(
             ctx,
             plan,
             &results.sources,
             &planned,
             plan.reports.iter().zip(reports),
         )
-        .await;
-        tracing::debug!(
-            planning_s = format!("{planning:.3}"),
-            rendering_s = format!("{:.3}", t.elapsed().as_secs_f64() - planning),
-            "the reports' columns checked"
-        );
-        // The steps register their own tables as they run.
-        for step in &plan.steps {
-            let _ = ctx.deregister_table(step.name.as_str());
-        }
-        if !problems.is_empty() {
-            return Err(Error::Config {
-                message: match problems.len() {
-                    1 => problems[0].clone(),
-                    n => format!(
-                        "{n} problems with the reports:\n  - {}",
-                        problems.join("\n  - ")
-                    ),
-                },
-            });
-        }
+        .await,
+    );
+    tracing::debug!(
+        planning_s = format!("{planning:.3}"),
+        rendering_s = format!("{:.3}", t.elapsed().as_secs_f64() - planning),
+        "the steps planned and the reports' columns checked"
+    );
+    // The steps register their own tables as they run.
+    for step in &plan.steps {
+        let _ = ctx.deregister_table(step.name.as_str());
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
     }
     let absent = absent_sources(&results.sources);
     // Source checks first; a source failing an error-level check is not read.
@@ -293,7 +286,8 @@ struct PlannedSteps {
 
 /// Plans the steps against the sources, in order, each registered in `ctx`
 /// as a view under its name, so that the steps after it plan against its
-/// columns; what could not be planned, and why, is kept apart.
+/// columns, and checks the outputs' sort keys against them; what could not
+/// be planned, and why, is kept apart.
 async fn plan_steps(ctx: &SessionContext, plan: &Plan, sources: &[SourceResult]) -> PlannedSteps {
     let mut problems = Vec::new();
     let absent = absent_sources(sources);
@@ -331,22 +325,34 @@ async fn plan_steps(ctx: &SessionContext, plan: &Plan, sources: &[SourceResult])
                 }
             }
             Err(e) => {
+                let hint = crate::engine::distributed::function_hint(
+                    plan.engine.kind.is_distributed(),
+                    &e.to_string(),
+                );
                 problems.push(
                     Error::Step {
                         step: step.name.clone(),
-                        message: format!(
-                            "{e}{} ({})",
-                            crate::engine::distributed::function_hint(
-                                plan.engine.kind.is_distributed(),
-                                &e.to_string()
-                            ),
-                            step.sql_source()
-                        ),
+                        message: step.sql_error(&e, hint),
                     }
                     .to_string(),
                 );
                 failed.insert(step.name.clone(), step.name.clone());
             }
+        }
+    }
+    // Every output's sort keys are columns of its step.
+    for out in plan.outputs.iter().filter(|o| !o.sort_by.is_empty()) {
+        if failed.contains_key(&out.step) || skipped.contains(&out.step) {
+            continue;
+        }
+        if let Ok(df) = ctx.table(out.step.as_str()).await
+            && let Err(e) = crate::engine::write::sorted_for_output(df, out)
+        {
+            problems.push(format!(
+                "output `{}` of step `{}`: {e}",
+                crate::storage::redact(out.url.as_str()),
+                out.step
+            ));
         }
     }
     PlannedSteps {
@@ -649,25 +655,18 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         );
     for check in checks {
         if let Err(e) = ctx.sql_with_options(&check.sql, step_sql_options()).await {
-            problems.push(format!("check `{}` on `{}`: {e}", check.name, check.table));
-        }
-    }
-    // Every output's sort keys are columns of its step.
-    for out in plan.outputs.iter().filter(|o| !o.sort_by.is_empty()) {
-        if failed.contains_key(&out.step) || skipped.contains(&out.step) {
-            continue;
-        }
-        if let Ok(df) = ctx.table(out.step.as_str()).await
-            && let Err(e) = crate::engine::write::sorted_for_output(df, out)
-        {
             problems.push(format!(
-                "output `{}` of step `{}`: {e}",
-                crate::storage::redact(out.url.as_str()),
-                out.step
+                "check `{}` on `{}`: {}",
+                check.name,
+                check.table,
+                crate::plan::SqlProblem::of(&e)
             ));
         }
     }
-    let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
+    // A step held back for its errors is still a step the reports may read.
+    let step_names: Vec<String> = (plan.steps.iter().map(|s| s.name.clone()))
+        .chain(plan.held_back.iter().cloned())
+        .collect();
     let mut prepared = Vec::new();
     let mut report_problems = Vec::new();
     for rep in &plan.reports {

@@ -534,9 +534,11 @@ fn a_missing_sql_file_and_a_syntax_error_name_step_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     good_data(tmp.path());
     std::fs::create_dir_all(tmp.path().join("sql")).unwrap();
+    // The `{%- set %}` line renders as nothing, so the SQL DataFusion reads
+    // has one line less than the file.
     std::fs::write(
         tmp.path().join("sql/broken.sql"),
-        "SELECT customer_id,\n  SUM(amount) AS\nFROM orders GROUP BY 1 +\n",
+        "-- per customer\n{%- set n = 1 %}\nSELECT customer_id,\n  SUM(amount) AS\nFROM orders GROUP BY {{ n }} +\n",
     )
     .unwrap();
     let p = tmp.path().join("p.yaml");
@@ -561,9 +563,114 @@ steps:
         "{err}"
     );
     assert!(err.contains("sql/nowhere.sql"), "{err}");
-    assert!(err.contains("step `broken` ("), "{err}");
-    assert!(err.contains("sql/broken.sql): SQL syntax error"), "{err}");
-    assert!(err.contains("Line: 3"), "{err}");
+    // `AS FROM` takes FROM for the alias; then `orders` (the fifth line's
+    // column 6) cannot follow. `{{ n }}` changed that line: it is shown as
+    // rendered, the place marked under it.
+    let broken = format!(
+        "p.yaml:7:3: step `broken` ({}/sql/broken.sql:5): SQL syntax error: Expected: end of statement, found: orders\n\
+         \x20       5 | FROM orders GROUP BY 1 +  (as rendered)\n\
+         \x20         |      ^^^^^^\n",
+        tmp.path().display()
+    );
+    assert!(err.contains(&broken), "{err}");
+}
+
+/// The bundled pipeline's copy with `churn_summary.sql` changed by `edit`.
+fn bundled_with_churn_summary(dir: &Path, edit: impl Fn(&str) -> String) -> PathBuf {
+    let pipeline = bundle_copy(dir);
+    let sql = dir.join("bundle/sql/churn_summary.sql");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(&sql, edit(&text)).unwrap();
+    pipeline
+}
+
+#[test]
+fn a_misspelt_column_is_named_at_its_file_line_before_any_step_computes() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    // A column of customer_status misspelt in the last of the file's
+    // three reads of it: found before any step computes, at its place.
+    let pipeline = bundled_with_churn_summary(tmp.path(), |sql| {
+        let at = sql.rfind("st.churned").unwrap();
+        format!("{}st.churnd{}", &sql[..at], &sql[at + "st.churned".len()..])
+    });
+    let text = std::fs::read_to_string(tmp.path().join("bundle/sql/churn_summary.sql")).unwrap();
+    let (line, text_line) = (text.lines().enumerate())
+        .find(|(_, l)| l.contains("st.churnd"))
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .unwrap();
+    let column = text_line.find("st.churnd").unwrap() + 1;
+    let run = |command: &str| {
+        loyalty(
+            tmp.path(),
+            &[
+                command,
+                pipeline.to_str().unwrap(),
+                "--as-of",
+                "2026-06-30",
+                "--param",
+                &format!("data_root={}", tmp.path().join("data").display()),
+                "--param",
+                &format!("out_root={}", tmp.path().join("out").display()),
+            ],
+        )
+    };
+    let expected = format!(
+        "(SQL from {}/bundle/sql/churn_summary.sql:{line}:{column})\n\
+         \x20       {line} | {text_line}\n\
+         \x20       {} | {}^^^^^^^^^\n",
+        tmp.path().display(),
+        " ".repeat(line.to_string().len()),
+        " ".repeat(column - 1),
+    );
+    for command in ["validate", "run"] {
+        let o = run(command);
+        assert_exit(&o, 2);
+        let err = stderr(&o);
+        assert!(err.contains("error: 1 problem found:\n  - step `churn_summary` failed: Schema error: No field named st.churnd. Did you mean 'st.churned'?"), "{command}: {err}");
+        assert!(
+            err.contains(&expected),
+            "{command}: {err}\nexpected: {expected}"
+        );
+    }
+    // The run stopped before its first check or step.
+    let o = run("run");
+    assert!(!stderr(&o).contains("step started"), "{}", stderr(&o));
+    assert_no_step_ran(&tmp.path().join("out"));
+    assert_nothing_published(&tmp.path().join("out"));
+}
+
+#[test]
+fn a_step_with_a_syntax_error_is_not_called_unknown_by_the_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    let pipeline =
+        bundled_with_churn_summary(tmp.path(), |sql| sql.replacen("GROUP BY", "GROUP BYY", 1));
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "validate",
+            pipeline.to_str().unwrap(),
+            "--param",
+            &format!("data_root={}", tmp.path().join("data").display()),
+        ],
+    );
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    // One problem: the reports read `churn_summary`, which is a step. The
+    // parser gives up on GROUP BY at its first word.
+    let text = std::fs::read_to_string(tmp.path().join("bundle/sql/churn_summary.sql")).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("GROUP BYY"))
+        .unwrap()
+        + 1;
+    assert!(err.starts_with("error: 1 problem found:\n  - "), "{err}");
+    let expected = format!(
+        "sql/churn_summary.sql:{line}:1): SQL syntax error: Expected: end of statement, found: GROUP\n"
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(!err.contains("is not a step"), "{err}");
 }
 
 #[test]

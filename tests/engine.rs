@@ -521,7 +521,7 @@ reports:
         "{err}"
     );
     assert!(
-        err.contains("p.yaml:5:3: step `a` (inline SQL): SQL syntax error"),
+        err.contains("p.yaml:5:3: step `a` (inline SQL, its line 1): SQL syntax error: Expected: an SQL statement, found: SELEC\n"),
         "{err}"
     );
     assert!(
@@ -1084,13 +1084,16 @@ outputs:
 ",
     );
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
-    assert_exit(&o, 1);
+    // Found as the steps are planned, before any computes: as `validate`
+    // finds it.
+    assert_exit(&o, 2);
     let err = stderr(&o);
     assert!(
-        err.contains("step `per_customer` failed: output `")
-            && err.contains("per_customer.csv`: sort_by: `custmer_id` is not one of the step's columns; did you mean `customer_id`?"),
+        err.contains("error: 1 problem found:\n  - output `")
+            && err.contains("per_customer.csv` of step `per_customer`: sort_by: `custmer_id` is not one of the step's columns; did you mean `customer_id`?"),
         "{err}"
     );
+    assert!(!err.contains("step started"), "{err}");
     assert!(!err.contains("Divide by zero"), "{err}");
     assert!(!tmp.path().join("out/per_customer.csv").exists());
     // With the key right, the step is computed and fails as it must.

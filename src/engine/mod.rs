@@ -65,6 +65,9 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         .with_information_schema(false)
         // Object stores are built on first use from these settings.
         .with_extension(Arc::new(cfg.storage.clone()));
+    // Errors on a step's SQL say where in it they are (a column misspelt,
+    // a function unknown): the line is named in the step's file.
+    config.options_mut().sql_parser.collect_spans = true;
     if let Some(n) = cfg.target_partitions {
         config = config.with_target_partitions(n);
     }
@@ -603,20 +606,23 @@ async fn run_step(
     scratch_root: &Url,
     profile: bool,
 ) -> Result<Option<u64>> {
+    let hints = |message: &str| {
+        format!(
+            "{}{}",
+            memory_hint(message),
+            distributed::function_hint(distributed::on_cluster(ctx), message),
+        )
+    };
     let fail_with = |message: String| Error::Step {
         step: step.name.clone(),
-        message: format!(
-            "{message}{}{} ({})",
-            memory_hint(&message),
-            distributed::function_hint(distributed::on_cluster(ctx), &message),
-            step.sql_source()
-        ),
+        message: format!("{message}{} ({})", hints(&message), step.sql_source()),
     };
     let fail = |e: &(dyn std::error::Error + 'static)| fail_with(with_causes(e));
-    let df = ctx
-        .sql_with_options(&step.sql, step_sql_options())
-        .await
-        .map_err(|e| fail(&e))?;
+    let df =
+        (ctx.sql_with_options(&step.sql, step_sql_options()).await).map_err(|e| Error::Step {
+            step: step.name.clone(),
+            message: step.sql_error(&e, &hints(&e.to_string())),
+        })?;
     for out in outputs {
         write::check_sort_by(&df, out)
             .map_err(|m| fail_with(format!("output `{}`: {m}", redact(out.url.as_str()))))?;

@@ -4,7 +4,7 @@
 //! Every problem found on the way is collected, located in the file.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use url::Url;
@@ -154,6 +154,11 @@ pub(super) fn build_checked(
         reports,
         engine,
         deselected,
+        held_back: {
+            let mut names: Vec<String> = held_back.into_keys().collect();
+            names.sort();
+            names
+        },
         timezone,
     };
     (Some(plan), errors)
@@ -381,7 +386,7 @@ impl Builder<'_> {
                 match std::fs::read_to_string(&path) {
                     Ok(text) => (
                         text,
-                        path.display().to_string(),
+                        tidy(&path).display().to_string(),
                         path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
                     ),
                     Err(e) => {
@@ -427,19 +432,30 @@ impl Builder<'_> {
                 return None;
             }
         };
-        match referenced_tables(&sql) {
-            Ok(tables) => Some(StepPlan {
-                name: name.to_string(),
-                sql,
-                at: self.loaded.locate(&["steps", name]),
-                origin,
-                materialize: step.materialize,
-                depends_on: tables,
-                reads_sources: Vec::new(),
-                checks,
-            }),
+        let tables = referenced_tables(&sql);
+        let mut plan = StepPlan {
+            name: name.to_string(),
+            sql,
+            template,
+            at: self.loaded.locate(&["steps", name]),
+            origin,
+            materialize: step.materialize,
+            depends_on: Vec::new(),
+            reads_sources: Vec::new(),
+            checks,
+        };
+        match tables {
+            Ok(tables) => {
+                plan.depends_on = tables;
+                Some(plan)
+            }
             Err(e) => {
-                self.problem(&["steps", name], format!("step `{name}` ({origin}): {e}"));
+                let (origin, snippet) = plan.sql_text().origin(e.at);
+                let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+                self.problem(
+                    &["steps", name],
+                    format!("step `{name}` ({origin}): {}{snippet}", e.message),
+                );
                 None
             }
         }
@@ -781,9 +797,50 @@ fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
     }
 }
 
+/// A path as a user reads it in a message: `demo/pipelines/../sql/a.sql`
+/// as `demo/sql/a.sql`. Only for showing: through a symbolic link, `..`
+/// may lead elsewhere, so files are still read by the path as joined.
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            // Above the root is the root.
+            Component::ParentDir if out.has_root() && out.parent().is_none() => {}
+            c => out.push(c),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::not_a_sql_name;
+    use super::{not_a_sql_name, tidy};
+    use std::path::Path;
+
+    #[test]
+    fn a_path_is_shown_without_the_folders_it_goes_back_out_of() {
+        for (path, shown) in [
+            ("demo/pipelines/../sql/a.sql", "demo/sql/a.sql"),
+            ("./pipelines/../sql/a.sql", "sql/a.sql"),
+            ("../sql/a.sql", "../sql/a.sql"),
+            ("../../a/../sql/a.sql", "../../sql/a.sql"),
+            ("/srv/p/../sql/a.sql", "/srv/sql/a.sql"),
+            ("/../a.sql", "/a.sql"),
+            ("a/..", "."),
+        ] {
+            assert_eq!(tidy(Path::new(path)), Path::new(shown), "{path}");
+        }
+    }
 
     #[test]
     fn table_names_are_plain_lower_case_sql_names() {

@@ -18,9 +18,11 @@ use crate::spec::{LoadedSpec, Materialize, OutputFormat};
 
 mod build;
 mod settings;
+mod sql_source;
 pub use settings::{
     EngineConfig, EngineKind, STANDALONE, StorageConfig, parse_bytes, parse_duration,
 };
+pub use sql_source::{Position, SqlProblem, SqlText};
 
 /// Names report templates use for run data, so no step may take them.
 pub const RESERVED_NAMES: &[&str] = &["params", "run"];
@@ -56,6 +58,10 @@ pub struct Plan {
     pub engine: EngineConfig,
     /// Steps left out by `--select` (reported as skipped).
     pub deselected: Vec<StepPlan>,
+    /// Steps the file declares that are left out for errors of their own or
+    /// of steps they read (a plan with them is only `validate`'s): the
+    /// reports may still name them.
+    pub held_back: Vec<String>,
     /// The business's time zone, where the pipeline names one: zoned
     /// timestamps in the sources are read as its wall-clock times.
     pub timezone: Option<crate::spec::TimeZone>,
@@ -90,6 +96,8 @@ pub struct StepPlan {
     pub name: String,
     /// The rendered SQL.
     pub sql: String,
+    /// The SQL as written, before rendering: where an error's line is found.
+    pub template: String,
     /// Where the SQL came from, for errors: a file path or [`INLINE_SQL`].
     pub origin: String,
     /// `file:line:column` of the step in the pipeline file.
@@ -107,11 +115,27 @@ impl StepPlan {
     /// Where to fix the step's SQL, for an error found while it runs: its
     /// file, or the pipeline file's line for inline SQL.
     pub fn sql_source(&self) -> String {
-        if self.origin == INLINE_SQL {
-            format!("the step's SQL is at {}", self.at)
-        } else {
-            format!("SQL from {}", self.origin)
+        self.sql_text().place(None).0
+    }
+
+    /// The step's SQL as written and as rendered, to place an error in.
+    pub fn sql_text(&self) -> SqlText<'_> {
+        SqlText {
+            file: (self.origin != INLINE_SQL).then_some(self.origin.as_str()),
+            step_at: &self.at,
+            template: &self.template,
+            rendered: &self.sql,
         }
+    }
+
+    /// A DataFusion error on the step's SQL, with `hint` after its message
+    /// and where to fix it: `MESSAGE HINT (SQL from FILE:LINE:COLUMN)`,
+    /// followed by the line and the place marked where DataFusion names one.
+    pub fn sql_error(&self, e: &datafusion::error::DataFusionError, hint: &str) -> String {
+        let problem = SqlProblem::of(e);
+        let (place, snippet) = self.sql_text().place(problem.at);
+        let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+        format!("{}{hint} ({place}){snippet}", problem.message)
     }
 }
 
@@ -286,24 +310,26 @@ pub fn hold_back(step: &StepPlan, held: &mut HashMap<String, String>) -> Option<
 
 /// The tables a query reads (CTE names excluded), lower-cased as DataFusion
 /// normalizes unquoted identifiers. The SQL must be one query.
-pub fn referenced_tables(sql: &str) -> Result<Vec<String>, String> {
-    let mut statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL syntax error: {e}"))?;
+pub fn referenced_tables(sql: &str) -> Result<Vec<String>, SqlProblem> {
+    let refused = |message: String| SqlProblem { message, at: None };
+    let mut statements = DFParser::parse_sql(sql).map_err(|e| SqlProblem::of(&e))?;
     if statements.len() != 1 {
-        return Err(format!(
+        return Err(refused(format!(
             "a step must be exactly one SQL query, found {} statements",
             statements.len()
-        ));
+        )));
     }
     let statement = statements.pop_front().expect("one statement");
     let is_query =
         matches!(&statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)));
     if !is_query {
-        return Err(
+        return Err(refused(
             "a step must be a query (SELECT, WITH … SELECT, VALUES); DDL and DML such as CREATE, COPY or INSERT are not allowed"
                 .into(),
-        );
+        ));
     }
-    let (tables, _ctes) = resolve_table_references(&statement, true).map_err(|e| e.to_string())?;
+    let (tables, _ctes) =
+        resolve_table_references(&statement, true).map_err(|e| SqlProblem::of(&e))?;
     let mut names: Vec<String> = tables.iter().map(|t| t.table().to_string()).collect();
     names.sort();
     names.dedup();
@@ -391,6 +417,7 @@ mod tests {
         StepPlan {
             name: name.into(),
             sql: String::new(),
+            template: String::new(),
             origin: INLINE_SQL.into(),
             at: "p.yaml:1:1".into(),
             materialize: Materialize::View,
@@ -467,16 +494,17 @@ mod tests {
 
     #[test]
     fn refuses_non_queries_and_bad_syntax() {
-        let err = referenced_tables("COPY orders TO '/tmp/x.csv'").unwrap_err();
-        assert!(err.contains("must be a query"), "{err}");
-        let err = referenced_tables("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc'")
-            .unwrap_err();
-        assert!(err.contains("must be a query"), "{err}");
-        let err = referenced_tables("SELECT 1; SELECT 2").unwrap_err();
-        assert!(err.contains("exactly one"), "{err}");
-        let err = referenced_tables("SELECT a\nFROM t WHERE x = = 1").unwrap_err();
-        assert!(err.starts_with("SQL syntax error"), "{err}");
-        assert!(err.contains("Line: 2"), "{err}");
+        let err = |sql| referenced_tables(sql).unwrap_err().to_string();
+        let e = err("COPY orders TO '/tmp/x.csv'");
+        assert!(e.contains("must be a query"), "{e}");
+        let e = err("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc'");
+        assert!(e.contains("must be a query"), "{e}");
+        let e = err("SELECT 1; SELECT 2");
+        assert!(e.contains("exactly one"), "{e}");
+        assert_eq!(
+            err("SELECT a\nFROM t WHERE x = = 1"),
+            "SQL syntax error: Expected: an expression, found: = (line 2, column 18 of the SQL)"
+        );
     }
 
     #[test]

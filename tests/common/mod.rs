@@ -318,6 +318,17 @@ pub fn customers_batch(ids: &[i64]) -> RecordBatch {
     RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(ids.to_vec()))]).unwrap()
 }
 
+/// The run that wrote `out/run_results.json` failed before any step.
+pub fn assert_no_step_ran(out: &Path) {
+    let results = read_json(&out.join("run_results.json"));
+    assert_eq!(results["status"], "error", "{results}");
+    assert_eq!(
+        results["steps"].as_array().map(Vec::len),
+        Some(0),
+        "{results}"
+    );
+}
+
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

@@ -1,0 +1,325 @@
+//! Where in its file a step's SQL went wrong. DataFusion points into the SQL
+//! it was given, the rendered text; a step's file is a template whose
+//! `{%- … %}` tags, `{% set %}` blocks and macros add and remove lines. The
+//! rendered lines are aligned with the file's (a line diff) to name the
+//! file's line, and the rendered line is shown under the message with the
+//! place marked.
+
+use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
+use similar::{DiffOp, capture_diff_slices};
+
+/// A place in the rendered SQL: 1-based line, and 1-based columns counted
+/// in characters, `end` after the last one marked (on the same line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+    pub end: Option<usize>,
+}
+
+/// What DataFusion said of a step's SQL, in words a user reads, and where
+/// in the rendered SQL it points, when it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlProblem {
+    pub message: String,
+    pub at: Option<Position>,
+}
+
+/// The message, and the place in words: `… (line 2, column 18 of the SQL)`,
+/// for SQL with no file to point into (a check's).
+impl std::fmt::Display for SqlProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(at) = self.at {
+            write!(f, " (line {}, column {} of the SQL)", at.line, at.column)?;
+        }
+        Ok(())
+    }
+}
+
+/// The suffix sqlparser gives a syntax error's message.
+const AT_LINE: &str = " at Line: ";
+
+impl SqlProblem {
+    /// A syntax error reads `SQL syntax error: Expected: …, found: …`
+    /// (sqlparser's words, without the `SQL error: ParserError("…")`
+    /// around them); a planning error keeps DataFusion's message. The place
+    /// is the span DataFusion attaches (with `sql_parser.collect_spans`),
+    /// or for a syntax error without one, the line and column its message
+    /// ends with.
+    pub fn of(e: &DataFusionError) -> SqlProblem {
+        let span = e.diagnostic().and_then(|d| d.span).and_then(|s| {
+            let (line, column) = (s.start.line as usize, s.start.column as usize);
+            (line > 0 && column > 0).then(|| Position {
+                line,
+                column,
+                end: (s.end.line == s.start.line && s.end.column > s.start.column)
+                    .then_some(s.end.column as usize),
+            })
+        });
+        let Some(syntax) = syntax_error(e) else {
+            return SqlProblem {
+                message: e.strip_backtrace(),
+                at: span,
+            };
+        };
+        let (text, written_at) = match syntax.rfind(AT_LINE) {
+            Some(i) => (
+                &syntax[..i],
+                parse_line_column(&syntax[i + AT_LINE.len()..]),
+            ),
+            None => (syntax, None),
+        };
+        SqlProblem {
+            message: format!("SQL syntax error: {text}"),
+            at: span.or(written_at),
+        }
+    }
+}
+
+/// The text of a syntax error, however DataFusion wraps it.
+fn syntax_error(e: &DataFusionError) -> Option<&str> {
+    match e {
+        DataFusionError::SQL(p, _) => match p.as_ref() {
+            ParserError::ParserError(m) | ParserError::TokenizerError(m) => Some(m),
+            ParserError::RecursionLimitExceeded => None,
+        },
+        DataFusionError::Diagnostic(_, inner) | DataFusionError::Context(_, inner) => {
+            syntax_error(inner)
+        }
+        DataFusionError::Shared(inner) => syntax_error(inner),
+        _ => None,
+    }
+}
+
+/// `32, Column: 1` as sqlparser writes a place.
+fn parse_line_column(text: &str) -> Option<Position> {
+    let (line, column) = text.split_once(", Column: ")?;
+    let column: String = column.chars().take_while(char::is_ascii_digit).collect();
+    let (line, column) = (line.trim().parse().ok()?, column.parse().ok()?);
+    (line > 0 && column > 0).then_some(Position {
+        line,
+        column,
+        end: None,
+    })
+}
+
+/// A step's SQL as written (`template`) and as rendered.
+pub struct SqlText<'a> {
+    /// The file, or `None` for SQL written in the pipeline file.
+    pub file: Option<&'a str>,
+    /// For SQL in the pipeline file: the step's `file:line:column` there.
+    pub step_at: &'a str,
+    pub template: &'a str,
+    pub rendered: &'a str,
+}
+
+impl SqlText<'_> {
+    /// Where to fix the step's SQL, for an error found planning or running
+    /// it: `SQL from FILE:LINE:COLUMN`, or for SQL in the pipeline file
+    /// `the step's SQL is at P:L:C, its line N`; and with a place, the
+    /// rendered line with the place marked.
+    pub fn place(&self, at: Option<Position>) -> (String, Option<String>) {
+        let (origin, snippet) = self.origin(at);
+        match (self.file, self.line_of(at)) {
+            (Some(_), _) => (format!("SQL from {origin}"), snippet),
+            (None, Some((line, _))) => (
+                format!("the step's SQL is at {}, its line {line}", self.step_at),
+                snippet,
+            ),
+            (None, None) => (format!("the step's SQL is at {}", self.step_at), None),
+        }
+    }
+
+    /// The same as the origin of the step's SQL: `FILE:LINE:COLUMN`, or
+    /// `inline SQL, its line N` (for a message that names the pipeline
+    /// file's line already). The column is given where the file's line is
+    /// the line rendered (no template expression on it), so that it counts
+    /// in the file.
+    pub fn origin(&self, at: Option<Position>) -> (String, Option<String>) {
+        let (Some(at), Some((line, exact))) = (at, self.line_of(at)) else {
+            return (self.file.unwrap_or(super::INLINE_SQL).to_string(), None);
+        };
+        let origin = match (self.file, exact) {
+            (Some(file), true) => format!("{file}:{line}:{}", at.column),
+            (Some(file), false) => format!("{file}:{line}"),
+            (None, _) => format!("{}, its line {line}", super::INLINE_SQL),
+        };
+        let rendered = self.rendered.lines().nth(at.line - 1).unwrap_or_default();
+        (origin, Some(snippet(rendered, line, exact, at)))
+    }
+
+    /// The template's line a place is on, where the place is in the SQL.
+    fn line_of(&self, at: Option<Position>) -> Option<(usize, bool)> {
+        let at = at.filter(|p| p.line <= self.rendered.lines().count())?;
+        Some(self.template_line(at.line))
+    }
+
+    /// The template's line (1-based) that rendered line `line` came from,
+    /// and whether it is that line unchanged.
+    fn template_line(&self, line: usize) -> (usize, bool) {
+        let old: Vec<&str> = self.template.lines().collect();
+        let new: Vec<&str> = self.rendered.lines().collect();
+        let i = line - 1;
+        for op in capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
+            let (old_start, old_len) = (op.old_range().start, op.old_range().len());
+            let new_range = op.new_range();
+            if !new_range.contains(&i) {
+                continue;
+            }
+            let offset = i - new_range.start;
+            return match op {
+                DiffOp::Equal { .. } => (old_start + offset + 1, true),
+                // A line made of the template's line: the expression or
+                // tag on it (`{{ … }}`, a macro call) changed it, or moved
+                // the lines after it.
+                _ if old_len > 0 => (old_start + offset.min(old_len - 1) + 1, false),
+                _ => (old_start.max(1), false),
+            };
+        }
+        (line, false)
+    }
+}
+
+/// The rendered line under a gutter with the file's line number, and a line
+/// marking the place: `   14 | …` then `      |    ^^^^`. A line the
+/// template changed says it is shown as rendered.
+fn snippet(rendered: &str, line: usize, exact: bool, at: Position) -> String {
+    const MAX: usize = 160;
+    let chars: Vec<char> = rendered.chars().collect();
+    // A long line (a macro's expansion) is shown around the place.
+    let skip = at.column.saturating_sub(1).saturating_sub(MAX / 2);
+    let skip = if chars.len() > MAX { skip } else { 0 };
+    let shown: String = chars.iter().skip(skip).take(MAX).collect();
+    let lead = if skip > 0 { "…" } else { "" };
+    let tail = if chars.len() > skip + MAX { "…" } else { "" };
+    let gutter = line.to_string();
+    let blank = " ".repeat(gutter.len());
+    // The marker keeps the line's tabs, so it lines up under them.
+    let before: String = (chars.iter().skip(skip))
+        .take(at.column.saturating_sub(1 + skip))
+        .map(|c| if *c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let width = at
+        .end
+        .map_or(1, |end| end.saturating_sub(at.column))
+        .clamp(1, MAX);
+    let note = if exact { "" } else { "  (as rendered)" };
+    format!(
+        "    {gutter} | {lead}{shown}{tail}{note}\n    {blank} | {}{before}{}",
+        if lead.is_empty() { "" } else { " " },
+        "^".repeat(width)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+
+    fn pos(line: usize, column: usize, end: Option<usize>) -> Position {
+        Position { line, column, end }
+    }
+
+    #[test]
+    fn a_syntax_error_reads_as_sqlparser_words_with_its_place() {
+        let e = datafusion::sql::parser::DFParser::parse_sql("SELECT a\nFROM t\nGROUP  BYY a")
+            .unwrap_err();
+        let p = SqlProblem::of(&e);
+        assert_eq!(
+            p.message,
+            "SQL syntax error: Expected: end of statement, found: GROUP"
+        );
+        assert_eq!(p.at.map(|a| (a.line, a.column)), Some((3, 1)));
+        // The place as only the text gives it.
+        assert_eq!(parse_line_column("32, Column: 1"), Some(pos(32, 1, None)));
+        assert_eq!(parse_line_column("x, Column: 1"), None);
+    }
+
+    #[tokio::test]
+    async fn a_planning_error_points_at_the_column_named() {
+        let mut config = datafusion::prelude::SessionConfig::new();
+        config.options_mut().sql_parser.collect_spans = true;
+        let ctx = SessionContext::new_with_config(config);
+        ctx.sql("CREATE TABLE t AS VALUES (1, 2)").await.unwrap();
+        let e = ctx
+            .sql("SELECT column1,\n       colum2 + 1 AS b\nFROM t")
+            .await
+            .unwrap_err();
+        let p = SqlProblem::of(&e);
+        assert!(p.message.contains("No field named colum2"), "{}", p.message);
+        assert_eq!(p.at, Some(pos(2, 8, Some(14))));
+    }
+
+    #[test]
+    fn a_rendered_line_is_named_by_the_file_line_it_came_from() {
+        // Two tag lines the `{%-` pulls onto the line before, and a macro
+        // call that renders as three lines: rendered line 2 is file line 4,
+        // and the macro's lines 3 to 5 come from its call on line 5.
+        let template = "-- top\n{%- set x = 1 %}\n{%- set y = 2 %}\nSELECT a,\n  {{ cols() }}\n  FROM t\nWHERE b = {{ x }}\n";
+        let rendered = "-- top\nSELECT a,\n  c1,\n  c2,\n  c3\n  FROM t\nWHERE b = 1";
+        let text = SqlText {
+            file: Some("sql/s.sql"),
+            step_at: "p.yaml:3:3",
+            template,
+            rendered,
+        };
+        assert_eq!(text.template_line(1), (1, true));
+        assert_eq!(text.template_line(2), (4, true));
+        assert_eq!(text.template_line(6), (6, true));
+        // Made by the macro call on line 5, and by `{{ x }}` on line 7.
+        assert_eq!(text.template_line(3).0, 5);
+        assert_eq!(text.template_line(4).0, 5);
+        assert_eq!(text.template_line(7), (7, false));
+
+        let shown = |p: (String, Option<String>)| match p {
+            (place, Some(snippet)) => format!("{place}\n{snippet}"),
+            (place, None) => place,
+        };
+        assert_eq!(
+            shown(text.place(Some(pos(6, 3, Some(7))))),
+            "SQL from sql/s.sql:6:3\n    6 |   FROM t\n      |   ^^^^"
+        );
+        assert_eq!(
+            shown(text.place(Some(pos(7, 11, None)))),
+            "SQL from sql/s.sql:7\n    7 | WHERE b = 1  (as rendered)\n      |           ^"
+        );
+        assert_eq!(shown(text.place(None)), "SQL from sql/s.sql");
+        // A place past the SQL (never given) is not shown.
+        assert_eq!(
+            shown(text.place(Some(pos(9, 1, None)))),
+            "SQL from sql/s.sql"
+        );
+        assert_eq!(text.origin(Some(pos(6, 3, None))).0, "sql/s.sql:6:3");
+        let inline = SqlText { file: None, ..text };
+        assert_eq!(
+            shown(inline.place(Some(pos(2, 1, Some(7))))),
+            "the step's SQL is at p.yaml:3:3, its line 4\n    4 | SELECT a,\n      | ^^^^^^"
+        );
+        assert_eq!(
+            inline.origin(Some(pos(2, 1, None))).0,
+            "inline SQL, its line 4"
+        );
+        assert_eq!(shown(inline.place(None)), "the step's SQL is at p.yaml:3:3");
+        assert_eq!(inline.origin(None).0, "inline SQL");
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_place() {
+        let rendered = format!("{}bad{}", "x".repeat(300), "y".repeat(300));
+        let shown = snippet(&rendered, 1, true, pos(1, 301, Some(304)));
+        let lines: Vec<&str> = shown.lines().collect();
+        let code = lines[0].trim_start_matches("    1 | ");
+        let marker = lines[1].trim_start_matches("      | ");
+        assert!(code.starts_with('…') && code.ends_with('…'), "{code}");
+        let at = marker.find('^').unwrap();
+        assert_eq!(&code.chars().skip(at).take(3).collect::<String>(), "bad");
+        assert_eq!(marker.trim(), "^^^");
+        // Tabs before the place are kept under it.
+        assert_eq!(
+            snippet("\tSELECT x", 2, true, pos(2, 9, None)),
+            "    2 | \tSELECT x\n      | \t       ^"
+        );
+    }
+}
