@@ -584,6 +584,21 @@ where
     UniqueKeys::deserialize(deserializer).map(|u| u.0)
 }
 
+/// The YAML files in folder `dir` and in its `pipelines/` (where `demo`
+/// writes its copy's), at most three, for a folder given as a pipeline file.
+fn pipelines_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = [dir.to_path_buf(), dir.join("pipelines")]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    found.sort();
+    found.truncate(3);
+    found
+}
+
 /// A parsed pipeline file with where it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {
@@ -596,11 +611,20 @@ pub struct LoadedSpec {
 
 impl LoadedSpec {
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            message: format!(
-                "cannot read pipeline file `{}`: {e}; check the path",
-                path.display()
-            ),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let hint = match pipelines_in(path).as_slice() {
+                [] => "check the path".to_string(),
+                found => format!(
+                    "it is a folder: name a pipeline file in it, such as {}",
+                    crate::text::code_list(found.iter().map(|p| p.display()))
+                ),
+            };
+            Error::Config {
+                message: format!(
+                    "cannot read pipeline file `{}`: {e}; {hint}",
+                    path.display()
+                ),
+            }
         })?;
         Self::parse(path, text)
     }

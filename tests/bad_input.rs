@@ -985,3 +985,23 @@ fn float_scores_where_integers_are_declared_give_the_same_tables() {
         assert_same_table(&read_parquet(&a.join(&path)), &got, table);
     }
 }
+
+#[test]
+fn a_folder_given_as_the_pipeline_file_names_the_pipelines_in_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    bundle_copy(tmp.path());
+    let o = loyalty(tmp.path(), &["validate", "bundle"]);
+    assert_exit(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: cannot read pipeline file `bundle`: Is a directory (os error 21); \
+         it is a folder: name a pipeline file in it, such as \
+         `bundle/pipelines/customer_loyalty.yaml`\n"
+    );
+    // A folder with no pipeline in it, or no such path: the path is wrong.
+    for path in ["bundle/sql", "nowhere.yaml"] {
+        let o = loyalty(tmp.path(), &["validate", path]);
+        assert_exit(&o, 2);
+        assert!(stderr(&o).ends_with("; check the path\n"), "{}", stderr(&o));
+    }
+}
