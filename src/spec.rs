@@ -674,6 +674,66 @@ impl LoadedSpec {
     }
 }
 
+/// A scalar value as the pipeline file writes it: its lines (a block's
+/// without their common indentation) and where the first of them starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenValue {
+    /// The file, as messages show it.
+    pub file: String,
+    pub text: String,
+    /// The line of the first of `text`'s lines in the file (1-based).
+    pub line: usize,
+    /// The columns before `text`'s lines start in the file.
+    pub indent: usize,
+}
+
+impl LoadedSpec {
+    /// The value of a nested key as written in the file: a block scalar
+    /// (`|` or `>`, its lines below the key), or a value on the key's own
+    /// line that does not go on below it. None for the rest (a quoted or
+    /// plain value over several lines): only the parsed value is known then.
+    pub fn written_value(&self, keys: &[&str]) -> Option<WrittenValue> {
+        let (line, col) = find_key(&self.text, keys)?;
+        let lines: Vec<&str> = self.text.lines().collect();
+        let key_line = lines[line - 1];
+        let key_indent = col - 1;
+        let after = key_line[key_indent..].split_once(':')?.1;
+        let value = after.trim_start();
+        let below = lines[line..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > key_indent);
+        if value.starts_with('|') || value.starts_with('>') {
+            let block: Vec<&str> = below.copied().collect();
+            let indent = block
+                .iter()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.len() - l.trim_start().len())?;
+            let text = (block.iter())
+                .map(|l| l.get(indent..).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Some(WrittenValue {
+                file: self.path.display().to_string(),
+                text: text.trim_end().to_string(),
+                line: line + 1,
+                indent,
+            });
+        }
+        let goes_on = below.clone().any(|l| !l.trim().is_empty());
+        if value.is_empty() || goes_on || value.starts_with(['"', '\'', '#']) {
+            return None;
+        }
+        // A comment after the value is not the value's.
+        let text = value.split(" #").next().unwrap_or(value).trim_end();
+        Some(WrittenValue {
+            file: self.path.display().to_string(),
+            text: text.to_string(),
+            line,
+            indent: key_line.len() - value.len(),
+        })
+    }
+}
+
 /// Finds the line and column of a nested mapping key by indentation. Handles
 /// the block style pipelines are written in; returns None for anything else.
 fn find_key(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
@@ -758,6 +818,52 @@ fn explain_serde(e: &serde_yaml::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inline_value_is_found_as_written() {
+        let text = "name: t
+steps:
+  lit:
+    sql: |
+      SELECT a,
+        b  # not a comment here
+      FROM t
+  folded:
+    sql: >-
+      SELECT a
+      FROM t
+
+  plain:
+    sql: SELECT 1 AS one   # a comment
+  quoted:
+    sql: \"SELECT 1\"
+  long:
+    sql: SELECT a
+      FROM t
+";
+        let s = LoadedSpec::parse(Path::new("p.yaml"), text.into()).unwrap();
+        let at = |step: &str| s.written_value(&["steps", step, "sql"]);
+        let value = |text: &str, line, indent| WrittenValue {
+            file: "p.yaml".into(),
+            text: text.into(),
+            line,
+            indent,
+        };
+        assert_eq!(
+            at("lit"),
+            Some(value("SELECT a,\n  b  # not a comment here\nFROM t", 5, 6))
+        );
+        assert_eq!(at("folded"), Some(value("SELECT a\nFROM t", 10, 6)));
+        assert_eq!(at("plain"), Some(value("SELECT 1 AS one", 14, 9)));
+        // Each line of those is the file's from column indent + 1.
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(&lines[5][6..], "  b  # not a comment here");
+        assert_eq!(&lines[13][9..24], "SELECT 1 AS one");
+        // Where the lines cannot be told from the parsed value: none.
+        assert_eq!(at("quoted"), None);
+        assert_eq!(at("long"), None);
+        assert_eq!(at("missing"), None);
+    }
 
     fn env(k: &str) -> Option<String> {
         match k {

@@ -462,7 +462,15 @@ steps:
         err.contains("step `a` failed") && err.contains("amont"),
         "{err}"
     );
-    assert!(err.contains("no_such_column"), "{err}");
+    // The column is named where the pipeline file has it: line 8, after
+    // the 9 columns of `    sql: ` and `SELECT customer_id, `.
+    assert!(
+        err.contains("No field named no_such_column")
+            && err.contains(
+                "/p.yaml:8:30)\n        8 | SELECT customer_id, no_such_column FROM orders\n"
+            ),
+        "{err}"
+    );
     assert!(
         err.contains("step `c`: not checked, because step `b` has errors"),
         "{err}"
@@ -521,7 +529,10 @@ reports:
         "{err}"
     );
     assert!(
-        err.contains("p.yaml:5:3: step `a` (inline SQL, its line 1): SQL syntax error: Expected: an SQL statement, found: SELEC\n"),
+        err.contains("p.yaml:5:3: step `a` (")
+            && err.contains(
+                "/p.yaml:6:10): SQL syntax error: Expected: an SQL statement, found: SELEC\n"
+            ),
         "{err}"
     );
     assert!(

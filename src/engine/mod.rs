@@ -252,7 +252,7 @@ pub async fn run_steps(
 ) -> StepsOutcome {
     /// What one task of the run gave.
     enum Done {
-        Step(StepPlan, Result<StepOutcome, String>),
+        Step(Box<StepPlan>, Result<StepOutcome, String>),
         Output(String, Result<WrittenOutput, String>),
     }
     type StepOutcome = (Result<Option<u64>>, Vec<CheckResult>, f64);
@@ -372,7 +372,7 @@ pub async fn run_steps(
                     async move {
                         // A panic is a bug; the step still gets a result.
                         let done = task.await.map_err(|e| format!("stopped abnormally: {e}"));
-                        Done::Step(step, done)
+                        Done::Step(Box::new(step), done)
                     }
                     .boxed(),
                 );
@@ -383,7 +383,7 @@ pub async fn run_steps(
             break;
         };
         let (step, joined) = match done {
-            Done::Step(step, joined) => (step, joined),
+            Done::Step(step, joined) => (*step, joined),
             Done::Output(_, Ok(w)) => {
                 written.push(w);
                 continue;

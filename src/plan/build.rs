@@ -433,10 +433,20 @@ impl Builder<'_> {
             }
         };
         let tables = referenced_tables(&sql);
+        let written = match step.sql_file {
+            Some(_) => Some(crate::spec::WrittenValue {
+                file: origin.clone(),
+                text: template.clone(),
+                line: 1,
+                indent: 0,
+            }),
+            None => self.loaded.written_value(&["steps", name, "sql"]),
+        };
         let mut plan = StepPlan {
             name: name.to_string(),
             sql,
             template,
+            written,
             at: self.loaded.locate(&["steps", name]),
             origin,
             materialize: step.materialize,

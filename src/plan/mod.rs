@@ -96,8 +96,12 @@ pub struct StepPlan {
     pub name: String,
     /// The rendered SQL.
     pub sql: String,
-    /// The SQL as written, before rendering: where an error's line is found.
+    /// The SQL before rendering: where an error's line is found.
     pub template: String,
+    /// Where that SQL is written: its file, or the pipeline file's lines
+    /// holding an inline step's SQL; None where they cannot be told (a
+    /// quoted value over several lines).
+    pub written: Option<crate::spec::WrittenValue>,
     /// Where the SQL came from, for errors: a file path or [`INLINE_SQL`].
     pub origin: String,
     /// `file:line:column` of the step in the pipeline file.
@@ -120,10 +124,17 @@ impl StepPlan {
 
     /// The step's SQL as written and as rendered, to place an error in.
     pub fn sql_text(&self) -> SqlText<'_> {
+        let (file, template, line, indent) = match &self.written {
+            Some(w) => (Some(w.file.as_str()), w.text.as_str(), w.line, w.indent),
+            None => (None, self.template.as_str(), 1, 0),
+        };
         SqlText {
-            file: (self.origin != INLINE_SQL).then_some(self.origin.as_str()),
+            file,
+            inline: self.origin == INLINE_SQL,
             step_at: &self.at,
-            template: &self.template,
+            template,
+            first_line: line,
+            indent,
             rendered: &self.sql,
         }
     }
@@ -418,6 +429,7 @@ mod tests {
             name: name.into(),
             sql: String::new(),
             template: String::new(),
+            written: None,
             origin: INLINE_SQL.into(),
             at: "p.yaml:1:1".into(),
             materialize: Materialize::View,

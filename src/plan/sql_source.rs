@@ -107,42 +107,56 @@ fn parse_line_column(text: &str) -> Option<Position> {
 
 /// A step's SQL as written (`template`) and as rendered.
 pub struct SqlText<'a> {
-    /// The file, or `None` for SQL written in the pipeline file.
+    /// The file the SQL is written in: its own, or the pipeline file for
+    /// SQL written there; None where its lines there cannot be told.
     pub file: Option<&'a str>,
-    /// For SQL in the pipeline file: the step's `file:line:column` there.
+    /// Whether the SQL is written in the pipeline file.
+    pub inline: bool,
+    /// The step's `file:line:column` in the pipeline file.
     pub step_at: &'a str,
+    /// The SQL as written, each line as in the file from column
+    /// `indent + 1` of line `first_line` on.
     pub template: &'a str,
+    pub first_line: usize,
+    pub indent: usize,
     pub rendered: &'a str,
 }
 
 impl SqlText<'_> {
     /// Where to fix the step's SQL, for an error found planning or running
     /// it: `SQL from FILE:LINE:COLUMN`, or for SQL in the pipeline file
-    /// `the step's SQL is at P:L:C, its line N`; and with a place, the
-    /// rendered line with the place marked.
+    /// `the step's SQL is at P:LINE:COLUMN` (`at P:L:C, its line N` where
+    /// its lines there cannot be told); and with a place, the rendered line
+    /// with the place marked.
     pub fn place(&self, at: Option<Position>) -> (String, Option<String>) {
         let (origin, snippet) = self.origin(at);
-        match (self.file, self.line_of(at)) {
-            (Some(_), _) => (format!("SQL from {origin}"), snippet),
-            (None, Some((line, _))) => (
-                format!("the step's SQL is at {}, its line {line}", self.step_at),
-                snippet,
-            ),
-            (None, None) => (format!("the step's SQL is at {}", self.step_at), None),
-        }
+        let place = match (self.inline, self.file, self.line_of(at)) {
+            (false, _, _) => format!("SQL from {origin}"),
+            (true, Some(_), Some(_)) => format!("the step's SQL is at {origin}"),
+            (true, None, Some((line, _))) => {
+                format!("the step's SQL is at {}, its line {line}", self.step_at)
+            }
+            (true, _, None) => format!("the step's SQL is at {}", self.step_at),
+        };
+        (place, snippet)
     }
 
     /// The same as the origin of the step's SQL: `FILE:LINE:COLUMN`, or
-    /// `inline SQL, its line N` (for a message that names the pipeline
-    /// file's line already). The column is given where the file's line is
-    /// the line rendered (no template expression on it), so that it counts
-    /// in the file.
+    /// `inline SQL` with no place (for a message that names the step's line
+    /// in the pipeline file already), `inline SQL, its line N` where its
+    /// lines there cannot be told. The column is given where the file's line
+    /// is the line rendered (no template expression on it), so that it
+    /// counts in the file.
     pub fn origin(&self, at: Option<Position>) -> (String, Option<String>) {
         let (Some(at), Some((line, exact))) = (at, self.line_of(at)) else {
-            return (self.file.unwrap_or(super::INLINE_SQL).to_string(), None);
+            let origin = match self.file {
+                Some(file) if !self.inline => file,
+                _ => super::INLINE_SQL,
+            };
+            return (origin.to_string(), None);
         };
         let origin = match (self.file, exact) {
-            (Some(file), true) => format!("{file}:{line}:{}", at.column),
+            (Some(file), true) => format!("{file}:{line}:{}", at.column + self.indent),
             (Some(file), false) => format!("{file}:{line}"),
             (None, _) => format!("{}, its line {line}", super::INLINE_SQL),
         };
@@ -150,10 +164,12 @@ impl SqlText<'_> {
         (origin, Some(snippet(rendered, line, exact, at)))
     }
 
-    /// The template's line a place is on, where the place is in the SQL.
+    /// The file's line a place is on (the template's, where the file is
+    /// not known), where the place is in the SQL.
     fn line_of(&self, at: Option<Position>) -> Option<(usize, bool)> {
         let at = at.filter(|p| p.line <= self.rendered.lines().count())?;
-        Some(self.template_line(at.line))
+        let (line, exact) = self.template_line(at.line);
+        Some((line + self.first_line - 1, exact))
     }
 
     /// The template's line (1-based) that rendered line `line` came from,
@@ -261,8 +277,11 @@ mod tests {
         let rendered = "-- top\nSELECT a,\n  c1,\n  c2,\n  c3\n  FROM t\nWHERE b = 1";
         let text = SqlText {
             file: Some("sql/s.sql"),
+            inline: false,
             step_at: "p.yaml:3:3",
             template,
+            first_line: 1,
+            indent: 0,
             rendered,
         };
         assert_eq!(text.template_line(1), (1, true));
@@ -292,7 +311,27 @@ mod tests {
             "SQL from sql/s.sql"
         );
         assert_eq!(text.origin(Some(pos(6, 3, None))).0, "sql/s.sql:6:3");
-        let inline = SqlText { file: None, ..text };
+        // The same SQL written in the pipeline file from line 10 on,
+        // indented by six: counted there.
+        let block = SqlText {
+            file: Some("p.yaml"),
+            inline: true,
+            first_line: 10,
+            indent: 6,
+            ..text
+        };
+        assert_eq!(
+            shown(block.place(Some(pos(6, 3, Some(7))))),
+            "the step's SQL is at p.yaml:15:9\n    15 |   FROM t\n       |   ^^^^"
+        );
+        assert_eq!(block.origin(None).0, "inline SQL");
+        assert_eq!(shown(block.place(None)), "the step's SQL is at p.yaml:3:3");
+        // Where its lines there cannot be told: by the SQL's own lines.
+        let inline = SqlText {
+            file: None,
+            inline: true,
+            ..text
+        };
         assert_eq!(
             shown(inline.place(Some(pos(2, 1, Some(7))))),
             "the step's SQL is at p.yaml:3:3, its line 4\n    4 | SELECT a,\n      | ^^^^^^"
