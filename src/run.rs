@@ -329,13 +329,13 @@ async fn plan_steps(ctx: &SessionContext, plan: &Plan, sources: &[SourceResult])
                     plan.engine.kind.is_distributed(),
                     &e.to_string(),
                 );
-                problems.push(
-                    Error::Step {
-                        step: step.name.clone(),
-                        message: step.sql_error(&e, hint),
-                    }
-                    .to_string(),
-                );
+                // Found before anything ran: the step does not plan, nor
+                // has it failed.
+                problems.push(format!(
+                    "step `{}`: {}",
+                    step.name,
+                    step.sql_error(&e, hint)
+                ));
                 failed.insert(step.name.clone(), step.name.clone());
             }
         }

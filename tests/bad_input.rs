@@ -627,7 +627,7 @@ fn a_misspelt_column_is_named_at_its_file_line_before_any_step_computes() {
         let o = run(command);
         assert_exit(&o, 2);
         let err = stderr(&o);
-        assert!(err.contains("error: 1 problem found:\n  - step `churn_summary` failed: Schema error: No field named st.churnd. Did you mean 'st.churned'?"), "{command}: {err}");
+        assert!(err.contains("error: 1 problem found:\n  - step `churn_summary`: Schema error: No field named st.churnd. Did you mean 'st.churned'?"), "{command}: {err}");
         assert!(
             err.contains(&expected),
             "{command}: {err}\nexpected: {expected}"

@@ -459,7 +459,7 @@ steps:
         "{err}"
     );
     assert!(
-        err.contains("step `a` failed") && err.contains("amont"),
+        err.contains("step `a`: Schema error: No field named amont"),
         "{err}"
     );
     // The column is named where the pipeline file has it: line 8, after
@@ -540,7 +540,7 @@ reports:
         "{err}"
     );
     assert!(
-        err.contains("step `b` failed") && err.contains("no_such_column"),
+        err.contains("step `b`: Schema error: No field named no_such_column"),
         "{err}"
     );
 
