@@ -141,12 +141,12 @@ impl SqlText<'_> {
         (place, snippet)
     }
 
-    /// The same as the origin of the step's SQL: `FILE:LINE:COLUMN`, or
-    /// `inline SQL` with no place (for a message that names the step's line
-    /// in the pipeline file already), `inline SQL, its line N` where its
-    /// lines there cannot be told. The column is given where the file's line
-    /// is the line rendered (no template expression on it), so that it
-    /// counts in the file.
+    /// Where the step's SQL is, for a message that names the step's line in
+    /// the pipeline file already: `FILE:LINE:COLUMN`; for SQL written in
+    /// the pipeline file without a place, `inline SQL`, and where its lines
+    /// there cannot be told, `inline SQL, its line N`. The column is given
+    /// where the file's line is the line rendered (no template expression
+    /// on it), so that it counts in the file.
     pub fn origin(&self, at: Option<Position>) -> (String, Option<String>) {
         let (Some(at), Some((line, exact))) = (at, self.line_of(at)) else {
             let origin = match self.file {
