@@ -396,6 +396,57 @@ fn a_table_read_only_by_an_included_template_reaches_it() {
     );
 }
 
+/// A column read only where a flag is false (the churn rate of a cohort not
+/// too recent to have churned, as most are) is found before any step
+/// computes too: the check renders with flags true, then false. One read
+/// only where no made-up row leads fails the report as it renders, not shown
+/// as a dash: a formatting filter given an undefined value is an error.
+#[test]
+fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let template = templates_of(&pipeline).join("report.md.j2");
+    let text = read(&template);
+    let (from, to) = (
+        "{% if r.too_recent %}–{% else %}{{ r.churn_rate|pct }}{% endif %}",
+        "{% if r.too_recent %}–{% else %}{{ r.churn_rat|pct }}{% endif %}",
+    );
+    assert_eq!(text.matches(from).count(), 1);
+    let text = text.replacen(from, to, 1);
+    std::fs::write(&template, &text).unwrap();
+    let line = text.lines().position(|l| l.contains(to)).unwrap() + 1;
+    let o = run(tmp.path(), &pipeline, &tmp.path().join("out"), true);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "report template `report.md.j2`: line {line}: step `churn_summary` has no column `churn_rat` (it has "
+        )) && err.contains("did you mean `churn_rate`?")
+            && !err.contains("step started"),
+        "{err}"
+    );
+
+    // Only on the row of all customers (`scope` "all"), which no made-up
+    // row is: the run computes, then fails on the report, publishing nothing.
+    let (from, to) = (
+        to,
+        "{% if r.scope == \"all\" %}{{ r.churn_rat|pct }}{% else %}{{ r.churn_rate|pct }}{% endif %}",
+    );
+    let text = text.replacen(from, to, 1);
+    std::fs::write(&template, &text).unwrap();
+    let out = tmp.path().join("out");
+    let o = run(tmp.path(), &pipeline, &out, true);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "error: report template `report.md.j2`: line {line}: undefined value: `pct` was given a name that is not defined (a column its row does not have?)"
+        )),
+        "{err}"
+    );
+    assert!(!out.join("report.md").exists(), "nothing published");
+}
+
 #[test]
 fn chinese_report_uses_chinese_terms() {
     let tmp = tempfile::tempdir().unwrap();

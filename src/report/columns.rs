@@ -3,12 +3,14 @@
 //! template would otherwise stop a run only once every step has run, with
 //! nothing published.
 //!
-//! The report is rendered once on made-up data: each table it reads one
-//! row, shaped as its step's schema says. Each row notes every name read
-//! from it that its table has no column of. Nothing else that rendering on
-//! made-up values meets counts (a value's arithmetic, a branch not taken):
-//! the check finds only what it is sure of, and a column read only in a
-//! branch the made-up row does not take is found at run time, as before.
+//! The report is rendered on made-up data: each table it reads one row,
+//! shaped as its step's schema says, and then again with its flags false
+//! and its fractions NULL, so that both sides of a test on them are taken. Each row notes every
+//! name read from it that its table has no column of. Nothing else that
+//! rendering on made-up values meets counts (a value's arithmetic, a branch
+//! not taken): the check finds only what it is sure of, and a column read
+//! only in a branch neither made-up row takes (`{% if r.segment ==
+//! "Champions" %}`) is found at run time, as before.
 
 use std::sync::{Arc, Mutex};
 
@@ -29,41 +31,56 @@ use crate::params::map_value;
 pub fn missing_columns(
     env: &Environment<'_>,
     template: &str,
-    mut context: Vec<(String, Value)>,
+    context: Vec<(String, Value)>,
     tables: &[(&str, Schema)],
     as_of: chrono::NaiveDate,
 ) -> Vec<String> {
     let misses: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let mut columns: Vec<(&str, Vec<String>)> = Vec::new();
-    for (name, schema) in tables {
-        let rows = match made_up_row(schema, as_of) {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::debug!(table = name, "no made-up row for the column check: {e}");
-                continue;
-            }
-        };
-        let rows: Vec<Value> = rows
-            .into_iter()
-            .map(|row| {
-                Value::from_object(CheckedRow {
-                    table: name.to_string(),
-                    row,
-                    misses: misses.clone(),
-                })
-            })
-            .collect();
-        context.push((name.to_string(), Value::from(rows)));
-        let names = schema.fields().iter().map(|f| f.name().clone());
-        columns.push((name, names.collect()));
-    }
+    let columns: Vec<(&str, Vec<String>)> = (tables.iter())
+        .map(|(name, schema)| {
+            let names = schema.fields().iter().map(|f| f.name().clone());
+            (*name, names.collect())
+        })
+        .collect();
     // Past what made-up values leave undefined (a row picked by a value
     // that no made-up row has), so that the rest is checked too.
     let mut env = env.clone();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-    if let Err(e) = super::render(&env, template, map_value(context)) {
-        // Made-up values may take a template where real ones never go.
-        tracing::debug!(template, "the column check's rendering stopped: {e}");
+    // Twice: the second time with booleans false and fractions NULL, so that
+    // both sides of a test on a flag (`{% if r.too_recent %}`) or on a rate
+    // (`{% if r.churn_rate is not none %}`) are read. Counts stay 1, dates
+    // and text as they were: the tests a report's sections hang on
+    // (`h.customers > 0`) take the same side both times.
+    for flipped in [false, true] {
+        let mut context = context.clone();
+        for (name, schema) in tables {
+            let rows = match made_up_row(schema, as_of, flipped) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::debug!(table = name, "no made-up row for the column check: {e}");
+                    continue;
+                }
+            };
+            let rows: Vec<Value> = rows
+                .into_iter()
+                .map(|row| {
+                    Value::from_object(CheckedRow {
+                        table: name.to_string(),
+                        row,
+                        misses: misses.clone(),
+                    })
+                })
+                .collect();
+            context.push((name.to_string(), Value::from(rows)));
+        }
+        if let Err(e) = super::render(&env, template, map_value(context)) {
+            // Made-up values may take a template where real ones never go.
+            tracing::debug!(
+                template,
+                flipped,
+                "the column check's rendering stopped: {e}"
+            );
+        }
     }
     let found: Vec<(String, String)> = std::mem::take(&mut *misses.lock().unwrap());
     let mut problems: Vec<String> = Vec::new();
@@ -134,16 +151,25 @@ impl Object for CheckedRow {
 
 /// One row shaped as `schema` says, as the templates see rows (a map by
 /// column name): numbers 1, booleans true, dates and timestamps the run
-/// date, text `x`; a type that takes none of these, NULL.
-fn made_up_row(schema: &Schema, as_of: chrono::NaiveDate) -> Result<Vec<Value>, String> {
+/// date, text `x`; a type that takes none of these, NULL. `flipped`:
+/// booleans false and fractions (floats, decimals) NULL.
+fn made_up_row(
+    schema: &Schema,
+    as_of: chrono::NaiveDate,
+    flipped: bool,
+) -> Result<Vec<Value>, String> {
     let day = as_of.format("%Y-%m-%d").to_string();
     let arrays: Vec<ArrayRef> = schema
         .fields()
         .iter()
         .map(|f| {
             let text = match f.data_type() {
+                DataType::Boolean if flipped => "false",
                 DataType::Boolean => "true",
                 t if t.is_temporal() => day.as_str(),
+                t if flipped && !t.is_integer() && t.is_numeric() => {
+                    return new_null_array(t, 1);
+                }
                 t if t.is_numeric() => "1",
                 _ => "x",
             };
@@ -190,4 +216,35 @@ fn where_read(env: &Environment<'_>, template: &str, column: &str) -> (String, O
         pending.extend(templates_named_in(source));
     }
     (format!("`{template}`"), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_sides_of_a_test_on_a_value_are_read() {
+        let mut env = Environment::new();
+        env.add_template(
+            "t.md.j2",
+            "{% for r in t %}{% if r.flag %}{{ r.a }}{% else %}{{ r.typo }}{% endif %}\
+             {% if r.rate is not none %}{{ r.rate }}{% else %}{{ r.other }}{% endif %}{% endfor %}",
+        )
+        .unwrap();
+        let schema = Schema::new(vec![
+            Field::new("flag", DataType::Boolean, true),
+            Field::new("a", DataType::Int64, true),
+            Field::new("rate", DataType::Float64, true),
+        ]);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day);
+        let has = "(it has `flag`, `a`, `rate`)";
+        assert_eq!(
+            found,
+            [
+                format!("report template `t.md.j2`: line 1: step `t` has no column `typo` {has}"),
+                format!("report template `t.md.j2`: line 1: step `t` has no column `other` {has}"),
+            ]
+        );
+    }
 }

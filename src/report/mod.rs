@@ -17,7 +17,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use minijinja::value::Kwargs;
-use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{describe_template_error, map_value};
@@ -72,30 +72,42 @@ pub fn environment(
     let tr = Arc::new(translations);
     let locale = settings.locale;
 
-    let f = fmt.clone();
-    env.add_filter("num", move |v: Value, digits: Option<usize>| {
-        format::as_f64(&v).map_or_else(|| "–".to_string(), |x| f.number(x, digits.unwrap_or(0)))
-    });
-    let f = fmt.clone();
-    env.add_filter("money", move |v: Value, digits: Option<usize>| {
-        format::as_f64(&v).map_or_else(|| "–".to_string(), |x| f.money(x, digits.unwrap_or(0)))
-    });
-    let f = fmt.clone();
-    env.add_filter("pct", move |v: Value, digits: Option<usize>| {
-        format::as_f64(&v).map_or_else(|| "–".to_string(), |x| f.percent(x, digits.unwrap_or(1)))
-    });
-    let f = fmt.clone();
-    env.add_filter("date", move |v: Value| {
-        shown(&v, format::as_date(&v).map(|d| f.date(d)))
-    });
-    let f = fmt.clone();
-    env.add_filter("datetime", move |v: Value| {
-        shown(&v, format::as_datetime(&v).map(|d| f.datetime(d)))
-    });
-    let f = fmt.clone();
-    env.add_filter("month", move |v: Value| {
-        shown(&v, format::as_date(&v).map(|d| f.month(d)))
-    });
+    // `x|num`, `x|money`, `x|pct` (and a number of digits): `–` for NULL.
+    type ShowNumber = fn(&Formatter, f64, usize) -> String;
+    let numbers: [(&'static str, usize, ShowNumber); 3] = [
+        ("num", 0, Formatter::number),
+        ("money", 0, Formatter::money),
+        ("pct", 1, Formatter::percent),
+    ];
+    for (name, default_digits, show) in numbers {
+        let f = fmt.clone();
+        env.add_filter(
+            name,
+            move |state: &State, v: Value, digits: Option<usize>| {
+                defined(state, &v, name)?;
+                let digits = digits.unwrap_or(default_digits);
+                Ok::<_, minijinja::Error>(
+                    format::as_f64(&v).map_or_else(|| "–".to_string(), |x| show(&f, x, digits)),
+                )
+            },
+        );
+    }
+    // `x|date`, `x|datetime`, `x|month`: `–` for NULL, text not a date as is.
+    type ShowDate = fn(&Formatter, &Value) -> Option<String>;
+    let dates: [(&'static str, ShowDate); 3] = [
+        ("date", |f, v| format::as_date(v).map(|d| f.date(d))),
+        ("datetime", |f, v| {
+            format::as_datetime(v).map(|d| f.datetime(d))
+        }),
+        ("month", |f, v| format::as_date(v).map(|d| f.month(d))),
+    ];
+    for (name, show) in dates {
+        let f = fmt.clone();
+        env.add_filter(name, move |state: &State, v: Value| {
+            defined(state, &v, name)?;
+            Ok::<_, minijinja::Error>(shown(&v, show(&f, &v)))
+        });
+    }
     let f = fmt.clone();
     env.add_function(
         "delta",
@@ -268,6 +280,22 @@ fn shown(v: &Value, formatted: Option<String>) -> String {
         None if v.is_none() || v.is_undefined() => "–".into(),
         None => v.to_string(),
     }
+}
+
+/// A formatting filter shows a NULL as `–`, but an undefined value is a
+/// name the row or table does not have (`r.churn_rat|pct`): an error, as
+/// printing it is, not a dash in the report. Where undefined values are let
+/// through (the column check renders past them), a dash.
+fn defined(state: &State, v: &Value, filter: &str) -> Result<(), minijinja::Error> {
+    if v.is_undefined() && state.undefined_behavior() == UndefinedBehavior::Strict {
+        return Err(minijinja::Error::new(
+            ErrorKind::UndefinedError,
+            format!(
+                "`{filter}` was given a name that is not defined (a column its row does not have?)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn bad(msg: impl Into<String>) -> minijinja::Error {
