@@ -111,14 +111,21 @@ pub fn environment(
     let f = fmt.clone();
     env.add_function(
         "delta",
-        move |current: Value, previous: Value, kind: Option<String>, digits: Option<usize>| match (
-            format::as_f64(&current),
-            format::as_f64(&previous),
-        ) {
-            (Some(c), Some(p)) => {
-                f.delta(c, p, kind.as_deref().unwrap_or("pct"), digits.unwrap_or(1))
-            }
-            _ => "–".to_string(),
+        move |state: &State,
+              current: Value,
+              previous: Value,
+              kind: Option<String>,
+              digits: Option<usize>| {
+            defined(state, &current, "delta")?;
+            defined(state, &previous, "delta")?;
+            Ok::<_, minijinja::Error>(
+                match (format::as_f64(&current), format::as_f64(&previous)) {
+                    (Some(c), Some(p)) => {
+                        f.delta(c, p, kind.as_deref().unwrap_or("pct"), digits.unwrap_or(1))
+                    }
+                    _ => "–".to_string(),
+                },
+            )
         },
     );
     let t = tr.clone();
@@ -820,6 +827,48 @@ mod tests {
         );
         // Chinese has no plural: its one form serves.
         assert_eq!(render(Locale::ZhCn, 1), "统计日之后的1条订单记录已忽略。");
+    }
+
+    #[test]
+    fn a_formatting_filter_shows_null_as_a_dash_and_refuses_an_undefined_name() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("report_templates");
+        let settings = ReportSettings {
+            locale: Locale::En,
+            currency: "USD".into(),
+            charts: ChartMode::Inline,
+        };
+        let mut env = environment(
+            &dir,
+            &settings,
+            Translations::load(&dir).unwrap(),
+            ChartFiles::default(),
+        );
+        let row = minijinja::context! { rate => 0.25, none_rate => (), day => "2026-06-30" };
+        let render = |env: &Environment<'_>, text: &str| {
+            env.render_str(text, minijinja::context! { r => row.clone() })
+        };
+        assert_eq!(
+            render(&env, "{{ r.rate|pct }} {{ r.none_rate|pct }} {{ r.day|date }} {{ delta(r.rate, r.none_rate) }}").unwrap(),
+            "25.0% – 30 Jun 2026 –"
+        );
+        for (text, filter) in [
+            ("{{ r.rat|pct }}", "pct"),
+            ("{{ r.rat|num }}", "num"),
+            ("{{ r.rat|money }}", "money"),
+            ("{{ r.dy|date }}", "date"),
+            ("{{ r.dy|datetime }}", "datetime"),
+            ("{{ r.dy|month }}", "month"),
+            ("{{ delta(r.rate, r.rat) }}", "delta"),
+        ] {
+            let err = render(&env, text).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{filter}` was given a name that is not defined")),
+                "{text}: {err}"
+            );
+        }
+        // Where undefined values are let through (the column check), a dash.
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        assert_eq!(render(&env, "{{ r.rat|pct }}").unwrap(), "–");
     }
 
     #[test]
