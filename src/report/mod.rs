@@ -133,7 +133,7 @@ pub fn environment(
     // `default=` is used when the report's locale has no text for the key.
     env.add_function(
         "t",
-        move |key: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+        move |state: &State, key: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
             let default: Option<String> = kwargs.get("default")?;
             // The form for one (`<key>_one`) or none (`<key>_zero`), where
             // `n` is 1 or 0 and the locale has one.
@@ -154,6 +154,7 @@ pub fn environment(
             };
             for name in kwargs.args().filter(|n| *n != "default") {
                 let v: Value = kwargs.get(name)?;
+                defined(state, &v, "t")?;
                 text = text.replace(&format!("{{{name}}}"), &v.to_string());
             }
             Ok(text)
@@ -289,9 +290,10 @@ fn shown(v: &Value, formatted: Option<String>) -> String {
     }
 }
 
-/// A formatting filter shows a NULL as `–`, but an undefined value is a
-/// name the row or table does not have (`r.churn_rat|pct`): an error, as
-/// printing it is, not a dash in the report. Where undefined values are let
+/// A formatting filter (or `delta()`) shows a NULL as `–`, and `t()` fills
+/// in a value as text, but an undefined value is a name the row or table
+/// does not have (`r.churn_rat|pct`): an error, as printing it is, not a
+/// dash or a gap in the report. Where undefined values are let
 /// through (the column check renders past them), a dash.
 fn defined(state: &State, v: &Value, filter: &str) -> Result<(), minijinja::Error> {
     if v.is_undefined() && state.undefined_behavior() == UndefinedBehavior::Strict {
@@ -859,6 +861,7 @@ mod tests {
             ("{{ r.dy|datetime }}", "datetime"),
             ("{{ r.dy|month }}", "month"),
             ("{{ delta(r.rate, r.rat) }}", "delta"),
+            ("{{ t(\"orders_after\", n=r.rat) }}", "t"),
         ] {
             let err = render(&env, text).unwrap_err().to_string();
             assert!(
