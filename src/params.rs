@@ -352,6 +352,12 @@ pub fn sql_environment(include_dir: &std::path::Path, zone: Option<&str>) -> Env
         Ok(Value::from_safe_string(sql_literal_of(&v)?))
     });
     env.add_filter("days", |v: Value| -> Result<Value, minijinja::Error> {
+        if v.is_undefined() {
+            return Err(minijinja::Error::new(
+                ErrorKind::UndefinedError,
+                "`days` was given a name that is not defined",
+            ));
+        }
         let n = i64::try_from(v.clone()).map_err(|_| {
             minijinja::Error::new(
                 ErrorKind::InvalidOperation,

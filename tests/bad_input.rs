@@ -575,6 +575,15 @@ steps:
     assert!(err.contains(&broken), "{err}");
 }
 
+/// `loyalty validate PIPELINE` on the data under `dir/data`.
+fn validate_on_data(dir: &Path, pipeline: &Path) -> std::process::Output {
+    let data = format!("data_root={}", dir.join("data").display());
+    loyalty(
+        dir,
+        &["validate", pipeline.to_str().unwrap(), "--param", &data],
+    )
+}
+
 /// The bundled pipeline's copy with `churn_summary.sql` changed by `edit`.
 fn bundled_with_churn_summary(dir: &Path, edit: impl Fn(&str) -> String) -> PathBuf {
     let pipeline = bundle_copy(dir);
@@ -646,15 +655,7 @@ fn a_step_with_a_syntax_error_is_not_called_unknown_by_the_reports() {
     good_data(tmp.path());
     let pipeline =
         bundled_with_churn_summary(tmp.path(), |sql| sql.replacen("GROUP BY", "GROUP BYY", 1));
-    let o = loyalty(
-        tmp.path(),
-        &[
-            "validate",
-            pipeline.to_str().unwrap(),
-            "--param",
-            &format!("data_root={}", tmp.path().join("data").display()),
-        ],
-    );
+    let o = validate_on_data(tmp.path(), &pipeline);
     assert_exit(&o, 2);
     let err = stderr(&o);
     // One problem: the reports read `churn_summary`, which is a step. The
@@ -1004,4 +1005,26 @@ fn a_folder_given_as_the_pipeline_file_names_the_pipelines_in_it() {
         assert_exit(&o, 2);
         assert!(stderr(&o).ends_with("; check the path\n"), "{}", stderr(&o));
     }
+}
+
+#[test]
+fn a_misspelt_param_in_a_sql_template_is_named_with_the_param_meant() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    let pipeline = bundled_with_churn_summary(tmp.path(), |sql| {
+        sql.replacen("{{ churn_days | days }}", "{{ churn_dayz | days }}", 1)
+    });
+    let text = std::fs::read_to_string(tmp.path().join("bundle/sql/churn_summary.sql")).unwrap();
+    let line = text.lines().position(|l| l.contains("churn_dayz")).unwrap() + 1;
+    let o = validate_on_data(tmp.path(), &pipeline);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "sql/churn_summary.sql): template error at line {line}: undefined value"
+        )) && err.contains(
+            "; `churn_dayz` is not a param of this pipeline; did you mean `churn_days`?\n"
+        ),
+        "{err}"
+    );
 }

@@ -416,16 +416,15 @@ impl Builder<'_> {
                 return None;
             }
         };
-        let sql = match self
-            .sql_templates(&include_dir)
-            .render_str(&template, self.context.clone())
-        {
+        let env = self.sql_templates(&include_dir);
+        let sql = match env.render_str(&template, self.context.clone()) {
             Ok(sql) => sql,
             Err(e) => {
+                let unknown = unknown_name(&env, &template, &self.context);
                 self.problem(
                     &["steps", name],
                     format!(
-                        "step `{name}` ({origin}): template error at {}",
+                        "step `{name}` ({origin}): template error at {}{unknown}",
                         describe_template_error(&e)
                     ),
                 );
@@ -805,6 +804,35 @@ fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
     } else {
         join_under(root, &rendered)
     }
+}
+
+/// For a SQL template that failed and reads a name nothing defines
+/// (minijinja's "undefined value" does not say which): `; `as_off` is not a
+/// param of this pipeline; did you mean `as_of`?`, or nothing where every
+/// name it reads is defined.
+fn unknown_name(
+    env: &minijinja::Environment<'_>,
+    template: &str,
+    context: &minijinja::Value,
+) -> String {
+    let Ok(t) = env.template_from_str(template) else {
+        return String::new();
+    };
+    let params: Vec<String> = (context.try_iter().into_iter().flatten())
+        .map(|k| k.to_string())
+        .collect();
+    let known = |n: &str| params.iter().any(|p| p == n) || env.globals().any(|(g, _)| g == n);
+    let mut unknown: Vec<String> = (t.undeclared_variables(false).into_iter())
+        .filter(|n| !known(n))
+        .collect();
+    unknown.sort();
+    let Some(name) = unknown.first() else {
+        return String::new();
+    };
+    let hint = suggest(name, params.iter().map(String::as_str))
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_else(|| format!(" (its params are {})", crate::text::code_list(&params)));
+    format!("; `{name}` is not a param of this pipeline{hint}")
 }
 
 /// A path as a user reads it in a message: `demo/pipelines/../sql/a.sql`
