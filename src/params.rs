@@ -349,6 +349,14 @@ pub fn sql_environment(include_dir: &std::path::Path, zone: Option<&str>) -> Env
             .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))
     });
     env.add_filter("sql", |v: Value| -> Result<Value, minijinja::Error> {
+        // NULL is for none: a name nothing defines (`as_off | sql`) would
+        // otherwise compare every row with NULL.
+        if v.is_undefined() {
+            return Err(minijinja::Error::new(
+                ErrorKind::UndefinedError,
+                "`sql` was given a name that is not defined",
+            ));
+        }
         Ok(Value::from_safe_string(sql_literal_of(&v)?))
     });
     env.add_filter("days", |v: Value| -> Result<Value, minijinja::Error> {
@@ -660,6 +668,28 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UndefinedError);
         assert!(render_text("{{ nope }}/x", &p).is_err());
+        // Through a filter too: not NULL, not "needs a whole number".
+        for (text, said) in [
+            (
+                "{{ nope | sql }}",
+                "`sql` was given a name that is not defined",
+            ),
+            (
+                "{{ nope | days }}",
+                "`days` was given a name that is not defined",
+            ),
+        ] {
+            let err = sql_environment(std::path::Path::new("."), None)
+                .render_str(text, p.template_context())
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UndefinedError, "{text}");
+            assert!(err.to_string().contains(said), "{text}: {err}");
+        }
+        // NULL is for none.
+        let none = sql_environment(std::path::Path::new("."), None)
+            .render_str("{{ none | sql }}", p.template_context())
+            .unwrap();
+        assert_eq!(none, "NULL");
     }
 
     #[test]
