@@ -118,11 +118,13 @@ pub fn environment(
               digits: Option<usize>| {
             defined(state, &current, "delta")?;
             defined(state, &previous, "delta")?;
+            let kind = kind.as_deref().unwrap_or("pct");
+            if !DELTA_KINDS.contains(&kind) {
+                return Err(bad(one_of("`delta()`'s kind", kind, &DELTA_KINDS)));
+            }
             Ok::<_, minijinja::Error>(
                 match (format::as_f64(&current), format::as_f64(&previous)) {
-                    (Some(c), Some(p)) => {
-                        f.delta(c, p, kind.as_deref().unwrap_or("pct"), digits.unwrap_or(1))
-                    }
+                    (Some(c), Some(p)) => f.delta(c, p, kind, digits.unwrap_or(1)),
                     _ => "–".to_string(),
                 },
             )
@@ -307,6 +309,23 @@ fn defined(state: &State, v: &Value, filter: &str) -> Result<(), minijinja::Erro
     Ok(())
 }
 
+/// The `format=` values a chart takes.
+const CHART_FORMATS: [&str; 4] = ["num", "money", "pct", "pct1"];
+
+/// The kinds `delta()` takes.
+const DELTA_KINDS: [&str; 4] = ["pct", "pp", "num", "money"];
+
+/// "`what` `pcnt` is not one of `num`, …; did you mean `pct`?"
+fn one_of(what: &str, given: &str, known: &[&str]) -> String {
+    let hint = crate::error::suggest(given, known.iter().copied())
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    format!(
+        "{what} `{given}` is not one of {}{hint}",
+        crate::text::code_list(known)
+    )
+}
+
 fn bad(msg: impl Into<String>) -> minijinja::Error {
     minijinja::Error::new(ErrorKind::InvalidOperation, msg.into())
 }
@@ -374,13 +393,20 @@ impl ChartContext {
         })
     }
 
-    fn value_text(&self, kind: &str) -> Box<dyn Fn(f64) -> String + '_> {
-        match kind {
+    /// How a chart writes its values: `format=` `num` (the default),
+    /// `money`, `pct` or `pct1`; another is an error, not numbers written
+    /// as counts (a share of 0.33 as `0`).
+    fn value_text(
+        &self,
+        kind: Option<&str>,
+    ) -> Result<Box<dyn Fn(f64) -> String + '_>, minijinja::Error> {
+        Ok(match kind.unwrap_or("num") {
+            "num" => Box::new(|v| self.fmt.number(v, 0)),
             "money" => Box::new(|v| self.fmt.money(v, 0)),
             "pct" => Box::new(|v| self.fmt.percent(v, 0)),
             "pct1" => Box::new(|v| self.fmt.percent(v, 1)),
-            _ => Box::new(|v| self.fmt.number(v, 0)),
-        }
+            other => return Err(bad(one_of("a chart's `format`", other, &CHART_FORMATS))),
+        })
     }
 
     /// Draws a chart (a panic in the drawing library becomes an error naming
@@ -435,7 +461,7 @@ impl ChartContext {
             .map(|v| v.unwrap_or(0.0))
             .collect();
         kw.assert_all_used()?;
-        let text = self.value_text(kind.as_deref().unwrap_or("num"));
+        let text = self.value_text(kind.as_deref())?;
         self.emit(&title, || charts::bars(&title, &labels, &values, &*text))
     }
 
@@ -477,7 +503,7 @@ impl ChartContext {
             .map(|k| self.label(&Value::from(k.as_str()), &translate_cols))
             .collect::<Result<Vec<_>, _>>()?;
         kw.assert_all_used()?;
-        let text = self.value_text(kind.as_deref().unwrap_or("num"));
+        let text = self.value_text(kind.as_deref())?;
         self.emit(&title, || {
             charts::heatmap(&title, &row_labels, &col_labels, &grid, &*text, saturate_at)
         })
@@ -869,6 +895,31 @@ mod tests {
                 "{text}: {err}"
             );
         }
+        // A kind of change or a chart format that is none of those known is
+        // an error naming the one meant, not figures written another way.
+        assert_eq!(
+            render(&env, "{{ delta(0.3, 0.2, \"pp\") }}").unwrap(),
+            "▲ +10.0 pp"
+        );
+        let err = render(&env, "{{ delta(0.3, 0.2, \"ppt\") }}").unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "`delta()`'s kind `ppt` is not one of `pct`, `pp`, `num`, `money`; did you mean `pp`?"
+            ),
+            "{err}"
+        );
+        let err = env
+            .render_str(
+                "{{ bar_chart(rows, label=\"k\", value=\"v\", format=\"pcnt\", title=\"T\") }}",
+                minijinja::context! { rows => vec![minijinja::context! { k => "a", v => 0.33 }] },
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "a chart's `format` `pcnt` is not one of `num`, `money`, `pct`, `pct1`; did you mean `pct`?"
+            ),
+            "{err}"
+        );
         // Where undefined values are let through (the column check), a dash.
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         assert_eq!(render(&env, "{{ r.rat|pct }}").unwrap(), "–");
