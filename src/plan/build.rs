@@ -420,7 +420,12 @@ impl Builder<'_> {
         let sql = match env.render_str(&template, self.context.clone()) {
             Ok(sql) => sql,
             Err(e) => {
-                let unknown = unknown_name(&env, &template, &self.context);
+                let unknown = match e.kind() {
+                    minijinja::ErrorKind::UndefinedError => {
+                        unknown_name(&env, &template, &self.context)
+                    }
+                    _ => String::new(),
+                };
                 self.problem(
                     &["steps", name],
                     format!(
@@ -806,10 +811,10 @@ fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
     }
 }
 
-/// For a SQL template that failed and reads a name nothing defines
-/// (minijinja's "undefined value" does not say which): `; `as_off` is not a
-/// param of this pipeline; did you mean `as_of`?`, or nothing where every
-/// name it reads is defined.
+/// For a SQL template that met an undefined value and reads a name nothing
+/// defines (minijinja's "undefined value" does not say which): `; `as_off`
+/// is not a param of this pipeline; did you mean `as_of`?`, or nothing where
+/// every name it reads is defined.
 fn unknown_name(
     env: &minijinja::Environment<'_>,
     template: &str,
