@@ -81,17 +81,27 @@ pub fn from_current_dir(raw: &str, base: &Path) -> Option<PathBuf> {
     (here != normalize(&cwd.join(base).join(&listed))).then_some(here)
 }
 
-/// Removes `.` and `..` components without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
+/// Removes `.` and `..` components without touching the file system:
+/// `demo/pipelines/../sql/a.sql` is `demo/sql/a.sql`; a relative path keeps
+/// the `..` it starts with, and above the root is the root. Through a
+/// symbolic link `..` may lead elsewhere: files are still read by the path
+/// as joined where that matters (a step's SQL file, shown by this one).
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
-            Component::ParentDir => {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
                 out.pop();
             }
-            Component::CurDir => {}
+            Component::ParentDir if out.has_root() && out.parent().is_none() => {}
             other => out.push(other.as_os_str()),
         }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
     }
     out
 }
@@ -331,6 +341,21 @@ pub fn file_name(url: &Url) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_normalized_without_the_folders_it_goes_back_out_of() {
+        for (path, shown) in [
+            ("demo/pipelines/../sql/a.sql", "demo/sql/a.sql"),
+            ("./pipelines/../sql/a.sql", "sql/a.sql"),
+            ("../sql/a.sql", "../sql/a.sql"),
+            ("../../a/../sql/a.sql", "../../sql/a.sql"),
+            ("/srv/p/../sql/a.sql", "/srv/sql/a.sql"),
+            ("/../a.sql", "/a.sql"),
+            ("a/..", "."),
+        ] {
+            assert_eq!(normalize(Path::new(path)), Path::new(shown), "{path}");
+        }
+    }
 
     #[test]
     fn a_relative_location_is_also_taken_from_the_current_directory() {

@@ -4,7 +4,7 @@
 //! Every problem found on the way is collected, located in the file.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use url::Url;
@@ -386,7 +386,7 @@ impl Builder<'_> {
                 match std::fs::read_to_string(&path) {
                     Ok(text) => (
                         text,
-                        tidy(&path).display().to_string(),
+                        crate::storage::normalize(&path).display().to_string(),
                         path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
                     ),
                     Err(e) => {
@@ -840,50 +840,9 @@ fn unknown_name(
     format!("; `{name}` is not a param of this pipeline{hint}")
 }
 
-/// A path as a user reads it in a message: `demo/pipelines/../sql/a.sql`
-/// as `demo/sql/a.sql`. Only for showing: through a symbolic link, `..`
-/// may lead elsewhere, so files are still read by the path as joined.
-fn tidy(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            // Above the root is the root.
-            Component::ParentDir if out.has_root() && out.parent().is_none() => {}
-            c => out.push(c),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{not_a_sql_name, tidy};
-    use std::path::Path;
-
-    #[test]
-    fn a_path_is_shown_without_the_folders_it_goes_back_out_of() {
-        for (path, shown) in [
-            ("demo/pipelines/../sql/a.sql", "demo/sql/a.sql"),
-            ("./pipelines/../sql/a.sql", "sql/a.sql"),
-            ("../sql/a.sql", "../sql/a.sql"),
-            ("../../a/../sql/a.sql", "../../sql/a.sql"),
-            ("/srv/p/../sql/a.sql", "/srv/sql/a.sql"),
-            ("/../a.sql", "/a.sql"),
-            ("a/..", "."),
-        ] {
-            assert_eq!(tidy(Path::new(path)), Path::new(shown), "{path}");
-        }
-    }
+    use super::not_a_sql_name;
 
     #[test]
     fn table_names_are_plain_lower_case_sql_names() {
