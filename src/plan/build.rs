@@ -438,12 +438,7 @@ impl Builder<'_> {
         };
         let tables = referenced_tables(&sql);
         let written = match step.sql_file {
-            Some(_) => Some(crate::spec::WrittenValue {
-                file: origin.clone(),
-                text: template.clone(),
-                line: 1,
-                indent: 0,
-            }),
+            Some(_) => None,
             None => self.loaded.written_value(&["steps", name, "sql"]),
         };
         let mut plan = StepPlan {

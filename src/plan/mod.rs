@@ -98,9 +98,9 @@ pub struct StepPlan {
     pub sql: String,
     /// The SQL before rendering: where an error's line is found.
     pub template: String,
-    /// Where that SQL is written: its file, or the pipeline file's lines
-    /// holding an inline step's SQL; None where they cannot be told (a
-    /// quoted value over several lines).
+    /// For SQL written in the pipeline file, the lines there that hold it;
+    /// None for a SQL file (`origin`, from its first line), and where they
+    /// cannot be told (a quoted value over several lines).
     pub written: Option<crate::spec::WrittenValue>,
     /// Where the SQL came from, for errors: a file path or [`INLINE_SQL`].
     pub origin: String,
@@ -124,13 +124,15 @@ impl StepPlan {
 
     /// The step's SQL as written and as rendered, to place an error in.
     pub fn sql_text(&self) -> SqlText<'_> {
+        let inline = self.origin == INLINE_SQL;
         let (file, template, line, indent) = match &self.written {
             Some(w) => (Some(w.file.as_str()), w.text.as_str(), w.line, w.indent),
-            None => (None, self.template.as_str(), 1, 0),
+            None if inline => (None, self.template.as_str(), 1, 0),
+            None => (Some(self.origin.as_str()), self.template.as_str(), 1, 0),
         };
         SqlText {
             file,
-            inline: self.origin == INLINE_SQL,
+            inline,
             step_at: &self.at,
             template,
             first_line: line,
