@@ -129,11 +129,12 @@ impl SqlText<'_> {
     /// its lines there cannot be told); and with a place, the rendered line
     /// with the place marked.
     pub fn place(&self, at: Option<Position>) -> (String, Option<String>) {
-        let (origin, snippet) = self.origin(at);
-        let place = match (self.inline, self.file, self.line_of(at)) {
+        let located = self.locate(at);
+        let (origin, snippet) = self.origin_of(located);
+        let place = match (self.inline, self.file, located) {
             (false, _, _) => format!("SQL from {origin}"),
             (true, Some(_), Some(_)) => format!("the step's SQL is at {origin}"),
-            (true, None, Some((line, _))) => {
+            (true, None, Some((_, line, _))) => {
                 format!("the step's SQL is at {}, its line {line}", self.step_at)
             }
             (true, _, None) => format!("the step's SQL is at {}", self.step_at),
@@ -148,7 +149,12 @@ impl SqlText<'_> {
     /// where the file's line is the line rendered (no template expression
     /// on it), so that it counts in the file.
     pub fn origin(&self, at: Option<Position>) -> (String, Option<String>) {
-        let (Some(at), Some((line, exact))) = (at, self.line_of(at)) else {
+        self.origin_of(self.locate(at))
+    }
+
+    /// [`SqlText::origin`] of a place [`SqlText::locate`] found.
+    fn origin_of(&self, located: Option<(Position, usize, bool)>) -> (String, Option<String>) {
+        let Some((at, line, exact)) = located else {
             let origin = match self.file {
                 Some(file) if !self.inline => file,
                 _ => super::INLINE_SQL,
@@ -164,12 +170,12 @@ impl SqlText<'_> {
         (origin, Some(snippet(rendered, line, exact, at)))
     }
 
-    /// The file's line a place is on (the template's, where the file is
-    /// not known), where the place is in the SQL.
-    fn line_of(&self, at: Option<Position>) -> Option<(usize, bool)> {
+    /// A place in the SQL, with the file's line it is on (the template's,
+    /// where the file is not known) and whether that line is as rendered.
+    fn locate(&self, at: Option<Position>) -> Option<(Position, usize, bool)> {
         let at = at.filter(|p| p.line <= self.rendered.lines().count())?;
         let (line, exact) = self.template_line(at.line);
-        Some((line + self.first_line - 1, exact))
+        Some((at, line + self.first_line - 1, exact))
     }
 
     /// The template's line (1-based) that rendered line `line` came from,
