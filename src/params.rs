@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use indexmap::IndexMap;
 use minijinja::value::{Object, ObjectRepr};
-use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Value};
 
 use crate::spec::{ParamSpec, ParamType};
 
@@ -348,32 +348,28 @@ pub fn sql_environment(include_dir: &std::path::Path, zone: Option<&str>) -> Env
         out.write_str(&text)
             .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))
     });
-    env.add_filter("sql", |v: Value| -> Result<Value, minijinja::Error> {
-        // NULL is for none: a name nothing defines (`as_off | sql`) would
-        // otherwise compare every row with NULL.
-        if v.is_undefined() {
-            return Err(minijinja::Error::new(
-                ErrorKind::UndefinedError,
-                "`sql` was given a name that is not defined",
-            ));
-        }
-        Ok(Value::from_safe_string(sql_literal_of(&v)?))
-    });
-    env.add_filter("days", |v: Value| -> Result<Value, minijinja::Error> {
-        if v.is_undefined() {
-            return Err(minijinja::Error::new(
-                ErrorKind::UndefinedError,
-                "`days` was given a name that is not defined",
-            ));
-        }
-        let n = i64::try_from(v.clone()).map_err(|_| {
-            minijinja::Error::new(
-                ErrorKind::InvalidOperation,
-                format!("`days` needs a whole number, got `{v}`"),
-            )
-        })?;
-        Ok(Value::from_safe_string(format!("INTERVAL '{n} days'")))
-    });
+    env.add_filter(
+        "sql",
+        |state: &State, v: Value| -> Result<Value, minijinja::Error> {
+            // NULL is for none: a name nothing defines (`as_off | sql`) would
+            // otherwise compare every row with NULL.
+            refuse_undefined(state, &v, "sql", "")?;
+            Ok(Value::from_safe_string(sql_literal_of(&v)?))
+        },
+    );
+    env.add_filter(
+        "days",
+        |state: &State, v: Value| -> Result<Value, minijinja::Error> {
+            refuse_undefined(state, &v, "days", "")?;
+            let n = i64::try_from(v.clone()).map_err(|_| {
+                minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("`days` needs a whole number, got `{v}`"),
+                )
+            })?;
+            Ok(Value::from_safe_string(format!("INTERVAL '{n} days'")))
+        },
+    );
     env.add_filter("ident", |v: String| {
         Value::from_safe_string(format!("\"{}\"", v.replace('"', "\"\"")))
     });
@@ -404,6 +400,26 @@ pub fn seconds_between(a: &str, b: &str, zone: Option<&str>) -> String {
         micros(b),
         micros(a)
     )
+}
+
+/// An undefined value given to filter or function `name` in a strict
+/// environment is a name nothing defines (a misspelt param or column): an
+/// error, as printing it is, not a NULL, a dash or a gap where the value
+/// was meant. `hint` follows the message. An environment that lets
+/// undefined values through (the report column check) gets them.
+pub fn refuse_undefined(
+    state: &State,
+    v: &Value,
+    name: &str,
+    hint: &str,
+) -> Result<(), minijinja::Error> {
+    if v.is_undefined() && state.undefined_behavior() == UndefinedBehavior::Strict {
+        return Err(minijinja::Error::new(
+            ErrorKind::UndefinedError,
+            format!("`{name}` was given a name that is not defined{hint}"),
+        ));
+    }
+    Ok(())
 }
 
 fn sql_literal_of(value: &Value) -> Result<String, minijinja::Error> {

@@ -20,7 +20,7 @@ use minijinja::value::Kwargs;
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Value};
 
 use crate::error::{Error, Result};
-use crate::params::{describe_template_error, map_value};
+use crate::params::{describe_template_error, map_value, refuse_undefined};
 pub use format::{Formatter, Locale, Translations};
 
 /// The most rows of one table a report may take.
@@ -294,19 +294,10 @@ fn shown(v: &Value, formatted: Option<String>) -> String {
 
 /// A formatting filter (or `delta()`) shows a NULL as `–`, and `t()` fills
 /// in a value as text, but an undefined value is a name the row or table
-/// does not have (`r.churn_rat|pct`): an error, as printing it is, not a
-/// dash or a gap in the report. Where undefined values are let
-/// through (the column check renders past them), a dash.
+/// does not have (`r.churn_rat|pct`): an error, not a dash or a gap in the
+/// report ([`refuse_undefined`]).
 fn defined(state: &State, v: &Value, filter: &str) -> Result<(), minijinja::Error> {
-    if v.is_undefined() && state.undefined_behavior() == UndefinedBehavior::Strict {
-        return Err(minijinja::Error::new(
-            ErrorKind::UndefinedError,
-            format!(
-                "`{filter}` was given a name that is not defined (a column its row does not have?)"
-            ),
-        ));
-    }
-    Ok(())
+    refuse_undefined(state, v, filter, " (a column its row does not have?)")
 }
 
 /// The `format=` values a chart takes.
