@@ -363,7 +363,7 @@ async fn plan_steps(ctx: &SessionContext, plan: &Plan, sources: &[SourceResult])
 }
 
 /// The columns the reports' templates read that their tables lack, found by
-/// rendering each report once on made-up rows shaped as the planned steps'
+/// rendering each report on made-up rows shaped as the planned steps'
 /// columns ([`report::columns`]).
 async fn report_columns(
     ctx: &SessionContext,

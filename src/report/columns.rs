@@ -5,8 +5,8 @@
 //!
 //! The report is rendered on made-up data: each table it reads one row,
 //! shaped as its step's schema says, and then again with its flags false
-//! and its fractions NULL, so that both sides of a test on them are taken. Each row notes every
-//! name read from it that its table has no column of. Nothing else that
+//! and its fractions NULL, so that both sides of a test on them are taken.
+//! Each row notes every name read from it that its table has no column of. Nothing else that
 //! rendering on made-up values meets counts (a value's arithmetic, a branch
 //! not taken): the check finds only what it is sure of, and a column read
 //! only in a branch neither made-up row takes (`{% if r.segment ==
@@ -23,8 +23,8 @@ use minijinja::{Environment, Value};
 use super::{rows_of, templates_named_in, tested, word_positions};
 use crate::params::map_value;
 
-/// Renders `template` on one made-up row per table (a step's name and
-/// columns) and returns, once each, the problems of the columns it reads
+/// Renders `template` twice on one made-up row per table (a step's name
+/// and columns) and returns, once each, the problems of the columns it reads
 /// that their table lacks, as "report template `…`: line N: step `…` has no
 /// column `…` …".
 /// `context` holds the rest of what the template sees (`params`, `run`).
