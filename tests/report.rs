@@ -256,6 +256,16 @@ fn a_template_typo_found_while_rendering_fails_the_run_naming_template_and_line(
     assert_eq!(read_json(&out.join("run_results.json"))["status"], "error");
 }
 
+/// Replaces `from`, which `path` must hold once, with `to`; returns the
+/// line it is on.
+fn replace_once(path: &Path, from: &str, to: &str) -> usize {
+    let text = read(path);
+    assert_eq!(text.matches(from).count(), 1, "{from}");
+    let text = text.replacen(from, to, 1);
+    std::fs::write(path, &text).unwrap();
+    text.lines().position(|l| l.contains(to)).unwrap() + 1
+}
+
 /// `validate` finds the columns a template reads that its table lacks, in a
 /// chart's arguments, a loop's rows and a row taken by index, with the line
 /// and the column meant: a nightly run would otherwise compute every step,
@@ -277,14 +287,7 @@ fn validate_finds_a_column_a_template_reads_that_its_table_lacks() {
     assert_exit(&validate(), 0);
 
     // Each replacement once, and the line it is on.
-    let edit = |file: &str, from: &str, to: &str| -> usize {
-        let path = templates.join(file);
-        let text = read(&path);
-        assert_eq!(text.matches(from).count(), 1, "{from}");
-        let text = text.replacen(from, to, 1);
-        std::fs::write(&path, &text).unwrap();
-        text.lines().position(|l| l.contains(to)).unwrap() + 1
-    };
+    let edit = |file: &str, from: &str, to: &str| replace_once(&templates.join(file), from, to);
     let chart = edit(
         "report.html.j2",
         "bar_chart(lifecycle_summary, label=\"stage\", value=\"customers\"",
@@ -406,15 +409,11 @@ fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = bundle_copy(tmp.path());
     let template = templates_of(&pipeline).join("report.md.j2");
-    let text = read(&template);
     let (from, to) = (
         "{% if r.too_recent %}–{% else %}{{ r.churn_rate|pct }}{% endif %}",
         "{% if r.too_recent %}–{% else %}{{ r.churn_rat|pct }}{% endif %}",
     );
-    assert_eq!(text.matches(from).count(), 1);
-    let text = text.replacen(from, to, 1);
-    std::fs::write(&template, &text).unwrap();
-    let line = text.lines().position(|l| l.contains(to)).unwrap() + 1;
+    let line = replace_once(&template, from, to);
     let o = run(tmp.path(), &pipeline, &tmp.path().join("out"), true);
     assert_exit(&o, 2);
     let err = stderr(&o);
@@ -432,8 +431,7 @@ fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
         to,
         "{% if r.scope == \"all\" %}{{ r.churn_rat|pct }}{% else %}{{ r.churn_rate|pct }}{% endif %}",
     );
-    let text = text.replacen(from, to, 1);
-    std::fs::write(&template, &text).unwrap();
+    assert_eq!(replace_once(&template, from, to), line);
     let out = tmp.path().join("out");
     let o = run(tmp.path(), &pipeline, &out, true);
     assert_exit(&o, 1);
