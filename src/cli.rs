@@ -14,6 +14,7 @@ use crate::params::parse_override;
 use crate::plan::{Overrides, Plan};
 use crate::progress::{LogObserver, Observer, TerminalObserver};
 use crate::sample::{self, SampleOptions};
+use crate::show::Query;
 use crate::spec::LoadedSpec;
 use crate::text::count;
 
@@ -91,6 +92,33 @@ pub enum Command {
         #[arg(long)]
         show_sql: bool,
     },
+    /// Print the first rows of a step, a source or a query of them. Computes
+    /// only the steps it reads, without their data checks; writes nothing.
+    #[command(
+        override_usage = "loyalty show [OPTIONS] <PIPELINE> <TABLE>\n       loyalty show [OPTIONS] <PIPELINE> --sql <QUERY>"
+    )]
+    Show {
+        /// The pipeline YAML file.
+        pipeline: PathBuf,
+        /// The step or source to show.
+        #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+        table: Option<String>,
+        /// A query of the pipeline's steps and sources to show instead, a
+        /// template as a step's SQL is (`{{ as_of }}`, the params).
+        #[arg(long, value_name = "QUERY")]
+        sql: Option<String>,
+        #[command(flatten)]
+        params: ParamArgs,
+        /// How many rows to print: a number, or `all`.
+        #[arg(long, default_value = "20", value_parser = parse_limit, value_name = "N")]
+        limit: Limit,
+        /// `table` for people; `csv`, or `json` (an object per line), for tools.
+        #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
+        format: ShowFormat,
+        /// Where queries run, as for `run`: `local`, `df://host:50050` or `standalone`.
+        #[arg(long, value_name = "ENGINE")]
+        engine: Option<String>,
+    },
     /// Write sample customers/, orders/, surveys/ and complaints/ as Parquet.
     Sample {
         /// Directory to write into.
@@ -127,6 +155,26 @@ impl ParamArgs {
         }
         all
     }
+}
+
+/// `show --limit`: a number of rows, or every row (`all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(Option<usize>);
+
+fn parse_limit(raw: &str) -> Result<Limit, String> {
+    if raw == "all" {
+        return Ok(Limit(None));
+    }
+    raw.parse()
+        .map(|n| Limit(Some(n)))
+        .map_err(|_| format!("`{raw}` is not a number of rows: give one, such as 20, or `all`"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +328,47 @@ async fn execute(cli: &Cli) -> Result<()> {
                 Err(Error::Invalid(problems))
             }
         }
+        Command::Show {
+            pipeline,
+            table,
+            sql,
+            params,
+            limit,
+            format,
+            engine,
+        } => {
+            let query = match (table, sql) {
+                (_, Some(sql)) => Query::Sql(sql.clone()),
+                (Some(table), None) => Query::Table(table.clone()),
+                (None, None) => unreachable!("clap requires a table or --sql"),
+            };
+            let overrides = Overrides {
+                params: params.overrides(),
+                engine: engine.clone(),
+                ..Overrides::default()
+            };
+            let loaded = LoadedSpec::load(pipeline)?;
+            let plan = Plan::build(&loaded, &overrides, today_for(&loaded))?;
+            let shown = crate::show::show(plan, &query, limit.0, observer(cli).as_ref()).await?;
+            print_rows(&shown, *format)?;
+            if !cli.quiet {
+                let what = match &query {
+                    Query::Table(name) => format!("`{name}`"),
+                    Query::Sql(_) => "the query".to_string(),
+                };
+                let rows = count(shown.rows, "row");
+                let kept = shown.shown_rows() as u64;
+                if kept < shown.rows {
+                    say!(
+                        stderr,
+                        "{what}: the first {kept} of {rows} (--limit all shows every one)"
+                    );
+                } else {
+                    say!(stderr, "{what}: {rows}");
+                }
+            }
+            Ok(())
+        }
         Command::Sample { out, sample } => {
             let opts = sample_options(out, sample);
             let summary = generate_sample(&opts).await?;
@@ -287,6 +376,61 @@ async fn execute(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { out, sample } => demo(out, sample, observer(cli).as_ref()).await,
+    }
+}
+
+/// Writes the rows `show` kept on stdout. A reader that has gone (`| head`)
+/// has what it wanted: no error.
+fn print_rows(shown: &crate::show::Shown, format: ShowFormat) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = UntilGone(std::io::stdout().lock());
+    let written = match format {
+        ShowFormat::Table => arrow::util::pretty::pretty_format_batches_with_schema(
+            shown.schema.clone(),
+            &shown.batches,
+        )
+        .and_then(|table| Ok(writeln!(out, "{table}")?)),
+        ShowFormat::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            let empty = arrow::array::RecordBatch::new_empty(shown.schema.clone());
+            // The header, where no row comes with it.
+            let batches = if shown.batches.is_empty() {
+                std::slice::from_ref(&empty)
+            } else {
+                &shown.batches
+            };
+            batches.iter().try_for_each(|b| w.write(b))
+        }
+        ShowFormat::Json => {
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut out);
+            let batches: Vec<&arrow::array::RecordBatch> = shown.batches.iter().collect();
+            w.write_batches(&batches).and_then(|()| w.finish())
+        }
+    };
+    written
+        .and_then(|()| Ok(out.flush()?))
+        .map_err(|e| Error::Run(format!("cannot print the rows: {e}")))
+}
+
+/// A writer that drops what comes once its reader has gone (a broken pipe),
+/// whatever the writer on top makes of the error.
+struct UntilGone<W>(W);
+
+impl<W: std::io::Write> std::io::Write for UntilGone<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(buf.len()),
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
     }
 }
 

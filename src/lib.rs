@@ -15,6 +15,7 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod secrets;
+pub mod show;
 pub mod spec;
 pub mod storage;
 pub mod text;

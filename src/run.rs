@@ -276,19 +276,23 @@ async fn execute(
 }
 
 /// What planning the steps found.
-struct PlannedSteps {
-    problems: Vec<String>,
+pub(crate) struct PlannedSteps {
+    pub problems: Vec<String>,
     /// Steps that could not be planned, each with the step at the root of it.
-    failed: HashMap<String, String>,
+    pub failed: HashMap<String, String>,
     /// Steps that will be skipped at run time (an optional source is absent).
-    skipped: Vec<String>,
+    pub skipped: Vec<String>,
 }
 
 /// Plans the steps against the sources, in order, each registered in `ctx`
 /// as a view under its name, so that the steps after it plan against its
 /// columns, and checks the outputs' sort keys against them; what could not
 /// be planned, and why, is kept apart.
-async fn plan_steps(ctx: &SessionContext, plan: &Plan, sources: &[SourceResult]) -> PlannedSteps {
+pub(crate) async fn plan_steps(
+    ctx: &SessionContext,
+    plan: &Plan,
+    sources: &[SourceResult],
+) -> PlannedSteps {
     let mut problems = Vec::new();
     let absent = absent_sources(sources);
     let mut failed: HashMap<String, String> = HashMap::new();

@@ -298,6 +298,26 @@ outputs:
         assert_eq!(read("ranked.csv"), ranked, "{engine}");
         assert_eq!(read("totals.csv"), totals, "{engine}");
     }
+    // `show` computes `ranked` on the cluster (as Parquet under the output
+    // root, which it then removes) and the query of it here.
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "show",
+            p.to_str().unwrap(),
+            "--sql",
+            "SELECT kind, COUNT(*) AS orders, MAX(rank) AS last FROM ranked GROUP BY kind ORDER BY kind",
+            "--param",
+            "out=out-show",
+            "--engine",
+            "standalone",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "kind,orders,last\nbought,6,6\nother,4,4\n");
+    assert!(!tmp.path().join("out-show").exists());
 }
 
 /// Ballista's released executors have neither loyalty's `count_repeats`

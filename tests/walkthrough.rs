@@ -152,7 +152,26 @@ fn the_readme_walkthrough_adds_churn_by_region() {
         stderr(&o)
     );
     std::fs::write(&html, &section).unwrap();
+    // `show` prints the new step's rows as README has them, writing nothing.
     let out = tmp.path().join("out");
+    let out_arg = format!("out_root={}", out.display());
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "show",
+            pipeline.to_str().unwrap(),
+            "churn_by_region",
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            &data_arg,
+            "--param",
+            &out_arg,
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), block(&readme, "show"));
+    assert!(!out.exists());
     let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, &[]);
     assert_exit(&o, 0);
 

@@ -806,6 +806,24 @@ fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
     }
 }
 
+/// [`Plan::render_sql`]: `template` rendered as a step's SQL written in the
+/// pipeline file would be.
+pub(super) fn render_sql(plan: &Plan, template: &str) -> std::result::Result<String, String> {
+    let dir = match plan.pipeline_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let env = sql_environment(&dir, plan.timezone.as_ref().map(TimeZone::as_str));
+    let context = plan.params.template_context();
+    env.render_str(template, context.clone()).map_err(|e| {
+        let unknown = match e.kind() {
+            minijinja::ErrorKind::UndefinedError => unknown_name(&env, template, &context),
+            _ => String::new(),
+        };
+        format!("template error at {}{unknown}", describe_template_error(&e))
+    })
+}
+
 /// For a SQL template that met an undefined value and reads a name nothing
 /// defines (minijinja's "undefined value" does not say which): `; `as_off`
 /// is not a param of this pipeline; did you mean `as_of`?`, or nothing where

@@ -279,6 +279,27 @@ impl Plan {
         self.params.as_of()
     }
 
+    /// Narrows the plan to the steps that `tables` names and the steps they
+    /// read in turn (`loyalty show`): the others move to `deselected`, with
+    /// their outputs, and no report is written.
+    pub fn narrow_to(&mut self, tables: &[String]) {
+        let needed = ancestors(&self.steps, tables);
+        let (kept, left): (Vec<StepPlan>, Vec<StepPlan>) = std::mem::take(&mut self.steps)
+            .into_iter()
+            .partition(|s| needed.contains(&s.name));
+        self.steps = kept;
+        self.deselected.extend(left);
+        self.outputs.retain(|o| needed.contains(&o.step));
+        self.reports.clear();
+    }
+
+    /// Renders SQL written for this pipeline outside its file (`loyalty show
+    /// --sql`) as its steps' SQL is rendered: with its params, and importing
+    /// from the pipeline file's folder.
+    pub fn render_sql(&self, template: &str) -> std::result::Result<String, String> {
+        build::render_sql(self, template)
+    }
+
     /// Builds the plan, collecting every problem instead of stopping at the first.
     pub fn build(loaded: &LoadedSpec, overrides: &Overrides, today: NaiveDate) -> Result<Plan> {
         match Self::build_checked(loaded, overrides, today) {

@@ -1,0 +1,255 @@
+//! `loyalty show`: the first rows of a step, a source or a query of the
+//! pipeline's tables, for an analyst writing a step to look at what it gives.
+//! Only the steps the query reads are computed, without their data checks;
+//! nothing is written: no outputs, reports or `run_results.json`.
+
+use std::collections::HashSet;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use futures::StreamExt;
+
+use crate::engine::{StepStatus, build_session, register_sources, run_steps, step_sql_options};
+use crate::error::{Error, Result, suggest};
+use crate::plan::{Plan, SqlText, StepPlan};
+use crate::progress::Observer;
+use crate::storage::remove_folder;
+
+/// What to show.
+#[derive(Debug, Clone)]
+pub enum Query {
+    /// A step or a source, by name.
+    Table(String),
+    /// A query of the pipeline's steps and sources, a template rendered
+    /// with its params as its steps are.
+    Sql(String),
+}
+
+/// The first rows of what a query gives, and how many it gives in all.
+#[derive(Debug)]
+pub struct Shown {
+    pub schema: SchemaRef,
+    /// At most the limit's rows.
+    pub batches: Vec<RecordBatch>,
+    pub rows: u64,
+}
+
+impl Shown {
+    pub fn shown_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// Computes the steps `query` reads and then the query, keeping its first
+/// `limit` rows (all where `None`).
+pub async fn show(
+    plan: Plan,
+    query: &Query,
+    limit: Option<usize>,
+    observer: &dyn Observer,
+) -> Result<Shown> {
+    let mut plan = plan;
+    let (sql, target) = query_sql(&plan, query)?;
+    let reads = match &target {
+        Some(step) => [step.depends_on.clone(), step.reads_sources.clone()].concat(),
+        None => crate::plan::referenced_tables(&sql)
+            .map_err(|e| Error::Invalid(vec![format!("--sql: {e}")]))?,
+    };
+    let sources: HashSet<&str> = plan.sources.iter().map(|s| s.name.as_str()).collect();
+    let steps: HashSet<&str> = (plan.steps.iter()).map(|s| s.name.as_str()).collect();
+    let unknown: Vec<String> = (reads.iter())
+        .filter(|t| !sources.contains(t.as_str()) && !steps.contains(t.as_str()))
+        .map(|t| {
+            let hint = suggest(t, sources.iter().chain(&steps).copied())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            format!(
+                "--sql reads `{t}`, which is neither a step nor a source of this pipeline{hint}"
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::Invalid(unknown));
+    }
+    plan.narrow_to(&reads);
+    // A look at the rows, not a run: the checks are the run's to make.
+    for step in &mut plan.steps {
+        step.checks.clear();
+    }
+
+    let ctx = build_session(&plan.engine).await?;
+    let registered = register_sources(&ctx, &plan).await?;
+    let absent: Vec<(String, String)> = (registered.iter())
+        .filter(|s| s.status == "absent")
+        .map(|s| {
+            (
+                s.name.clone(),
+                format!("optional source `{}` is absent", s.name),
+            )
+        })
+        .collect();
+    if let Some((_, why)) = absent.iter().find(|(name, _)| reads.contains(name)) {
+        return Err(Error::Run(format!("{why}: there are no rows to show")));
+    }
+    let mut planned = crate::run::plan_steps(&ctx, &plan, &registered).await;
+    if let Some(step) = reads.iter().find(|r| planned.skipped.contains(r)) {
+        let source = (plan.steps.iter())
+            .flat_map(|s| &s.reads_sources)
+            .find(|s| absent.iter().any(|(a, _)| a == *s))
+            .map(|s| format!(" (optional source `{s}` is absent)"))
+            .unwrap_or_default();
+        return Err(Error::Run(format!(
+            "step `{step}` would be skipped{source}: there are no rows to show"
+        )));
+    }
+    if planned.problems.is_empty()
+        && let Err(e) = ctx.sql_with_options(&sql, step_sql_options()).await
+    {
+        planned
+            .problems
+            .push(sql_problem(&e, &sql, target.as_ref()));
+    }
+    if !planned.problems.is_empty() {
+        return Err(Error::Invalid(planned.problems));
+    }
+    for step in &plan.steps {
+        let _ = ctx.deregister_table(step.name.as_str());
+    }
+
+    // Steps a cluster reads travel as Parquet under the output root: what
+    // `show` puts there goes, and so does the root where it made it.
+    let made_root = (plan.output_root.to_file_path().ok()).filter(|root| !root.exists());
+    let scratch = plan
+        .output_root
+        .join(&format!(
+            "_scratch/show-{}-{}/",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            std::process::id()
+        ))
+        .expect("scratch URL under the output root");
+    let keep: HashSet<String> = reads.iter().cloned().collect();
+    let outcome = run_steps(&ctx, &plan, &absent, &scratch, &[], &keep, observer).await;
+    let shown = match outcome
+        .steps
+        .iter()
+        .find(|s| s.status != StepStatus::Success && plan.step(&s.name).is_some())
+    {
+        Some(s) => Err(Error::Run(match s.status {
+            StepStatus::Error => s.message.clone().unwrap_or_default(),
+            _ => format!(
+                "step `{}` was skipped: {}; there are no rows to show",
+                s.name,
+                s.message.as_deref().unwrap_or_default()
+            ),
+        })),
+        None => first_rows(&ctx, &sql, target.as_ref(), limit, &plan).await,
+    };
+    remove_folder(&ctx, &scratch).await;
+    if let Some(root) = made_root {
+        // Only folders left empty: nothing of anyone else's.
+        let _ = std::fs::remove_dir(root.join("_scratch"));
+        let _ = std::fs::remove_dir(&root);
+    }
+    shown
+}
+
+/// The SQL to run, and the step it is, where it is one.
+fn query_sql(plan: &Plan, query: &Query) -> Result<(String, Option<StepPlan>)> {
+    match query {
+        Query::Table(name) => {
+            if let Some(step) = plan.step(name) {
+                return Ok((step.sql.clone(), Some(step.clone())));
+            }
+            if plan.sources.iter().any(|s| &s.name == name) {
+                return Ok((format!("SELECT * FROM \"{name}\""), None));
+            }
+            let names = (plan.steps.iter().map(|s| s.name.as_str()))
+                .chain(plan.sources.iter().map(|s| s.name.as_str()));
+            let hint = suggest(name, names)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_else(|| "; `loyalty validate` lists its steps and sources".into());
+            Err(Error::Config {
+                message: format!(
+                    "`{name}` is neither a step nor a source of `{}`{hint}",
+                    plan.pipeline_path.display()
+                ),
+            })
+        }
+        Query::Sql(template) => {
+            let sql = plan.render_sql(template).map_err(|e| Error::Config {
+                message: format!("--sql: {e}"),
+            })?;
+            Ok((sql, None))
+        }
+    }
+}
+
+/// A query that does not plan, placed in the step's file or in `--sql`.
+fn sql_problem(
+    e: &datafusion::error::DataFusionError,
+    sql: &str,
+    step: Option<&StepPlan>,
+) -> String {
+    match step {
+        Some(step) => format!("step `{}`: {}", step.name, step.sql_error(e, "")),
+        None => {
+            let problem = crate::plan::SqlProblem::of(e);
+            let text = SqlText {
+                file: Some("--sql"),
+                inline: false,
+                step_at: "--sql",
+                template: sql,
+                first_line: 1,
+                indent: 0,
+                rendered: sql,
+            };
+            let (place, snippet) = text.origin(problem.at);
+            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+            format!("{} ({place}){snippet}", problem.message)
+        }
+    }
+}
+
+/// Runs the query, keeping its first `limit` rows and counting them all.
+async fn first_rows(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+    step: Option<&StepPlan>,
+    limit: Option<usize>,
+    plan: &Plan,
+) -> Result<Shown> {
+    let fail = |e: &datafusion::error::DataFusionError| match step {
+        Some(s) => Error::Step {
+            step: s.name.clone(),
+            message: format!("{} ({})", e.strip_backtrace(), s.sql_source()),
+        },
+        None => Error::Run(format!("--sql: {}", e.strip_backtrace())),
+    };
+    let work = async {
+        let df = ctx
+            .sql_with_options(sql, step_sql_options())
+            .await
+            .map_err(|e| fail(&e))?;
+        let schema = df.schema().inner().clone();
+        let mut stream = df.execute_stream().await.map_err(|e| fail(&e))?;
+        let (mut batches, mut kept, mut rows) = (Vec::new(), 0usize, 0u64);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| fail(&e))?;
+            rows += batch.num_rows() as u64;
+            let room = limit.map_or(batch.num_rows(), |l| l.saturating_sub(kept));
+            if room > 0 {
+                let take = room.min(batch.num_rows());
+                batches.push(batch.slice(0, take));
+                kept += take;
+            }
+        }
+        Ok(Shown {
+            schema,
+            batches,
+            rows,
+        })
+    };
+    crate::engine::within(plan.engine.step_timeout, work)
+        .await
+        .unwrap_or_else(|late| Err(Error::Run(format!("the query {late}"))))
+}

@@ -1,0 +1,206 @@
+//! `loyalty show`: a step's, a source's or a query's rows, on the hand-made
+//! fixture of `tests/fixtures/analyses` (as of 2026-06-30), with the rows
+//! worked out by hand from its CSV files.
+
+mod common;
+
+use common::*;
+
+/// `loyalty show` on the bundled pipeline over the fixture, writing (if it
+/// wrote anything) under `out`.
+fn show(dir: &std::path::Path, data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let (data_arg, out_arg) = (
+        format!("data_root={}", data.display()),
+        format!("out_root={}", dir.join("out").display()),
+    );
+    let pipeline = bundled_pipeline();
+    let mut all = vec!["show", pipeline.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "--as-of",
+        "2026-06-30",
+        "--param",
+        &data_arg,
+        "--param",
+        &out_arg,
+    ]);
+    loyalty(dir, &all)
+}
+
+fn fixture(with_feedback: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, with_feedback);
+    (tmp, data)
+}
+
+#[test]
+fn a_query_of_the_steps_prints_its_rows_and_writes_nothing() {
+    let (tmp, data) = fixture(true);
+    let o = show(
+        tmp.path(),
+        &data,
+        &[
+            "--sql",
+            "SELECT customer_id, last_order_date, days_since_last_order, churned \
+             FROM customer_status WHERE churned OR customer_id = 10 ORDER BY customer_id",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_exit(&o, 0);
+    // Churned: more than 90 days since the last completed order. Customer
+    // 3's was 15 Mar 2026 (107 days before), 6's 1 Aug 2025 (333 days; the
+    // order of 1 Sep 2025 was cancelled); 10's, 1 Apr 2026, is exactly 90.
+    assert_eq!(
+        stdout(&o),
+        "customer_id,last_order_date,days_since_last_order,churned\n\
+         3,2026-03-15,107,true\n\
+         6,2025-08-01,333,true\n\
+         10,2026-04-01,90,false\n"
+    );
+    assert!(stderr(&o).contains("the query: 3 rows"), "{}", stderr(&o));
+    // A look, not a run: no outputs, reports or run_results.json.
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn a_query_is_a_template_rendered_with_the_params() {
+    let (tmp, data) = fixture(true);
+    let recent = "SELECT COUNT(*) AS n FROM orders_asof \
+        WHERE order_ts >= CAST({{ as_of }} - {{ churn_days | days }} AS TIMESTAMP)";
+    // Orders from 1 Apr 2026 (90 days before 30 Jun) up to the run date:
+    // 2, 3, 10, 11, 12, 13, 14, 19, 21, 22, 25, 26, 27 (17 is after it).
+    let o = show(tmp.path(), &data, &["--sql", recent, "--format", "csv"]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "n\n13\n");
+    // From 1 May (60 days): less 10 (5 Apr) and 22 (1 Apr).
+    let o = show(
+        tmp.path(),
+        &data,
+        &[
+            "--sql",
+            recent,
+            "--format",
+            "csv",
+            "--param",
+            "churn_days=60",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "n\n11\n");
+}
+
+#[test]
+fn a_limit_keeps_the_first_rows_and_counts_them_all() {
+    let (tmp, data) = fixture(true);
+    // The orders up to the run date: 27 in the file, less 17 (2 Jul 2026).
+    let o = show(
+        tmp.path(),
+        &data,
+        &["orders_asof", "--limit", "all", "--format", "json"],
+    );
+    assert_exit(&o, 0);
+    let ids: Vec<i64> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["order_id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, (1..=27).filter(|i| *i != 17).collect::<Vec<i64>>());
+    assert!(
+        stderr(&o).contains("`orders_asof`: 26 rows"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = show(tmp.path(), &data, &["orders", "--limit", "2"]);
+    assert_exit(&o, 0);
+    let table = stdout(&o);
+    // A header line between two rules, two rows, a closing rule.
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 6, "{table}");
+    assert!(
+        lines[1].starts_with("| order_id | customer_id | order_ts "),
+        "{table}"
+    );
+    assert!(
+        stderr(&o).contains("`orders`: the first 2 of 27 rows (--limit all shows every one)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn what_cannot_be_shown_is_said_with_where_to_look() {
+    let (tmp, data) = fixture(false);
+    let o = show(tmp.path(), &data, &["custmer_status"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("`custmer_status` is neither a step nor a source of")
+            && stderr(&o).contains("did you mean `customer_status`?"),
+        "{}",
+        stderr(&o)
+    );
+    // A misspelt column, at its line and column in the query.
+    let o = show(
+        tmp.path(),
+        &data,
+        &[
+            "--sql",
+            "SELECT customer_id,\n  churnd FROM customer_status",
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("No field named churnd")
+            && stderr(&o).contains(
+                "(--sql:2:3)\n        2 |   churnd FROM customer_status\n          |   ^^^^^^"
+            ),
+        "{}",
+        stderr(&o)
+    );
+    let o = show(
+        tmp.path(),
+        &data,
+        &["--sql", "SELECT * FROM custmer_status"],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(
+            "--sql reads `custmer_status`, which is neither a step nor a source of this pipeline; did you mean `customer_status`?"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // No surveys in this fixture: the funnel has no rows to show.
+    let o = show(tmp.path(), &data, &["satisfaction_funnel"]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains(
+            "would be skipped (optional source `surveys` is absent): there are no rows to show"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // And the step that reads the source itself has none either.
+    let o = show(tmp.path(), &data, &["survey_answers"]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("optional source `surveys` is absent: there are no rows to show"),
+        "{}",
+        stderr(&o)
+    );
+    let o = show(tmp.path(), &data, &["orders", "--limit", "some"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("`some` is not a number of rows"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("out").exists());
+}
