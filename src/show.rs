@@ -14,6 +14,7 @@ use crate::error::{Error, Result, suggest};
 use crate::plan::{Plan, SqlText, StepPlan};
 use crate::progress::Observer;
 use crate::storage::remove_folder;
+use crate::text::code_list;
 
 /// What to show.
 #[derive(Debug, Clone)]
@@ -163,11 +164,17 @@ fn query_sql(plan: &Plan, query: &Query) -> Result<(String, Option<StepPlan>)> {
             if plan.sources.iter().any(|s| &s.name == name) {
                 return Ok((format!("SELECT * FROM \"{name}\""), None));
             }
-            let names = (plan.steps.iter().map(|s| s.name.as_str()))
-                .chain(plan.sources.iter().map(|s| s.name.as_str()));
-            let hint = suggest(name, names)
+            let steps = plan.steps.iter().map(|s| s.name.as_str());
+            let sources = plan.sources.iter().map(|s| s.name.as_str());
+            let hint = suggest(name, steps.clone().chain(sources.clone()))
                 .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_else(|| "; `loyalty validate` lists its steps and sources".into());
+                .unwrap_or_else(|| {
+                    format!(
+                        "; its sources are {}, its steps {}",
+                        code_list(sources),
+                        code_list(steps)
+                    )
+                });
             Err(Error::Config {
                 message: format!(
                     "`{name}` is neither a step nor a source of `{}`{hint}",

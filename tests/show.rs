@@ -146,6 +146,16 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
         "{}",
         stderr(&o)
     );
+    // A name like none of them: they are listed.
+    let o = show(tmp.path(), &data, &["regions"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(
+            "its sources are `customers`, `orders`, `surveys`, `complaints`, its steps `numbers`, "
+        ),
+        "{}",
+        stderr(&o)
+    );
     // A misspelt column, at its line and column in the query.
     let o = show(
         tmp.path(),
