@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::engine::step_sql_options;
 use crate::error::with_causes;
 use crate::params::{ParamValue, quote_sql_string};
-use crate::spec::{CheckSpec, Severity};
+use crate::plan::{SqlProblem, SqlText};
+use crate::spec::{CheckSpec, Severity, WrittenValue};
 
 /// How many failing rows a check result keeps as a sample.
 pub const SAMPLE_ROWS: usize = 5;
@@ -35,6 +36,41 @@ pub struct CheckPlan {
     pub probe: Option<String>,
     /// Tables other than `table` the query reads.
     pub reads: Vec<String>,
+    /// `file:line:column` of the check in the pipeline file.
+    pub at: String,
+    /// A `sql:` check's query as written, before rendering.
+    pub template: Option<String>,
+    /// Where a `sql:` check's query is in the pipeline file, where its lines
+    /// there can be told.
+    pub written: Option<WrittenValue>,
+}
+
+impl CheckPlan {
+    /// A DataFusion error on the check's query, for a message naming the
+    /// check: `check `x` on `t` (FILE:LINE:COLUMN): MESSAGE` for a check
+    /// whose query loyalty wrote, or for a `sql:` check, the message and the
+    /// place in its SQL, that line shown with the place marked.
+    pub fn sql_error(&self, problem: &SqlProblem) -> String {
+        let Some(template) = &self.template else {
+            return format!(
+                "check `{}` on `{}` ({}): {}",
+                self.name, self.table, self.at, problem.message
+            );
+        };
+        let text = SqlText::in_pipeline(
+            "check",
+            &self.at,
+            self.written.as_ref(),
+            template,
+            &self.sql,
+        );
+        let (place, snippet) = text.place(problem.at);
+        let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+        format!(
+            "check `{}` on `{}`: {} ({place}){snippet}",
+            self.name, self.table, problem.message
+        )
+    }
 }
 
 fn ident(name: &str) -> String {
@@ -56,6 +92,26 @@ fn literal(v: &serde_yaml::Value) -> Result<String, String> {
     })
 }
 
+/// Why a check does not compile; for a `sql:` check whose query does not
+/// parse, with the query as rendered and the place in it.
+#[derive(Debug)]
+pub struct CompileError {
+    pub message: String,
+    pub sql: Option<(String, Option<crate::plan::Position>)>,
+}
+
+impl From<String> for CompileError {
+    fn from(message: String) -> Self {
+        CompileError { message, sql: None }
+    }
+}
+
+impl From<&str> for CompileError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 /// Compiles one check on `table`. `render` renders a `sql:` check's
 /// template with the params, as steps are.
 /// `temporal` names the table's columns known to hold timestamps or dates (a
@@ -66,7 +122,7 @@ pub fn compile(
     as_of: NaiveDate,
     temporal: &[&str],
     render: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<CheckPlan, String> {
+) -> Result<CheckPlan, CompileError> {
     let t = ident(table);
     let mut kinds: Vec<(&'static str, String, String, Vec<String>)> = Vec::new();
     let mut probe = None;
@@ -186,11 +242,16 @@ pub fn compile(
     }
     if let Some(sql) = &spec.sql {
         let rendered = render(sql)?;
-        let reads = crate::plan::referenced_tables(&rendered)
-            .map_err(|p| p.to_string())?
-            .into_iter()
-            .filter(|r| r != table)
-            .collect();
+        let reads = match crate::plan::referenced_tables(&rendered) {
+            Ok(reads) => reads,
+            Err(p) => {
+                return Err(CompileError {
+                    message: p.message,
+                    sql: Some((rendered, p.at)),
+                });
+            }
+        };
+        let reads = reads.into_iter().filter(|r| r != table).collect();
         kinds.push(("sql", String::new(), rendered, reads));
     }
     let (kind, cols, sql, reads) = match kinds.len() {
@@ -205,7 +266,8 @@ pub fn compile(
             return Err(format!(
                 "a check has one kind, this one has {}: split it into several checks",
                 crate::text::code_list(kinds.iter().map(|k| k.0))
-            ));
+            )
+            .into());
         }
     };
     let name = spec.name.clone().unwrap_or_else(|| {
@@ -223,6 +285,9 @@ pub fn compile(
         sql,
         probe,
         reads,
+        at: String::new(),
+        template: spec.sql.clone(),
+        written: None,
     })
 }
 
@@ -514,7 +579,7 @@ mod tests {
             &no_render,
         )
         .unwrap_err();
-        assert!(err.contains("`not_null`, `unique`"), "{err}");
+        assert!(err.message.contains("`not_null`, `unique`"), "{}", err.message);
         assert!(compile("t", &spec("severity: warn"), day(), &[], &no_render).is_err());
         assert!(
             compile(

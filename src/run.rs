@@ -150,13 +150,15 @@ async fn execute(
     results.sources = register_sources(ctx, plan).await?;
     // Before any check or step: a root the run cannot write to stops it now.
     stager.check_writable().await?;
-    // And so does a step whose SQL does not plan (a misspelt column), or a
-    // column a report reads that its table lacks: either would otherwise
-    // stop the run once the steps before it had run, publishing nothing.
+    // And so does a step or a check whose SQL does not plan (a misspelt
+    // column), or a column a report reads that its table lacks: each would
+    // otherwise stop the run once the steps before it had run, publishing
+    // nothing.
     let t = Instant::now();
     let mut planned = plan_steps(ctx, plan, &results.sources).await;
     let planning = t.elapsed().as_secs_f64();
     let mut problems = std::mem::take(&mut planned.problems);
+    problems.extend(plan_checks(ctx, plan, &results.sources, &planned).await);
     problems.extend(
         report_columns(
             ctx,
@@ -364,6 +366,35 @@ pub(crate) async fn plan_steps(
         failed,
         skipped,
     }
+}
+
+/// The checks whose queries do not plan against their tables (registered
+/// by [`plan_steps`]): a misspelt column, say. Checks of absent sources and
+/// of steps that will not run are left out.
+async fn plan_checks(
+    ctx: &SessionContext,
+    plan: &Plan,
+    sources: &[SourceResult],
+    planned: &PlannedSteps,
+) -> Vec<String> {
+    let (failed, skipped) = (&planned.failed, &planned.skipped);
+    let registered =
+        |name: &str| (sources.iter()).any(|r| r.name == name && r.status == "registered");
+    let checks = (plan.sources.iter())
+        .filter(|s| registered(&s.name))
+        .flat_map(|s| s.checks.iter())
+        .chain(
+            (plan.steps.iter())
+                .filter(|s| !failed.contains_key(&s.name) && !skipped.contains(&s.name))
+                .flat_map(|s| s.checks.iter()),
+        );
+    let mut problems = Vec::new();
+    for check in checks {
+        if let Err(e) = ctx.sql_with_options(&check.sql, step_sql_options()).await {
+            problems.push(check.sql_error(&crate::plan::SqlProblem::of(&e)));
+        }
+    }
+    problems
 }
 
 /// The columns the reports' templates read that their tables lack, found by
@@ -640,33 +671,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     problems.extend(source_problems);
     let mut planned = plan_steps(&ctx, plan, &sources).await;
     problems.append(&mut planned.problems);
-    let (failed, skipped) = (&planned.failed, &planned.skipped);
-    // Every check's query plans against its table.
-    let checks = plan
-        .sources
-        .iter()
-        .filter(|s| {
-            sources
-                .iter()
-                .any(|r| r.name == s.name && r.status == "registered")
-        })
-        .flat_map(|s| s.checks.iter())
-        .chain(
-            plan.steps
-                .iter()
-                .filter(|s| !failed.contains_key(&s.name) && !skipped.contains(&s.name))
-                .flat_map(|s| s.checks.iter()),
-        );
-    for check in checks {
-        if let Err(e) = ctx.sql_with_options(&check.sql, step_sql_options()).await {
-            problems.push(format!(
-                "check `{}` on `{}`: {}",
-                check.name,
-                check.table,
-                crate::plan::SqlProblem::of(&e)
-            ));
-        }
-    }
+    problems.extend(plan_checks(&ctx, plan, &sources, &planned).await);
     // A step held back for its errors is still a step the reports may read.
     let step_names: Vec<String> = (plan.steps.iter().map(|s| s.name.clone()))
         .chain(plan.held_back.iter().cloned())

@@ -204,7 +204,8 @@ fn sql_problem(
             let text = SqlText {
                 file: Some("--sql"),
                 inline: false,
-                step_at: "--sql",
+                what: "query",
+                at: "--sql",
                 template: sql,
                 first_line: 1,
                 indent: 0,

@@ -736,29 +736,71 @@ impl LoadedSpec {
 
 /// Finds the line and column of a nested mapping key by indentation. Handles
 /// the block style pipelines are written in; returns None for anything else.
+/// A key `[N]` is the sequence's item N (from 0) under the key before it,
+/// found at the text after its `- `, where the keys after it are looked for
+/// first: `["steps", "x", "checks", "[1]", "sql"]`.
 fn find_key(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
-    let mut min_indent = 0usize;
+    let lines: Vec<&str> = text.lines().collect();
+    // Where the search for the next key starts, and below what indentation
+    // it has left the key found last. An item's line is searched again for
+    // its first key, as if its `- ` were spaces.
+    let (mut from, mut min_indent, mut item_line) = (0usize, 0usize, None::<usize>);
     let mut found = None;
-    let mut lines = text.lines().enumerate();
     for key in keys {
         found = None;
-        for (no, line) in lines.by_ref() {
+        let index: Option<usize> = key
+            .strip_prefix('[')
+            .and_then(|k| k.strip_suffix(']'))
+            .and_then(|n| n.parse().ok());
+        let mut items = 0usize;
+        let mut list_indent = None;
+        for (no, line) in lines.iter().enumerate().skip(from) {
             let trimmed = line.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
-            let indent = line.len() - trimmed.len();
-            if indent < min_indent {
+            let mut indent = line.len() - trimmed.len();
+            let mut item = trimmed;
+            if item_line == Some(no) {
+                item = trimmed.strip_prefix("- ").unwrap_or(trimmed).trim_start();
+                indent = line.len() - item.len();
+            }
+            // A list may stand at its key's own indentation.
+            let floor = match index {
+                Some(_) => min_indent.saturating_sub(1),
+                None => min_indent,
+            };
+            if indent < floor {
                 return None;
             }
-            let item = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+            if let Some(n) = index {
+                let is_item = item.starts_with("- ") || item == "-";
+                match list_indent {
+                    None if is_item => list_indent = Some(indent),
+                    None => return None,
+                    Some(l) if indent < l || (indent == l && !is_item) => return None,
+                    _ => {}
+                }
+                if indent != list_indent? {
+                    continue;
+                }
+                if items == n {
+                    let content = item[1..].trim_start();
+                    found = Some((no + 1, line.len() - content.len() + 1));
+                    (from, min_indent, item_line) = (no, indent + 1, Some(no));
+                    break;
+                }
+                items += 1;
+                continue;
+            }
+            let item = item.strip_prefix("- ").unwrap_or(item);
             let bare = item
                 .split_once(':')
                 .map(|(k, _)| k.trim().trim_matches(|c| c == '"' || c == '\''));
             if bare == Some(*key) {
-                let col = indent + (trimmed.len() - item.len()) + 1;
+                let col = line.len() - item.len() + 1;
                 found = Some((no + 1, col));
-                min_indent = indent + 1;
+                (from, min_indent, item_line) = (no + 1, indent + 1, None);
                 break;
             }
         }
@@ -1056,5 +1098,56 @@ outputs:
         assert_eq!(s.locate(&["sources", "surveys", "url"]), "p.yaml:8:5");
         assert_eq!(s.locate(&["outputs", "step"]), "p.yaml:15:5");
         assert_eq!(s.locate(&["steps", "nope"]), "p.yaml");
+    }
+
+    #[test]
+    fn locates_the_items_of_a_list_and_their_keys() {
+        let text = "name: t
+sources:
+  orders:
+    url: x/
+    checks:
+      - not_null: [order_id]
+      # a comment between items
+      - name: big
+        sql: >
+          SELECT 1
+      -   sql: SELECT 2
+          severity: warn
+  customers:
+    url: y/
+    checks:
+    - unique: [customer_id]
+";
+        let s = LoadedSpec::parse(Path::new("p.yaml"), text.into()).unwrap();
+        let at = |keys: &[&str]| s.locate(keys);
+        // Counted by hand: the item's text after its `- `.
+        assert_eq!(at(&["sources", "orders", "checks", "[0]"]), "p.yaml:6:9");
+        assert_eq!(at(&["sources", "orders", "checks", "[1]"]), "p.yaml:8:9");
+        assert_eq!(
+            at(&["sources", "orders", "checks", "[1]", "sql"]),
+            "p.yaml:9:9"
+        );
+        assert_eq!(at(&["sources", "orders", "checks", "[2]"]), "p.yaml:11:11");
+        assert_eq!(
+            at(&["sources", "orders", "checks", "[2]", "sql"]),
+            "p.yaml:11:11"
+        );
+        assert_eq!(
+            at(&["sources", "orders", "checks", "[2]", "severity"]),
+            "p.yaml:12:11"
+        );
+        // A key of another item is not this one's; nor is a fourth item there.
+        assert_eq!(at(&["sources", "orders", "checks", "[0]", "sql"]), "p.yaml");
+        assert_eq!(at(&["sources", "orders", "checks", "[3]"]), "p.yaml");
+        // A list at its key's own indentation.
+        assert_eq!(
+            at(&["sources", "customers", "checks", "[0]"]),
+            "p.yaml:16:7"
+        );
+        let w = s
+            .written_value(&["sources", "orders", "checks", "[2]", "sql"])
+            .unwrap();
+        assert_eq!((w.text.as_str(), w.line, w.indent), ("SELECT 2", 11, 15));
     }
 }

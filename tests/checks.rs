@@ -268,12 +268,13 @@ sources:
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
+    // Each at its item in the list.
     assert!(
-        err.contains("p.yaml:5:5: check 1 on `orders`: a check has one kind"),
+        err.contains("p.yaml:6:9: check 1 on `orders`: a check has one kind"),
         "{err}"
     );
     assert!(
-        err.contains("reads `nowhere`, which is not a source"),
+        err.contains("p.yaml:8:9: check `orders.relationships(a → nowhere.b)` on source `orders` reads `nowhere`, which is not a source"),
         "{err}"
     );
 }
@@ -433,6 +434,7 @@ fn validate_plans_every_check_against_its_table() {
     std::fs::write(
         &p,
         "name: t
+output_root: out
 sources:
   orders:
     url: data/orders/
@@ -447,15 +449,68 @@ steps:
 ",
     )
     .unwrap();
-    let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
+    // Each check named with its place in the file; a query written in the
+    // file, with the place in it marked (line 13, after 8 spaces and
+    // `sql: SELECT * FROM totals WHERE `, 40 characters: column 41).
+    let not_null = "check `orders.not_null(order_idd)` on `orders` (p.yaml:7:9): Schema error: No field named order_idd";
+    let big = "check `big` on `totals`: Schema error: No field named revenu. Did you mean 'totals.revenue'?\n    \
+        Valid fields are totals.customer_id, totals.revenue. (the check's SQL is at p.yaml:13:41)\n        \
+        13 | SELECT * FROM totals WHERE revenu > 100\n           \
+        |                            ^^^^^^";
+    let o = loyalty(tmp.path(), &["validate", "p.yaml"]);
     assert_exit(&o, 2);
     let err = stderr(&o);
+    assert!(err.contains(not_null) && err.contains(big), "{err}");
+    // A run finds them before anything computes.
+    let o = loyalty(tmp.path(), &["run", "p.yaml"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains(not_null) && err.contains(big), "{err}");
+    assert_no_step_ran(&tmp.path().join("out"));
+}
+
+#[test]
+fn a_check_that_does_not_parse_is_placed_in_the_pipeline_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_parquet(
+        &tmp.path().join("data/orders/part-0.parquet"),
+        &orders_batch(&GOOD),
+    );
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: t
+sources:
+  orders:
+    url: data/orders/
+    checks:
+      - not_null: [order_id]
+        unique: [order_id]
+steps:
+  totals:
+    sql: SELECT customer_id, SUM(amount) AS revenue FROM orders GROUP BY customer_id
+    checks:
+      - name: big
+        sql: |
+          SELECT * FROM totals
+          WHERE revenue > > 100
+",
+    )
+    .unwrap();
+    let o = loyalty(tmp.path(), &["validate", "p.yaml"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    // Counted by hand: the items' texts start in column 9; the second `>`
+    // is in column 27 of line 15 (10 spaces and `WHERE revenue > `).
     assert!(
-        err.contains("check `orders.not_null(order_idd)` on `orders`") && err.contains("order_idd"),
+        err.contains("p.yaml:6:9: check 1 on `orders`: a check has one kind, this one has `not_null`, `unique`"),
         "{err}"
     );
     assert!(
-        err.contains("check `big` on `totals`") && err.contains("revenu"),
+        err.contains(
+            "p.yaml:12:9: check `big` on `totals`: SQL syntax error: Expected: an expression, found: > \
+             (the check's SQL is at p.yaml:15:27)\n        15 | WHERE revenue > > 100\n           |                 ^"
+        ),
         "{err}"
     );
 }

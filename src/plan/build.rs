@@ -19,7 +19,7 @@ use crate::storage::{has_scheme, join_under, resolve_url};
 
 use super::{
     EngineConfig, INLINE_SQL, OutputPlan, Overrides, Plan, RESERVED_NAMES, ReportPlan, SortKey,
-    SourcePlan, StepPlan, ancestors, hold_back, order_steps, referenced_tables, settings,
+    SourcePlan, SqlText, StepPlan, ancestors, hold_back, order_steps, referenced_tables, settings,
 };
 
 /// Every problem of the pipeline file, and a plan without the outputs,
@@ -294,13 +294,50 @@ impl Builder<'_> {
         let mut out = Vec::new();
         let mut problems = Vec::new();
         for (i, c) in specs.iter().enumerate() {
+            let item = format!("[{i}]");
+            let item_keys = [keys, &[item.as_str()]].concat();
+            let sql_keys = [item_keys.as_slice(), &["sql"]].concat();
+            let at = self.loaded.locate(&item_keys);
+            let written = (c.sql.as_ref()).and_then(|_| self.loaded.written_value(&sql_keys));
             match crate::checks::compile(table, c, as_of, temporal, &render) {
-                Ok(plan) => out.push(plan),
-                Err(e) => problems.push(format!("check {} on `{table}`: {e}", i + 1)),
+                Ok(plan) => out.push(CheckPlan {
+                    at,
+                    written,
+                    ..plan
+                }),
+                Err(e) => {
+                    let template = c.sql.as_deref().unwrap_or_default();
+                    let place = match &e.sql {
+                        Some((rendered, place)) => {
+                            let text = SqlText::in_pipeline(
+                                "check",
+                                &at,
+                                written.as_ref(),
+                                template,
+                                rendered,
+                            );
+                            let (place, snippet) = text.place(*place);
+                            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+                            format!(" ({place}){snippet}")
+                        }
+                        None => String::new(),
+                    };
+                    problems.push((
+                        item_keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                        format!(
+                            "check {} on `{table}`: {}{place}",
+                            c.name
+                                .as_ref()
+                                .map_or((i + 1).to_string(), |n| format!("`{n}`")),
+                            e.message
+                        ),
+                    ));
+                }
             }
         }
-        for p in problems {
-            self.problem(keys, p);
+        for (keys, p) in problems {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            self.problem(&keys, p);
         }
         out
     }
@@ -523,12 +560,9 @@ impl Builder<'_> {
         for src in sources {
             for c in &src.checks {
                 for t in c.reads.iter().filter(|t| !is_source(t)) {
-                    problems.push((
-                        vec!["sources", src.name.as_str(), "checks"],
-                        format!(
-                            "check `{}` on source `{}` reads `{t}`, which is not a source",
-                            c.name, src.name
-                        ),
+                    problems.push(format!(
+                        "{}: check `{}` on source `{}` reads `{t}`, which is not a source",
+                        c.at, c.name, src.name
                     ));
                 }
             }
@@ -541,20 +575,15 @@ impl Builder<'_> {
                     .iter()
                     .filter(|t| !is_source(t) && !upstream.contains(*t))
                 {
-                    problems.push((
-                        vec!["steps", step.name.as_str(), "checks"],
-                        format!(
-                            "check `{}` on step `{}` reads `{t}`, which is neither a source nor a step `{}` reads",
-                            c.name, step.name, step.name
-                        ),
+                    problems.push(format!(
+                        "{}: check `{}` on step `{}` reads `{t}`, which is neither a source nor a step `{}` reads",
+                        c.at, c.name, step.name, step.name
                     ));
                 }
             }
         }
         let none = problems.is_empty();
-        for (keys, msg) in problems {
-            self.problem(&keys, msg);
-        }
+        self.errors.extend(problems);
         none
     }
 

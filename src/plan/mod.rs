@@ -124,19 +124,23 @@ impl StepPlan {
 
     /// The step's SQL as written and as rendered, to place an error in.
     pub fn sql_text(&self) -> SqlText<'_> {
-        let inline = self.origin == INLINE_SQL;
-        let (file, template, line, indent) = match &self.written {
-            Some(w) => (Some(w.file.as_str()), w.text.as_str(), w.line, w.indent),
-            None if inline => (None, self.template.as_str(), 1, 0),
-            None => (Some(self.origin.as_str()), self.template.as_str(), 1, 0),
-        };
+        if self.origin == INLINE_SQL {
+            return SqlText::in_pipeline(
+                "step",
+                &self.at,
+                self.written.as_ref(),
+                &self.template,
+                &self.sql,
+            );
+        }
         SqlText {
-            file,
-            inline,
-            step_at: &self.at,
-            template,
-            first_line: line,
-            indent,
+            file: Some(self.origin.as_str()),
+            inline: false,
+            what: "step",
+            at: &self.at,
+            template: &self.template,
+            first_line: 1,
+            indent: 0,
             rendered: &self.sql,
         }
     }

@@ -112,8 +112,10 @@ pub struct SqlText<'a> {
     pub file: Option<&'a str>,
     /// Whether the SQL is written in the pipeline file.
     pub inline: bool,
-    /// The step's `file:line:column` in the pipeline file.
-    pub step_at: &'a str,
+    /// What the SQL is of, for messages: `step`, `check`.
+    pub what: &'a str,
+    /// The step's or check's `file:line:column` in the pipeline file.
+    pub at: &'a str,
     /// The SQL as written, each line as in the file from column
     /// `indent + 1` of line `first_line` on.
     pub template: &'a str,
@@ -122,7 +124,33 @@ pub struct SqlText<'a> {
     pub rendered: &'a str,
 }
 
-impl SqlText<'_> {
+impl<'a> SqlText<'a> {
+    /// SQL written in the pipeline file, as a step's or a check's `sql:`:
+    /// where its lines there are known (`written`), placed in them; else
+    /// counted from its own first line.
+    pub fn in_pipeline(
+        what: &'a str,
+        at: &'a str,
+        written: Option<&'a crate::spec::WrittenValue>,
+        template: &'a str,
+        rendered: &'a str,
+    ) -> Self {
+        let (file, template, first_line, indent) = match written {
+            Some(w) => (Some(w.file.as_str()), w.text.as_str(), w.line, w.indent),
+            None => (None, template, 1, 0),
+        };
+        SqlText {
+            file,
+            inline: true,
+            what,
+            at,
+            template,
+            first_line,
+            indent,
+            rendered,
+        }
+    }
+
     /// Where to fix the step's SQL, for an error found planning or running
     /// it: `SQL from FILE:LINE:COLUMN`, or for SQL in the pipeline file
     /// `the step's SQL is at P:LINE:COLUMN` (`at P:L:C, its line N` where
@@ -133,11 +161,11 @@ impl SqlText<'_> {
         let (origin, snippet) = self.origin_of(located);
         let place = match (self.inline, self.file, located) {
             (false, _, _) => format!("SQL from {origin}"),
-            (true, Some(_), Some(_)) => format!("the step's SQL is at {origin}"),
+            (true, Some(_), Some(_)) => format!("the {}'s SQL is at {origin}", self.what),
             (true, None, Some((_, line, _))) => {
-                format!("the step's SQL is at {}, its line {line}", self.step_at)
+                format!("the {}'s SQL is at {}, its line {line}", self.what, self.at)
             }
-            (true, _, None) => format!("the step's SQL is at {}", self.step_at),
+            (true, _, None) => format!("the {}'s SQL is at {}", self.what, self.at),
         };
         (place, snippet)
     }
@@ -284,7 +312,8 @@ mod tests {
         let text = SqlText {
             file: Some("sql/s.sql"),
             inline: false,
-            step_at: "p.yaml:3:3",
+            what: "step",
+            at: "p.yaml:3:3",
             template,
             first_line: 1,
             indent: 0,
