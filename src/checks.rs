@@ -579,7 +579,11 @@ mod tests {
             &no_render,
         )
         .unwrap_err();
-        assert!(err.message.contains("`not_null`, `unique`"), "{}", err.message);
+        assert!(
+            err.message.contains("`not_null`, `unique`"),
+            "{}",
+            err.message
+        );
         assert!(compile("t", &spec("severity: warn"), day(), &[], &no_render).is_err());
         assert!(
             compile(
