@@ -524,6 +524,9 @@ pub fn pareto(
 
 /// A funnel: one centred bar per stage, as wide as its count, labelled with
 /// the stage, the count and the conversion from the stage before.
+/// The room kept beside a funnel stage's label, in pixels.
+const FUNNEL_PADDING: u32 = 6;
+
 pub fn funnel(title: &str, stages: &[(String, f64, String)]) -> DrawResult<String> {
     let n = stages.len().max(1);
     let height = 50 + 44 * n as u32;
@@ -551,15 +554,28 @@ pub fn funnel(title: &str, stages: &[(String, f64, String)]) -> DrawResult<Strin
                 bar
             }))
             .map_err(err)?;
-        chart
-            .draw_series(stages.iter().enumerate().map(|(i, (label, _, note))| {
-                Text::new(
-                    format!("{label} · {note}"),
-                    (0.0, SegmentValue::CenterOf(n - 1 - i)),
-                    text_style(NORMAL, &INK, HPos::Center, VPos::Center),
-                )
-            }))
+        // A label goes on its bar where it fits there, else right of it
+        // where it fits there, else on the bar all the same.
+        for (i, (label, v, note)) in stages.iter().enumerate() {
+            let text = format!("{label} · {note}");
+            let row = SegmentValue::CenterOf(n - 1 - i);
+            let (left, y) = chart.backend_coord(&(-v / 2.0, row.clone()));
+            let (right, _) = chart.backend_coord(&(v / 2.0, row));
+            let width = text_px(&text, NORMAL) + 2 * FUNNEL_PADDING;
+            let on_bar = width <= (right - left).max(0) as u32;
+            let beside = right.max(0) as u32 + width <= WIDTH;
+            let (x, h) = if on_bar || !beside {
+                ((left + right) / 2, HPos::Center)
+            } else {
+                (right + FUNNEL_PADDING as i32, HPos::Left)
+            };
+            root.draw(&Text::new(
+                text,
+                (x, y),
+                text_style(NORMAL, &INK, h, VPos::Center),
+            ))
             .map_err(err)?;
+        }
         root.present().map_err(err)?;
     }
     Ok(finish(svg, title))
@@ -692,6 +708,58 @@ mod tests {
 
     fn num(v: f64) -> String {
         format!("{v:.0}")
+    }
+
+    /// Each `<text>` of `svg`: its text, `x` and `text-anchor`.
+    fn texts(svg: &str) -> Vec<(String, f64, String)> {
+        svg.split("<text ")
+            .skip(1)
+            .map(|t| {
+                let t = format!(" {t}");
+                let attr = |name: &str| {
+                    let at = t.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                    t[at..at + t[at..].find('"').unwrap()].to_string()
+                };
+                let body = &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()];
+                (
+                    body.trim().to_string(),
+                    attr("x").parse().unwrap(),
+                    attr("text-anchor"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_funnel_label_wider_than_its_bar_goes_beside_it() {
+        let stages = [
+            ("Surveyed".to_string(), 600.0, "600".to_string()),
+            ("Promoter (9–10)".to_string(), 30.0, "30 (5%)".to_string()),
+            (
+                "Repurchased within 90 days".to_string(),
+                200.0,
+                "234,567 (19%)".to_string(),
+            ),
+        ];
+        let svg = funnel("f", &stages).unwrap();
+        let t = texts(&svg);
+        let find = |label: &str| t.iter().find(|(text, ..)| text.starts_with(label)).unwrap();
+        // The plot spans the chart less its margins of 10: 740 pixels for
+        // 600, centred at 380. The first label fits its bar, in the middle;
+        // the second's bar is 30 / 600 × 740 = 37 pixels wide, so its label
+        // starts 6 pixels right of the bar's right end, 380 + 18.5.
+        // (Give or take the pixel a place is rounded to.)
+        let (_, x, anchor) = find("Surveyed · 600");
+        assert_eq!(anchor, "middle");
+        assert!((x - 380.0).abs() <= 1.0, "{x}");
+        let (_, x, anchor) = find("Promoter (9–10) · 30 (5%)");
+        assert_eq!(anchor, "start");
+        assert!((x - (380.0 + 18.5 + 6.0)).abs() <= 1.5, "{x}");
+        // The third is wider (about 330 pixels as estimated) than its bar
+        // (247) and than the room right of it (760 − 380 − 123): on the bar.
+        let (_, x, anchor) = find("Repurchased within 90 days · 234,567 (19%)");
+        assert_eq!(anchor, "middle");
+        assert!((x - 380.0).abs() <= 1.0, "{x}");
     }
 
     #[test]
