@@ -207,6 +207,7 @@ fn sql_problem(
                 what: "query",
                 at: "--sql",
                 template: sql,
+                folded: None,
                 first_line: 1,
                 indent: 0,
                 rendered: sql,

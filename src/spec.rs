@@ -685,6 +685,8 @@ pub struct WrittenValue {
     pub line: usize,
     /// The columns before `text`'s lines start in the file.
     pub indent: usize,
+    /// A folded block (`>`): its lines are joined by spaces in the value.
+    pub folded: bool,
 }
 
 impl LoadedSpec {
@@ -717,6 +719,7 @@ impl LoadedSpec {
                 text: text.trim_end().to_string(),
                 line: line + 1,
                 indent,
+                folded: value.starts_with('>'),
             });
         }
         let goes_on = below.clone().any(|l| !l.trim().is_empty());
@@ -730,6 +733,7 @@ impl LoadedSpec {
             text: text.to_string(),
             line,
             indent: key_line.len() - value.len(),
+            folded: false,
         })
     }
 }
@@ -885,18 +889,24 @@ steps:
 ";
         let s = LoadedSpec::parse(Path::new("p.yaml"), text.into()).unwrap();
         let at = |step: &str| s.written_value(&["steps", step, "sql"]);
-        let value = |text: &str, line, indent| WrittenValue {
+        let value = |text: &str, line, indent, folded| WrittenValue {
             file: "p.yaml".into(),
             text: text.into(),
             line,
             indent,
+            folded,
         };
         assert_eq!(
             at("lit"),
-            Some(value("SELECT a,\n  b  # not a comment here\nFROM t", 5, 6))
+            Some(value(
+                "SELECT a,\n  b  # not a comment here\nFROM t",
+                5,
+                6,
+                false
+            ))
         );
-        assert_eq!(at("folded"), Some(value("SELECT a\nFROM t", 10, 6)));
-        assert_eq!(at("plain"), Some(value("SELECT 1 AS one", 14, 9)));
+        assert_eq!(at("folded"), Some(value("SELECT a\nFROM t", 10, 6, true)));
+        assert_eq!(at("plain"), Some(value("SELECT 1 AS one", 14, 9, false)));
         // Each line of those is the file's from column indent + 1.
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(&lines[5][6..], "  b  # not a comment here");

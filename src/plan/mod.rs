@@ -139,6 +139,7 @@ impl StepPlan {
             what: "step",
             at: &self.at,
             template: &self.template,
+            folded: None,
             first_line: 1,
             indent: 0,
             rendered: &self.sql,

@@ -117,8 +117,11 @@ pub struct SqlText<'a> {
     /// The step's or check's `file:line:column` in the pipeline file.
     pub at: &'a str,
     /// The SQL as written, each line as in the file from column
-    /// `indent + 1` of line `first_line` on.
+    /// `indent + 1` of line `first_line` on; for a folded block, as YAML
+    /// reads it (`folded` holds its lines as written).
     pub template: &'a str,
+    /// A folded block's (`sql: >`) lines as written, which YAML joins.
+    pub folded: Option<&'a str>,
     pub first_line: usize,
     pub indent: usize,
     pub rendered: &'a str,
@@ -135,16 +138,21 @@ impl<'a> SqlText<'a> {
         template: &'a str,
         rendered: &'a str,
     ) -> Self {
-        let (file, template, first_line, indent) = match written {
-            Some(w) => (Some(w.file.as_str()), w.text.as_str(), w.line, w.indent),
-            None => (None, template, 1, 0),
+        let (file, first_line, indent) = match written {
+            Some(w) => (Some(w.file.as_str()), w.line, w.indent),
+            None => (None, 1, 0),
         };
         SqlText {
             file,
             inline: true,
             what,
             at,
-            template,
+            // A folded block's lines are aligned with the value YAML read.
+            template: match written {
+                Some(w) if !w.folded => w.text.as_str(),
+                _ => template,
+            },
+            folded: written.filter(|w| w.folded).map(|w| w.text.as_str()),
             first_line,
             indent,
             rendered,
@@ -162,7 +170,7 @@ impl<'a> SqlText<'a> {
         let place = match (self.inline, self.file, located) {
             (false, _, _) => format!("SQL from {origin}"),
             (true, Some(_), Some(_)) => format!("the {}'s SQL is at {origin}", self.what),
-            (true, None, Some((_, line, _))) => {
+            (true, None, Some(Located { line, .. })) => {
                 format!("the {}'s SQL is at {}, its line {line}", self.what, self.at)
             }
             (true, _, None) => format!("the {}'s SQL is at {}", self.what, self.at),
@@ -181,8 +189,14 @@ impl<'a> SqlText<'a> {
     }
 
     /// [`SqlText::origin`] of a place [`SqlText::locate`] found.
-    fn origin_of(&self, located: Option<(Position, usize, bool)>) -> (String, Option<String>) {
-        let Some((at, line, exact)) = located else {
+    fn origin_of(&self, located: Option<Located<'_>>) -> (String, Option<String>) {
+        let Some(Located {
+            at,
+            line,
+            exact,
+            shown,
+        }) = located
+        else {
             let origin = match self.file {
                 Some(file) if !self.inline => file,
                 _ => super::INLINE_SQL,
@@ -194,16 +208,72 @@ impl<'a> SqlText<'a> {
             (Some(file), false) => format!("{file}:{line}"),
             (None, _) => format!("{}, its line {line}", super::INLINE_SQL),
         };
-        let rendered = self.rendered.lines().nth(at.line - 1).unwrap_or_default();
-        (origin, Some(snippet(rendered, line, exact, at)))
+        (origin, Some(snippet(shown, line, exact, at)))
     }
 
     /// A place in the SQL, with the file's line it is on (the template's,
     /// where the file is not known) and whether that line is as rendered.
-    fn locate(&self, at: Option<Position>) -> Option<(Position, usize, bool)> {
+    fn locate(&self, at: Option<Position>) -> Option<Located<'_>> {
         let at = at.filter(|p| p.line <= self.rendered.lines().count())?;
         let (line, exact) = self.template_line(at.line);
-        Some((at, line + self.first_line - 1, exact))
+        let rendered = self.rendered.lines().nth(at.line - 1).unwrap_or_default();
+        let located = Located {
+            at,
+            line: line + self.first_line - 1,
+            exact,
+            shown: rendered,
+        };
+        // A folded block: the line YAML joined is placed in the file's
+        // lines it was joined from.
+        let Some(written) = self.folded else {
+            return Some(located);
+        };
+        let lines: Vec<&str> = written.lines().collect();
+        let folds = fold(&lines);
+        let joined: Vec<String> = (folds.iter())
+            .map(|f| {
+                f.iter()
+                    .map(|&(i, _)| lines[i])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        if joined.join("\n") != self.template.trim_end() {
+            // Folded in a way not followed here: the block's first line.
+            return Some(Located {
+                line: self.first_line,
+                exact: false,
+                ..located
+            });
+        }
+        let Some(pieces) = folds.get(line - 1) else {
+            return Some(located);
+        };
+        let Some(&(first, _)) = pieces.first() else {
+            return Some(located);
+        };
+        if !exact {
+            return Some(Located {
+                line: self.first_line + first,
+                ..located
+            });
+        }
+        let &(i, start) = (pieces.iter().rev())
+            .find(|(_, start)| *start < at.column)
+            .unwrap_or(&pieces[0]);
+        let written_line = lines[i];
+        let width = written_line.chars().count() + 1;
+        let column = (at.column - start).min(width);
+        Some(Located {
+            at: Position {
+                line: at.line,
+                column,
+                end: at.end.map(|e| e.saturating_sub(start).clamp(column, width)),
+            },
+            line: self.first_line + i,
+            exact: true,
+            shown: written_line,
+        })
     }
 
     /// The template's line (1-based) that rendered line `line` came from,
@@ -230,6 +300,50 @@ impl<'a> SqlText<'a> {
         }
         (line, false)
     }
+}
+
+/// A place [`SqlText::locate`] found: the place, the file's line, whether
+/// the line shown is that line as written, and the line to show.
+#[derive(Clone, Copy)]
+struct Located<'a> {
+    at: Position,
+    line: usize,
+    exact: bool,
+    shown: &'a str,
+}
+
+/// How YAML folds a block's `lines` (`>`): for each line of the value, the
+/// lines joined into it (by a space), each with the character it starts at
+/// in the value's line. Lines of text at the block's indentation next to
+/// each other are joined; a blank line between them ends the value's line
+/// (more blank lines each add an empty one); a more indented line keeps its
+/// own line and the line breaks around it.
+fn fold(lines: &[&str]) -> Vec<Vec<(usize, usize)>> {
+    let mut out: Vec<Vec<(usize, usize)>> = Vec::new();
+    let (mut blanks, mut last_indented) = (0usize, false);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            blanks += 1;
+            continue;
+        }
+        let indented = line.starts_with([' ', '\t']);
+        match out.last_mut() {
+            Some(last) if blanks == 0 && !indented && !last_indented => {
+                let &(j, start) = last.last().expect("a line has pieces");
+                last.push((i, start + lines[j].chars().count() + 1));
+            }
+            previous => {
+                // Between lines of text at the block's indentation the first
+                // line break folds away; next to an indented line it stays.
+                let folded_away = previous.is_some() && !indented && !last_indented;
+                let empty = blanks.saturating_sub(usize::from(folded_away && blanks > 0));
+                out.extend((0..empty).map(|_| Vec::new()));
+                out.push(vec![(i, 0)]);
+            }
+        }
+        (blanks, last_indented) = (0, indented);
+    }
+    out
 }
 
 /// The rendered line under a gutter with the file's line number, and a line
@@ -315,6 +429,7 @@ mod tests {
             what: "step",
             at: "p.yaml:3:3",
             template,
+            folded: None,
             first_line: 1,
             indent: 0,
             rendered,
@@ -395,5 +510,43 @@ mod tests {
             snippet("\tSELECT x", 2, true, pos(2, 9, None)),
             "    2 | \tSELECT x\n      | \t       ^"
         );
+    }
+
+    #[test]
+    fn a_folded_block_is_placed_in_the_lines_yaml_joined() {
+        // A `sql: >` block from line 2, indented by 4: YAML (the parser,
+        // not this module) gives the value its lines are aligned with.
+        let yaml = "sql: >\n    SELECT *\n    FROM t\n    WHERE revenu > 100\n\n      AND x\n    GROUP BY 1\n";
+        let value: std::collections::BTreeMap<String, String> = serde_yaml::from_str(yaml).unwrap();
+        let value = value["sql"].as_str();
+        assert_eq!(
+            value,
+            "SELECT * FROM t WHERE revenu > 100\n\n  AND x\nGROUP BY 1\n"
+        );
+        let written = crate::spec::WrittenValue {
+            file: "p.yaml".into(),
+            text: "SELECT *\nFROM t\nWHERE revenu > 100\n\n  AND x\nGROUP BY 1".into(),
+            line: 2,
+            indent: 4,
+            folded: true,
+        };
+        let text = SqlText::in_pipeline("check", "p.yaml:1:1", Some(&written), value, value);
+        let shown = |p: (String, Option<String>)| format!("{}\n{}", p.0, p.1.unwrap_or_default());
+        // `revenu`: column 23 of the value's first line, column 7 of the
+        // file's line 4 (2 + 2), which starts after 4 spaces: 4:11.
+        assert_eq!(
+            shown(text.place(Some(pos(1, 23, Some(29))))),
+            "the check's SQL is at p.yaml:4:11\n    4 | WHERE revenu > 100\n      |       ^^^^^^"
+        );
+        // `AND` on the value's third line: the file's line 6, column 3 of
+        // the block (its own two spaces), 7 of the file.
+        assert_eq!(text.origin(Some(pos(3, 3, None))).0, "p.yaml:6:7");
+        // `GROUP` after the more indented line: line 7.
+        assert_eq!(text.origin(Some(pos(4, 1, None))).0, "p.yaml:7:5");
+        // Rendered otherwise than written (a template expression): the
+        // file's first line that went into it, without a column.
+        let rendered = "SELECT * FROM t WHERE revenue > 100\n\n  AND x\nGROUP BY 1";
+        let text = SqlText::in_pipeline("check", "p.yaml:1:1", Some(&written), value, rendered);
+        assert_eq!(text.origin(Some(pos(1, 23, None))).0, "p.yaml:2");
     }
 }
