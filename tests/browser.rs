@@ -144,10 +144,15 @@ fn html_report_renders_offline_in_chromium() {
       const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
       const clipped = CLIPPED();
       const overlapping = OVERLAPPING();
+      // Rows whose name (a table's first cell) is broken over lines.
+      const wrapped = [...document.querySelectorAll('td:first-child')].filter(td => {
+        const r = document.createRange(); r.selectNodeContents(td);
+        return new Set([...r.getClientRects()].map(q => Math.round(q.top))).size > 1;
+      }).map(td => td.textContent.trim());
       const pre = document.createElement('pre'); pre.id = 'probe';
       // Markers built at run time, so the script's own text has none.
       pre.textContent = '@@' + 'START@@' + JSON.stringify({svgs, resources, spilling, overflow,
-        clipped, overlapping, height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
+        clipped, overlapping, wrapped, height: document.documentElement.scrollHeight}) + '@@' + 'END@@';
       document.body.appendChild(pre);
       });
     </script></body>"#;
@@ -179,6 +184,11 @@ fn html_report_renders_offline_in_chromium() {
                 "the page is wider than the window{at}"
             );
             assert_chart_texts_fit(&probe, &at);
+            assert_eq!(
+                probe["wrapped"],
+                serde_json::json!([]),
+                "row names broken over lines{at}"
+            );
         }
         let probe = probe_at(1200);
         if report == "report.html" {
