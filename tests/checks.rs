@@ -423,16 +423,21 @@ steps:
     );
 }
 
-#[test]
-fn validate_plans_every_check_against_its_table() {
+/// A folder with the good orders under `data/orders/` and `yaml` as
+/// `p.yaml`, for a test to run `loyalty` in.
+fn with_good_orders(yaml: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     write_parquet(
         &tmp.path().join("data/orders/part-0.parquet"),
         &orders_batch(&GOOD),
     );
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    std::fs::write(tmp.path().join("p.yaml"), yaml).unwrap();
+    tmp
+}
+
+#[test]
+fn validate_plans_every_check_against_its_table() {
+    let tmp = with_good_orders(
         "name: t
 output_root: out
 sources:
@@ -447,8 +452,7 @@ steps:
       - name: big
         sql: SELECT * FROM totals WHERE revenu > 100
 ",
-    )
-    .unwrap();
+    );
     // Each check named with its place in the file; a query written in the
     // file, with the place in it marked (line 13, after 8 spaces and
     // `sql: SELECT * FROM totals WHERE `, 40 characters: column 41).
@@ -471,14 +475,7 @@ steps:
 
 #[test]
 fn a_check_that_does_not_parse_is_placed_in_the_pipeline_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    write_parquet(
-        &tmp.path().join("data/orders/part-0.parquet"),
-        &orders_batch(&GOOD),
-    );
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let tmp = with_good_orders(
         "name: t
 sources:
   orders:
@@ -495,8 +492,7 @@ steps:
           SELECT * FROM totals
           WHERE revenue > > 100
 ",
-    )
-    .unwrap();
+    );
     let o = loyalty(tmp.path(), &["validate", "p.yaml"]);
     assert_exit(&o, 2);
     let err = stderr(&o);
