@@ -95,18 +95,22 @@ pub enum Command {
     /// Print the first rows of a step, a source or a query of them. Computes
     /// only the steps it reads, without their data checks; writes nothing.
     #[command(
-        override_usage = "loyalty show [OPTIONS] <PIPELINE> <TABLE>\n       loyalty show [OPTIONS] <PIPELINE> --sql <QUERY>"
+        override_usage = "loyalty show [OPTIONS] <PIPELINE> <TABLE>\n       loyalty show [OPTIONS] <PIPELINE> --sql <QUERY>\n       loyalty show [OPTIONS] <PIPELINE> --sql-file <FILE>"
     )]
     Show {
         /// The pipeline YAML file.
         pipeline: PathBuf,
         /// The step or source to show.
-        #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+        #[arg(required_unless_present_any = ["sql", "sql_file"], conflicts_with_all = ["sql", "sql_file"])]
         table: Option<String>,
         /// A query of the pipeline's steps and sources to show instead, a
         /// template as a step's SQL is (`{{ as_of }}`, the params).
-        #[arg(long, value_name = "QUERY")]
+        #[arg(long, value_name = "QUERY", conflicts_with = "sql_file")]
         sql: Option<String>,
+        /// The same in a file, such as a step's SQL before it is a step
+        /// (importing macros from the file's folder).
+        #[arg(long, value_name = "FILE")]
+        sql_file: Option<PathBuf>,
         #[command(flatten)]
         params: ParamArgs,
         /// How many rows to print: a number, or `all`.
@@ -332,15 +336,17 @@ async fn execute(cli: &Cli) -> Result<()> {
             pipeline,
             table,
             sql,
+            sql_file,
             params,
             limit,
             format,
             engine,
         } => {
-            let query = match (table, sql) {
-                (_, Some(sql)) => Query::Sql(sql.clone()),
-                (Some(table), None) => Query::Table(table.clone()),
-                (None, None) => unreachable!("clap requires a table or --sql"),
+            let query = match (table, sql, sql_file) {
+                (_, Some(sql), _) => Query::Sql(sql.clone()),
+                (_, _, Some(file)) => Query::SqlFile(file.clone()),
+                (Some(table), ..) => Query::Table(table.clone()),
+                (None, None, None) => unreachable!("clap requires a table, --sql or --sql-file"),
             };
             let overrides = Overrides {
                 params: params.overrides(),
@@ -355,6 +361,7 @@ async fn execute(cli: &Cli) -> Result<()> {
                 let what = match &query {
                     Query::Table(name) => format!("`{name}`"),
                     Query::Sql(_) => "the query".to_string(),
+                    Query::SqlFile(file) => format!("the query in {}", file.display()),
                 };
                 let rows = count(shown.rows, "row");
                 let kept = shown.shown_rows() as u64;

@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use crate::engine::{StepStatus, build_session, register_sources, run_steps, step_sql_options};
 use crate::error::{Error, Result, suggest};
-use crate::plan::{Plan, SqlText, StepPlan};
+use crate::plan::{Plan, StepPlan};
 use crate::progress::Observer;
 use crate::storage::remove_folder;
 use crate::text::code_list;
@@ -24,6 +24,17 @@ pub enum Query {
     /// A query of the pipeline's steps and sources, a template rendered
     /// with its params as its steps are.
     Sql(String),
+    /// The same, in a file (a step's SQL before it is a step), importing
+    /// from the file's folder.
+    SqlFile(std::path::PathBuf),
+}
+
+/// What `show` runs: a step, or a query given as one would be, to be
+/// planned, placed in its file and named in errors as a step's SQL is.
+struct Target {
+    query: StepPlan,
+    /// Whether it is a step of the pipeline (named in errors as `step `x``).
+    step: bool,
 }
 
 /// The first rows of what a query gives, and how many it gives in all.
@@ -50,11 +61,18 @@ pub async fn show(
     observer: &dyn Observer,
 ) -> Result<Shown> {
     let mut plan = plan;
-    let (sql, target) = query_sql(&plan, query)?;
-    let reads = match &target {
-        Some(step) => [step.depends_on.clone(), step.reads_sources.clone()].concat(),
-        None => crate::plan::referenced_tables(&sql)
-            .map_err(|e| Error::Invalid(vec![format!("--sql: {e}")]))?,
+    let target = target(&plan, query)?;
+    let reads = match target.step {
+        true => [
+            target.query.depends_on.clone(),
+            target.query.reads_sources.clone(),
+        ]
+        .concat(),
+        false => crate::plan::referenced_tables(&target.query.sql).map_err(|e| {
+            let (place, snippet) = target.query.sql_text().place(e.at);
+            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+            Error::Invalid(vec![format!("{} ({place}){snippet}", e.message)])
+        })?,
     };
     let sources: HashSet<&str> = plan.sources.iter().map(|s| s.name.as_str()).collect();
     let steps: HashSet<&str> = (plan.steps.iter()).map(|s| s.name.as_str()).collect();
@@ -65,7 +83,8 @@ pub async fn show(
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             format!(
-                "--sql reads `{t}`, which is neither a step nor a source of this pipeline{hint}"
+                "{} reads `{t}`, which is neither a step nor a source of this pipeline{hint}",
+                target.query.origin
             )
         })
         .collect();
@@ -104,11 +123,9 @@ pub async fn show(
         )));
     }
     if planned.problems.is_empty()
-        && let Err(e) = ctx.sql_with_options(&sql, step_sql_options()).await
+        && let Err(e) = (ctx.sql_with_options(&target.query.sql, step_sql_options())).await
     {
-        planned
-            .problems
-            .push(sql_problem(&e, &sql, target.as_ref()));
+        planned.problems.push(target.sql_error(&e));
     }
     if !planned.problems.is_empty() {
         return Err(Error::Invalid(planned.problems));
@@ -143,7 +160,7 @@ pub async fn show(
                 s.message.as_deref().unwrap_or_default()
             ),
         })),
-        None => first_rows(&ctx, &sql, target.as_ref(), limit, &plan).await,
+        None => first_rows(&ctx, &target, limit, &plan).await,
     };
     remove_folder(&ctx, &scratch).await;
     if let Some(root) = made_root {
@@ -154,67 +171,82 @@ pub async fn show(
     shown
 }
 
-/// The SQL to run, and the step it is, where it is one.
-fn query_sql(plan: &Plan, query: &Query) -> Result<(String, Option<StepPlan>)> {
-    match query {
+/// The step to show, or the query given as a step of no name.
+fn target(plan: &Plan, query: &Query) -> Result<Target> {
+    let (template, origin, dir) = match query {
         Query::Table(name) => {
             if let Some(step) = plan.step(name) {
-                return Ok((step.sql.clone(), Some(step.clone())));
+                return Ok(Target {
+                    query: step.clone(),
+                    step: true,
+                });
             }
             if plan.sources.iter().any(|s| &s.name == name) {
-                return Ok((format!("SELECT * FROM \"{name}\""), None));
+                let sql = format!("SELECT * FROM \"{name}\"");
+                (sql, "the source".to_string(), None)
+            } else {
+                return Err(not_a_table(plan, name));
             }
-            let steps = plan.steps.iter().map(|s| s.name.as_str());
-            let sources = plan.sources.iter().map(|s| s.name.as_str());
-            let hint = suggest(name, steps.clone().chain(sources.clone()))
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_else(|| {
-                    format!(
-                        "; its sources are {}, its steps {}",
-                        code_list(sources),
-                        code_list(steps)
-                    )
-                });
-            Err(Error::Config {
-                message: format!(
-                    "`{name}` is neither a step nor a source of `{}`{hint}",
-                    plan.pipeline_path.display()
-                ),
-            })
         }
-        Query::Sql(template) => {
-            let sql = plan.render_sql(template).map_err(|e| Error::Config {
-                message: format!("--sql: {e}"),
+        Query::Sql(sql) => (sql.clone(), "--sql".to_string(), None),
+        Query::SqlFile(path) => {
+            let template = std::fs::read_to_string(path).map_err(|e| Error::Config {
+                message: format!("--sql-file: cannot read `{}`: {e}", path.display()),
             })?;
-            Ok((sql, None))
+            let shown = crate::storage::normalize(path).display().to_string();
+            (template, shown, path.parent().map(|d| d.to_path_buf()))
         }
+    };
+    let sql = plan
+        .render_sql(&template, dir.as_deref())
+        .map_err(|e| Error::Config {
+            message: format!("{origin}: {e}"),
+        })?;
+    Ok(Target {
+        query: StepPlan {
+            name: String::new(),
+            sql,
+            template,
+            written: None,
+            at: origin.clone(),
+            origin,
+            materialize: Default::default(),
+            depends_on: Vec::new(),
+            reads_sources: Vec::new(),
+            checks: Vec::new(),
+        },
+        step: false,
+    })
+}
+
+/// `name` is no step or source: the nearest name, or them all.
+fn not_a_table(plan: &Plan, name: &str) -> Error {
+    let steps = plan.steps.iter().map(|s| s.name.as_str());
+    let sources = plan.sources.iter().map(|s| s.name.as_str());
+    let hint = suggest(name, steps.clone().chain(sources.clone()))
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_else(|| {
+            format!(
+                "; its sources are {}, its steps {}",
+                code_list(sources),
+                code_list(steps)
+            )
+        });
+    Error::Config {
+        message: format!(
+            "`{name}` is neither a step nor a source of `{}`{hint}",
+            plan.pipeline_path.display()
+        ),
     }
 }
 
-/// A query that does not plan, placed in the step's file or in `--sql`.
-fn sql_problem(
-    e: &datafusion::error::DataFusionError,
-    sql: &str,
-    step: Option<&StepPlan>,
-) -> String {
-    match step {
-        Some(step) => format!("step `{}`: {}", step.name, step.sql_error(e, "")),
-        None => {
-            let problem = crate::plan::SqlProblem::of(e);
-            let text = SqlText {
-                file: Some("--sql"),
-                inline: false,
-                what: "query",
-                at: "--sql",
-                template: sql,
-                folded: None,
-                first_line: 1,
-                indent: 0,
-                rendered: sql,
-            };
-            let (place, snippet) = text.origin(problem.at);
-            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
-            format!("{} ({place}){snippet}", problem.message)
+impl Target {
+    /// A query that does not plan or run, placed in its file or in `--sql`.
+    fn sql_error(&self, e: &datafusion::error::DataFusionError) -> String {
+        let placed = self.query.sql_error(e, "");
+        match self.step {
+            true => format!("step `{}`: {placed}", self.query.name),
+            false => placed,
         }
     }
 }
@@ -222,21 +254,14 @@ fn sql_problem(
 /// Runs the query, keeping its first `limit` rows and counting them all.
 async fn first_rows(
     ctx: &datafusion::prelude::SessionContext,
-    sql: &str,
-    step: Option<&StepPlan>,
+    target: &Target,
     limit: Option<usize>,
     plan: &Plan,
 ) -> Result<Shown> {
-    let fail = |e: &datafusion::error::DataFusionError| match step {
-        Some(s) => Error::Step {
-            step: s.name.clone(),
-            message: format!("{} ({})", e.strip_backtrace(), s.sql_source()),
-        },
-        None => Error::Run(format!("--sql: {}", e.strip_backtrace())),
-    };
+    let fail = |e: &datafusion::error::DataFusionError| Error::Run(target.sql_error(e));
     let work = async {
         let df = ctx
-            .sql_with_options(sql, step_sql_options())
+            .sql_with_options(&target.query.sql, step_sql_options())
             .await
             .map_err(|e| fail(&e))?;
         let schema = df.schema().inner().clone();

@@ -92,6 +92,49 @@ fn a_query_is_a_template_rendered_with_the_params() {
 }
 
 #[test]
+fn a_sql_file_is_shown_before_it_is_a_step_importing_from_its_folder() {
+    let (tmp, data) = fixture(true);
+    let sql = tmp.path().join("sql");
+    std::fs::create_dir(&sql).unwrap();
+    std::fs::write(
+        sql.join("_recent.sql"),
+        "{% macro recent(days) %}order_ts >= CAST({{ as_of }} - {{ days | days }} AS TIMESTAMP){% endmacro %}",
+    )
+    .unwrap();
+    let query = "{%- from \"_recent.sql\" import recent %}\nSELECT COUNT(*) AS n\nFROM orders_asof\nWHERE {{ recent(churn_days) }}\n";
+    std::fs::write(sql.join("recent.sql"), query).unwrap();
+    // The same 13 orders from 1 Apr 2026 as the query above.
+    let o = show(
+        tmp.path(),
+        &data,
+        &["--sql-file", "sql/recent.sql", "--format", "csv"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "n\n13\n");
+    assert!(
+        stderr(&o).contains("the query in sql/recent.sql: 1 row"),
+        "{}",
+        stderr(&o)
+    );
+    // A misspelt column is placed in the file: its line 4, column 7.
+    let misspelt = query.replace(
+        "FROM orders_asof\nWHERE",
+        "FROM orders_asof o\nWHERE o.amont > 0\n  AND",
+    );
+    std::fs::write(sql.join("recent.sql"), misspelt).unwrap();
+    let o = show(tmp.path(), &data, &["--sql-file", "sql/recent.sql"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("No field named o.amont")
+            && stderr(&o).contains(
+                "(SQL from sql/recent.sql:4:7)\n        4 | WHERE o.amont > 0\n          |       ^^^^^^^"
+            ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn a_limit_keeps_the_first_rows_and_counts_them_all() {
     let (tmp, data) = fixture(true);
     // The orders up to the run date: 27 in the file, less 17 (2 Jul 2026).
@@ -169,7 +212,7 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
     assert!(
         stderr(&o).contains("No field named churnd")
             && stderr(&o).contains(
-                "(--sql:2:3)\n        2 |   churnd FROM customer_status\n          |   ^^^^^^"
+                "(SQL from --sql:2:3)\n        2 |   churnd FROM customer_status\n          |   ^^^^^^"
             ),
         "{}",
         stderr(&o)

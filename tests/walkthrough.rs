@@ -87,6 +87,24 @@ fn the_readme_walkthrough_adds_churn_by_region() {
         block(&readme, "sql/churn_by_region.sql"),
     )
     .unwrap();
+    // Before it is a step, `show --sql-file` gives its rows as README has
+    // them (the same as `show churn_by_region` once it is one, below).
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let data_arg = format!("data_root={}", data.display());
+    let out = tmp.path().join("out");
+    let out_arg = format!("out_root={}", out.display());
+    let show = |what: &[&str]| {
+        let mut args = vec!["show", pipeline.to_str().unwrap()];
+        args.extend_from_slice(what);
+        args.extend_from_slice(&["--as-of", "2026-06-30", "--param", &data_arg]);
+        args.extend_from_slice(&["--param", &out_arg]);
+        loyalty(tmp.path(), &args)
+    };
+    let sql_file = bundle.join("sql/churn_by_region.sql");
+    let o = show(&["--sql-file", sql_file.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), block(&readme, "show"));
     // 2. The step at the top of `steps:`, the output at the top of `outputs:`.
     let yaml = std::fs::read_to_string(&pipeline).unwrap();
     let yaml = after_line(&yaml, "steps:", &block(&readme, "steps"));
@@ -113,9 +131,6 @@ fn the_readme_walkthrough_adds_churn_by_region() {
     std::fs::write(&translations, yaml).unwrap();
 
     // 4. Check, then run.
-    let data = tmp.path().join("data");
-    analyses_fixture(&data, true);
-    let data_arg = format!("data_root={}", data.display());
     let validate = || {
         loyalty(
             tmp.path(),
@@ -153,22 +168,7 @@ fn the_readme_walkthrough_adds_churn_by_region() {
     );
     std::fs::write(&html, &section).unwrap();
     // `show` prints the new step's rows as README has them, writing nothing.
-    let out = tmp.path().join("out");
-    let out_arg = format!("out_root={}", out.display());
-    let o = loyalty(
-        tmp.path(),
-        &[
-            "show",
-            pipeline.to_str().unwrap(),
-            "churn_by_region",
-            "--as-of",
-            "2026-06-30",
-            "--param",
-            &data_arg,
-            "--param",
-            &out_arg,
-        ],
-    );
+    let o = show(&["churn_by_region"]);
     assert_exit(&o, 0);
     assert_eq!(stdout(&o), block(&readme, "show"));
     assert!(!out.exists());

@@ -837,8 +837,12 @@ fn artifact_url(root: &Url, raw: &str, params: &Params) -> Result<Url, String> {
 
 /// [`Plan::render_sql`]: `template` rendered as a step's SQL written in the
 /// pipeline file would be.
-pub(super) fn render_sql(plan: &Plan, template: &str) -> std::result::Result<String, String> {
-    let dir = match plan.pipeline_path.parent() {
+pub(super) fn render_sql(
+    plan: &Plan,
+    template: &str,
+    dir: Option<&std::path::Path>,
+) -> std::result::Result<String, String> {
+    let dir = match dir.or(plan.pipeline_path.parent()) {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };

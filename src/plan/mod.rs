@@ -300,9 +300,13 @@ impl Plan {
 
     /// Renders SQL written for this pipeline outside its file (`loyalty show
     /// --sql`) as its steps' SQL is rendered: with its params, and importing
-    /// from the pipeline file's folder.
-    pub fn render_sql(&self, template: &str) -> std::result::Result<String, String> {
-        build::render_sql(self, template)
+    /// from `dir` (a SQL file's folder), or else the pipeline file's.
+    pub fn render_sql(
+        &self,
+        template: &str,
+        dir: Option<&std::path::Path>,
+    ) -> std::result::Result<String, String> {
+        build::render_sql(self, template, dir)
     }
 
     /// Builds the plan, collecting every problem instead of stopping at the first.
