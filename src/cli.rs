@@ -553,9 +553,9 @@ async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<
         String::new()
     };
     say!(
-        "the pipeline, its SQL and templates are in {}: edit them and run\n  loyalty run {} --as-of {as_of}{locations}",
+        "the pipeline, its SQL and templates are in {}: edit them and run\n  loyalty run {p} --as-of {as_of}{locations}\nor look at a step's rows:\n  loyalty show {p} rfm_segment_summary --as-of {as_of}{locations}",
         out.display(),
-        pipeline.display(),
+        p = pipeline.display(),
     );
     Ok(())
 }

@@ -1421,17 +1421,18 @@ fn demo_runs_from_any_directory() {
     // The command it prints to run the edited copy works as printed: the
     // copy reads the data beside it and writes the outputs there, without
     // `--param`s.
-    let printed = |o: &std::process::Output| -> Vec<String> {
+    let printed_command = |o: &std::process::Output, verb: &str| -> Vec<String> {
         let said = stdout(o);
         let command = said
             .lines()
-            .find_map(|l| l.trim().strip_prefix("loyalty run "))
-            .unwrap_or_else(|| panic!("no command in: {said}"))
+            .find_map(|l| l.trim().strip_prefix(&format!("loyalty {verb} ")))
+            .unwrap_or_else(|| panic!("no `loyalty {verb}` in: {said}"))
             .to_owned();
-        std::iter::once("run".to_owned())
+        std::iter::once(verb.to_owned())
             .chain(command.split_whitespace().map(str::to_owned))
             .collect()
     };
+    let printed = |o: &std::process::Output| printed_command(o, "run");
     let rerun = |args: &[String]| {
         std::fs::remove_dir_all(demo.join("output")).unwrap();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1449,6 +1450,17 @@ fn demo_runs_from_any_directory() {
         ]
     );
     rerun(&args);
+    // And so does the one to look at a step's rows.
+    let args = printed_command(&o, "show");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let shown = loyalty(tmp.path(), &args);
+    assert_exit(&shown, 0);
+    assert!(
+        stdout(&shown).contains("| segment_order | segment ")
+            && stdout(&shown).contains("| Champions "),
+        "{}",
+        stdout(&shown)
+    );
 
     // Run again, the demo keeps a file edited since, and says so.
     let edited = demo.join("sql/headline.sql");
