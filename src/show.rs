@@ -62,35 +62,7 @@ pub async fn show(
 ) -> Result<Shown> {
     let mut plan = plan;
     let target = target(&plan, query)?;
-    let reads = match target.step {
-        true => [
-            target.query.depends_on.clone(),
-            target.query.reads_sources.clone(),
-        ]
-        .concat(),
-        false => crate::plan::referenced_tables(&target.query.sql).map_err(|e| {
-            let (place, snippet) = target.query.sql_text().place(e.at);
-            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
-            Error::Invalid(vec![format!("{} ({place}){snippet}", e.message)])
-        })?,
-    };
-    let sources: HashSet<&str> = plan.sources.iter().map(|s| s.name.as_str()).collect();
-    let steps: HashSet<&str> = (plan.steps.iter()).map(|s| s.name.as_str()).collect();
-    let unknown: Vec<String> = (reads.iter())
-        .filter(|t| !sources.contains(t.as_str()) && !steps.contains(t.as_str()))
-        .map(|t| {
-            let hint = suggest(t, sources.iter().chain(&steps).copied())
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            format!(
-                "{} reads `{t}`, which is neither a step nor a source of this pipeline{hint}",
-                target.query.origin
-            )
-        })
-        .collect();
-    if !unknown.is_empty() {
-        return Err(Error::Invalid(unknown));
-    }
+    let reads = target.reads(&plan)?;
     plan.narrow_to(&reads);
     // A look at the rows, not a run: the checks are the run's to make.
     for step in &mut plan.steps {
@@ -241,6 +213,38 @@ fn not_a_table(plan: &Plan, name: &str) -> Error {
 }
 
 impl Target {
+    /// The steps and sources the query reads, each one of the pipeline's.
+    fn reads(&self, plan: &Plan) -> Result<Vec<String>> {
+        if self.step {
+            return Ok([self.query.depends_on.as_slice(), &self.query.reads_sources].concat());
+        }
+        let reads = crate::plan::referenced_tables(&self.query.sql).map_err(|e| {
+            let (place, snippet) = self.query.sql_text().place(e.at);
+            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+            Error::Invalid(vec![format!("{} ({place}){snippet}", e.message)])
+        })?;
+        // In the pipeline's order, so that a tie suggests the same name each time.
+        let names: Vec<&str> = (plan.sources.iter().map(|s| s.name.as_str()))
+            .chain(plan.steps.iter().map(|s| s.name.as_str()))
+            .collect();
+        let unknown: Vec<String> = (reads.iter())
+            .filter(|t| !names.contains(&t.as_str()))
+            .map(|t| {
+                let hint = suggest(t, names.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                format!(
+                    "{} reads `{t}`, which is neither a step nor a source of this pipeline{hint}",
+                    self.query.origin
+                )
+            })
+            .collect();
+        match unknown.is_empty() {
+            true => Ok(reads),
+            false => Err(Error::Invalid(unknown)),
+        }
+    }
+
     /// A query that does not plan or run, placed in its file or in `--sql`.
     fn sql_error(&self, e: &datafusion::error::DataFusionError) -> String {
         let placed = self.query.sql_error(e, "");
