@@ -64,11 +64,11 @@ impl CheckPlan {
             template,
             &self.sql,
         );
-        let (place, snippet) = text.place(problem.at);
-        let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
         format!(
-            "check `{}` on `{}`: {} ({place}){snippet}",
-            self.name, self.table, problem.message
+            "check `{}` on `{}`: {}",
+            self.name,
+            self.table,
+            text.explain(&problem.message, problem.at)
         )
     }
 }

@@ -218,11 +218,8 @@ impl Target {
         if self.step {
             return Ok([self.query.depends_on.as_slice(), &self.query.reads_sources].concat());
         }
-        let reads = crate::plan::referenced_tables(&self.query.sql).map_err(|e| {
-            let (place, snippet) = self.query.sql_text().place(e.at);
-            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
-            Error::Invalid(vec![format!("{} ({place}){snippet}", e.message)])
-        })?;
+        let reads = crate::plan::referenced_tables(&self.query.sql)
+            .map_err(|e| Error::Invalid(vec![self.query.sql_text().explain(&e.message, e.at)]))?;
         // In the pipeline's order, so that a tie suggests the same name each time.
         let names: Vec<&str> = (plan.sources.iter().map(|s| s.name.as_str()))
             .chain(plan.steps.iter().map(|s| s.name.as_str()))

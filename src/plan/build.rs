@@ -296,9 +296,11 @@ impl Builder<'_> {
         for (i, c) in specs.iter().enumerate() {
             let item = format!("[{i}]");
             let item_keys = [keys, &[item.as_str()]].concat();
-            let sql_keys = [item_keys.as_slice(), &["sql"]].concat();
             let at = self.loaded.locate(&item_keys);
-            let written = (c.sql.as_ref()).and_then(|_| self.loaded.written_value(&sql_keys));
+            let written = (c.sql.as_ref()).and_then(|_| {
+                self.loaded
+                    .written_value(&[item_keys.as_slice(), &["sql"]].concat())
+            });
             match crate::checks::compile(table, c, as_of, temporal, &render) {
                 Ok(plan) => out.push(CheckPlan {
                     at,
@@ -306,39 +308,23 @@ impl Builder<'_> {
                     ..plan
                 }),
                 Err(e) => {
-                    let template = c.sql.as_deref().unwrap_or_default();
-                    let place = match &e.sql {
-                        Some((rendered, place)) => {
-                            let text = SqlText::in_pipeline(
-                                "check",
-                                &at,
-                                written.as_ref(),
-                                template,
-                                rendered,
-                            );
-                            let (place, snippet) = text.place(*place);
-                            let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
-                            format!(" ({place}){snippet}")
-                        }
-                        None => String::new(),
+                    let name = (c.name.as_ref()).map_or((i + 1).to_string(), |n| format!("`{n}`"));
+                    let problem = match &e.sql {
+                        Some((rendered, place)) => SqlText::in_pipeline(
+                            "check",
+                            &at,
+                            written.as_ref(),
+                            c.sql.as_deref().unwrap_or_default(),
+                            rendered,
+                        )
+                        .explain(&e.message, *place),
+                        None => e.message,
                     };
-                    problems.push((
-                        item_keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
-                        format!(
-                            "check {} on `{table}`: {}{place}",
-                            c.name
-                                .as_ref()
-                                .map_or((i + 1).to_string(), |n| format!("`{n}`")),
-                            e.message
-                        ),
-                    ));
+                    problems.push(format!("{at}: check {name} on `{table}`: {problem}"));
                 }
             }
         }
-        for (keys, p) in problems {
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            self.problem(&keys, p);
-        }
+        self.errors.extend(problems);
         out
     }
 

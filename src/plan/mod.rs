@@ -151,9 +151,7 @@ impl StepPlan {
     /// followed by the line and the place marked where DataFusion names one.
     pub fn sql_error(&self, e: &datafusion::error::DataFusionError, hint: &str) -> String {
         let problem = SqlProblem::of(e);
-        let (place, snippet) = self.sql_text().place(problem.at);
-        let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
-        format!("{}{hint} ({place}){snippet}", problem.message)
+        (self.sql_text()).explain(&format!("{}{hint}", problem.message), problem.at)
     }
 }
 

@@ -178,6 +178,14 @@ impl<'a> SqlText<'a> {
         (place, snippet)
     }
 
+    /// `message` and where to fix it: `MESSAGE (PLACE)`, as [`SqlText::place`]
+    /// gives it, with the line shown below where there is one.
+    pub fn explain(&self, message: &str, at: Option<Position>) -> String {
+        let (place, snippet) = self.place(at);
+        let snippet = snippet.map(|s| format!("\n{s}")).unwrap_or_default();
+        format!("{message} ({place}){snippet}")
+    }
+
     /// Where the step's SQL is, for a message that names the step's line in
     /// the pipeline file already: `FILE:LINE:COLUMN`; for SQL written in
     /// the pipeline file without a place, `inline SQL`, and where its lines
