@@ -813,8 +813,6 @@ fn find_key(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
     found
 }
 
-/// Rewrites serde's messages into what a pipeline author needs: the nearest
-/// valid key for an unknown one.
 /// Line and column of the first `${NAME` in `text`, where `message` says
 /// the environment variable NAME is not set.
 fn unset_variable_at(text: &str, message: &str) -> Option<(usize, usize)> {
@@ -829,6 +827,8 @@ fn unset_variable_at(text: &str, message: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// Rewrites serde's messages into what a pipeline author needs: the nearest
+/// valid key for an unknown one.
 fn explain_serde(e: &serde_yaml::Error) -> String {
     let msg = e.to_string();
     // serde_yaml appends " at line L column C"; the location is printed separately.
