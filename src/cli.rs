@@ -119,6 +119,9 @@ pub enum Command {
         /// `table` for people; `csv`, or `json` (an object per line), for tools.
         #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
         format: ShowFormat,
+        /// Cap the memory of queries, as for `run` (replaces `engine.memory_limit`).
+        #[arg(long, value_name = "SIZE")]
+        memory_limit: Option<String>,
         /// Where queries run, as for `run`: `local`, `df://host:50050` or `standalone`.
         #[arg(long, value_name = "ENGINE")]
         engine: Option<String>,
@@ -340,6 +343,7 @@ async fn execute(cli: &Cli) -> Result<()> {
             params,
             limit,
             format,
+            memory_limit,
             engine,
         } => {
             let query = match (table, sql, sql_file) {
@@ -351,6 +355,7 @@ async fn execute(cli: &Cli) -> Result<()> {
             let overrides = Overrides {
                 params: params.overrides(),
                 engine: engine.clone(),
+                memory_limit: memory_limit.clone(),
                 ..Overrides::default()
             };
             let loaded = LoadedSpec::load(pipeline)?;

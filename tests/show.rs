@@ -85,6 +85,8 @@ fn a_query_is_a_template_rendered_with_the_params() {
             "csv",
             "--param",
             "churn_days=60",
+            "--memory-limit",
+            "256MiB",
         ],
     );
     assert_exit(&o, 0);
@@ -245,6 +247,13 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
     assert_exit(&o, 1);
     assert!(
         stderr(&o).contains("optional source `surveys` is absent: there are no rows to show"),
+        "{}",
+        stderr(&o)
+    );
+    let o = show(tmp.path(), &data, &["orders", "--memory-limit", "lots"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("`lots` is not a size"),
         "{}",
         stderr(&o)
     );
