@@ -237,7 +237,9 @@ fn a_template_typo_found_while_rendering_fails_the_run_naming_template_and_line(
     let template = templates_of(&pipeline).join("report.md.j2");
     let text = read(&template).replacen(
         "## {{ t(\"rfm\") }}",
-        "## {{ t(\"rfm\") }} {% if rfm_segment_summary[0].segment == \"Champions\" %}{{ rfm_segment_summary[0].segmnt }}{% endif %}",
+        // Where there is more than one segment, as there is, but the made-up
+        // table of the check before the steps has one row.
+        "## {{ t(\"rfm\") }} {% if rfm_segment_summary | length > 1 %}{{ rfm_segment_summary[0].segmnt }}{% endif %}",
         1,
     );
     let line = text.lines().position(|l| l.contains("segmnt }}")).unwrap() + 1;
@@ -384,7 +386,7 @@ fn a_table_read_only_by_an_included_template_reaches_it() {
     std::fs::write(
         &findings,
         format!(
-            "{original}\n{{% if rfm_segment_actions[0].segment == \"Champions\" %}}{{{{ rfm_segment_actions[0].actoin }}}}{{% endif %}}\n"
+            "{original}\n{{% if rfm_segment_actions | length > 1 %}}{{{{ rfm_segment_actions[0].actoin }}}}{{% endif %}}\n"
         ),
     )
     .unwrap();
@@ -400,10 +402,12 @@ fn a_table_read_only_by_an_included_template_reaches_it() {
 }
 
 /// A column read only where a flag is false (the churn rate of a cohort not
-/// too recent to have churned, as most are) is found before any step
-/// computes too: the check renders with flags true, then false. One read
-/// only where no made-up row leads fails the report as it renders, not shown
-/// as a dash: a formatting filter given an undefined value is an error.
+/// too recent to have churned, as most are), or where a text is one the
+/// template names (the row of all customers), is found before any step
+/// computes too: the check renders with flags true, then false, then with
+/// each text compared with. One read only where no made-up row leads fails
+/// the report as it renders, not shown as a dash: a formatting filter given
+/// an undefined value is an error.
 #[test]
 fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
     let tmp = tempfile::tempdir().unwrap();
@@ -425,11 +429,28 @@ fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
         "{err}"
     );
 
-    // Only on the row of all customers (`scope` "all"), which no made-up
-    // row is: the run computes, then fails on the report, publishing nothing.
+    // Only on the row of all customers (`scope` "all").
     let (from, to) = (
         to,
         "{% if r.scope == \"all\" %}{{ r.churn_rat|pct }}{% else %}{{ r.churn_rate|pct }}{% endif %}",
+    );
+    assert_eq!(replace_once(&template, from, to), line);
+    let o = run(tmp.path(), &pipeline, &tmp.path().join("out"), true);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(&format!(
+            "report template `report.md.j2`: line {line}: step `churn_summary` has no column `churn_rat`"
+        )) && !stderr(&o).contains("step started"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Only on rows of more than one customer, which no made-up row is (its
+    // counts are 1) and the fixture's row of all customers is: the run
+    // computes, then fails on the report, publishing nothing.
+    let (from, to) = (
+        to,
+        "{% if r.customers > 1 %}{{ r.churn_rat|pct }}{% else %}{{ r.churn_rate|pct }}{% endif %}",
     );
     assert_eq!(replace_once(&template, from, to), line);
     let out = tmp.path().join("out");

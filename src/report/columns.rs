@@ -5,12 +5,14 @@
 //!
 //! The report is rendered on made-up data: each table it reads one row,
 //! shaped as its step's schema says, and then again with its flags false
-//! and its fractions NULL, so that both sides of a test on them are taken.
-//! Each row notes every name read from it that its table has no column of. Nothing else that
-//! rendering on made-up values meets counts (a value's arithmetic, a branch
-//! not taken): the check finds only what it is sure of, and a column read
-//! only in a branch neither made-up row takes (`{% if r.segment ==
-//! "Champions" %}`) is found at run time, as before.
+//! and its fractions NULL, so that both sides of a test on them are taken;
+//! and once more for each text the templates compare a value with (`{% if
+//! r.scope == "all" %}`), with its text columns holding it. Each row notes
+//! every name read from it that its table has no column of. Nothing else
+//! that rendering on made-up values meets counts (a value's arithmetic, a
+//! branch not taken): the check finds only what it is sure of, and a column
+//! read only in a branch no made-up row takes (`{% if r.customers > 1000
+//! %}`) is found at run time, as before.
 
 use std::sync::{Arc, Mutex};
 
@@ -50,11 +52,16 @@ pub fn missing_columns(
     // both sides of a test on a flag (`{% if r.too_recent %}`) or on a rate
     // (`{% if r.churn_rate is not none %}`) are read. Counts stay 1, dates
     // and text as they were: the tests a report's sections hang on
-    // (`h.customers > 0`) take the same side both times.
-    for flipped in [false, true] {
+    // (`h.customers > 0`) take the same side both times. Then once for each
+    // text a template compares with, held by every text column.
+    let texts = compared_texts(&env, template);
+    let passes = [(false, "x"), (true, "x")]
+        .into_iter()
+        .chain(texts.iter().map(|t| (false, t.as_str())));
+    for (flipped, text) in passes {
         let mut context = context.clone();
         for (name, schema) in tables {
-            let rows = match made_up_row(schema, as_of, flipped) {
+            let rows = match made_up_row(schema, as_of, flipped, text) {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::debug!(table = name, "no made-up row for the column check: {e}");
@@ -149,14 +156,83 @@ impl Object for CheckedRow {
     }
 }
 
+/// The most texts the check renders a report with, one pass each.
+const MAX_COMPARED_TEXTS: usize = 16;
+
+/// The texts `template`, and the templates it names, compare a value with:
+/// `"all"` in `r.scope == "all"` or `r.scope != "all"`, and each of a list
+/// after `in` (`r.segment in ["Champions", "At Risk"]`), once each.
+fn compared_texts(env: &Environment<'_>, template: &str) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    let (mut pending, mut seen) = (vec![template.to_string()], Vec::new());
+    while let Some(name) = pending.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        let Ok(tmpl) = env.get_template(&name) else {
+            continue;
+        };
+        let source = tmpl.source();
+        for text in texts_compared_in(source) {
+            if !texts.contains(&text) && texts.len() < MAX_COMPARED_TEXTS {
+                texts.push(text);
+            }
+        }
+        pending.extend(templates_named_in(source));
+        seen.push(name);
+    }
+    texts
+}
+
+/// The quoted texts right after `==` or `!=`, or in a list right after
+/// `in`, in a template's source.
+fn texts_compared_in(source: &str) -> Vec<String> {
+    /// The quoted text `rest` starts with, and what follows it.
+    fn quoted(rest: &str) -> Option<(&str, &str)> {
+        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        rest[1..].split_once(quote)
+    }
+    let mut found = Vec::new();
+    let mut from = 0;
+    // `=`, `!` and `i` are one byte each: the place after one is a char's.
+    while let Some(i) = source[from..].find(['=', '!', 'i']) {
+        let at = from + i;
+        let (before, here) = source.split_at(at);
+        from = at + 1;
+        if let Some(after) = here.strip_prefix("==").or_else(|| here.strip_prefix("!=")) {
+            if let Some((text, _)) = quoted(after.trim_start()) {
+                found.push(text.to_string());
+            }
+            continue;
+        }
+        let Some(after) = here.strip_prefix("in") else {
+            continue;
+        };
+        // The word `in`, then a list.
+        let word = before.ends_with(char::is_whitespace) && after.starts_with(char::is_whitespace);
+        let Some(mut items) = after.trim_start().strip_prefix(['[', '(']).filter(|_| word) else {
+            continue;
+        };
+        while let Some((text, after)) = quoted(items.trim_start()) {
+            found.push(text.to_string());
+            match after.trim_start().strip_prefix(',') {
+                Some(next) => items = next,
+                None => break,
+            }
+        }
+    }
+    found
+}
+
 /// One row shaped as `schema` says, as the templates see rows (a map by
 /// column name): numbers 1, booleans true, dates and timestamps the run
-/// date, text `x`; a type that takes none of these, NULL. `flipped`:
+/// date, text `text`; a type that takes none of these, NULL. `flipped`:
 /// booleans false and fractions (floats, decimals) NULL.
 fn made_up_row(
     schema: &Schema,
     as_of: chrono::NaiveDate,
     flipped: bool,
+    text: &str,
 ) -> Result<Vec<Value>, String> {
     let day = as_of.format("%Y-%m-%d").to_string();
     let arrays: Vec<ArrayRef> = schema
@@ -171,7 +247,7 @@ fn made_up_row(
                     return new_null_array(t, 1);
                 }
                 t if t.is_numeric() => "1",
-                _ => "x",
+                _ => text,
             };
             cast(&StringArray::from(vec![text]), f.data_type())
                 .unwrap_or_else(|_| new_null_array(f.data_type(), 1))
@@ -221,6 +297,44 @@ fn where_read(env: &Environment<'_>, template: &str, column: &str) -> (String, O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_texts_a_template_compares_with_are_found() {
+        let source = r#"{% if r.scope == "all" %}{% elif r.kind != 'x y' %}{% endif %}
+            {% for r in t if r.segment in ["Champions", 'At Risk'] %}{% endfor %}
+            {{ "in" }} {{ r.a==r.b }} {% if r.login in x %}{% endif %} 客户 in «x» !"#;
+        assert_eq!(
+            texts_compared_in(source),
+            ["all", "x y", "Champions", "At Risk"]
+        );
+    }
+
+    #[test]
+    fn a_column_read_where_a_text_equals_a_value_is_read() {
+        let mut env = Environment::new();
+        env.add_template(
+            "t.md.j2",
+            "{% for r in t %}{% if r.segment == \"Champions\" %}{{ r.revenu }}{% endif %}\
+             {% if r.segment in [\"Lost\"] %}{{ r.lost }}{% endif %}{% endfor %}",
+        )
+        .unwrap();
+        let schema = Schema::new(vec![
+            Field::new("segment", DataType::Utf8, true),
+            Field::new("revenue", DataType::Float64, true),
+        ]);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day);
+        let has = "(it has `segment`, `revenue`)";
+        assert_eq!(
+            found,
+            [
+                format!(
+                    "report template `t.md.j2`: line 1: step `t` has no column `revenu` {has}; did you mean `revenue`?"
+                ),
+                format!("report template `t.md.j2`: line 1: step `t` has no column `lost` {has}"),
+            ]
+        );
+    }
 
     #[test]
     fn both_sides_of_a_test_on_a_value_are_read() {
