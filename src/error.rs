@@ -125,12 +125,16 @@ pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-/// The candidate closest to `word`, if any is close enough to be a likely typo.
+/// The candidate closest to `word`, if any is close enough to be a likely
+/// typo: alike (Jaro-Winkler above 0.8) and a few edits away (at most a
+/// third of the word's letters, or two). The first test alone took a long
+/// shared beginning for a typo: `churn_by_regio` for `churn_by_satisfaction`.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let edits = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
+        .filter(|(score, c)| *score > 0.8 && strsim::levenshtein(word, c) <= edits)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }
@@ -143,6 +147,15 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(suggest("ordrs", ["orders", "customers"]), Some("orders"));
         assert_eq!(suggest("xyz", ["orders", "customers"]), None);
+        // 12 edits from it, though alike at the start.
+        assert_eq!(suggest("churn_by_regio", ["churn_by_satisfaction"]), None);
+        assert_eq!(
+            suggest(
+                "churn_by_regoin",
+                ["churn_by_region", "churn_by_satisfaction"]
+            ),
+            Some("churn_by_region")
+        );
     }
 
     /// An error with a message and an optional cause.
