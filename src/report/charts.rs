@@ -598,6 +598,9 @@ pub fn funnel(title: &str, stages: &[(String, f64, String)]) -> DrawResult<Strin
     Ok(finish(svg, title))
 }
 
+/// The room between a benchmark's line and its slot's ends, in pixels.
+const BENCHMARK_GAP: i32 = 6;
+
 /// One level of [`rates_with_intervals`]: a share, its interval and benchmark.
 pub struct Level {
     pub label: String,
@@ -682,16 +685,17 @@ pub fn rates_with_intervals(
                 ))
             }))
             .map_err(err)?;
-        // The benchmark: an orange line across the level's slot, beside the bar.
-        chart
-            .draw_series(levels.iter().enumerate().filter_map(|(i, l)| {
-                let b = l.benchmark?;
-                Some(PathElement::new(
-                    vec![(SegmentValue::Exact(i), b), (SegmentValue::Exact(i + 1), b)],
-                    ORANGE.stroke_width(3),
-                ))
-            }))
-            .map_err(err)?;
+        // The benchmark: an orange line across the level's slot, beside the
+        // bar, short of the slot's ends, so that two levels' equal
+        // benchmarks read as two.
+        for (i, l) in levels.iter().enumerate() {
+            let Some(b) = l.benchmark else { continue };
+            let (start, y) = chart.backend_coord(&(SegmentValue::Exact(i), b));
+            let (end, _) = chart.backend_coord(&(SegmentValue::Exact(i + 1), b));
+            let ends = [(start + BENCHMARK_GAP, y), (end - BENCHMARK_GAP, y)];
+            root.draw(&PathElement::new(ends, ORANGE.stroke_width(3)))
+                .map_err(err)?;
+        }
         level_labels.draw(&root, &chart, &labels, 0.0, NORMAL)?;
         // The legend: the second name after the first, or under it when the
         // line would run past the chart's edge.
@@ -873,6 +877,35 @@ mod tests {
             ),
             _ => panic!("expected the labels on several lines"),
         }
+    }
+
+    #[test]
+    fn equal_benchmarks_of_two_levels_are_two_lines() {
+        let level = |benchmark: f64| Level {
+            label: "x".into(),
+            value: Some(0.5),
+            low: Some(0.4),
+            high: Some(0.6),
+            benchmark: Some(benchmark),
+        };
+        let pct = |v: f64| format!("{:.0}%", v * 100.0);
+        let svg = rates_with_intervals("C", &[level(0.8), level(0.8)], &pct, ("Y", "B")).unwrap();
+        // The orange lines' ends, from their `points`.
+        let lines: Vec<Vec<f64>> = (svg.split("<polyline ").skip(1))
+            .filter(|p| p.contains("stroke=\"#DD6B20\""))
+            .map(|p| {
+                let at = p.find("points=\"").unwrap() + 8;
+                (p[at..at + p[at..].find('"').unwrap()].split([' ', ',']))
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.parse().unwrap())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(lines.len(), 2, "{svg}");
+        // Each stops 6 pixels short of the slots' shared end: 12 apart, at
+        // the same height.
+        assert_eq!(lines[1][0] - lines[0][2], 12.0, "{lines:?}");
+        assert_eq!(lines[0][1], lines[1][1]);
     }
 
     #[test]
