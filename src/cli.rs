@@ -362,22 +362,28 @@ async fn execute(cli: &Cli) -> Result<()> {
             let plan = Plan::build(&loaded, &overrides, today_for(&loaded))?;
             let shown = crate::show::show(plan, &query, limit.0, observer(cli).as_ref()).await?;
             print_rows(&shown, *format)?;
-            if !cli.quiet {
-                let what = match &query {
-                    Query::Table(name) => format!("`{name}`"),
-                    Query::Sql(_) => "the query".to_string(),
-                    Query::SqlFile(file) => format!("the query in {}", file.display()),
-                };
-                let rows = count(shown.rows, "row");
-                let kept = shown.shown_rows() as u64;
-                if kept < shown.rows {
-                    say!(
-                        stderr,
-                        "{what}: the first {kept} of {rows} (--limit all shows every one)"
-                    );
-                } else {
-                    say!(stderr, "{what}: {rows}");
+            // How many rows there are: on stderr, beside the rows on stdout;
+            // for orchestrators, as a log line they can read.
+            let kept = shown.shown_rows() as u64;
+            match cli.log_format {
+                LogFormat::Json => tracing::info!(rows = shown.rows, shown = kept, "shown"),
+                LogFormat::Text if !cli.quiet => {
+                    let what = match &query {
+                        Query::Table(name) => format!("`{name}`"),
+                        Query::Sql(_) => "the query".to_string(),
+                        Query::SqlFile(file) => format!("the query in {}", file.display()),
+                    };
+                    let rows = count(shown.rows, "row");
+                    if kept < shown.rows {
+                        say!(
+                            stderr,
+                            "{what}: the first {kept} of {rows} (--limit all shows every one)"
+                        );
+                    } else {
+                        say!(stderr, "{what}: {rows}");
+                    }
                 }
+                LogFormat::Text => {}
             }
             Ok(())
         }

@@ -163,6 +163,29 @@ fn a_limit_keeps_the_first_rows_and_counts_them_all() {
         stderr(&o)
     );
 
+    // For an orchestrator (`--log-format json`) stderr is JSON lines only,
+    // the count among them.
+    let o = show(
+        tmp.path(),
+        &data,
+        &["orders_asof", "--limit", "2", "--log-format", "json"],
+    );
+    assert_exit(&o, 0);
+    let logs: Vec<serde_json::Value> = (stderr(&o).lines())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let shown = logs
+        .iter()
+        .find(|l| l["fields"]["message"] == "shown")
+        .unwrap();
+    assert_eq!(
+        (
+            shown["fields"]["rows"].as_u64(),
+            shown["fields"]["shown"].as_u64()
+        ),
+        (Some(26), Some(2))
+    );
+
     let o = show(tmp.path(), &data, &["orders", "--limit", "2"]);
     assert_exit(&o, 0);
     let table = stdout(&o);
