@@ -440,22 +440,10 @@ impl Builder<'_> {
             }
         };
         let env = self.sql_templates(&include_dir);
-        let sql = match env.render_str(&template, self.context.clone()) {
+        let sql = match render_query(&env, &template, &self.context) {
             Ok(sql) => sql,
             Err(e) => {
-                let unknown = match e.kind() {
-                    minijinja::ErrorKind::UndefinedError => {
-                        unknown_name(&env, &template, &self.context)
-                    }
-                    _ => String::new(),
-                };
-                self.problem(
-                    &["steps", name],
-                    format!(
-                        "step `{name}` ({origin}): template error at {}{unknown}",
-                        describe_template_error(&e)
-                    ),
-                );
+                self.problem(&["steps", name], format!("step `{name}` ({origin}): {e}"));
                 return None;
             }
         };
@@ -833,10 +821,20 @@ pub(super) fn render_sql(
         _ => std::path::PathBuf::from("."),
     };
     let env = sql_environment(&dir, plan.timezone.as_ref().map(TimeZone::as_str));
-    let context = plan.params.template_context();
+    render_query(&env, template, &plan.params.template_context())
+}
+
+/// A step's or a query's SQL template rendered in `env` with `context`, or
+/// "template error at line N: …", naming the name it reads that nothing
+/// defines where that is what went wrong.
+fn render_query(
+    env: &minijinja::Environment<'_>,
+    template: &str,
+    context: &minijinja::Value,
+) -> std::result::Result<String, String> {
     env.render_str(template, context.clone()).map_err(|e| {
         let unknown = match e.kind() {
-            minijinja::ErrorKind::UndefinedError => unknown_name(&env, template, &context),
+            minijinja::ErrorKind::UndefinedError => unknown_name(env, template, context),
             _ => String::new(),
         };
         format!("template error at {}{unknown}", describe_template_error(&e))
