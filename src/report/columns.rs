@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use minijinja::value::{Enumerator, Object};
 use minijinja::{Environment, Value};
 
-use super::{rows_of, templates_named_in, tested, word_positions};
+use super::{rows_of, templates_reached, tested, word_positions};
 use crate::params::map_value;
 
 /// Renders `template` twice on one made-up row per table (a step's name
@@ -164,22 +164,13 @@ const MAX_COMPARED_TEXTS: usize = 16;
 /// after `in` (`r.segment in ["Champions", "At Risk"]`), once each.
 fn compared_texts(env: &Environment<'_>, template: &str) -> Vec<String> {
     let mut texts: Vec<String> = Vec::new();
-    let (mut pending, mut seen) = (vec![template.to_string()], Vec::new());
-    while let Some(name) = pending.pop() {
-        if seen.contains(&name) {
-            continue;
-        }
-        let Ok(tmpl) = env.get_template(&name) else {
-            continue;
-        };
-        let source = tmpl.source();
-        for text in texts_compared_in(source) {
+    for (_, loaded) in templates_reached(env, template) {
+        let Ok(tmpl) = loaded else { continue };
+        for text in texts_compared_in(tmpl.source()) {
             if !texts.contains(&text) && texts.len() < MAX_COMPARED_TEXTS {
                 texts.push(text);
             }
         }
-        pending.extend(templates_named_in(source));
-        seen.push(name);
     }
     texts
 }
@@ -266,30 +257,21 @@ fn made_up_row(
 /// Where a template, or one it names, reads `column`: "`name`: line N" (or
 /// "`name`" where no line reads it so), and that template's source.
 fn where_read(env: &Environment<'_>, template: &str, column: &str) -> (String, Option<String>) {
-    let mut pending = vec![template.to_string()];
-    let mut seen: Vec<String> = Vec::new();
-    while let Some(name) = pending.pop() {
-        if seen.contains(&name) {
-            continue;
-        }
-        seen.push(name.clone());
-        let Ok(tmpl) = env.get_template(&name) else {
-            continue;
-        };
+    // As a row's attribute (`r.column`) or a chart's argument ("column").
+    let reads = |l: &str| {
+        word_positions(l, column)
+            .into_iter()
+            .any(|at| l[..at].ends_with(['.', '"', '\'']))
+    };
+    for (name, loaded) in templates_reached(env, template) {
+        let Ok(tmpl) = loaded else { continue };
         let source = tmpl.source();
-        // As a row's attribute (`r.column`) or a chart's argument ("column").
-        let reads = |l: &str| {
-            word_positions(l, column)
-                .into_iter()
-                .any(|at| l[..at].ends_with(['.', '"', '\'']))
-        };
         if let Some(line) = source.lines().position(reads) {
             return (
                 format!("`{name}`: line {}", line + 1),
                 Some(source.to_string()),
             );
         }
-        pending.extend(templates_named_in(source));
     }
     (format!("`{template}`"), None)
 }

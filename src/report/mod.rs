@@ -684,26 +684,46 @@ fn tables_needed(
     step_names: &[String],
 ) -> Result<Vec<String>> {
     let mut used: HashSet<String> = HashSet::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut pending = vec![template.to_string()];
-    while let Some(name) = pending.pop() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        let tmpl = match env.get_template(&name) {
+    for (name, loaded) in templates_reached(env, template) {
+        let tmpl = match loaded {
             Ok(tmpl) => tmpl,
             // `{% include "x" ignore missing %}`: rendering decides.
             Err(e) if name != template && e.kind() == ErrorKind::TemplateNotFound => continue,
             Err(e) => return Err(template_error(&name, &e)),
         };
         used.extend(tmpl.undeclared_variables(false));
-        pending.extend(templates_named_in(tmpl.source()));
     }
     Ok(step_names
         .iter()
         .filter(|s| used.contains(*s))
         .cloned()
         .collect())
+}
+
+/// `template` and each template it reaches by a literal name (`include`,
+/// `import`, `from`, `extends`), once each, depth first: each name with
+/// what loading it gave.
+fn templates_reached<'e>(
+    env: &'e Environment<'_>,
+    template: &str,
+) -> Vec<(
+    String,
+    std::result::Result<minijinja::Template<'e, 'e>, minijinja::Error>,
+)> {
+    let mut reached = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut pending = vec![template.to_string()];
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let loaded = env.get_template(&name);
+        if let Ok(tmpl) = &loaded {
+            pending.extend(templates_named_in(tmpl.source()));
+        }
+        reached.push((name, loaded));
+    }
+    reached
 }
 
 /// The templates a template's source names as literals in `include`,
