@@ -34,11 +34,7 @@ use crate::storage::{redact, remove_folder, storage_err, store_for};
 pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
     let started = Utc::now();
     let t0 = Instant::now();
-    let run_id = format!(
-        "{}-{}",
-        started.format("%Y%m%dT%H%M%S%.3fZ"),
-        std::process::id()
-    );
+    let run_id = run_id(started);
     // Templates and translations are read before anything runs: one that
     // cannot be parsed stops the run now (exit 2), not after every step.
     let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
@@ -47,10 +43,7 @@ pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
         .collect::<Result<Vec<_>>>()?;
     let ctx = build_session(&plan.engine).await?;
     remove_stale_runs(&plan.output_root);
-    let scratch_root = plan
-        .output_root
-        .join(&format!("_scratch/{run_id}/"))
-        .expect("scratch URL under the output root");
+    let scratch_root = scratch_url(&plan.output_root, &run_id);
 
     let mut results = RunResults {
         pipeline: plan.name.clone(),
@@ -174,10 +167,7 @@ async fn execute(
         rendering_s = format!("{:.3}", t.elapsed().as_secs_f64() - planning),
         "the steps planned and the reports' columns checked"
     );
-    // The steps register their own tables as they run.
-    for step in &plan.steps {
-        let _ = ctx.deregister_table(step.name.as_str());
-    }
+    forget_planned(ctx, plan);
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
@@ -196,10 +186,7 @@ async fn execute(
         plan.engine.step_timeout,
     )
     .await;
-    let mut unusable: Vec<(String, String)> = absent
-        .iter()
-        .map(|s| (s.clone(), format!("optional source `{s}` is absent")))
-        .collect();
+    let mut unusable = absent_reasons(&results.sources);
     for r in source_results.iter().filter(|r| r.blocks()) {
         unusable.push((
             r.table.clone(),
@@ -454,6 +441,43 @@ fn absent_sources(sources: &[SourceResult]) -> Vec<String> {
         .filter(|s| s.status == "absent")
         .map(|s| s.name.clone())
         .collect()
+}
+
+/// The optional sources that are absent, each with why the steps that read
+/// it are skipped ([`run_steps`]' unusable sources).
+pub(crate) fn absent_reasons(sources: &[SourceResult]) -> Vec<(String, String)> {
+    (absent_sources(sources).into_iter())
+        .map(|s| {
+            let why = format!("optional source `{s}` is absent");
+            (s, why)
+        })
+        .collect()
+}
+
+/// Drops the views [`plan_steps`] registered: the steps register their own
+/// tables as they run.
+pub(crate) fn forget_planned(ctx: &SessionContext, plan: &Plan) {
+    for step in &plan.steps {
+        let _ = ctx.deregister_table(step.name.as_str());
+    }
+}
+
+/// A run's id: when it started, and this process's id after the last `-`,
+/// by which a later run tells whether it still runs ([`remove_stale_runs`]).
+pub(crate) fn run_id(started: chrono::DateTime<Utc>) -> String {
+    format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    )
+}
+
+/// Where run `run_id` keeps the steps it writes as Parquet, under the output
+/// root; removed when it ends.
+pub(crate) fn scratch_url(output_root: &Url, run_id: &str) -> Url {
+    output_root
+        .join(&format!("_scratch/{run_id}/"))
+        .expect("scratch URL under the output root")
 }
 
 /// Lists the outputs written to staging and writes every report there;

@@ -71,15 +71,7 @@ pub async fn show(
 
     let ctx = build_session(&plan.engine).await?;
     let registered = register_sources(&ctx, &plan).await?;
-    let absent: Vec<(String, String)> = (registered.iter())
-        .filter(|s| s.status == "absent")
-        .map(|s| {
-            (
-                s.name.clone(),
-                format!("optional source `{}` is absent", s.name),
-            )
-        })
-        .collect();
+    let absent = crate::run::absent_reasons(&registered);
     if let Some((_, why)) = absent.iter().find(|(name, _)| reads.contains(name)) {
         return Err(Error::Run(format!("{why}: there are no rows to show")));
     }
@@ -102,21 +94,13 @@ pub async fn show(
     if !planned.problems.is_empty() {
         return Err(Error::Invalid(planned.problems));
     }
-    for step in &plan.steps {
-        let _ = ctx.deregister_table(step.name.as_str());
-    }
+    crate::run::forget_planned(&ctx, &plan);
 
     // Steps a cluster reads travel as Parquet under the output root: what
     // `show` puts there goes, and so does the root where it made it.
     let made_root = (plan.output_root.to_file_path().ok()).filter(|root| !root.exists());
-    let scratch = plan
-        .output_root
-        .join(&format!(
-            "_scratch/show-{}-{}/",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-            std::process::id()
-        ))
-        .expect("scratch URL under the output root");
+    let run_id = format!("show-{}", crate::run::run_id(chrono::Utc::now()));
+    let scratch = crate::run::scratch_url(&plan.output_root, &run_id);
     let keep: HashSet<String> = reads.iter().cloned().collect();
     let outcome = run_steps(&ctx, &plan, &absent, &scratch, &[], &keep, observer).await;
     let shown = match outcome
