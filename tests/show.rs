@@ -125,14 +125,13 @@ fn a_sql_file_is_shown_before_it_is_a_step_importing_from_its_folder() {
     );
     std::fs::write(sql.join("recent.sql"), misspelt).unwrap();
     let o = show(tmp.path(), &data, &["--sql-file", "sql/recent.sql"]);
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains("No field named o.amont")
-            && stderr(&o).contains(
-                "(SQL from sql/recent.sql:4:7)\n        4 | WHERE o.amont > 0\n          |       ^^^^^^^"
-            ),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        2,
+        &[
+            "No field named o.amont",
+            "(SQL from sql/recent.sql:4:7)\n        4 | WHERE o.amont > 0\n          |       ^^^^^^^",
+        ],
     );
 }
 
@@ -207,22 +206,20 @@ fn a_limit_keeps_the_first_rows_and_counts_them_all() {
 fn what_cannot_be_shown_is_said_with_where_to_look() {
     let (tmp, data) = fixture(false);
     let o = show(tmp.path(), &data, &["custmer_status"]);
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains("`custmer_status` is neither a step nor a source of")
-            && stderr(&o).contains("did you mean `customer_status`?"),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        2,
+        &[
+            "`custmer_status` is neither a step nor a source of",
+            "did you mean `customer_status`?",
+        ],
     );
     // A name like none of them: they are listed.
     let o = show(tmp.path(), &data, &["regions"]);
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains(
-            "its sources are `customers`, `orders`, `surveys`, `complaints`, its steps `numbers`, "
-        ),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        2,
+        &["its sources are `customers`, `orders`, `surveys`, `complaints`, its steps `numbers`, "],
     );
     // A misspelt column, at its line and column in the query.
     let o = show(
@@ -233,59 +230,43 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
             "SELECT customer_id,\n  churnd FROM customer_status",
         ],
     );
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains("No field named churnd")
-            && stderr(&o).contains(
-                "(SQL from --sql:2:3)\n        2 |   churnd FROM customer_status\n          |   ^^^^^^"
-            ),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        2,
+        &[
+            "No field named churnd",
+            "(SQL from --sql:2:3)\n        2 |   churnd FROM customer_status\n          |   ^^^^^^",
+        ],
     );
     let o = show(
         tmp.path(),
         &data,
         &["--sql", "SELECT * FROM custmer_status"],
     );
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains(
-            "--sql reads `custmer_status`, which is neither a step nor a source of this pipeline; did you mean `customer_status`?"
-        ),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        2,
+        &[
+            "--sql reads `custmer_status`, which is neither a step nor a source of this pipeline; did you mean `customer_status`?",
+        ],
     );
     // No surveys in this fixture: the funnel has no rows to show.
     let o = show(tmp.path(), &data, &["satisfaction_funnel"]);
-    assert_exit(&o, 1);
-    assert!(
-        stderr(&o).contains(
-            "would be skipped (optional source `surveys` is absent): there are no rows to show"
-        ),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        1,
+        &["would be skipped (optional source `surveys` is absent): there are no rows to show"],
     );
     // And the step that reads the source itself has none either.
     let o = show(tmp.path(), &data, &["survey_answers"]);
-    assert_exit(&o, 1);
-    assert!(
-        stderr(&o).contains("optional source `surveys` is absent: there are no rows to show"),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        1,
+        &["optional source `surveys` is absent: there are no rows to show"],
     );
     let o = show(tmp.path(), &data, &["orders", "--memory-limit", "lots"]);
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains("`lots` is not a size"),
-        "{}",
-        stderr(&o)
-    );
+    assert_says(&o, 2, &["`lots` is not a size"]);
     let o = show(tmp.path(), &data, &["orders", "--limit", "some"]);
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains("`some` is not a number of rows"),
-        "{}",
-        stderr(&o)
-    );
+    assert_says(&o, 2, &["`some` is not a number of rows"]);
     assert!(!tmp.path().join("out").exists());
 }

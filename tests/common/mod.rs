@@ -134,6 +134,16 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Asserts the exit code and that stderr says each of `said`, showing
+/// stderr when it does not.
+pub fn assert_says(o: &Output, code: i32, said: &[&str]) {
+    assert_exit(o, code);
+    let err = stderr(o);
+    for s in said {
+        assert!(err.contains(s), "no {s:?} in:\n{err}");
+    }
+}
+
 /// Asserts the exit code, showing the output when it differs.
 pub fn assert_exit(o: &Output, code: i32) {
     assert_eq!(
