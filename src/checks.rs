@@ -306,6 +306,11 @@ pub struct CheckResult {
     pub message: Option<String>,
     /// Wall time of the check's queries (checks may run concurrently).
     pub elapsed_seconds: f64,
+    /// `file:line:column` of the check in the pipeline file, for the log
+    /// and the run's error; not in `run_results.json` or the reports, which
+    /// name the pipeline file once.
+    #[serde(skip)]
+    pub at: String,
 }
 
 impl CheckResult {
@@ -317,6 +322,16 @@ impl CheckResult {
     /// Whether the checked table is one of the plan's sources.
     pub fn table_is_source(&self, plan: &crate::plan::Plan) -> bool {
         plan.sources.iter().any(|s| s.name == self.table)
+    }
+
+    /// The message, with where the check is in the pipeline file, for an
+    /// error the user is to go and mend.
+    pub fn placed_message(&self) -> String {
+        let message = self.message.clone().unwrap_or_default();
+        match self.at.is_empty() {
+            true => message,
+            false => format!("{message} (the check is at {})", self.at),
+        }
     }
 }
 
@@ -351,6 +366,7 @@ async fn run(
         sample: Vec::new(),
         message: None,
         elapsed_seconds: 0.0,
+        at: check.at.clone(),
     };
     let outcome = async {
         if probe_finds_none(ctx, check).await {
@@ -409,21 +425,25 @@ async fn run(
         ),
         ("error", Severity::Warn) => tracing::warn!(
             check = check.name.as_str(),
+            at = check.at.as_str(),
             error = result.message.as_deref().unwrap_or_default(),
             "check could not run"
         ),
         ("error", _) => tracing::error!(
             check = check.name.as_str(),
+            at = check.at.as_str(),
             error = result.message.as_deref().unwrap_or_default(),
             "check could not run"
         ),
         (_, Severity::Warn) => tracing::warn!(
             check = check.name.as_str(),
+            at = check.at.as_str(),
             failing_rows = result.failing_rows,
             "check warned"
         ),
         _ => tracing::error!(
             check = check.name.as_str(),
+            at = check.at.as_str(),
             failing_rows = result.failing_rows,
             "check failed"
         ),

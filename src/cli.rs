@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::params::parse_override;
 use crate::plan::{Overrides, Plan};
 use crate::progress::{LogObserver, Observer, TerminalObserver};
+use crate::rows::ShowFormat;
 use crate::sample::{self, SampleOptions};
 use crate::show::Query;
 use crate::spec::LoadedSpec;
@@ -92,16 +93,18 @@ pub enum Command {
         #[arg(long)]
         show_sql: bool,
     },
-    /// Print the first rows of a step, a source or a query of them. Computes
-    /// only the steps it reads, without their data checks; writes nothing.
+    /// Print the first rows of a step, a source or a query of them, or
+    /// without one, the tables there are with their columns. Computes only
+    /// the steps it reads, without their data checks; writes nothing.
     #[command(
-        override_usage = "loyalty show [OPTIONS] <PIPELINE> <TABLE>\n       loyalty show [OPTIONS] <PIPELINE> --sql <QUERY>\n       loyalty show [OPTIONS] <PIPELINE> --sql-file <FILE>"
+        override_usage = "loyalty show [OPTIONS] <PIPELINE> <TABLE>\n       loyalty show [OPTIONS] <PIPELINE> --sql <QUERY>\n       loyalty show [OPTIONS] <PIPELINE> --sql-file <FILE>\n       loyalty show [OPTIONS] <PIPELINE>    (its sources and steps, with their columns)"
     )]
     Show {
         /// The pipeline YAML file.
         pipeline: PathBuf,
-        /// The step or source to show.
-        #[arg(required_unless_present_any = ["sql", "sql_file"], conflicts_with_all = ["sql", "sql_file"])]
+        /// The step or source to show; without it (and without `--sql`),
+        /// the pipeline's sources and steps are listed with their columns.
+        #[arg(conflicts_with_all = ["sql", "sql_file"])]
         table: Option<String>,
         /// A query of the pipeline's steps and sources to show instead, a
         /// template as a step's SQL is (`{{ as_of }}`, the params).
@@ -116,9 +119,12 @@ pub enum Command {
         /// How many rows to print: a number, or `all`.
         #[arg(long, default_value = "20", value_parser = parse_limit, value_name = "N")]
         limit: Limit,
-        /// `table` for people; `csv`, or `json` (an object per line), for tools.
-        #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
-        format: ShowFormat,
+        /// `table` or `records` (a row at a time) for people; `csv`, or
+        /// `json` (an object per line), for tools. By default a table, or
+        /// records where the table is wider than the terminal. Without a
+        /// table, a row per column of each table listed.
+        #[arg(long, value_enum)]
+        format: Option<ShowFormat>,
         /// Cap the memory of queries, as for `run` (replaces `engine.memory_limit`).
         #[arg(long, value_name = "SIZE")]
         memory_limit: Option<String>,
@@ -175,13 +181,6 @@ fn parse_limit(raw: &str) -> Result<Limit, String> {
     raw.parse()
         .map(|n| Limit(Some(n)))
         .map_err(|_| format!("`{raw}` is not a number of rows: give one, such as 20, or `all`"))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ShowFormat {
-    Table,
-    Csv,
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +295,7 @@ async fn execute(cli: &Cli) -> Result<()> {
                 profile: *profile,
                 memory_limit: memory_limit.clone(),
                 engine: engine.clone(),
+                rows_only: false,
             };
             run_pipeline(pipeline, &overrides, observer(cli).as_ref()).await
         }
@@ -347,21 +347,26 @@ async fn execute(cli: &Cli) -> Result<()> {
             engine,
         } => {
             let query = match (table, sql, sql_file) {
-                (_, Some(sql), _) => Query::Sql(sql.clone()),
-                (_, _, Some(file)) => Query::SqlFile(file.clone()),
-                (Some(table), ..) => Query::Table(table.clone()),
-                (None, None, None) => unreachable!("clap requires a table, --sql or --sql-file"),
+                (_, Some(sql), _) => Some(Query::Sql(sql.clone())),
+                (_, _, Some(file)) => Some(Query::SqlFile(file.clone())),
+                (Some(table), ..) => Some(Query::Table(table.clone())),
+                (None, None, None) => None,
             };
             let overrides = Overrides {
                 params: params.overrides(),
                 engine: engine.clone(),
                 memory_limit: memory_limit.clone(),
+                rows_only: true,
                 ..Overrides::default()
             };
             let loaded = LoadedSpec::load(pipeline)?;
             let plan = Plan::build(&loaded, &overrides, today_for(&loaded))?;
+            let Some(query) = query else {
+                // No table named: the tables there are, with their columns.
+                return crate::rows::print_listing(&crate::show::list(&plan).await?, *format);
+            };
             let shown = crate::show::show(plan, &query, limit.0, observer(cli).as_ref()).await?;
-            print_rows(&shown, *format)?;
+            crate::rows::print(&shown, *format)?;
             // How many rows there are: on stderr, beside the rows on stdout;
             // for orchestrators, as a log line they can read.
             let kept = shown.shown_rows() as u64;
@@ -394,61 +399,6 @@ async fn execute(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { out, sample } => demo(out, sample, observer(cli).as_ref()).await,
-    }
-}
-
-/// Writes the rows `show` kept on stdout. A reader that has gone (`| head`)
-/// has what it wanted: no error.
-fn print_rows(shown: &crate::show::Shown, format: ShowFormat) -> Result<()> {
-    use std::io::Write as _;
-    let mut out = UntilGone(std::io::stdout().lock());
-    let written = match format {
-        ShowFormat::Table => arrow::util::pretty::pretty_format_batches_with_schema(
-            shown.schema.clone(),
-            &shown.batches,
-        )
-        .and_then(|table| Ok(writeln!(out, "{table}")?)),
-        ShowFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut out);
-            let empty = arrow::array::RecordBatch::new_empty(shown.schema.clone());
-            // The header, where no row comes with it.
-            let batches = if shown.batches.is_empty() {
-                std::slice::from_ref(&empty)
-            } else {
-                &shown.batches
-            };
-            batches.iter().try_for_each(|b| w.write(b))
-        }
-        ShowFormat::Json => {
-            let mut w = arrow::json::LineDelimitedWriter::new(&mut out);
-            let batches: Vec<&arrow::array::RecordBatch> = shown.batches.iter().collect();
-            w.write_batches(&batches).and_then(|()| w.finish())
-        }
-    };
-    written
-        .and_then(|()| Ok(out.flush()?))
-        .map_err(|e| Error::Run(format!("cannot print the rows: {e}")))
-}
-
-/// A writer that drops what comes once its reader has gone (a broken pipe),
-/// whatever the writer on top makes of the error.
-struct UntilGone<W>(W);
-
-impl<W: std::io::Write> std::io::Write for UntilGone<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.0.write(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(buf.len()),
-            other => other,
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self.0.flush() {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => other,
-        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod progress;
 pub mod publish;
 pub mod report;
+pub mod rows;
 pub mod run;
 pub mod sample;
 pub mod secrets;

@@ -140,6 +140,7 @@ async fn execute(
     results: &mut RunResults,
     stager: &mut Stager,
 ) -> Result<()> {
+    let unread = warn_unread(plan, reports.iter());
     results.sources = register_sources(ctx, plan).await?;
     // Before any check or step: a root the run cannot write to stops it now.
     stager.check_writable().await?;
@@ -230,6 +231,9 @@ async fn execute(
         stager.add(&w.staging, &plan.outputs[w.index].url)?;
     }
     results.steps = outcome.steps;
+    for step in (results.steps.iter_mut()).filter(|s| unread.iter().any(|u| u.name == s.name)) {
+        step.message = Some(NOT_COMPUTED.to_string());
+    }
     // Step checks finish in whatever order the steps do; list them in plan
     // order so the manifest and reports do not change from run to run.
     let mut step_checks = outcome.checks;
@@ -241,8 +245,7 @@ async fn execute(
         .iter()
         .find(|c| c.blocks() && c.table_is_source(plan))
     {
-        let message = failed.message.clone().unwrap_or_default();
-        return Err(Error::Run(message));
+        return Err(Error::Run(failed.placed_message()));
     }
     if let Some(failed) = results.steps.iter().find(|s| s.status == StepStatus::Error) {
         let count = results
@@ -676,12 +679,42 @@ fn remove_stale_runs(output_root: &Url) {
     }
 }
 
-/// Checks a pipeline without running it: every param, URL and SQL template;
-/// every step planned against the real sources' schemas; every report
-/// template parsed. Returns every problem found.
-pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
-    let mut problems = Vec::new();
-    // Planning needs no cluster: validate always plans locally.
+/// What `run_results.json` says of a step that nothing reads.
+const NOT_COMPUTED: &str = "read by no step, output or report: not computed";
+
+/// The steps nothing reads (`Plan::unread_steps`, with `reports`' tables),
+/// each warned of: a run does not compute it, so neither its rows nor its
+/// errors would show.
+fn warn_unread<'a, 'p>(
+    plan: &'p Plan,
+    reports: impl Iterator<Item = &'a report::PreparedReport>,
+) -> Vec<&'p crate::plan::StepPlan> {
+    let tables: Vec<String> = reports.flat_map(|r| r.tables.iter().cloned()).collect();
+    let unread = plan.unread_steps(&tables);
+    for step in &unread {
+        tracing::warn!(
+            step = step.name.as_str(),
+            at = step.at.as_str(),
+            "step read by nothing, so not computed: add it to `outputs`, or see its rows with `loyalty show`"
+        );
+    }
+    unread
+}
+
+/// The sources as `register_each_source` found them: those it registered
+/// (or found absent), and the problems of the others.
+pub(crate) struct SourcesFound {
+    pub registered: Vec<SourceResult>,
+    pub problems: Vec<String>,
+}
+
+/// A session that plans the pipeline against its data without running it
+/// (`validate`, `show`'s listing): on the local engine, since planning
+/// needs no cluster, without the functions a cluster's executors lack; each
+/// source that can be read registered, and the steps planned.
+pub(crate) async fn plan_against_data(
+    plan: &Plan,
+) -> Result<(SessionContext, SourcesFound, PlannedSteps)> {
     let local = crate::plan::EngineConfig {
         kind: crate::plan::EngineKind::Local,
         ..plan.engine.clone()
@@ -691,9 +724,24 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
         // What the cluster's executors do not have, steps may not call.
         crate::engine::distributed::forget_functions_executors_lack(&ctx);
     }
-    let (sources, source_problems) = register_each_source(&ctx, plan).await;
-    problems.extend(source_problems);
-    let mut planned = plan_steps(&ctx, plan, &sources).await;
+    let (registered, problems) = register_each_source(&ctx, plan).await;
+    let planned = plan_steps(&ctx, plan, &registered).await;
+    Ok((
+        ctx,
+        SourcesFound {
+            registered,
+            problems,
+        },
+        planned,
+    ))
+}
+
+/// Checks a pipeline without running it: every param, URL and SQL template;
+/// every step planned against the real sources' schemas; every report
+/// template parsed. Returns every problem found.
+pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
+    let (ctx, found, mut planned) = plan_against_data(plan).await?;
+    let (sources, mut problems) = (found.registered, found.problems);
     problems.append(&mut planned.problems);
     problems.extend(plan_checks(&ctx, plan, &sources, &planned).await);
     // A step held back for its errors is still a step the reports may read.
@@ -708,6 +756,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
             Err(e) => report_problems.push(e.to_string()),
         }
     }
+    warn_unread(plan, prepared.iter().map(|(_, p)| p));
     let prepared = prepared.iter().map(|(rep, p)| (*rep, p));
     report_problems.extend(report_columns(&ctx, plan, &sources, &planned, prepared).await);
     // Reports sharing a folder share its translations and partials, and

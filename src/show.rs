@@ -1,7 +1,8 @@
 //! `loyalty show`: the first rows of a step, a source or a query of the
 //! pipeline's tables, for an analyst writing a step to look at what it gives.
 //! Only the steps the query reads are computed, without their data checks;
-//! nothing is written: no outputs, reports or `run_results.json`.
+//! nothing is written: no outputs, reports or `run_results.json`. Without a
+//! table, the tables there are to query, with their columns (`list`).
 
 use std::collections::HashSet;
 
@@ -77,7 +78,7 @@ pub async fn show(
     }
     let mut planned = crate::run::plan_steps(&ctx, &plan, &registered).await;
     if let Some(step) = reads.iter().find(|r| planned.skipped.contains(r)) {
-        let source = (plan.steps.iter())
+        let source = (plan.steps_behind(step).into_iter())
             .flat_map(|s| &s.reads_sources)
             .find(|s| absent.iter().any(|(a, _)| a == *s))
             .map(|s| format!(" (optional source `{s}` is absent)"))
@@ -125,6 +126,61 @@ pub async fn show(
         let _ = std::fs::remove_dir(&root);
     }
     shown
+}
+
+/// A table `show` can show, and its columns, or why it has none to show.
+#[derive(Debug)]
+pub struct Listed {
+    /// `source` or `step`.
+    pub kind: &'static str,
+    pub name: String,
+    pub columns: std::result::Result<SchemaRef, String>,
+}
+
+/// The pipeline's sources and steps with their columns, as planning finds
+/// them against the data, as `validate` plans: nothing is computed.
+pub async fn list(plan: &Plan) -> Result<Vec<Listed>> {
+    let (ctx, sources, planned) = crate::run::plan_against_data(plan).await?;
+    let mut listed = Vec::new();
+    for source in &plan.sources {
+        let status = (sources.registered.iter()).find(|r| r.name == source.name);
+        let columns = match status.map(|r| r.status) {
+            Some("absent") => Err("an optional source with no files".to_string()),
+            Some(_) => columns_of(&ctx, &source.name).await,
+            None => Err("cannot be read (`loyalty validate` says why)".to_string()),
+        };
+        listed.push(Listed {
+            kind: "source",
+            name: source.name.clone(),
+            columns,
+        });
+    }
+    for step in &plan.steps {
+        let columns = if planned.failed.contains_key(&step.name) {
+            Err("does not plan (`loyalty validate` says why)".to_string())
+        } else if planned.skipped.contains(&step.name) {
+            Err("would be skipped: it reads an optional source with no files".to_string())
+        } else {
+            columns_of(&ctx, &step.name).await
+        };
+        listed.push(Listed {
+            kind: "step",
+            name: step.name.clone(),
+            columns,
+        });
+    }
+    Ok(listed)
+}
+
+/// The columns of a table registered in `ctx`.
+async fn columns_of(
+    ctx: &datafusion::prelude::SessionContext,
+    name: &str,
+) -> std::result::Result<SchemaRef, String> {
+    match ctx.table(name).await {
+        Ok(df) => Ok(df.schema().inner().clone()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The step to show, or the query given as a step of no name.

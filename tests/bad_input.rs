@@ -541,9 +541,8 @@ fn a_missing_sql_file_and_a_syntax_error_name_step_file_and_line() {
         "-- per customer\n{%- set n = 1 %}\nSELECT customer_id,\n  SUM(amount) AS\nFROM orders GROUP BY {{ n }} +\n",
     )
     .unwrap();
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let p = pipeline_file(
+        tmp.path(),
         "name: t
 sources:
   orders: data/orders/
@@ -553,8 +552,7 @@ steps:
   broken:
     sql_file: sql/broken.sql
 ",
-    )
-    .unwrap();
+    );
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
@@ -677,8 +675,10 @@ fn a_step_with_a_syntax_error_is_not_called_unknown_by_the_reports() {
 #[test]
 fn an_unsupported_url_scheme_is_refused_before_anything_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(&p, "name: t\nsources:\n  orders: ftp://host/orders/\nsteps:\n  a:\n    sql: SELECT * FROM orders\n").unwrap();
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t\nsources:\n  orders: ftp://host/orders/\nsteps:\n  a:\n    sql: SELECT * FROM orders\n",
+    );
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     assert!(
@@ -692,12 +692,10 @@ fn an_unsupported_url_scheme_is_refused_before_anything_runs() {
 fn an_output_path_cannot_climb_out_of_the_output_root() {
     let tmp = tempfile::tempdir().unwrap();
     good_data(tmp.path());
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let p = pipeline_file(
+        tmp.path(),
         "name: t\nsources:\n  orders: data/orders/\noutput_root: out\nsteps:\n  a:\n    sql: SELECT * FROM orders\noutputs:\n  - { step: a, path: ../../escaped.csv, format: csv }\n",
-    )
-    .unwrap();
+    );
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     assert!(
@@ -711,8 +709,7 @@ fn an_output_path_cannot_climb_out_of_the_output_root() {
 #[test]
 fn malformed_yaml_and_unknown_keys_exit_2_with_file_line_and_column() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(&p, "name: t\nsteps:\n  a:\n   sql: x\n  b: : :\n").unwrap();
+    let p = pipeline_file(tmp.path(), "name: t\nsteps:\n  a:\n   sql: x\n  b: : :\n");
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);

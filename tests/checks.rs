@@ -28,6 +28,15 @@ fn run_with_orders(tmp: &Path, orders: &[(i64, i64, &str, f64, &str)]) -> std::p
     run_bundled(tmp)
 }
 
+/// `FILE:LINE` of `line` in the bundled pipeline file, found by searching
+/// the file.
+fn bundled_line_of(line: &str) -> String {
+    let pipeline = bundled_pipeline();
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let number = 1 + text.lines().position(|l| l == line).unwrap();
+    format!("{}:{number}", pipeline.display())
+}
+
 const GOOD: [(i64, i64, &str, f64, &str); 3] = [
     (1, 1, "2026-06-01 10:00:00", 10.0, "completed"),
     (2, 2, "2026-06-10 10:00:00", 20.0, "completed"),
@@ -40,11 +49,16 @@ fn a_duplicate_order_id_fails_the_run_and_publishes_nothing() {
     let mut orders = GOOD.to_vec();
     orders.push((2, 3, "2026-06-12 10:00:00", 5.0, "completed"));
     let o = run_with_orders(tmp.path(), &orders);
-    assert_exit(&o, 1);
-    assert!(
-        stderr(&o).contains("check `orders.unique(order_id)` on `orders` found 1 failing row"),
-        "{}",
-        stderr(&o)
+    // The error says where the check is, to mend or to read: its list item
+    // in the bundled pipeline file.
+    assert_says(
+        &o,
+        1,
+        &[&format!(
+            "error: check `orders.unique(order_id)` on `orders` found 1 failing row \
+             (the check is at {}:9)",
+            bundled_line_of("      - unique: [order_id]")
+        )],
     );
     let out = tmp.path().join("out");
     let r = read_json(&out.join("run_results.json"));
@@ -90,13 +104,14 @@ fn an_amount_that_is_not_a_number_fails_the_check_naming_the_customers() {
     orders.push((6, 3, "2026-06-04 10:00:00", f64::NEG_INFINITY, "returned"));
     orders.push((7, 2, "2026-06-05 10:00:00", f64::NAN, "cancelled"));
     let o = run_with_orders(tmp.path(), &orders);
-    assert_exit(&o, 1);
-    assert!(
-        stderr(&o).contains(
-            "check `customer_orders.amounts_are_numbers` on `customer_orders` found 2 failing rows"
-        ),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        1,
+        &[&format!(
+            "check `customer_orders.amounts_are_numbers` on `customer_orders` found 2 failing \
+             rows (the check is at {}:9)",
+            bundled_line_of("      - name: customer_orders.amounts_are_numbers")
+        )],
     );
     let r = read_json(&tmp.path().join("out/run_results.json"));
     let c = check(&r, "customer_orders.amounts_are_numbers");
@@ -188,10 +203,9 @@ fn freshness_row_count_and_step_checks_with(contract: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&GOOD));
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
-        "name: t
+    let p = pipeline_file(
+        tmp.path(),
+        &"name: t
 sources:
   orders:
     url: data/orders/
@@ -213,8 +227,7 @@ steps:
     sql: SELECT COUNT(*) AS n FROM orders
 "
         .replace("{contract}", contract),
-    )
-    .unwrap();
+    );
     // The newest order is 2026-06-29 10:00; as of 06-30 it is 1.6 days old.
     let run = |as_of: &str| loyalty(tmp.path(), &["run", p.to_str().unwrap(), "--as-of", as_of]);
     let o = run("2026-06-30");
@@ -251,9 +264,8 @@ steps:
 #[test]
 fn a_malformed_check_is_a_configuration_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let p = pipeline_file(
+        tmp.path(),
         "name: t
 sources:
   orders:
@@ -263,8 +275,7 @@ sources:
         unique: [a]
       - relationships: { column: a, to: nowhere, field: b }
 ",
-    )
-    .unwrap();
+    );
     let o = loyalty(tmp.path(), &["validate", p.to_str().unwrap()]);
     assert_exit(&o, 2);
     let err = stderr(&o);
@@ -380,9 +391,8 @@ fn a_warning_check_that_cannot_run_logs_why() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_parquet(&data.join("orders/part-0.parquet"), &orders_batch(&GOOD));
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let p = pipeline_file(
+        tmp.path(),
         "name: t
 sources:
   orders:
@@ -396,8 +406,7 @@ steps:
   n:
     sql: SELECT COUNT(*) AS n FROM orders
 ",
-    )
-    .unwrap();
+    );
     let o = loyalty(
         tmp.path(),
         &["run", p.to_str().unwrap(), "--as-of", "2026-06-30"],
@@ -410,6 +419,11 @@ steps:
         .unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains("check could not run"), "{line}");
     assert!(line.contains("Cannot cast string 'completed'"), "{line}");
+    // The check's list item: line 6, after `      - `.
+    assert!(
+        line.contains(&format!("at=\"{}:6:9\"", p.display())),
+        "{line}"
+    );
     assert!(!line.contains("failing_rows"), "{line}");
     let r = read_json(&tmp.path().join("out/run_results.json"));
     let c = check(&r, "orders.status_is_a_number");
@@ -431,7 +445,7 @@ fn with_good_orders(yaml: &str) -> tempfile::TempDir {
         &tmp.path().join("data/orders/part-0.parquet"),
         &orders_batch(&GOOD),
     );
-    std::fs::write(tmp.path().join("p.yaml"), yaml).unwrap();
+    pipeline_file(tmp.path(), yaml);
     tmp
 }
 
@@ -547,9 +561,8 @@ fn unique_finds_the_same_repeats_whatever_the_column_type() {
     )
     .unwrap();
     write_parquet(&tmp.path().join("data/t/part-0.parquet"), &batch);
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let p = pipeline_file(
+        tmp.path(),
         "name: t
 sources:
   t:
@@ -565,8 +578,7 @@ steps:
   all:
     sql: SELECT * FROM t
 ",
-    )
-    .unwrap();
+    );
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
     assert_exit(&o, 0);
     let r = read_json(&tmp.path().join("out/run_results.json"));

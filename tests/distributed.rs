@@ -238,9 +238,8 @@ fn union_all_steps_give_the_hand_worked_answer_on_a_cluster() {
             (10, 5, day, 15.0, "cancelled"),
         ]),
     );
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let p = pipeline_file(
+        tmp.path(),
         r#"name: t
 params:
   out: { type: string }
@@ -272,8 +271,7 @@ outputs:
   - { step: ranked, path: ranked.csv, format: csv, sort_by: [kind, rank] }
   - { step: totals, path: totals.csv, format: csv }
 "#,
-    )
-    .unwrap();
+    );
     // Bought, by amount from the largest: 8 (90), 9 (80), 2 (50), 6 (40),
     // 4 (20), 1 (10); the others from the smallest: 10 (15), 3 (30), 7 (60),
     // 5 (70). Totals: 10 + 50 + 20 + 40 + 90 + 80 = 290 over 6 orders, and
@@ -347,8 +345,7 @@ steps:
 "
         )
     };
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(&p, yaml("{ kind: local }")).unwrap();
+    let p = pipeline_file(tmp.path(), &yaml("{ kind: local }"));
     assert_exit(&loyalty(tmp.path(), &["validate", p.to_str().unwrap()]), 0);
 
     std::fs::write(&p, yaml("{ kind: ballista, url: standalone }")).unwrap();
@@ -384,9 +381,8 @@ fn an_unreachable_scheduler_is_named_before_anything_runs() {
         &tmp.path().join("data/customers/part-0.parquet"),
         &customers_batch(&[1, 2]),
     );
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
+    let p = pipeline_file(
+        tmp.path(),
         "name: t
 sources:
   customers: data/customers/
@@ -398,8 +394,7 @@ outputs:
     path: n.csv
     format: csv
 ",
-    )
-    .unwrap();
+    );
     let port = free_port();
     let url = format!("df://127.0.0.1:{port}");
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap(), "--engine", &url]);

@@ -266,11 +266,71 @@ steps:
     );
 }
 
-/// A small pipeline for one test, with `data/` and `out/` beside it.
-fn pipeline_file(dir: &Path, yaml: &str) -> std::path::PathBuf {
-    let p = dir.join("p.yaml");
-    std::fs::write(&p, yaml).unwrap();
-    p
+/// A view that no step, check, output or report reads is never computed,
+/// so its errors would not show either: `run` and `validate` say so, naming
+/// it and its place. Steps read by an output or by another step, and steps
+/// with checks of their own, are computed and not named.
+#[test]
+fn a_step_read_by_nothing_is_named_as_not_computed() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let p = pipeline_file(
+        tmp.path(),
+        "name: unread
+sources:
+  orders: data/orders/
+steps:
+  written:
+    sql: SELECT customer_id FROM orders
+  read_by_step:
+    sql: SELECT customer_id FROM orders
+  checked:
+    sql: SELECT * FROM read_by_step
+    checks:
+      - not_null: [customer_id]
+  forgotten:
+    sql: SELECT CAST(CAST(customer_id AS VARCHAR) || 'x' AS INT) AS n FROM orders
+output_root: out
+outputs:
+  - step: written
+    path: written.csv
+    format: csv
+",
+    );
+    // `forgotten:`, the file's 13th line.
+    let said = format!(
+        "step read by nothing, so not computed: add it to `outputs`, or see its rows with `loyalty show` step=\"forgotten\" at=\"{}:13:3\"",
+        p.display()
+    );
+    for command in ["validate", "run"] {
+        let o = loyalty(
+            tmp.path(),
+            &[command, p.to_str().unwrap(), "--as-of", "2026-06-30"],
+        );
+        assert_says(&o, 0, &[&said]);
+        assert_eq!(
+            stderr(&o).matches("read by nothing").count(),
+            1,
+            "{}",
+            stderr(&o)
+        );
+    }
+    // run_results.json says so of that step alone.
+    let r = read_json(&tmp.path().join("out/run_results.json"));
+    let messages: Vec<(&str, &serde_json::Value)> = (r["steps"].as_array().unwrap().iter())
+        .map(|s| (s["name"].as_str().unwrap(), &s["message"]))
+        .collect();
+    let none = serde_json::Value::Null;
+    let not_computed = serde_json::json!("read by no step, output or report: not computed");
+    assert_eq!(
+        messages,
+        [
+            ("written", &none),
+            ("read_by_step", &none),
+            ("checked", &none),
+            ("forgotten", &not_computed),
+        ]
+    );
 }
 
 #[test]
@@ -1140,11 +1200,10 @@ steps:
 ",
     );
     let o = loyalty(tmp.path(), &["run", p.to_str().unwrap()]);
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains("a step must be a query"),
-        "{}",
-        stderr(&o)
+    assert_says(
+        &o,
+        2,
+        &["p.yaml:5:3: step `sneaky` (inline SQL): the SQL must be a query"],
     );
     assert!(!tmp.path().join("stolen.csv").exists());
 }

@@ -402,12 +402,13 @@ fn a_table_read_only_by_an_included_template_reaches_it() {
 }
 
 /// A column read only where a flag is false (the churn rate of a cohort not
-/// too recent to have churned, as most are), or where a text is one the
-/// template names (the row of all customers), is found before any step
-/// computes too: the check renders with flags true, then false, then with
-/// each text compared with. One read only where no made-up row leads fails
-/// the report as it renders, not shown as a dash: a formatting filter given
-/// an undefined value is an error.
+/// too recent to have churned, as most are), where a text is one the
+/// template names (the row of all customers) or where a count passes a
+/// number the template names, is found before any step computes too: the
+/// check renders with flags true, then false, then with each text compared
+/// with, then with numbers around each number compared with. One read only
+/// where no made-up row leads fails the report as it renders, not shown as
+/// a dash: a formatting filter given an undefined value is an error.
 #[test]
 fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
     let tmp = tempfile::tempdir().unwrap();
@@ -445,12 +446,30 @@ fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
         stderr(&o)
     );
 
-    // Only on rows of more than one customer, which no made-up row is (its
-    // counts are 1) and the fixture's row of all customers is: the run
-    // computes, then fails on the report, publishing nothing.
+    // Only on rows of more than one customer: made-up rows of 2 and 3
+    // customers are.
     let (from, to) = (
         to,
         "{% if r.customers > 1 %}{{ r.churn_rat|pct }}{% else %}{{ r.churn_rate|pct }}{% endif %}",
+    );
+    assert_eq!(replace_once(&template, from, to), line);
+    let o = run(tmp.path(), &pipeline, &tmp.path().join("out"), true);
+    assert_says(
+        &o,
+        2,
+        &[&format!(
+            "report template `report.md.j2`: line {line}: step `churn_summary` has no column `churn_rat`"
+        )],
+    );
+    assert!(!stderr(&o).contains("step started"), "{}", stderr(&o));
+
+    // Only on rows with more customers than churned ones, which no made-up
+    // row has (its numbers are all alike) and the fixture's row of all
+    // customers has: the run computes, then fails on the report, publishing
+    // nothing.
+    let (from, to) = (
+        to,
+        "{% if r.customers > r.churned %}{{ r.churn_rat|pct }}{% else %}{{ r.churn_rate|pct }}{% endif %}",
     );
     assert_eq!(replace_once(&template, from, to), line);
     let out = tmp.path().join("out");

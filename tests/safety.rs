@@ -44,10 +44,9 @@ fn secrets_stay_out_of_every_artifact_and_log() {
     analyses_fixture(&data, true);
     // A param holding a URL with a password and a token, shown in the report
     // and run_results.json; a source whose URL carries the token and fails.
-    let p = tmp.path().join("p.yaml");
-    std::fs::write(
-        &p,
-        format!(
+    let p = pipeline_file(
+        tmp.path(),
+        &format!(
             "name: t
 params:
   api: {{ type: string, default: \"https://svc:{URL_PASSWORD}@127.0.0.1:9/v1?key=${{LOYALTY_TEST_API_TOKEN}}\" }}
@@ -64,8 +63,7 @@ reports:
     path: report.md
 "
         ),
-    )
-    .unwrap();
+    );
     std::fs::write(
         tmp.path().join("report.md.j2"),
         "{% for k, v in params|items %}{{ k }}={{ v }}\n{% endfor %}",

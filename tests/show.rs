@@ -187,13 +187,20 @@ fn a_limit_keeps_the_first_rows_and_counts_them_all() {
 
     let o = show(tmp.path(), &data, &["orders", "--limit", "2"]);
     assert_exit(&o, 0);
-    let table = stdout(&o);
-    // A header line between two rules, two rows, a closing rule.
-    let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 6, "{table}");
-    assert!(
-        lines[1].starts_with("| order_id | customer_id | order_ts "),
-        "{table}"
+    // The fixture's first two orders, each column's SQL type under its
+    // name, numbers to the right; the contract's optional `quantity`, which
+    // the fixture does not have, is NULL.
+    assert_eq!(
+        stdout(&o),
+        "\
++----------+-------------+---------------------+--------+--------+-----------+----------+
+| order_id | customer_id | order_ts            | amount | margin | status    | quantity |
+|   BIGINT |      BIGINT | TIMESTAMP           | DOUBLE | DOUBLE | VARCHAR   |      INT |
++==========+=============+=====================+========+========+===========+==========+
+|        1 |           1 | 2025-01-15T10:00:00 |  100.0 |   30.0 | completed |     NULL |
+|        2 |           1 | 2026-06-20T10:00:00 |  200.0 |   60.0 | completed |     NULL |
++----------+-------------+---------------------+--------+--------+-----------+----------+
+"
     );
     assert!(
         stderr(&o).contains("`orders`: the first 2 of 27 rows (--limit all shows every one)"),
@@ -269,4 +276,180 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
     let o = show(tmp.path(), &data, &["orders", "--limit", "some"]);
     assert_says(&o, 2, &["`some` is not a number of rows"]);
     assert!(!tmp.path().join("out").exists());
+}
+
+/// A NULL is spelt out, where an empty cell would read as an empty text;
+/// `--format records` prints a row at a time, a column a line, as `show`
+/// does by default where a table is wider than the terminal.
+#[test]
+fn nulls_are_spelt_out_and_records_print_a_row_at_a_time() {
+    let (tmp, data) = fixture(false);
+    // Customers 9 and 10 are in Central; 10's membership is not known.
+    let query = "SELECT customer_id, region, loyalty_member FROM customers \
+        WHERE customer_id IN (9, 10) ORDER BY customer_id";
+    let o = show(tmp.path(), &data, &["--sql", query]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "\
++-------------+---------+----------------+
+| customer_id | region  | loyalty_member |
+|      BIGINT | VARCHAR | BOOLEAN        |
++=============+=========+================+
+|           9 | Central | false          |
+|          10 | Central | NULL           |
++-------------+---------+----------------+
+"
+    );
+    let o = show(tmp.path(), &data, &["--sql", query, "--format", "records"]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "\
+-[ row 1 ]--------------
+customer_id    | 9
+region         | Central
+loyalty_member | false
+-[ row 2 ]--------------
+customer_id    | 10
+region         | Central
+loyalty_member | NULL
+"
+    );
+}
+
+/// A step skipped for an absent optional source names that source, the one
+/// behind it, where the query reads steps behind different ones.
+#[test]
+fn a_skipped_step_names_the_absent_source_behind_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t
+sources:
+  a: { url: data/a/, optional: true }
+  b: { url: data/b/, optional: true }
+output_root: out
+steps:
+  z_from_a:
+    sql: SELECT * FROM a
+  from_b:
+    sql: SELECT * FROM b
+",
+    );
+    let o = loyalty(
+        tmp.path(),
+        &[
+            "show",
+            p.to_str().unwrap(),
+            "--sql",
+            "SELECT * FROM from_b CROSS JOIN z_from_a",
+        ],
+    );
+    assert_says(
+        &o,
+        1,
+        &[
+            "step `from_b` would be skipped (optional source `b` is absent): there are no rows to show",
+        ],
+    );
+}
+
+/// Without a table, `show` lists the sources and steps with their columns,
+/// as planning finds them (the sources' columns as the contract gives them),
+/// and says why one has none: nothing is computed or written.
+#[test]
+fn without_a_table_the_sources_and_steps_are_listed_with_their_columns() {
+    let (tmp, data) = fixture(false);
+    let o = show(tmp.path(), &data, &[]);
+    assert_exit(&o, 0);
+    let listing = stdout(&o);
+    // Names are padded to the longest, `customer_lifetime_value` (23).
+    let line = |name: &str, columns: &str| format!("\n  {name:23}  {columns}\n");
+    for expected in [
+        line(
+            "orders",
+            "order_id BIGINT, customer_id BIGINT, order_ts TIMESTAMP, amount DOUBLE, \
+             margin DOUBLE, status VARCHAR, quantity INT",
+        ),
+        line("surveys", "(an optional source with no files)"),
+        line(
+            "contribution_curve",
+            "customer_share DOUBLE, cumulative_share DOUBLE",
+        ),
+        line(
+            "satisfaction_funnel",
+            "(would be skipped: it reads an optional source with no files)",
+        ),
+    ] {
+        assert!(listing.contains(&expected), "{expected}\nnot in\n{listing}");
+    }
+    assert!(listing.starts_with("sources\n  customers "), "{listing}");
+    assert!(listing.contains("\nsteps\n  numbers "), "{listing}");
+
+    // For tools, a row per column, or a note.
+    let o = show(tmp.path(), &data, &["--format", "csv"]);
+    assert_exit(&o, 0);
+    let csv = stdout(&o);
+    assert!(csv.starts_with("kind,table,column,type,note\n"), "{csv}");
+    assert!(
+        csv.contains(
+            "\nstep,contribution_curve,customer_share,DOUBLE,\n\
+             step,contribution_curve,cumulative_share,DOUBLE,\n"
+        ) && csv.contains("\nsource,surveys,,,an optional source with no files\n"),
+        "{csv}"
+    );
+    assert!(!tmp.path().join("out").exists());
+}
+
+/// `show` writes nothing, so a report or an output set up ahead of what it
+/// needs (a template still to be written, a step still to be added) does not
+/// stop it; `validate` still says what is wrong with them.
+#[test]
+fn outputs_and_reports_set_up_wrongly_do_not_stop_a_look_at_rows() {
+    let (tmp, data) = fixture(false);
+    let pipeline = bundle_copy(tmp.path());
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let text = text
+        .replacen(
+            "template: ../report_templates/report.md.j2",
+            "template: ../report_templates/regions.md.j2",
+            1,
+        )
+        .replacen(
+            "outputs:\n",
+            "outputs:\n  - step: churn_by_region\n    path: tables/churn_by_region/\n",
+            1,
+        );
+    std::fs::write(&pipeline, text).unwrap();
+    let data_root = format!("data_root={}", data.display());
+    let args = |command: &'static str| {
+        vec![
+            command.to_string(),
+            pipeline.display().to_string(),
+            "--as-of".into(),
+            "2026-06-30".into(),
+            "--param".into(),
+            data_root.clone(),
+        ]
+    };
+    let mut show = args("show");
+    show.extend(
+        [
+            "--sql",
+            "SELECT COUNT(*) AS n FROM orders_asof",
+            "--format",
+            "csv",
+        ]
+        .map(String::from),
+    );
+    let show: Vec<&str> = show.iter().map(String::as_str).collect();
+    let o = loyalty(tmp.path(), &show);
+    assert_exit(&o, 0);
+    // The fixture's 27 orders, less order 17, after the run date.
+    assert_eq!(stdout(&o), "n\n26\n");
+    let validate = args("validate");
+    let validate: Vec<&str> = validate.iter().map(String::as_str).collect();
+    let o = loyalty(tmp.path(), &validate);
+    assert_says(&o, 2, &["regions.md.j2` does not exist", "churn_by_region"]);
 }

@@ -413,7 +413,7 @@ pub async fn run_steps(
                 step: step.name.clone(),
                 message: blocking
                     .iter()
-                    .filter_map(|c| c.message.clone())
+                    .map(|c| c.placed_message())
                     .collect::<Vec<_>>()
                     .join("; "),
             }),

@@ -110,7 +110,7 @@ pub(super) fn build_checked(
 
     let mut outputs = Vec::new();
     let mut reports = Vec::new();
-    if let Some(root) = &output_root {
+    if let Some(root) = output_root.as_ref().filter(|_| !overrides.rows_only) {
         outputs = b.outputs(root, &step_names, &deselected, &held_back);
         // A partial run (--select) writes no reports: they need every table.
         if overrides.select.is_empty() {

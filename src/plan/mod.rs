@@ -41,6 +41,10 @@ pub struct Overrides {
     /// `--engine`: `local`, `df://host:port` or `standalone`; replaces
     /// `engine.kind` and `engine.url`.
     pub engine: Option<String>,
+    /// `show`: a look at rows, which writes nothing, so the plan has no
+    /// outputs or reports, and their settings are not checked (`run` and
+    /// `validate` check them).
+    pub rows_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +239,32 @@ impl Plan {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// The steps a run never computes: views that no step, output or report
+    /// (reading `report_tables`) reads, and that have no checks of their
+    /// own (a check reads only what its step reads). A view is computed only
+    /// as part of what reads it.
+    pub fn unread_steps(&self, report_tables: &[String]) -> Vec<&StepPlan> {
+        let read: HashSet<&str> = (self.steps.iter())
+            .flat_map(|s| &s.depends_on)
+            .chain(self.outputs.iter().map(|o| &o.step))
+            .chain(report_tables)
+            .map(String::as_str)
+            .collect();
+        (self.steps.iter())
+            .filter(|s| s.materialize == Materialize::View && s.checks.is_empty())
+            .filter(|s| !read.contains(s.name.as_str()))
+            .collect()
+    }
+
+    /// The steps `step` reads, the steps those read, and so on, with `step`.
+    pub fn steps_behind(&self, step: &str) -> Vec<&StepPlan> {
+        let names = ancestors(&self.steps, &[step.to_string()]);
+        self.steps
+            .iter()
+            .filter(|s| names.contains(&s.name))
+            .collect()
+    }
+
     /// Every query a run makes, as it would run them with these params: the
     /// source checks, then each step followed by its checks. Each query has a
     /// `--` header line naming it and ends with a line holding only `;`
@@ -356,7 +386,7 @@ pub fn referenced_tables(sql: &str) -> Result<Vec<String>, SqlProblem> {
     let mut statements = DFParser::parse_sql(sql).map_err(|e| SqlProblem::of(&e))?;
     if statements.len() != 1 {
         return Err(refused(format!(
-            "a step must be exactly one SQL query, found {} statements",
+            "the SQL must be exactly one query, found {} statements",
             statements.len()
         )));
     }
@@ -365,7 +395,7 @@ pub fn referenced_tables(sql: &str) -> Result<Vec<String>, SqlProblem> {
         matches!(&statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)));
     if !is_query {
         return Err(refused(
-            "a step must be a query (SELECT, WITH … SELECT, VALUES); DDL and DML such as CREATE, COPY or INSERT are not allowed"
+            "the SQL must be a query (SELECT, WITH … SELECT, VALUES); DDL and DML such as CREATE, COPY or INSERT are not allowed"
                 .into(),
         ));
     }

@@ -6,13 +6,15 @@
 //! The report is rendered on made-up data: each table it reads one row,
 //! shaped as its step's schema says, and then again with its flags false
 //! and its fractions NULL, so that both sides of a test on them are taken;
-//! and once more for each text the templates compare a value with (`{% if
-//! r.scope == "all" %}`), with its text columns holding it. Each row notes
-//! every name read from it that its table has no column of. Nothing else
-//! that rendering on made-up values meets counts (a value's arithmetic, a
-//! branch not taken): the check finds only what it is sure of, and a column
-//! read only in a branch no made-up row takes (`{% if r.customers > 1000
-//! %}`) is found at run time, as before.
+//! once more for each text the templates compare a value with (`{% if
+//! r.scope == "all" %}`), with its text columns holding it; and for each
+//! number they compare a value with (`{% if r.customers > 1000 %}`), with
+//! its number columns holding one less, the number and one more. Each row
+//! notes every name read from it that its table has no column of. Nothing
+//! else that rendering on made-up values meets counts (a value's
+//! arithmetic, a branch not taken): the check finds only what it is sure
+//! of, and a column read only in a branch no made-up row takes (a test on
+//! two columns, `r.a > r.b`) is found at run time, as before.
 
 use std::sync::{Arc, Mutex};
 
@@ -53,15 +55,28 @@ pub fn missing_columns(
     // (`{% if r.churn_rate is not none %}`) are read. Counts stay 1, dates
     // and text as they were: the tests a report's sections hang on
     // (`h.customers > 0`) take the same side both times. Then once for each
-    // text a template compares with, held by every text column.
-    let texts = compared_texts(&env, template);
-    let passes = [(false, "x"), (true, "x")]
-        .into_iter()
-        .chain(texts.iter().map(|t| (false, t.as_str())));
-    for (flipped, text) in passes {
+    // text a template compares with, held by every text column, and for
+    // each number around one it compares with, held by every number column.
+    let (texts, numbers) = compared_values(&env, template);
+    let first = MadeUp {
+        flipped: false,
+        text: "x",
+        number: "1",
+    };
+    let passes = [
+        first,
+        MadeUp {
+            flipped: true,
+            ..first
+        },
+    ]
+    .into_iter()
+    .chain(texts.iter().map(|text| MadeUp { text, ..first }))
+    .chain(numbers.iter().map(|number| MadeUp { number, ..first }));
+    for made_up in passes {
         let mut context = context.clone();
         for (name, schema) in tables {
-            let rows = match made_up_row(schema, as_of, flipped, text) {
+            let rows = match made_up_row(schema, as_of, made_up) {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::debug!(table = name, "no made-up row for the column check: {e}");
@@ -84,7 +99,7 @@ pub fn missing_columns(
             // Made-up values may take a template where real ones never go.
             tracing::debug!(
                 template,
-                flipped,
+                ?made_up,
                 "the column check's rendering stopped: {e}"
             );
         }
@@ -156,23 +171,74 @@ impl Object for CheckedRow {
     }
 }
 
-/// The most texts the check renders a report with, one pass each.
-const MAX_COMPARED_TEXTS: usize = 16;
+/// The most texts, and apart from them the most numbers, the check renders
+/// a report with, one pass each.
+const MAX_COMPARED_VALUES: usize = 16;
 
-/// The texts `template`, and the templates it names, compare a value with:
-/// `"all"` in `r.scope == "all"` or `r.scope != "all"`, and each of a list
-/// after `in` (`r.segment in ["Champions", "At Risk"]`), once each.
-fn compared_texts(env: &Environment<'_>, template: &str) -> Vec<String> {
-    let mut texts: Vec<String> = Vec::new();
+/// The texts `template`, and the templates it names, compare a value with
+/// (`"all"` in `r.scope == "all"` or `r.scope != "all"`, and each of a list
+/// after `in`: `r.segment in ["Champions", "At Risk"]`), once each; and one
+/// less, one more and each number they compare a value with (`r.customers >
+/// 1000`), but 1, which the first pass has.
+fn compared_values(env: &Environment<'_>, template: &str) -> (Vec<String>, Vec<String>) {
+    let (mut texts, mut numbers): (Vec<String>, Vec<String>) = Default::default();
+    let add = |found: &mut Vec<String>, value: String| {
+        if !found.contains(&value) && found.len() < MAX_COMPARED_VALUES {
+            found.push(value);
+        }
+    };
     for (_, loaded) in templates_reached(env, template) {
         let Ok(tmpl) = loaded else { continue };
         for text in texts_compared_in(tmpl.source()) {
-            if !texts.contains(&text) && texts.len() < MAX_COMPARED_TEXTS {
-                texts.push(text);
+            add(&mut texts, text);
+        }
+        for n in numbers_compared_in(tmpl.source()) {
+            for near in [n - 1.0, n, n + 1.0] {
+                if near != 1.0 {
+                    add(&mut numbers, near.to_string());
+                }
             }
         }
     }
-    texts
+    (texts, numbers)
+}
+
+/// The numbers right after a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)
+/// within a template's tags (`{% … %}`, `{{ … }}`), not its HTML.
+fn numbers_compared_in(source: &str) -> Vec<f64> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(open) = rest.find('{') {
+        let tag = &rest[open..];
+        let close = match tag.get(..2) {
+            Some("{%") => "%}",
+            Some("{{") => "}}",
+            _ => {
+                rest = &tag[1..];
+                continue;
+            }
+        };
+        let (inside, after) = tag[2..].split_once(close).unwrap_or((&tag[2..], ""));
+        rest = after;
+        for (i, _) in inside.match_indices(['>', '<', '=', '!']) {
+            let here = &inside[i..];
+            let Some(operand) = [">=", "<=", "==", "!=", ">", "<"]
+                .iter()
+                .find_map(|op| here.strip_prefix(op))
+                .filter(|_| !inside[..i].ends_with(['>', '<', '=', '!']))
+            else {
+                continue;
+            };
+            let operand = operand.trim_start();
+            let end = (operand.char_indices())
+                .find(|&(j, c)| !(c.is_ascii_digit() || c == '.' || (j == 0 && c == '-')))
+                .map_or(operand.len(), |(j, _)| j);
+            if let Ok(n) = operand[..end].parse::<f64>() {
+                found.push(n);
+            }
+        }
+    }
+    found
 }
 
 /// The quoted texts right after `==` or `!=`, or in a list right after
@@ -215,15 +281,24 @@ fn texts_compared_in(source: &str) -> Vec<String> {
     found
 }
 
+/// What a made-up row holds.
+#[derive(Debug, Clone, Copy)]
+struct MadeUp<'a> {
+    /// Booleans false and fractions (floats, decimals) NULL.
+    flipped: bool,
+    /// Every text column's text.
+    text: &'a str,
+    /// Every number column's number (but fractions' where `flipped`).
+    number: &'a str,
+}
+
 /// One row shaped as `schema` says, as the templates see rows (a map by
-/// column name): numbers 1, booleans true, dates and timestamps the run
-/// date, text `text`; a type that takes none of these, NULL. `flipped`:
-/// booleans false and fractions (floats, decimals) NULL.
+/// column name): numbers `number`, booleans true, dates and timestamps the
+/// run date, text `text`; a type that takes none of these, NULL.
 fn made_up_row(
     schema: &Schema,
     as_of: chrono::NaiveDate,
-    flipped: bool,
-    text: &str,
+    made_up: MadeUp<'_>,
 ) -> Result<Vec<Value>, String> {
     let day = as_of.format("%Y-%m-%d").to_string();
     let arrays: Vec<ArrayRef> = schema
@@ -231,14 +306,14 @@ fn made_up_row(
         .iter()
         .map(|f| {
             let text = match f.data_type() {
-                DataType::Boolean if flipped => "false",
+                DataType::Boolean if made_up.flipped => "false",
                 DataType::Boolean => "true",
                 t if t.is_temporal() => day.as_str(),
-                t if flipped && !t.is_integer() && t.is_numeric() => {
+                t if made_up.flipped && !t.is_integer() && t.is_numeric() => {
                     return new_null_array(t, 1);
                 }
-                t if t.is_numeric() => "1",
-                _ => text,
+                t if t.is_numeric() => made_up.number,
+                _ => made_up.text,
             };
             cast(&StringArray::from(vec![text]), f.data_type())
                 .unwrap_or_else(|_| new_null_array(f.data_type(), 1))
@@ -341,6 +416,41 @@ mod tests {
                 format!("report template `t.md.j2`: line 1: step `t` has no column `typo` {has}"),
                 format!("report template `t.md.j2`: line 1: step `t` has no column `other` {has}"),
             ]
+        );
+    }
+
+    #[test]
+    fn the_numbers_a_template_compares_with_are_found_in_its_tags() {
+        let source = "<td>5</td> <b>7</b> a > 3 {% if r.customers > 1000 and r.x>=-2 %}\
+            {{ 'y' if r.share <= 0.25 else r.n == 4 }}{% set a = 6 %}{% if n != 8 %}";
+        assert_eq!(numbers_compared_in(source), [1000.0, -2.0, 0.25, 4.0, 8.0]);
+    }
+
+    #[test]
+    fn a_column_read_where_a_number_passes_a_bound_is_read() {
+        let mut env = Environment::new();
+        env.add_template(
+            "t.md.j2",
+            "<p>{% for r in t %}{% if r.customers > 1000 %}{{ r.big }}{% endif %}\
+             {% if r.customers == 0 %}{{ r.none_yet }}{% endif %}\
+             {% if r.share < 0.5 %}{{ r.small }}{% endif %}{% endfor %}</p>",
+        )
+        .unwrap();
+        let schema = Schema::new(vec![
+            Field::new("customers", DataType::Int64, true),
+            Field::new("share", DataType::Float64, true),
+        ]);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let mut found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day);
+        found.sort();
+        let has = "(it has `customers`, `share`)";
+        // 1001 takes the first branch; 0 the second; -0.5 the third (1, the
+        // first pass's number, takes none of them).
+        assert_eq!(
+            found,
+            ["big", "none_yet", "small"].map(|c| format!(
+                "report template `t.md.j2`: line 1: step `t` has no column `{c}` {has}"
+            ))
         );
     }
 }

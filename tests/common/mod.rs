@@ -126,6 +126,14 @@ pub fn run_bundled(dir: &Path) -> Output {
     )
 }
 
+/// A small pipeline for one test, `p.yaml` in `dir` (with `data/` and
+/// `out/` beside it, as the test puts them).
+pub fn pipeline_file(dir: &Path, yaml: &str) -> PathBuf {
+    let p = dir.join("p.yaml");
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
