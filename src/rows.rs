@@ -1,11 +1,11 @@
 //! How `show` prints the rows it kept: as a table for people (each column's
-//! SQL type under its name, numbers to the right, NULL spelt out), a row at a
-//! time where that table is wider than the terminal, or as CSV or JSON lines
-//! for tools.
+//! SQL type under its name, numbers to the right, NULL spelt out, a DOUBLE
+//! to the 15 digits it holds), a row at a time where that table is wider than
+//! the terminal, or as CSV or JSON lines for tools (every digit).
 
 use std::io::Write;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use clap::ValueEnum;
@@ -180,19 +180,32 @@ fn write(
     }
 }
 
-/// Each row's values as text, NULL spelt out (an empty text is empty).
+/// Each row's values as text, NULL spelt out (an empty text is empty), a
+/// DOUBLE to the digits it holds (`double_cell`).
 fn cells(
     schema: &Schema,
     batches: &[RecordBatch],
 ) -> std::result::Result<Vec<Vec<String>>, arrow::error::ArrowError> {
-    let options = FormatOptions::default().with_null("NULL");
+    const NULL: &str = "NULL";
+    let options = FormatOptions::default().with_null(NULL);
     let mut rows = Vec::new();
     for batch in batches {
         let columns = (batch.columns().iter())
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .map(|c| match c.as_any().downcast_ref::<Float64Array>() {
+                Some(doubles) => Ok(Cell::Double(doubles)),
+                None => ArrayFormatter::try_new(c.as_ref(), &options).map(Cell::Other),
+            })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         for i in 0..batch.num_rows() {
-            rows.push(columns.iter().map(|c| c.value(i).to_string()).collect());
+            rows.push(
+                (columns.iter())
+                    .map(|c| match c {
+                        Cell::Double(d) if d.is_null(i) => NULL.to_string(),
+                        Cell::Double(d) => double_cell(d.value(i)),
+                        Cell::Other(f) => f.value(i).to_string(),
+                    })
+                    .collect(),
+            );
         }
     }
     debug_assert!(
@@ -200,6 +213,36 @@ fn cells(
             .all(|r: &Vec<String>| r.len() == schema.fields().len())
     );
     Ok(rows)
+}
+
+/// How a column's values become text.
+enum Cell<'a> {
+    Double(&'a Float64Array),
+    Other(ArrayFormatter<'a>),
+}
+
+/// A DOUBLE for people: to 15 significant digits, the most a double holds
+/// exactly (any decimal of 15 digits comes back from one unchanged), as
+/// PostgreSQL showed them before version 12. The digits past those are the
+/// noise of binary fractions (0.1 + 0.2 is 0.30000000000000004): CSV and
+/// JSON keep them. Written as Arrow writes a double (`80.0`), in scientific
+/// notation where the digits would run far from the point.
+fn double_cell(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let rounded: f64 = format!("{value:.14e}")
+        .parse()
+        .expect("a number Rust wrote");
+    let magnitude = rounded.abs();
+    if magnitude != 0.0 && !(1e-5..1e16).contains(&magnitude) {
+        return format!("{rounded:e}");
+    }
+    let mut text = rounded.to_string();
+    if !text.contains('.') {
+        text.push_str(".0");
+    }
+    text
 }
 
 fn table(schema: &Schema, rows: &[Vec<String>]) -> Table {
@@ -379,6 +422,53 @@ b | \n";
         // Asked for by name, either is what was asked for.
         assert_eq!(printed(Some(ShowFormat::Table), Some(19)), TABLE);
         assert_eq!(printed(Some(ShowFormat::Records), None), records);
+    }
+
+    #[test]
+    fn a_double_shows_the_fifteen_digits_it_holds_and_csv_every_one() {
+        // Each value as a person writes it: the sum and the quotient to 15
+        // significant digits, trailing zeros dropped.
+        let cases = [
+            (0.1 + 0.2, "0.3"),
+            (1.0 / 3.0, "0.333333333333333"),
+            (2.0 / 3.0, "0.666666666666667"),
+            (371.4753999999999, "371.4754"),
+            (1107994.98, "1107994.98"),
+            (80.0, "80.0"),
+            (-0.5, "-0.5"),
+            (0.0, "0.0"),
+            (123456789012.345678, "123456789012.346"),
+            (1e20, "1e20"),
+            (-2.5e-7, "-2.5e-7"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(double_cell(value), text, "{value:?}");
+        }
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true)]));
+        let column = arrow::array::Float64Array::from(vec![Some(0.1 + 0.2), None]);
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap();
+        let shown = Shown {
+            schema,
+            batches: vec![batch],
+            rows: 2,
+        };
+        let printed = |format| {
+            let mut out = Vec::new();
+            write(&mut out, &shown, Some(format), None).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            printed(ShowFormat::Records),
+            "-[ row 1 ]-\nx | 0.3\n-[ row 2 ]-\nx | NULL\n"
+        );
+        // A row of one empty field is quoted, so that it is not a blank line.
+        assert_eq!(printed(ShowFormat::Csv), "x\n0.30000000000000004\n\"\"\n");
+        assert_eq!(
+            printed(ShowFormat::Json),
+            "{\"x\":0.30000000000000004}\n{}\n"
+        );
     }
 
     #[test]
