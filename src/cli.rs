@@ -360,7 +360,8 @@ async fn execute(cli: &Cli) -> Result<()> {
                 ..Overrides::default()
             };
             let loaded = LoadedSpec::load(pipeline)?;
-            let plan = Plan::build(&loaded, &overrides, today_for(&loaded))?;
+            let built = Plan::build_checked(&loaded, &overrides, today_for(&loaded));
+            let plan = crate::show::without_steps_at_fault(built)?;
             let Some(query) = query else {
                 // No table named: the tables there are, with their columns.
                 return crate::rows::print_listing(&crate::show::list(&plan).await?, *format);

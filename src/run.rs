@@ -746,7 +746,7 @@ pub async fn validate(plan: &Plan) -> Result<Vec<String>> {
     problems.extend(plan_checks(&ctx, plan, &sources, &planned).await);
     // A step held back for its errors is still a step the reports may read.
     let step_names: Vec<String> = (plan.steps.iter().map(|s| s.name.clone()))
-        .chain(plan.held_back.iter().cloned())
+        .chain(plan.held_back.iter().map(|h| h.name.clone()))
         .collect();
     let mut prepared = Vec::new();
     let mut report_problems = Vec::new();

@@ -53,6 +53,26 @@ impl Shown {
     }
 }
 
+/// The plan to show from, where the pipeline file's only problems are steps
+/// at fault (`Plan::held_back`): a step being written that does not parse
+/// does not stop a look at the others. Those steps' problems are told where
+/// they are shown or read; any other problem stops it, as it stops a run.
+pub fn without_steps_at_fault(built: (Option<Plan>, Vec<String>)) -> Result<Plan> {
+    let (plan, problems) = built;
+    let of_steps =
+        |p: &String| (plan.iter().flat_map(|plan| &plan.held_back)).any(|h| h.problems.contains(p));
+    match plan {
+        Some(plan) if problems.iter().all(of_steps) => Ok(plan),
+        _ => Err(Error::Invalid(problems)),
+    }
+}
+
+/// The problems of `name`, where it is a step held back for them.
+fn held_back(plan: &Plan, name: &str) -> Option<Error> {
+    let held = plan.held_back.iter().find(|h| h.name == name)?;
+    Some(Error::Invalid(held.problems.clone()))
+}
+
 /// Computes the steps `query` reads and then the query, keeping its first
 /// `limit` rows (all where `None`).
 pub async fn show(
@@ -147,7 +167,7 @@ pub async fn list(plan: &Plan) -> Result<Vec<Listed>> {
         let columns = match status.map(|r| r.status) {
             Some("absent") => Err("an optional source with no files".to_string()),
             Some(_) => columns_of(&ctx, &source.name).await,
-            None => Err("cannot be read (`loyalty validate` says why)".to_string()),
+            None => Err("cannot be read: `loyalty validate` says why".to_string()),
         };
         listed.push(Listed {
             kind: "source",
@@ -157,7 +177,7 @@ pub async fn list(plan: &Plan) -> Result<Vec<Listed>> {
     }
     for step in &plan.steps {
         let columns = if planned.failed.contains_key(&step.name) {
-            Err("does not plan (`loyalty validate` says why)".to_string())
+            Err("does not plan: `loyalty validate` says why".to_string())
         } else if planned.skipped.contains(&step.name) {
             Err("would be skipped: it reads an optional source with no files".to_string())
         } else {
@@ -169,7 +189,21 @@ pub async fn list(plan: &Plan) -> Result<Vec<Listed>> {
             columns,
         });
     }
+    // Those held back for errors, after the steps that plan.
+    listed.extend(plan.held_back.iter().map(held_back_listed));
     Ok(listed)
+}
+
+fn held_back_listed(held: &crate::plan::HeldBack) -> Listed {
+    let why = match held.name == held.root {
+        true => "has errors".to_string(),
+        false => format!("reads step `{}`, which has errors", held.root),
+    };
+    Listed {
+        kind: "step",
+        name: held.name.clone(),
+        columns: Err(format!("{why}: `loyalty validate` says which")),
+    }
 }
 
 /// The columns of a table registered in `ctx`.
@@ -192,6 +226,9 @@ fn target(plan: &Plan, query: &Query) -> Result<Target> {
                     query: step.clone(),
                     step: true,
                 });
+            }
+            if let Some(problems) = held_back(plan, name) {
+                return Err(problems);
             }
             if plan.sources.iter().any(|s| &s.name == name) {
                 let sql = format!("SELECT * FROM \"{name}\"");
@@ -260,6 +297,9 @@ impl Target {
         }
         let reads = crate::plan::referenced_tables(&self.query.sql)
             .map_err(|e| Error::Invalid(vec![self.query.sql_text().explain(&e.message, e.at)]))?;
+        if let Some(problems) = reads.iter().find_map(|t| held_back(plan, t)) {
+            return Err(problems);
+        }
         // In the pipeline's order, so that a tie suggests the same name each time.
         let names: Vec<&str> = (plan.sources.iter().map(|s| s.name.as_str()))
             .chain(plan.steps.iter().map(|s| s.name.as_str()))

@@ -453,3 +453,55 @@ fn outputs_and_reports_set_up_wrongly_do_not_stop_a_look_at_rows() {
     let o = loyalty(tmp.path(), &validate);
     assert_says(&o, 2, &["regions.md.j2` does not exist", "churn_by_region"]);
 }
+
+/// A step being written that does not parse holds back only itself and the
+/// steps that read it: the others can still be looked at, the listing says
+/// which have errors, and showing one of those tells its errors, as
+/// `validate` would. A problem that is not a step's still stops `show`.
+#[test]
+fn a_step_with_errors_stops_only_a_look_at_what_reads_it() {
+    let (tmp, data) = fixture(false);
+    let pipeline = bundle_copy(tmp.path());
+    let sql = pipeline
+        .parent()
+        .unwrap()
+        .join("../sql/cohort_activity.sql");
+    std::fs::write(&sql, "SELEC cohort_month FROM customer_months\n").unwrap();
+    let data_root = format!("data_root={}", data.display());
+    let show = |args: &[&str]| {
+        let mut all = vec!["show", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"];
+        all.extend_from_slice(&["--param", &data_root]);
+        all.extend_from_slice(args);
+        loyalty(tmp.path(), &all)
+    };
+    let count = "SELECT COUNT(*) AS n FROM orders_asof";
+    let o = show(&["--sql", count, "--format", "csv"]);
+    assert_exit(&o, 0);
+    // The fixture's 27 orders, less order 17, after the run date.
+    assert_eq!(stdout(&o), "n\n26\n");
+
+    let syntax = "cohort_activity.sql:1:1): SQL syntax error";
+    let o = show(&["cohort_activity"]);
+    assert_says(&o, 2, &[syntax]);
+    let held = "step `cohort_retention`: not checked, because step `cohort_activity` has errors";
+    let o = show(&["cohort_retention"]);
+    assert_says(&o, 2, &[held, syntax]);
+    let o = show(&["--sql", "SELECT * FROM cohort_retention"]);
+    assert_says(&o, 2, &[held, syntax]);
+
+    let o = show(&[]);
+    assert_exit(&o, 0);
+    let listing = stdout(&o);
+    for expected in [
+        "\n  cohort_activity          (has errors: `loyalty validate` says which)\n",
+        "\n  cohort_retention         (reads step `cohort_activity`, which has errors: \
+         `loyalty validate` says which)\n",
+    ] {
+        assert!(listing.contains(expected), "{expected}\nnot in\n{listing}");
+    }
+    assert!(listing.contains("\n  customer_months "), "{listing}");
+
+    // An engine setting at fault is not a step's: nothing runs without it.
+    let o = show(&["--sql", count, "--memory-limit", "lots"]);
+    assert_says(&o, 2, &["lots"]);
+}

@@ -18,8 +18,9 @@ use crate::spec::{
 use crate::storage::{has_scheme, join_under, resolve_url};
 
 use super::{
-    EngineConfig, INLINE_SQL, OutputPlan, Overrides, Plan, RESERVED_NAMES, ReportPlan, SortKey,
-    SourcePlan, SqlText, StepPlan, ancestors, hold_back, order_steps, referenced_tables, settings,
+    EngineConfig, HeldBack, INLINE_SQL, OutputPlan, Overrides, Plan, RESERVED_NAMES, ReportPlan,
+    SortKey, SourcePlan, SqlText, StepPlan, ancestors, hold_back, order_steps, referenced_tables,
+    settings,
 };
 
 /// Every problem of the pipeline file, and a plan without the outputs,
@@ -43,6 +44,7 @@ pub(super) fn build_checked(
         context: params.template_context(),
         params,
         errors,
+        faults: HashMap::new(),
         written: HashMap::new(),
         timezone: None,
     };
@@ -122,6 +124,7 @@ pub(super) fn build_checked(
     let Builder {
         params,
         errors,
+        faults,
         timezone,
         ..
     } = b;
@@ -154,11 +157,20 @@ pub(super) fn build_checked(
         reports,
         engine,
         deselected,
-        held_back: {
-            let mut names: Vec<String> = held_back.into_keys().collect();
-            names.sort();
-            names
-        },
+        held_back: (spec.steps.keys())
+            .filter_map(|name| {
+                let root = held_back.get(name)?;
+                let mut problems = faults.get(name).cloned().unwrap_or_default();
+                if root != name {
+                    problems.extend(faults.get(root).into_iter().flatten().cloned());
+                }
+                Some(HeldBack {
+                    name: name.clone(),
+                    root: root.clone(),
+                    problems,
+                })
+            })
+            .collect(),
         timezone,
     };
     (Some(plan), errors)
@@ -223,6 +235,9 @@ struct Builder<'a> {
     /// The params as templates see them.
     context: minijinja::Value,
     errors: Vec<String>,
+    /// Each step's own problems (those located under it in the file), also
+    /// among `errors`.
+    faults: HashMap<String, Vec<String>>,
     /// Each output's and report's location, and which one writes it.
     written: HashMap<Url, String>,
     /// The pipeline's `timezone`.
@@ -272,8 +287,12 @@ impl Builder<'_> {
 
     /// Records a problem at `keys` of the pipeline file.
     fn problem(&mut self, keys: &[&str], msg: String) {
-        self.errors
-            .push(format!("{}: {msg}", self.loaded.locate(keys)));
+        let problem = format!("{}: {msg}", self.loaded.locate(keys));
+        if let ["steps", step, ..] = keys {
+            let own = self.faults.entry(step.to_string()).or_default();
+            own.push(problem.clone());
+        }
+        self.errors.push(problem);
     }
 
     /// The checks of one table, compiled to SQL.
@@ -580,6 +599,8 @@ impl Builder<'_> {
                 }
                 match hold_back(step, &mut held_back) {
                     Some(problem) => {
+                        let own = self.faults.entry(step.name.clone()).or_default();
+                        own.push(problem.clone());
                         self.errors.push(problem);
                         false
                     }

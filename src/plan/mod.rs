@@ -63,9 +63,9 @@ pub struct Plan {
     /// Steps left out by `--select` (reported as skipped).
     pub deselected: Vec<StepPlan>,
     /// Steps the file declares that are left out for errors of their own or
-    /// of steps they read (a plan with them is only `validate`'s): the
-    /// reports may still name them.
-    pub held_back: Vec<String>,
+    /// of steps they read, in the file's order (a plan with them is only
+    /// `validate`'s and `show`'s): the reports may still name them.
+    pub held_back: Vec<HeldBack>,
     /// The business's time zone, where the pipeline names one: zoned
     /// timestamps in the sources are read as its wall-clock times.
     pub timezone: Option<crate::spec::TimeZone>,
@@ -234,6 +234,17 @@ impl ReportPlan {
     }
 }
 
+/// A step left out of a plan for errors (`Plan::held_back`).
+#[derive(Debug, Clone)]
+pub struct HeldBack {
+    pub name: String,
+    /// The step at fault: this one, or one it reads, directly or not.
+    pub root: String,
+    /// The problems that hold it back, as the plan's errors say them: its
+    /// own, then, where it reads the step at fault, that step's.
+    pub problems: Vec<String>,
+}
+
 impl Plan {
     pub fn step(&self, name: &str) -> Option<&StepPlan> {
         self.steps.iter().find(|s| s.name == name)
@@ -313,17 +324,16 @@ impl Plan {
     }
 
     /// Narrows the plan to the steps that `tables` names and the steps they
-    /// read in turn (`loyalty show`): the others move to `deselected`, with
-    /// their outputs, and no report is written.
+    /// read in turn (`loyalty show`, whose plan has no outputs or reports):
+    /// the others move to `deselected`.
     pub fn narrow_to(&mut self, tables: &[String]) {
+        debug_assert!(self.outputs.is_empty() && self.reports.is_empty());
         let needed = ancestors(&self.steps, tables);
         let (kept, left): (Vec<StepPlan>, Vec<StepPlan>) = std::mem::take(&mut self.steps)
             .into_iter()
             .partition(|s| needed.contains(&s.name));
         self.steps = kept;
         self.deselected.extend(left);
-        self.outputs.retain(|o| needed.contains(&o.step));
-        self.reports.clear();
     }
 
     /// Renders SQL written for this pipeline outside its file (`loyalty show
