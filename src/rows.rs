@@ -32,14 +32,10 @@ pub enum ShowFormat {
 /// With a `format`, a row per column instead (`kind`, `table`, `column`,
 /// `type`, and `note` for a table with none), printed as rows are.
 pub fn print_listing(listed: &[crate::show::Listed], format: Option<ShowFormat>) -> Result<()> {
-    let mut out = UntilGone(std::io::stdout().lock());
-    let written = match format {
-        None => write!(out, "{}", listing(listed, terminal_width())).map_err(Into::into),
-        Some(_) => write(&mut out, &listing_rows(listed), format, terminal_width()),
-    };
-    written
-        .and_then(|()| Ok(out.flush()?))
-        .map_err(|e| Error::Run(format!("cannot print the tables: {e}")))
+    to_stdout("the tables", |out, terminal| match format {
+        None => write!(out, "{}", listing(listed, terminal)).map_err(Into::into),
+        Some(_) => write(out, &listing_rows(listed), format, terminal),
+    })
 }
 
 /// The listing as rows: one per column of each table, and one with a note
@@ -128,10 +124,24 @@ fn listing(listed: &[crate::show::Listed], terminal: Option<usize>) -> String {
 /// nothing, as a table that fits the terminal or else a row at a time. A
 /// reader that has gone (`| head`) has what it wanted: no error.
 pub fn print(shown: &crate::show::Shown, format: Option<ShowFormat>) -> Result<()> {
+    to_stdout("the rows", |out, terminal| {
+        write(out, shown, format, terminal)
+    })
+}
+
+/// Runs `print` on stdout, given the terminal's width where it is one, and
+/// flushes it; `what` names what it prints in the error where it cannot.
+fn to_stdout(
+    what: &str,
+    print: impl FnOnce(
+        &mut UntilGone<std::io::StdoutLock<'static>>,
+        Option<usize>,
+    ) -> std::result::Result<(), arrow::error::ArrowError>,
+) -> Result<()> {
     let mut out = UntilGone(std::io::stdout().lock());
-    write(&mut out, shown, format, terminal_width())
+    print(&mut out, terminal_width())
         .and_then(|()| Ok(out.flush()?))
-        .map_err(|e| Error::Run(format!("cannot print the rows: {e}")))
+        .map_err(|e| Error::Run(format!("cannot print {what}: {e}")))
 }
 
 /// The rows as `format` says, or where it says nothing, as a table where one
