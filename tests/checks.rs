@@ -363,8 +363,7 @@ fn an_id_that_is_text_in_one_source_and_an_integer_in_another_is_named() {
     let problem = "column `customer_id` is text in `customers` but an integer in `orders`: the steps join these tables on it, so it must be of one kind in all of them; write it with one type, or cast it in a staging SQL step";
 
     let o = run_bundled(tmp.path());
-    assert_exit(&o, 1);
-    assert!(stderr(&o).contains(problem), "{}", stderr(&o));
+    assert_says(&o, 1, &[problem]);
     let r = read_json(&tmp.path().join("out/run_results.json"));
     assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
     assert!(!tmp.path().join("out/report.html").exists());
@@ -380,8 +379,7 @@ fn an_id_that_is_text_in_one_source_and_an_integer_in_another_is_named() {
             &format!("data_root={}", data.display()),
         ],
     );
-    assert_exit(&o, 2);
-    assert!(stderr(&o).contains(problem), "{}", stderr(&o));
+    assert_says(&o, 2, &[problem]);
 }
 
 /// A warning-level check whose query fails as it runs is recorded as an

@@ -183,8 +183,7 @@ fn a_misspelt_name_in_a_template_stops_the_run_before_any_step() {
 
     let out = tmp.path().join("out");
     let o = run(tmp.path(), &pipeline, &out, true);
-    assert_exit(&o, 2);
-    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    assert_says(&o, 2, &[&said]);
     assert!(
         !stderr(&o).contains("step started"),
         "no step ran: {}",
@@ -197,9 +196,7 @@ fn a_misspelt_name_in_a_template_stops_the_run_before_any_step() {
         tmp.path(),
         &["validate", pipeline.to_str().unwrap(), "--param", &data],
     );
-    assert_exit(&o, 2);
-    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
-    assert!(stderr(&o).contains("1 problem found"), "{}", stderr(&o));
+    assert_says(&o, 2, &[&said, "1 problem found"]);
 
     // A step the pipeline may lack is fine where the template tests for it.
     let text = read(&template).replacen(
@@ -218,13 +215,7 @@ fn a_misspelt_name_in_a_template_stops_the_run_before_any_step() {
         tmp.path(),
         &["validate", pipeline.to_str().unwrap(), "--param", &data],
     );
-    assert_exit(&o, 2);
-    assert!(stderr(&o).contains("1 problem found"), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("en: `check` is defined twice"),
-        "{}",
-        stderr(&o)
-    );
+    assert_says(&o, 2, &["1 problem found", "en: `check` is defined twice"]);
 }
 
 /// What can only be found while rendering (a column read only where the

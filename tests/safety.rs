@@ -98,8 +98,7 @@ reports:
             tmp.path(),
             &["--log-format", format, "run", bad.to_str().unwrap()],
         );
-        assert_exit(&failed, 1);
-        assert!(stderr(&failed).contains("orders"), "{}", stderr(&failed));
+        assert_says(&failed, 1, &["orders"]);
         assert_no_secret("logs of a failed run", &stderr(&failed));
     }
     assert_no_secret(
