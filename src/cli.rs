@@ -361,7 +361,7 @@ async fn execute(cli: &Cli) -> Result<()> {
             };
             let loaded = LoadedSpec::load(pipeline)?;
             let built = Plan::build_checked(&loaded, &overrides, today_for(&loaded));
-            let plan = crate::show::without_steps_at_fault(built)?;
+            let plan = Plan::without_steps_at_fault(built)?;
             let Some(query) = query else {
                 // No table named: the tables there are, with their columns.
                 return crate::rows::print_listing(&crate::show::list(&plan).await?, *format);
@@ -425,7 +425,30 @@ async fn run_pipeline(
     observer: &dyn Observer,
 ) -> Result<()> {
     let loaded = LoadedSpec::load(pipeline)?;
-    let plan = Plan::build(&loaded, overrides, today_for(&loaded))?;
+    let plan = match overrides.select.as_slice() {
+        [] => Plan::build(&loaded, overrides, today_for(&loaded))?,
+        // A part of the pipeline: steps at fault elsewhere do not stop it.
+        selected => {
+            let built = Plan::build_checked(&loaded, overrides, today_for(&loaded));
+            let plan = Plan::without_steps_at_fault(built)?;
+            let needed: Vec<String> = (selected.iter())
+                .filter_map(|s| plan.held_back_problems(s))
+                .flatten()
+                .cloned()
+                .collect();
+            if !needed.is_empty() {
+                return Err(Error::Invalid(needed));
+            }
+            for held in &plan.held_back {
+                tracing::warn!(
+                    step = held.name.as_str(),
+                    "step {}, so it is left out of this run: `loyalty validate` says which",
+                    held.reason()
+                );
+            }
+            plan
+        }
+    };
     tracing::info!(
         pipeline = plan.name.as_str(),
         as_of = %plan.as_of(),

@@ -53,24 +53,9 @@ impl Shown {
     }
 }
 
-/// The plan to show from, where the pipeline file's only problems are steps
-/// at fault (`Plan::held_back`): a step being written that does not parse
-/// does not stop a look at the others. Those steps' problems are told where
-/// they are shown or read; any other problem stops it, as it stops a run.
-pub fn without_steps_at_fault(built: (Option<Plan>, Vec<String>)) -> Result<Plan> {
-    let (plan, problems) = built;
-    let of_steps =
-        |p: &String| (plan.iter().flat_map(|plan| &plan.held_back)).any(|h| h.problems.contains(p));
-    match plan {
-        Some(plan) if problems.iter().all(of_steps) => Ok(plan),
-        _ => Err(Error::Invalid(problems)),
-    }
-}
-
 /// The problems of `name`, where it is a step held back for them.
 fn held_back(plan: &Plan, name: &str) -> Option<Error> {
-    let held = plan.held_back.iter().find(|h| h.name == name)?;
-    Some(Error::Invalid(held.problems.clone()))
+    (plan.held_back_problems(name)).map(|problems| Error::Invalid(problems.to_vec()))
 }
 
 /// Computes the steps `query` reads and then the query, keeping its first
@@ -195,14 +180,10 @@ pub async fn list(plan: &Plan) -> Result<Vec<Listed>> {
 }
 
 fn held_back_listed(held: &crate::plan::HeldBack) -> Listed {
-    let why = match held.name == held.root {
-        true => "has errors".to_string(),
-        false => format!("reads step `{}`, which has errors", held.root),
-    };
     Listed {
         kind: "step",
         name: held.name.clone(),
-        columns: Err(format!("{why}: `loyalty validate` says which")),
+        columns: Err(format!("{}: `loyalty validate` says which", held.reason())),
     }
 }
 

@@ -189,6 +189,64 @@ fn select_runs_only_the_named_steps_and_what_they_need() {
     );
 }
 
+/// A step with errors holds back only itself and the steps reading it from a
+/// `--select` run that does not need them: the selected steps run and are
+/// written, the others are skipped with why. A run that needs one, and a
+/// whole run, stop before anything runs, with its errors.
+#[test]
+fn select_runs_beside_a_step_with_errors_it_does_not_need() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    hand_fixture(&data);
+    let pipeline = bundle_with_a_broken_step(tmp.path());
+    let run = |out: &str, extra: &[&str]| {
+        let out = tmp.path().join(out);
+        (
+            run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, extra),
+            out,
+        )
+    };
+
+    let (o, out) = run("out", &["--select", "customer_orders"]);
+    assert_says(
+        &o,
+        0,
+        &[
+            "step has errors, so it is left out of this run",
+            "cohort_activity",
+        ],
+    );
+    // The fixture's customers 1 to 3: customer 4 only cancelled.
+    let rows: usize = (read_parquet(&out.join("tables/customer_orders")).iter())
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, 3);
+    let results = read_json(&out.join("run_results.json"));
+    assert_eq!(results["status"], "success");
+    let activity = step_result(&results, "cohort_activity");
+    assert_eq!(activity["status"], "skipped");
+    assert_eq!(
+        activity["message"],
+        "has errors: `loyalty validate` says which"
+    );
+    let retention = step_result(&results, "cohort_retention");
+    assert_eq!(
+        retention["message"],
+        "reads step `cohort_activity`, which has errors: `loyalty validate` says which"
+    );
+
+    let syntax = "cohort_activity.sql:1:1): SQL syntax error";
+    let held = "step `cohort_retention`: not checked, because step `cohort_activity` has errors";
+    for extra in [&["--select", "cohort_retention"][..], &[]] {
+        let (o, out) = run("out-2", extra);
+        assert_says(&o, 2, &[syntax]);
+        assert!(!out.exists(), "nothing may be written");
+        if !extra.is_empty() {
+            assert_says(&o, 2, &[held]);
+        }
+    }
+}
+
 #[test]
 fn a_wrong_param_type_or_a_value_out_of_bounds_is_refused_with_exit_code_2() {
     let tmp = tempfile::tempdir().unwrap();

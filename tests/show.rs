@@ -461,12 +461,7 @@ fn outputs_and_reports_set_up_wrongly_do_not_stop_a_look_at_rows() {
 #[test]
 fn a_step_with_errors_stops_only_a_look_at_what_reads_it() {
     let (tmp, data) = fixture(false);
-    let pipeline = bundle_copy(tmp.path());
-    let sql = pipeline
-        .parent()
-        .unwrap()
-        .join("../sql/cohort_activity.sql");
-    std::fs::write(&sql, "SELEC cohort_month FROM customer_months\n").unwrap();
+    let pipeline = bundle_with_a_broken_step(tmp.path());
     let data_root = format!("data_root={}", data.display());
     let show = |args: &[&str]| {
         let mut all = vec!["show", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"];

@@ -266,6 +266,15 @@ pub async fn run_steps(
             StepResult::skipped(step, "not selected by `--select`".into()),
         );
     }
+    // Steps at fault, left out of a run that does not need them.
+    let held_back = (plan.held_back.iter()).map(|h| StepResult {
+        name: h.name.clone(),
+        status: StepStatus::Skipped,
+        materialize: h.materialize,
+        rows: None,
+        elapsed_seconds: 0.0,
+        message: Some(format!("{}: `loyalty validate` says which", h.reason())),
+    });
     let profile = plan.engine.profile;
     let limit = plan.engine.step_timeout;
     let mut started: Vec<bool> = vec![false; plan.steps.len()];
@@ -448,6 +457,7 @@ pub async fn run_steps(
             .iter()
             .filter_map(|step| results.remove(&step.name)),
     );
+    ordered.extend(held_back);
     written.sort_by_key(|w| w.index);
     StepsOutcome {
         steps: ordered,

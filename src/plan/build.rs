@@ -167,6 +167,7 @@ pub(super) fn build_checked(
                 Some(HeldBack {
                     name: name.clone(),
                     root: root.clone(),
+                    materialize: spec.steps[name].materialize,
                     problems,
                 })
             })

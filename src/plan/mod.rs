@@ -240,14 +240,47 @@ pub struct HeldBack {
     pub name: String,
     /// The step at fault: this one, or one it reads, directly or not.
     pub root: String,
+    pub materialize: Materialize,
     /// The problems that hold it back, as the plan's errors say them: its
     /// own, then, where it reads the step at fault, that step's.
     pub problems: Vec<String>,
 }
 
+impl HeldBack {
+    /// Why it is left out, in a few words.
+    pub fn reason(&self) -> String {
+        match self.name == self.root {
+            true => "has errors".to_string(),
+            false => format!("reads step `{}`, which has errors", self.root),
+        }
+    }
+}
+
 impl Plan {
     pub fn step(&self, name: &str) -> Option<&StepPlan> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// The problems of `name`, where it is a step held back for them.
+    pub fn held_back_problems(&self, name: &str) -> Option<&[String]> {
+        let held = self.held_back.iter().find(|h| h.name == name)?;
+        Some(&held.problems)
+    }
+
+    /// The plan `build_checked` gave, where the pipeline file's only
+    /// problems are steps at fault (`held_back`): for `show` and a `run
+    /// --select`, which need only some steps, so that a step being written
+    /// does not stop them. Where they need a step held back, they tell its
+    /// problems. Any other problem stops them, as it stops a run.
+    pub fn without_steps_at_fault(built: (Option<Plan>, Vec<String>)) -> Result<Plan> {
+        let (plan, problems) = built;
+        let of_steps = |p: &String| {
+            (plan.iter().flat_map(|plan| &plan.held_back)).any(|h| h.problems.contains(p))
+        };
+        match plan {
+            Some(plan) if problems.iter().all(of_steps) => Ok(plan),
+            _ => Err(Error::Invalid(problems)),
+        }
     }
 
     /// The steps a run never computes: views that no step, output or report

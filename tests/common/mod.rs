@@ -31,6 +31,19 @@ pub fn bundle_copy(dir: &Path) -> PathBuf {
         .pipeline
 }
 
+/// A copy of the bundled pipeline in which step `cohort_activity`, which
+/// `cohort_retention` reads, does not parse (`cohort_activity.sql:1:1): SQL
+/// syntax error`): a step being written.
+pub fn bundle_with_a_broken_step(dir: &Path) -> PathBuf {
+    let pipeline = bundle_copy(dir);
+    let sql = pipeline
+        .parent()
+        .unwrap()
+        .join("../sql/cohort_activity.sql");
+    std::fs::write(&sql, "SELEC cohort_month FROM customer_months\n").unwrap();
+    pipeline
+}
+
 pub fn bundled_pipeline() -> PathBuf {
     repo().join("pipelines/customer_loyalty.yaml")
 }
