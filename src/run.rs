@@ -16,7 +16,7 @@ use url::Url;
 use crate::checks::{self, CheckPlan};
 use crate::engine::{
     SourceResult, StepResult, StepStatus, build_session, register_each_source, register_sources,
-    run_steps, step_sql_options,
+    run_steps,
     write::{OutputJob, WrittenOutput},
 };
 use crate::error::{Error, Result};
@@ -314,9 +314,15 @@ pub(crate) async fn plan_steps(
             failed.insert(step.name.clone(), step.name.clone());
             continue;
         }
-        match ctx.sql_with_options(&step.sql, step_sql_options()).await {
+        match crate::engine::plan_query(ctx, &step.sql).await {
             Ok(df) => {
-                if let Err(e) = ctx.register_table(step.name.as_str(), df.into_view()) {
+                // What the steps reading it plan against: its columns. (As a
+                // view, each would be planned and optimized again inside
+                // every step that reads it.)
+                let columns =
+                    datafusion::datasource::empty::EmptyTable::new(df.schema().inner().clone());
+                if let Err(e) = ctx.register_table(step.name.as_str(), std::sync::Arc::new(columns))
+                {
                     problems.push(format!("step `{}`: {e}", step.name));
                 }
             }
@@ -380,7 +386,7 @@ async fn plan_checks(
         );
     let mut problems = Vec::new();
     for check in checks {
-        if let Err(e) = ctx.sql_with_options(&check.sql, step_sql_options()).await {
+        if let Err(e) = crate::engine::plan_query(ctx, &check.sql).await {
             problems.push(check.sql_error(&crate::plan::SqlProblem::of(&e)));
         }
     }

@@ -93,7 +93,7 @@ pub async fn show(
         )));
     }
     if planned.problems.is_empty()
-        && let Err(e) = (ctx.sql_with_options(&target.query.sql, step_sql_options())).await
+        && let Err(e) = crate::engine::plan_query(&ctx, &target.query.sql).await
     {
         planned.problems.push(target.sql_error(&e));
     }

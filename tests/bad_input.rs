@@ -647,6 +647,55 @@ fn a_misspelt_column_is_named_at_its_file_line_before_any_step_computes() {
     assert_nothing_published(&tmp.path().join("out"));
 }
 
+/// A literal that is no date is an error of the SQL, found as DataFusion
+/// works out the constant expressions it plans: `validate` finds it, and a
+/// run stops at it before its first check or step, not once the steps
+/// before it have computed.
+#[test]
+fn a_literal_that_is_no_date_is_found_before_any_step_computes() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    let pipeline = bundled_with_churn_summary(tmp.path(), |sql| {
+        let from = "    FROM customer_status st\n";
+        sql.replacen(
+            from,
+            &format!("{from}    WHERE st.last_order_date >= '2026-13-01'\n"),
+            1,
+        )
+    });
+    let (data, out) = (
+        format!("data_root={}", tmp.path().join("data").display()),
+        format!("out_root={}", tmp.path().join("out").display()),
+    );
+    for command in ["validate", "run"] {
+        let o = loyalty(
+            tmp.path(),
+            &[
+                command,
+                pipeline.to_str().unwrap(),
+                "--as-of",
+                "2026-06-30",
+                "--param",
+                &data,
+                "--param",
+                &out,
+            ],
+        );
+        assert_says(
+            &o,
+            2,
+            &[
+                "error: 1 problem found:\n  - step `churn_summary`: ",
+                "'2026-13-01'",
+                "bundle/sql/churn_summary.sql",
+            ],
+        );
+        assert!(!stderr(&o).contains("step started"), "{}", stderr(&o));
+    }
+    assert_no_step_ran(&tmp.path().join("out"));
+    assert_nothing_published(&tmp.path().join("out"));
+}
+
 #[test]
 fn a_step_with_a_syntax_error_is_not_called_unknown_by_the_reports() {
     let tmp = tempfile::tempdir().unwrap();

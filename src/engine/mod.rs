@@ -188,6 +188,21 @@ pub fn step_sql_options() -> SQLOptions {
         .with_allow_statements(false)
 }
 
+/// Plans a step's, a check's or `show`'s query before anything runs: its
+/// logical plan, then that plan optimized, which is where DataFusion works
+/// out constant expressions. So a literal that is no date
+/// (`order_ts >= '2026-13-01'`) or `1 / 0` is an error of the SQL found by
+/// `validate` and before a run's first step, not a failure of the step once
+/// the steps before it have computed.
+pub async fn plan_query(
+    ctx: &SessionContext,
+    sql: &str,
+) -> datafusion::error::Result<datafusion::prelude::DataFrame> {
+    let df = ctx.sql_with_options(sql, step_sql_options()).await?;
+    ctx.state().optimize(df.logical_plan())?;
+    Ok(df)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
