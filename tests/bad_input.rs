@@ -582,6 +582,18 @@ fn validate_on_data(dir: &Path, pipeline: &Path) -> std::process::Output {
     )
 }
 
+/// `loyalty COMMAND PIPELINE` as of 2026-06-30 on `good_data(dir)`, writing
+/// under `dir/out`.
+fn on_good_data(dir: &Path, command: &str, pipeline: &Path) -> std::process::Output {
+    let (data, out) = (
+        format!("data_root={}", dir.join("data").display()),
+        format!("out_root={}", dir.join("out").display()),
+    );
+    let pipeline = pipeline.to_str().unwrap();
+    let args = [command, pipeline, "--as-of", "2026-06-30", "--param", &data];
+    loyalty(dir, &[&args[..], &["--param", &out]].concat())
+}
+
 /// The bundled pipeline's copy with `churn_summary.sql` changed by `edit`.
 fn bundled_with_churn_summary(dir: &Path, edit: impl Fn(&str) -> String) -> PathBuf {
     let pipeline = bundle_copy(dir);
@@ -607,21 +619,7 @@ fn a_misspelt_column_is_named_at_its_file_line_before_any_step_computes() {
         .map(|(i, l)| (i + 1, l.to_string()))
         .unwrap();
     let column = text_line.find("st.churnd").unwrap() + 1;
-    let run = |command: &str| {
-        loyalty(
-            tmp.path(),
-            &[
-                command,
-                pipeline.to_str().unwrap(),
-                "--as-of",
-                "2026-06-30",
-                "--param",
-                &format!("data_root={}", tmp.path().join("data").display()),
-                "--param",
-                &format!("out_root={}", tmp.path().join("out").display()),
-            ],
-        )
-    };
+    let run = |command: &str| on_good_data(tmp.path(), command, &pipeline);
     let expected = format!(
         "(SQL from {}/bundle/sql/churn_summary.sql:{line}:{column})\n\
          \x20       {line} | {text_line}\n\
@@ -663,24 +661,8 @@ fn a_literal_that_is_no_date_is_found_before_any_step_computes() {
             1,
         )
     });
-    let (data, out) = (
-        format!("data_root={}", tmp.path().join("data").display()),
-        format!("out_root={}", tmp.path().join("out").display()),
-    );
     for command in ["validate", "run"] {
-        let o = loyalty(
-            tmp.path(),
-            &[
-                command,
-                pipeline.to_str().unwrap(),
-                "--as-of",
-                "2026-06-30",
-                "--param",
-                &data,
-                "--param",
-                &out,
-            ],
-        );
+        let o = on_good_data(tmp.path(), command, &pipeline);
         assert_says(
             &o,
             2,
