@@ -667,8 +667,9 @@ fn a_literal_that_is_no_date_is_found_before_any_step_computes() {
             &o,
             2,
             &[
-                "error: 1 problem found:\n  - step `churn_summary`: ",
-                "'2026-13-01'",
+                "error: 1 problem found:\n  - step `churn_summary`: \
+                 a constant expression cannot be worked out\n",
+                "Cannot cast string '2026-13-01' to value of Date32 type",
                 "bundle/sql/churn_summary.sql",
             ],
         );

@@ -198,8 +198,16 @@ pub async fn plan_query(
     ctx: &SessionContext,
     sql: &str,
 ) -> datafusion::error::Result<datafusion::prelude::DataFrame> {
+    use datafusion::error::DataFusionError;
     let df = ctx.sql_with_options(sql, step_sql_options()).await?;
-    ctx.state().optimize(df.logical_plan())?;
+    // Said as what it is to the one who wrote the SQL, not as the rule.
+    let constants = "Optimizer rule 'simplify_expressions' failed";
+    (ctx.state().optimize(df.logical_plan())).map_err(|e| match e {
+        DataFusionError::Context(rule, cause) if rule == constants => {
+            DataFusionError::Context("a constant expression cannot be worked out".into(), cause)
+        }
+        other => other,
+    })?;
     Ok(df)
 }
 
