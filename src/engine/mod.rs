@@ -191,9 +191,10 @@ pub fn step_sql_options() -> SQLOptions {
 /// Plans a step's, a check's or `show`'s query before anything runs: its
 /// logical plan, then that plan optimized, which is where DataFusion works
 /// out constant expressions. So a literal that is no date
-/// (`order_ts >= '2026-13-01'`) or `1 / 0` is an error of the SQL found by
-/// `validate` and before a run's first step, not a failure of the step once
-/// the steps before it have computed.
+/// (`order_ts >= '2026-13-01'`) is an error of the SQL found by `validate`
+/// and before a run's first step, not a failure of the step once the steps
+/// before it have computed. (An error only evaluating would raise, such as
+/// `1 / 0`, DataFusion leaves to run time, where the row may never come.)
 pub async fn plan_query(
     ctx: &SessionContext,
     sql: &str,
