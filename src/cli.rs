@@ -428,26 +428,10 @@ async fn run_pipeline(
     let plan = match overrides.select.as_slice() {
         [] => Plan::build(&loaded, overrides, today_for(&loaded))?,
         // A part of the pipeline: steps at fault elsewhere do not stop it.
-        selected => {
-            let built = Plan::build_checked(&loaded, overrides, today_for(&loaded));
-            let plan = Plan::without_steps_at_fault(built)?;
-            let needed: Vec<String> = (selected.iter())
-                .filter_map(|s| plan.held_back_problems(s))
-                .flatten()
-                .cloned()
-                .collect();
-            if !needed.is_empty() {
-                return Err(Error::Invalid(needed));
-            }
-            for held in &plan.held_back {
-                tracing::warn!(
-                    step = held.name.as_str(),
-                    "step {}, so it is left out of this run: `loyalty validate` says which",
-                    held.reason()
-                );
-            }
-            plan
-        }
+        selected => Plan::for_selection(
+            Plan::build_checked(&loaded, overrides, today_for(&loaded)),
+            selected,
+        )?,
     };
     tracing::info!(
         pipeline = plan.name.as_str(),

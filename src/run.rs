@@ -32,6 +32,14 @@ use crate::storage::{redact, remove_folder, storage_err, store_for};
 /// root whatever happens once the run has started; outputs and reports are
 /// published only when every step succeeded.
 pub async fn run(plan: &Plan, observer: &dyn Observer) -> Result<RunResults> {
+    // Only a `--select` runs with steps at fault: those it does not need.
+    for held in &plan.held_back {
+        tracing::warn!(
+            step = held.name.as_str(),
+            "step {}, so it is left out of this run: `loyalty validate` says which",
+            held.reason()
+        );
+    }
     let started = Utc::now();
     let t0 = Instant::now();
     let run_id = run_id(started);

@@ -64,7 +64,8 @@ pub struct Plan {
     pub deselected: Vec<StepPlan>,
     /// Steps the file declares that are left out for errors of their own or
     /// of steps they read, in the file's order (a plan with them is only
-    /// `validate`'s and `show`'s): the reports may still name them.
+    /// `validate`'s, `show`'s or a `run --select`'s that does not need
+    /// them): the reports may still name them.
     pub held_back: Vec<HeldBack>,
     /// The business's time zone, where the pipeline names one: zoned
     /// timestamps in the sources are read as its wall-clock times.
@@ -259,6 +260,22 @@ impl HeldBack {
 impl Plan {
     pub fn step(&self, name: &str) -> Option<&StepPlan> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// The plan for a `run --select` of `selected`: `without_steps_at_fault`,
+    /// and the problems of any selected step held back (those it reads
+    /// are held back with it).
+    pub fn for_selection(built: (Option<Plan>, Vec<String>), selected: &[String]) -> Result<Plan> {
+        let plan = Self::without_steps_at_fault(built)?;
+        let needed: Vec<String> = (selected.iter())
+            .filter_map(|s| plan.held_back_problems(s))
+            .flatten()
+            .cloned()
+            .collect();
+        match needed.is_empty() {
+            true => Ok(plan),
+            false => Err(Error::Invalid(needed)),
+        }
     }
 
     /// The problems of `name`, where it is a step held back for them.
