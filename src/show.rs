@@ -183,7 +183,7 @@ fn held_back_listed(held: &crate::plan::HeldBack) -> Listed {
     Listed {
         kind: "step",
         name: held.name.clone(),
-        columns: Err(format!("{}: `loyalty validate` says which", held.reason())),
+        columns: Err(held.note()),
     }
 }
 

@@ -297,7 +297,7 @@ pub async fn run_steps(
         materialize: h.materialize,
         rows: None,
         elapsed_seconds: 0.0,
-        message: Some(format!("{}: `loyalty validate` says which", h.reason())),
+        message: Some(h.note()),
     });
     let profile = plan.engine.profile;
     let limit = plan.engine.step_timeout;

@@ -255,6 +255,12 @@ impl HeldBack {
             false => format!("reads step `{}`, which has errors", self.root),
         }
     }
+
+    /// The reason, and where its errors are told: what `run_results.json`
+    /// says of it, and `show`'s listing.
+    pub fn note(&self) -> String {
+        format!("{}: `loyalty validate` says which", self.reason())
+    }
 }
 
 impl Plan {
