@@ -11,6 +11,12 @@
 --                     the whole cohort did at first; NULL when the first
 --                     month's revenue is 0 or less (refunds outweighed
 --                     purchases), which gives no base to compare with
+--   month_complete    the period's calendar month is over by as_of: false
+--                     only for as_of's own month when as_of is not its last
+--                     day, whose customers and revenue are so far (on the
+--                     6th, a month's activity looks like a fifth of a
+--                     month's); the reports leave such a month out of their
+--                     charts
 -- Every period from 0 to as_of's month is listed, with 0 where nobody bought.
 -- The cohorts' months come from cohort_activity.sql.
 WITH sizes AS (
@@ -23,7 +29,7 @@ WITH sizes AS (
     WHERE period = 0
 ),
 grid AS (
-    SELECT s.cohort_month, s.cohort_size, s.first_revenue, numbers.n AS period
+    SELECT s.cohort_month, s.cohort_size, s.first_revenue, s.last_period, numbers.n AS period
     FROM sizes s
     JOIN numbers ON numbers.n <= s.last_period
 )
@@ -34,7 +40,9 @@ SELECT
     COALESCE(a.active_customers, 0) AS active_customers,
     CAST(COALESCE(a.active_customers, 0) AS DOUBLE) / g.cohort_size AS retention_rate,
     COALESCE(a.revenue, 0) AS revenue,
-    COALESCE(a.revenue, 0) / CASE WHEN g.first_revenue > 0 THEN g.first_revenue END AS revenue_retention
+    COALESCE(a.revenue, 0) / CASE WHEN g.first_revenue > 0 THEN g.first_revenue END AS revenue_retention,
+    g.period < g.last_period
+      OR date_part('day', {{ as_of }} + INTERVAL '1 day') = 1 AS month_complete
 FROM grid g
 LEFT JOIN cohort_activity a ON a.cohort_month = g.cohort_month AND a.period = g.period
 -- COALESCE(a.period, g.period) is g.period; sorting on it (not on g.period

@@ -308,6 +308,12 @@ fn cohorts_churn_and_lifecycle() {
         assert!(close(rate[i].unwrap(), e_active as f64 / e_size as f64));
         assert!(close(rev_kept[i].unwrap(), e_kept), "{m} {p}");
     }
+    // as_of, 2026-06-30, is June's last day: every month shown is over.
+    assert!(
+        col_str(&t, "month_complete")
+            .iter()
+            .all(|c| c.as_deref() == Some("true"))
+    );
     // Customer 5's purchase and same-month refund: active, revenue 0.
     assert!(close(rev[find("2026-06-01", 0)].unwrap(), 50.0));
     assert!(

@@ -628,3 +628,78 @@ fn lifetime_value_needs_customers_at_the_start_of_its_window() {
     assert!(zh.contains("各客户细分的客户终身价值"), "{zh}");
     assert!(zh.contains("之前没有客户购买"), "{zh}");
 }
+
+/// As of 2026-06-15 June is half over: its purchases so far would show as a
+/// fall in retention at the end of every cohort's row, so the cohort charts
+/// stop at May and say why, while `cohort_retention` keeps June, marked.
+#[test]
+fn a_month_not_over_is_left_out_of_the_cohort_charts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_as_of(tmp.path(), "2026-06-15");
+    // orders.csv by 2026-06-15: nine cohorts (customers 2 and 5 first buy
+    // on 06-25 and 06-29, so June has none), Jan 2025 (customer 1), Feb
+    // (8), Mar (3), Jun 2025 (9), Aug (6), Nov (11), Jan 2026 (4), Apr (10),
+    // May 2026 (12), each followed to June 2026: 18 + 17 + 16 + 13 + 11 + 8
+    // + 6 + 3 + 2 = 94 rows, of which each cohort's June is not over.
+    let t = read_parquet(&out.join("tables/cohort_retention"));
+    let (month, period, complete) = (
+        col_str(&t, "cohort_month"),
+        col_i64(&t, "period"),
+        col_str(&t, "month_complete"),
+    );
+    assert_eq!(month.len(), 94);
+    for i in 0..month.len() {
+        let m = month[i].as_deref().unwrap();
+        let (y, mo): (i64, i64) = (m[..4].parse().unwrap(), m[5..7].parse().unwrap());
+        let in_june = y * 12 + mo + period[i].unwrap() == 2026 * 12 + 6;
+        assert_eq!(
+            complete[i].as_deref(),
+            Some(if in_june { "false" } else { "true" }),
+            "{m} {:?}",
+            period[i]
+        );
+    }
+    let md = read(&out.join("report.md"));
+    let note = "Jun 2026 is left out of the charts: it is not over (data to 15 Jun 2026), and part of a month would look like a fall in retention.";
+    assert!(md.contains(note), "{md}");
+    // Both cohort charts: the 94 - 9 months that are over, one cell each
+    // (retention is never NULL; revenue retention neither here, every
+    // cohort's first month netting more than 0), May 2026's row its first
+    // month alone, no June row, and no column 17 (Jan 2025's June).
+    for chart in ["05-retention", "06-revenue-retention"] {
+        let path = files_under(&out.join("report_charts"))
+            .into_iter()
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(chart))
+            .unwrap_or_else(|| panic!("no chart {chart}"));
+        // plotters writes each text on a line of its own
+        let svg = read(&path);
+        let texts: Vec<&str> = svg.lines().filter(|l| !l.starts_with('<')).collect();
+        assert_eq!(
+            texts.iter().filter(|t| t.ends_with('%')).count(),
+            85,
+            "{chart}: {texts:?}"
+        );
+        assert!(
+            texts.contains(&"May 2026") && !texts.contains(&"Jun 2026"),
+            "{chart}: {texts:?}"
+        );
+        assert!(
+            texts.contains(&"16") && !texts.contains(&"17"),
+            "{chart}: {texts:?}"
+        );
+    }
+    let zh = read(&out.join("report.zh-CN.html"));
+    assert!(
+        zh.contains("2026年6月未列入图表：该月尚未结束（数据截至2026年6月15日）"),
+        "{zh}"
+    );
+
+    // As of 2025-01-20 the only month with orders (customer 1's, on
+    // 2025-01-15) is not over: no cohort chart at all.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_as_of(tmp.path(), "2025-01-20");
+    let md = read(&out.join("report.md"));
+    assert!(md.contains("No retention chart yet: no month with orders is over (Jan 2025 has data to 20 Jan 2025)."), "{md}");
+    assert!(!md.contains("Retention by first-purchase month"), "{md}");
+    assert!(!md.contains("left out of the charts"), "{md}");
+}
