@@ -218,6 +218,48 @@ fn a_misspelt_name_in_a_template_stops_the_run_before_any_step() {
     assert_says(&o, 2, &["1 problem found", "en: `check` is defined twice"]);
 }
 
+/// A param a template reads that the pipeline does not declare (misspelt,
+/// or one of the bundled pipeline's that this one lacks) read as undefined:
+/// the run failed rendering after every step had run. Found before any step.
+#[test]
+fn a_template_reading_a_param_the_pipeline_lacks_stops_the_run_before_any_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let template = templates_of(&pipeline).join("report.md.j2");
+    let text = read(&template).replacen("params.churn_days", "params.churn_dayz", 1);
+    let line = text.lines().position(|l| l.contains("churn_dayz")).unwrap() + 1;
+    std::fs::write(&template, text).unwrap();
+    let said = format!(
+        "report template `report.md.j2`: line {line}: `params.churn_dayz` is not a param of \
+         this pipeline; did you mean `churn_days`? Or declare it under `params:` in the \
+         pipeline file"
+    );
+    let out = tmp.path().join("out");
+    let o = run(tmp.path(), &pipeline, &out, true);
+    assert_says(&o, 2, &[&said]);
+    assert!(!stderr(&o).contains("step started"), "{}", stderr(&o));
+    assert!(!out.exists(), "nothing written");
+    let data = format!("data_root={}", tmp.path().join("data").display());
+    let o = loyalty(
+        tmp.path(),
+        &["validate", pipeline.to_str().unwrap(), "--param", &data],
+    );
+    assert_says(&o, 2, &[&said, "1 problem found"]);
+
+    // The bundled templates read `report_cohorts` only where it is defined:
+    // a pipeline file written before that param still renders them.
+    let text = read(&template).replacen("params.churn_dayz", "params.churn_days", 1);
+    std::fs::write(&template, text).unwrap();
+    let yaml = read(&pipeline);
+    let (start, end) = (
+        yaml.find("  report_cohorts:").unwrap(),
+        yaml.find("sources:").unwrap(),
+    );
+    std::fs::write(&pipeline, format!("{}\n{}", &yaml[..start], &yaml[end..])).unwrap();
+    assert_exit(&run(tmp.path(), &pipeline, &out, true), 0);
+    assert!(!read(&out.join("report.md")).contains("report_cohorts"));
+}
+
 /// What can only be found while rendering (a column read only where the
 /// check's made-up row does not lead) fails the run with the template's name
 /// and line, and publishes nothing.
@@ -667,26 +709,15 @@ fn a_month_not_over_is_left_out_of_the_cohort_charts() {
     // cohort's first month netting more than 0), May 2026's row its first
     // month alone, no June row, and no column 17 (Jan 2025's June).
     for chart in ["05-retention", "06-revenue-retention"] {
-        let path = files_under(&out.join("report_charts"))
-            .into_iter()
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(chart))
-            .unwrap_or_else(|| panic!("no chart {chart}"));
-        // plotters writes each text on a line of its own
-        let svg = read(&path);
-        let texts: Vec<&str> = svg.lines().filter(|l| !l.starts_with('<')).collect();
+        let texts = chart_texts(&out, chart);
+        let has = |t: &str| texts.iter().any(|x| x == t);
         assert_eq!(
             texts.iter().filter(|t| t.ends_with('%')).count(),
             85,
             "{chart}: {texts:?}"
         );
-        assert!(
-            texts.contains(&"May 2026") && !texts.contains(&"Jun 2026"),
-            "{chart}: {texts:?}"
-        );
-        assert!(
-            texts.contains(&"16") && !texts.contains(&"17"),
-            "{chart}: {texts:?}"
-        );
+        assert!(has("May 2026") && !has("Jun 2026"), "{chart}: {texts:?}");
+        assert!(has("16") && !has("17"), "{chart}: {texts:?}");
     }
     let zh = read(&out.join("report.zh-CN.html"));
     assert!(
@@ -702,4 +733,84 @@ fn a_month_not_over_is_left_out_of_the_cohort_charts() {
     assert!(md.contains("No retention chart yet: no month with orders is over (Jan 2025 has data to 20 Jan 2025)."), "{md}");
     assert!(!md.contains("Retention by first-purchase month"), "{md}");
     assert!(!md.contains("left out of the charts"), "{md}");
+}
+
+/// The texts of the report chart whose file name starts with `prefix`, one
+/// per line as plotters writes them (cell values, axis labels, the title).
+fn chart_texts(out: &Path, prefix: &str) -> Vec<String> {
+    let path = files_under(&out.join("report_charts"))
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no chart {prefix}"));
+    read(&path)
+        .lines()
+        .filter(|l| !l.starts_with('<'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Years of history make a cohort grid of a hundred rows and columns, too
+/// small to read a figure in: the reports show the newest `report_cohorts`
+/// first-purchase months, each followed as many months, and say so.
+#[test]
+fn the_cohort_charts_and_churn_table_show_the_newest_months() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_with(tmp.path(), "2026-06-30", &["--param", "report_cohorts=3"]);
+    // orders.csv's ten cohorts up to 2026-06-30 (see cohorts_churn_and_lifecycle
+    // in tests/analyses.rs); the newest three are Apr 2026 (customer 10), May
+    // (12) and Jun (2 and 5), followed for months 0-2, 0-1 and 0: 6 cells,
+    // none NULL (each first month netted more than 0: $10, $70, $50).
+    for chart in ["05-retention", "06-revenue-retention"] {
+        let texts = chart_texts(&out, chart);
+        let cells = texts.iter().filter(|t| t.ends_with('%')).count();
+        assert_eq!(cells, 6, "{chart}: {texts:?}");
+        for (label, shown) in [
+            ("Jan 2026", false),
+            ("Apr 2026", true),
+            ("Jun 2026", true),
+            ("2", true),
+            ("3", false),
+        ] {
+            assert_eq!(
+                texts.iter().any(|t| t == label),
+                shown,
+                "{chart} {label}: {texts:?}"
+            );
+        }
+    }
+    let md = read(&out.join("report.md"));
+    let churn_rows: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("### Churn at the run date"))
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| First purchase"))
+        .take_while(|l| !l.starts_with("| Stage"))
+        .collect();
+    let months: Vec<&str> = churn_rows
+        .iter()
+        .map(|r| r.split(" | ").next().unwrap())
+        .collect();
+    assert_eq!(
+        months,
+        [
+            "| Apr 2026",
+            "| May 2026",
+            "| Jun 2026",
+            "| **All customers**"
+        ],
+        "{md}"
+    );
+    // The overall row still counts every cohort: 11 customers.
+    assert!(
+        churn_rows[3].starts_with("| **All customers** | 11 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("The charts and this table show the newest 3 first-purchase months of 10, from Apr 2026; the tables cohort_retention and churn_summary have every one."),
+        "{md}"
+    );
+    let zh = read(&out.join("report.zh-CN.html"));
+    assert!(
+        zh.contains("只列出10个首购月份中最近的3个（自2026年4月起）"),
+        "{zh}"
+    );
 }

@@ -602,6 +602,7 @@ pub fn prepare(
     let (env, charts) = for_report(rep, params).map_err(config)?;
     let tables = tables_needed(&env, rep.template_name(), step_names).map_err(config)?;
     check_names(&env, rep.template_name(), step_names)?;
+    check_params(&env, rep.template_name(), params)?;
     Ok(PreparedReport {
         env,
         charts,
@@ -647,6 +648,44 @@ fn check_names(env: &Environment<'_>, template: &str, step_names: &[String]) -> 
         message: format!(
             "report template `{template}`{line}: `{name}` is not a step of this pipeline, \
              `params`, `run` or a function{hint}"
+        ),
+    })
+}
+
+/// Refuses a template that reads a param the pipeline does not declare
+/// (`params.churn_dayz`, or a param of the bundled pipeline that this one
+/// lacks): it would read as undefined, and rendering would fail, or leave a
+/// figure out, after every step had run. A param tested with `is defined`
+/// is allowed. Templates it includes are not checked, as in `check_names`.
+fn check_params(
+    env: &Environment<'_>,
+    template: &str,
+    params: &crate::params::Params,
+) -> Result<()> {
+    let Ok(tmpl) = env.get_template(template) else {
+        return Ok(());
+    };
+    let source = tmpl.source();
+    let mut unknown: Vec<String> = (tmpl.undeclared_variables(true).into_iter())
+        .filter_map(|path| Some(path.strip_prefix("params.")?.split('.').next()?.to_string()))
+        .filter(|name| params.get(name).is_none() && !tested(source, &format!("params.{name}")))
+        .collect();
+    unknown.sort();
+    let Some(name) = unknown.first() else {
+        return Ok(());
+    };
+    let line = (source.lines())
+        .position(|l| contains_word(l, &format!("params.{name}")))
+        .map(|i| format!(": line {}", i + 1))
+        .unwrap_or_default();
+    let hint = match crate::error::suggest(name, params.0.keys().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`? Or declare"),
+        None => "declare".to_string(),
+    };
+    Err(Error::Config {
+        message: format!(
+            "report template `{template}`{line}: `params.{name}` is not a param of this \
+             pipeline; {hint} it under `params:` in the pipeline file"
         ),
     })
 }
