@@ -1,24 +1,44 @@
--- satisfaction_funnel: from survey answer to loyalty, for customers with a
--- survey answer in the survey window (the `survey_window_days` days ending
--- with `as_of`), each judged by their latest answer in the window:
+-- satisfaction_funnel: from survey answer to loyalty, for customers who
+-- answered a survey in the funnel's window: the `survey_window_days` days
+-- ending `repurchase_days` days before as_of, so that every answer followed
+-- has had its full `repurchase_days` to be followed by a purchase (an answer
+-- of last week, with a week to buy again so far, would count as not bought
+-- again and pull that stage down). Each customer is judged by their latest
+-- answer in that window (latest by survey_ts, then response_id, among
+-- answers with a CSAT on its scale, as latest_survey.sql picks):
 --   1 surveyed     answered a survey in the window
 --   2 satisfied    ... and that answer's CSAT is 4-5
 --   3 repurchased  ... and they made a completed order after the answer,
---                  within `repurchase_days` days of it (and by as_of)
+--                  within `repurchase_days` days of it
 --   4 retained     ... and they have not churned at as_of (customer_status.sql)
 --   5 promoter     ... and that answer's NPS is 9-10
 -- Each stage is a subset of the one before. Per stage: customers, share of
--- the surveyed, and conversion from the previous stage.
-WITH latest AS (
-    -- the latest answer up to as_of (latest_survey.sql), kept when it falls in
-    -- the window: the latest answer in the window is the latest of all, since
-    -- both end with as_of
-    SELECT customer_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts,
+-- the surveyed, and conversion from the previous stage. window_start and
+-- window_end are the first and last answer dates followed.
+WITH answers AS (
+    SELECT customer_id, response_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts, csat,
+        CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps
+    FROM surveys
+    WHERE CAST(survey_ts AS DATE) > {{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }}
+      AND CAST(survey_ts AS DATE) <= {{ as_of }} - {{ repurchase_days | days }}
+      AND csat IN (1, 2, 3, 4, 5)
+),
+latest AS (
+    -- each customer's latest answer: the first of its customer's rows
+    -- newest first, found with LAG over one sort (which can spill) as in
+    -- latest_survey.sql
+    SELECT customer_id, survey_ts,
         -- once per answer here, not once per order in the join below
-        CAST(survey_ts AS TIMESTAMP) + {{ repurchase_days | days }} AS repurchase_until,
+        survey_ts + {{ repurchase_days | days }} AS repurchase_until,
         csat, nps
-    FROM latest_survey
-    WHERE CAST(survey_ts AS DATE) > {{ as_of }} - {{ survey_window_days | days }}
+    FROM (
+        SELECT *,
+            ROW_NUMBER() OVER newest_first AS n,
+            LAG(customer_id) OVER newest_first AS previous_customer
+        FROM answers
+        WINDOW newest_first AS (ORDER BY customer_id, survey_ts DESC, response_id DESC)
+    )
+    WHERE n = 1 OR previous_customer IS DISTINCT FROM customer_id
 ),
 repurchase AS (
     SELECT l.customer_id
@@ -26,7 +46,7 @@ repurchase AS (
     JOIN orders_asof o ON o.customer_id = l.customer_id
     WHERE o.status = 'completed'
       -- implied by the next line; stated so the orders are filtered before the join
-      AND o.order_ts >= CAST({{ as_of }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP)
+      AND o.order_ts >= CAST({{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP)
       AND o.order_ts > l.survey_ts
       AND o.order_ts <= l.repurchase_until
     GROUP BY l.customer_id
@@ -70,6 +90,8 @@ picked AS (
 )
 SELECT stage_order, stage, customers,
     CAST(customers AS DOUBLE) / NULLIF(first, 0) AS share_of_surveyed,
-    CAST(customers AS DOUBLE) / NULLIF(previous, 0) AS conversion_from_previous
+    CAST(customers AS DOUBLE) / NULLIF(previous, 0) AS conversion_from_previous,
+    CAST({{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS DATE) AS window_start,
+    CAST({{ as_of }} - {{ repurchase_days | days }} AS DATE) AS window_end
 FROM picked
 ORDER BY stage_order

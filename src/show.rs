@@ -78,19 +78,28 @@ pub async fn show(
     let ctx = build_session(&plan.engine).await?;
     let registered = register_sources(&ctx, &plan).await?;
     let absent = crate::run::absent_reasons(&registered);
-    if let Some((_, why)) = absent.iter().find(|(name, _)| reads.contains(name)) {
-        return Err(Error::Run(format!("{why}: there are no rows to show")));
-    }
     let mut planned = crate::run::plan_steps(&ctx, &plan, &registered).await;
-    if let Some(step) = reads.iter().find(|r| planned.skipped.contains(r)) {
-        let source = (plan.steps_behind(step).into_iter())
+    // A step that would be skipped is named, with the absent source behind
+    // it: the step shown, where it reads that source itself, or one it reads.
+    let is_absent = |s: &String| absent.iter().any(|(a, _)| a == s);
+    let shown_step = target.step && target.query.reads_sources.iter().any(is_absent);
+    let skipped = match shown_step {
+        true => Some(&target.query),
+        false => (reads.iter().find(|r| planned.skipped.contains(r))).and_then(|r| plan.step(r)),
+    };
+    if let Some(step) = skipped {
+        let source = (std::iter::once(step).chain(plan.steps_behind(&step.name)))
             .flat_map(|s| &s.reads_sources)
-            .find(|s| absent.iter().any(|(a, _)| a == *s))
+            .find(|s| is_absent(s))
             .map(|s| format!(" (optional source `{s}` is absent)"))
             .unwrap_or_default();
         return Err(Error::Run(format!(
-            "step `{step}` would be skipped{source}: there are no rows to show"
+            "step `{}` would be skipped{source}: there are no rows to show",
+            step.name
         )));
+    }
+    if let Some((_, why)) = absent.iter().find(|(name, _)| reads.contains(name)) {
+        return Err(Error::Run(format!("{why}: there are no rows to show")));
     }
     if planned.problems.is_empty()
         && let Err(e) = crate::engine::plan_query(&ctx, &target.query.sql).await

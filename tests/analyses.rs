@@ -467,16 +467,25 @@ fn satisfaction_funnel_churn_index_and_complaints() {
         ]
         .map(|s| Some(s.to_string()))
     );
+    // The funnel follows the answers of the 365 days ending 90 days before
+    // as_of (2025-04-02 .. 2026-04-01), whose 90 days to buy again are
+    // over: customer 3's (CSAT 2) and customer 4's of 1 March (CSAT 3; its
+    // CSAT 4 of 6 June is too recent). Nobody satisfied: no conversion after.
     assert_eq!(
         col_i64(&f, "customers"),
-        [Some(9), Some(6), Some(2), Some(2), Some(1)]
+        [Some(2), Some(0), Some(0), Some(0), Some(0)]
     );
-    let conv = col_f64(&f, "conversion_from_previous");
-    for (g, e) in conv.iter().zip([1.0, 6.0 / 9.0, 2.0 / 6.0, 1.0, 0.5]) {
-        assert!(close(g.unwrap(), e));
-    }
-    let share = col_f64(&f, "share_of_surveyed");
-    assert!(close(share[4].unwrap(), 1.0 / 9.0));
+    assert_eq!(
+        col_f64(&f, "conversion_from_previous"),
+        [Some(1.0), Some(0.0), None, None, None]
+    );
+    assert_eq!(
+        (
+            col_str(&f, "window_start")[0].clone(),
+            col_str(&f, "window_end")[0].clone()
+        ),
+        (Some("2025-04-02".into()), Some("2026-04-01".into()))
+    );
 
     let c = table(&out, "churn_by_satisfaction");
     assert_eq!(
@@ -531,6 +540,74 @@ fn satisfaction_funnel_churn_index_and_complaints() {
 
     let k = table(&out, "complaint_recovery");
     assert_recovery_groups(&k, [6, 2, 1, 2], [6, 0, 1, 2]);
+}
+
+/// The funnel's bounds, each at its edge: answers of the 365 days ending
+/// 90 days before as_of (2025-04-02 .. 2026-04-01) only, each customer by
+/// their latest answer among those; bought again by an order after the
+/// answer and no later than 90 days after it. Orders from orders.csv.
+#[test]
+fn the_funnel_follows_answers_whose_days_to_buy_again_are_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    analyses_fixture(&data, true);
+    let surveys = "\
+response_id,customer_id,survey_ts,csat,nps,product_quality,service_quality,price,communication
+1,3,2026-03-15 08:00:00,5,10,5,5,5,5
+2,1,2025-04-02 00:00:00,3,7,3,3,3,3
+3,8,2025-04-01 23:59:59,5,10,5,5,5,5
+4,4,2026-01-01 10:00:00,4,9,4,4,4,4
+5,4,2026-04-02 08:00:00,1,0,1,1,1,1
+6,11,2025-12-12 10:00:00,5,8,5,5,5,5
+7,9,2026-03-03 10:00:00,4,7,4,4,4,4
+8,12,2026-01-31 09:59:59,5,10,5,5,5,5
+9,6,2026-02-01 10:00:00,0,10,5,5,5,5
+";
+    csv_text_to_parquet("surveys", survey_fields(), surveys.as_bytes(), &data);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+    // Surveyed: 3, 1 (the window's first instant), 4 (by 1 January: the
+    // answer of 2 April is a day too recent), 11, 9, 12. Not: 8 (a second
+    // before the window), 6 (CSAT 0 is no answer). Satisfied: all but 1.
+    // Bought again: 3 (an hour later), 4 (5 January), 9 (1 June 10:00, 90
+    // days to the second). Not: 11 (an order at the answer's instant is not
+    // after it; the next is 185 days on), 12 (1 May 10:00:00, a second past
+    // 90 days). Still active at 06-30: 4 and 9 (3's last order, 15 March,
+    // is 107 days before). Promoter: 4 (NPS 9); 9 answered 7.
+    let f = table(&out, "satisfaction_funnel");
+    assert_eq!(
+        col_i64(&f, "customers"),
+        [Some(6), Some(5), Some(3), Some(2), Some(1)]
+    );
+    let conv = col_f64(&f, "conversion_from_previous");
+    for (g, e) in conv.iter().zip([1.0, 5.0 / 6.0, 3.0 / 5.0, 2.0 / 3.0, 0.5]) {
+        assert!(close(g.unwrap(), e), "{conv:?}");
+    }
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &["--param", "repurchase_days=91"],
+    );
+    // With 91 days, the window ends a day earlier (2026-03-31) and starts
+    // on 2025-04-01: customer 8 comes in (satisfied, no order after), and
+    // 12's order of 1 May comes within reach: 12, still active with NPS 10,
+    // goes on to the end. Nothing else moves.
+    assert_exit(&o, 0);
+    let f = table(&out, "satisfaction_funnel");
+    assert_eq!(
+        col_i64(&f, "customers"),
+        [Some(7), Some(6), Some(4), Some(3), Some(2)]
+    );
 }
 
 #[test]

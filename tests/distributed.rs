@@ -104,13 +104,13 @@ fn bundled_pipeline_on_ballista_clusters_matches_the_local_engine() {
         );
         assert_exit(&o, 0);
         // The orders up to as_of (up to 3 July on the stored instants: two
-        // days later), the satisfaction funnel's orders from 1 July 2025 (29
-        // June), and the surveys dated up to as_of (`CAST(survey_ts AS DATE)
+        // days later), the satisfaction funnel's orders from 2 April 2025 (31
+        // March: the answers it follows start 90 + 365 days before as_of), and the surveys dated up to as_of (`CAST(survey_ts AS DATE)
         // <= as_of`: up to 2 July).
         let log = stderr(&o);
         for bound in [
             "__loyalty_raw_orders.order_ts <= TimestampMicrosecond(1783036800000000",
-            "__loyalty_raw_orders.order_ts >= TimestampMicrosecond(1751155200000000",
+            "__loyalty_raw_orders.order_ts >= TimestampMicrosecond(1743379200000000",
             "__loyalty_raw_surveys.survey_ts <= TimestampMicrosecond(1782950400000000",
         ] {
             let widened = |l: &&str| l.contains("bounds on converted timestamps widened");

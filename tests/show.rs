@@ -257,20 +257,26 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
             "--sql reads `custmer_status`, which is neither a step nor a source of this pipeline; did you mean `customer_status`?",
         ],
     );
-    // No surveys in this fixture: the funnel has no rows to show.
-    let o = show(tmp.path(), &data, &["satisfaction_funnel"]);
-    assert_says(
-        &o,
-        1,
-        &["would be skipped (optional source `surveys` is absent): there are no rows to show"],
-    );
-    // And the step that reads the source itself has none either.
-    let o = show(tmp.path(), &data, &["survey_answers"]);
-    assert_says(
-        &o,
-        1,
-        &["optional source `surveys` is absent: there are no rows to show"],
-    );
+    // No surveys in this fixture: a step reading them, itself or through
+    // another step, has no rows to show, and the source neither.
+    for (shown, said) in [
+        (
+            "satisfaction_funnel",
+            "step `satisfaction_funnel` would be skipped (optional source `surveys` is absent): \
+             there are no rows to show",
+        ),
+        (
+            "churn_by_satisfaction",
+            "step `latest_survey` would be skipped (optional source `surveys` is absent): \
+             there are no rows to show",
+        ),
+        (
+            "surveys",
+            "error: optional source `surveys` is absent: there are no rows to show",
+        ),
+    ] {
+        assert_says(&show(tmp.path(), &data, &[shown]), 1, &[said]);
+    }
     let o = show(tmp.path(), &data, &["orders", "--memory-limit", "lots"]);
     assert_says(&o, 2, &["`lots` is not a size"]);
     let o = show(tmp.path(), &data, &["orders", "--limit", "some"]);

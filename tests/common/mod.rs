@@ -551,15 +551,37 @@ pub fn ts_type() -> DataType {
 
 /// Converts a fixture CSV to Parquet with the given schema.
 pub fn csv_to_parquet(name: &str, fields: Vec<Field>, out: &Path) {
-    let schema = Arc::new(Schema::new(fields));
     let src = repo().join(format!("tests/fixtures/analyses/{name}.csv"));
+    csv_text_to_parquet(name, fields, File::open(src).unwrap(), out);
+}
+
+/// Writes CSV `text` (with a header) as table `name`'s one Parquet file
+/// under `out`, with the given schema.
+pub fn csv_text_to_parquet(name: &str, fields: Vec<Field>, text: impl std::io::Read, out: &Path) {
+    let schema = Arc::new(Schema::new(fields));
     let reader = arrow::csv::ReaderBuilder::new(schema)
         .with_header(true)
-        .build(File::open(src).unwrap())
+        .build(text)
         .unwrap();
     let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
     let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     write_parquet(&out.join(format!("{name}/part-0.parquet")), &batch);
+}
+
+/// The columns of the fixture's `surveys` (tests/fixtures/analyses/surveys.csv).
+pub fn survey_fields() -> Vec<Field> {
+    let small = |n: &str| Field::new(n, DataType::Int32, true);
+    vec![
+        Field::new("response_id", DataType::Int64, true),
+        Field::new("customer_id", DataType::Int64, true),
+        Field::new("survey_ts", ts_type(), false),
+        small("csat"),
+        small("nps"),
+        small("product_quality"),
+        small("service_quality"),
+        small("price"),
+        small("communication"),
+    ]
 }
 
 /// The hand-made fixture of tests/fixtures/analyses as Parquet under `data`
@@ -588,22 +610,7 @@ pub fn analyses_fixture(data: &Path, with_feedback: bool) {
         data,
     );
     if with_feedback {
-        let small = |n: &str| Field::new(n, DataType::Int32, true);
-        csv_to_parquet(
-            "surveys",
-            vec![
-                int("response_id"),
-                int("customer_id"),
-                Field::new("survey_ts", ts_type(), false),
-                small("csat"),
-                small("nps"),
-                small("product_quality"),
-                small("service_quality"),
-                small("price"),
-                small("communication"),
-            ],
-            data,
-        );
+        csv_to_parquet("surveys", survey_fields(), data);
         csv_to_parquet(
             "complaints",
             vec![
