@@ -1,11 +1,20 @@
 -- complaint_recovery: retention at `as_of` of customers (with a completed
--- order) by how their latest complaint opened up to as_of was handled:
---   1 never complained
---   2 resolved fast   resolved within `fast_resolution_hours` hours (the
---                     time that passed: a change of clocks in between counts)
---   3 resolved slow   resolved later
---   4 unresolved      not resolved by as_of
--- retention_rate = share not churned at as_of (customer_status.sql).
+-- order) by how their latest complaint was handled, among the complaints
+-- opened more than `churn_days` days before as_of: a customer still active
+-- at as_of (customer_status.sql: a completed order in the last `churn_days`
+-- days) has then bought again on a later day than the complaint, which is
+-- what "kept" means here. A complaint of last week says nothing yet: its
+-- customer cannot have churned since, and counted it would lift the kept
+-- share of its group (most of all "unresolved", where recent complaints
+-- gather because they are not resolved yet).
+--   1 never complained  no complaint opened up to as_of
+--   2 resolved fast     resolved within `fast_resolution_hours` hours (the
+--                       time that passed: a change of clocks in between counts)
+--   3 resolved slow     resolved later
+--   4 unresolved        not resolved by as_of
+--   5 too recent        every complaint opened in the last `churn_days` days:
+--                       counted, with no rate
+-- retention_rate = share not churned at as_of; churn_rate = 1 - it.
 WITH latest AS (
     SELECT customer_id,
         CAST(opened_ts AS TIMESTAMP) AS opened_ts,
@@ -18,14 +27,21 @@ WITH latest AS (
             ROW_NUMBER() OVER newest_first AS n,
             LAG(customer_id) OVER newest_first AS previous_customer
         FROM complaints
-        WHERE CAST(opened_ts AS DATE) <= {{ as_of }}
+        WHERE CAST(opened_ts AS DATE) < {{ as_of }} - {{ churn_days | days }}
         WINDOW newest_first AS (ORDER BY customer_id, opened_ts DESC, complaint_id DESC)
     )
     WHERE n = 1 OR previous_customer IS DISTINCT FROM customer_id
 ),
+recent AS (
+    SELECT DISTINCT customer_id
+    FROM complaints
+    WHERE CAST(opened_ts AS DATE) >= {{ as_of }} - {{ churn_days | days }}
+      AND CAST(opened_ts AS DATE) <= {{ as_of }}
+),
 grouped AS (
     SELECT st.churned,
         CASE
+            WHEN l.customer_id IS NULL AND r.customer_id IS NOT NULL THEN 'too recent'
             WHEN l.customer_id IS NULL THEN 'never complained'
             WHEN l.resolved_ts IS NULL THEN 'unresolved'
             WHEN {{ seconds_between("l.opened_ts", "l.resolved_ts") }} <= {{ fast_resolution_hours }} * 3600 THEN 'resolved fast'
@@ -33,10 +49,12 @@ grouped AS (
         END AS complaint_group
     FROM customer_status st
     LEFT JOIN latest l ON l.customer_id = st.customer_id
+    LEFT JOIN recent r ON r.customer_id = st.customer_id
 ),
 groups AS (
     SELECT * FROM (VALUES
-        (1, 'never complained'), (2, 'resolved fast'), (3, 'resolved slow'), (4, 'unresolved')
+        (1, 'never complained'), (2, 'resolved fast'), (3, 'resolved slow'), (4, 'unresolved'),
+        (5, 'too recent')
     ) AS t(group_order, complaint_group)
 ),
 agg AS (
@@ -47,7 +65,7 @@ agg AS (
 SELECT g.group_order, g.complaint_group,
     COALESCE(a.customers, 0) AS customers,
     COALESCE(a.retained, 0) AS retained,
-    CAST(a.retained AS DOUBLE) / NULLIF(a.customers, 0) AS retention_rate,
-    1 - CAST(a.retained AS DOUBLE) / NULLIF(a.customers, 0) AS churn_rate
+    CASE WHEN g.group_order < 5 THEN CAST(a.retained AS DOUBLE) / NULLIF(a.customers, 0) END AS retention_rate,
+    CASE WHEN g.group_order < 5 THEN 1 - CAST(a.retained AS DOUBLE) / NULLIF(a.customers, 0) END AS churn_rate
 FROM groups g LEFT JOIN agg a ON a.complaint_group = g.complaint_group
 ORDER BY g.group_order

@@ -544,7 +544,18 @@ fn satisfaction_funnel_churn_index_and_complaints() {
     assert_eq!(nps[1], None, "the one answer in May has no NPS");
 
     let k = table(&out, "complaint_recovery");
-    assert_recovery_groups(&k, [6, 2, 1, 2], [6, 0, 1, 2]);
+    // Judged by complaints opened before 2026-04-01 (more than 90 days
+    // before as_of): 3's and 6's resolved within hours (both churned), 4's
+    // in 3 days. 11's (open) and 8's (resolved after as_of) are of June:
+    // too recent to tell, with no rate.
+    assert_recovery_groups(&k, [6, 2, 1, 0, 2], [6, 0, 1, 0, 2]);
+    let rate = col_f64(&k, "retention_rate");
+    assert_eq!(rate[..3], [Some(1.0), Some(0.0), Some(1.0)]);
+    assert_eq!(
+        rate[3..],
+        [None, None],
+        "no one unresolved; too recent has no rate"
+    );
 }
 
 /// The funnel's bounds, each at its edge: answers of the 365 days ending
@@ -1055,8 +1066,8 @@ fn lifetime_value_of_segments_that_kept_some_customers() {
 /// those retained.
 fn assert_recovery_groups(
     k: &[arrow::array::RecordBatch],
-    customers: [i64; 4],
-    retained: [i64; 4],
+    customers: [i64; 5],
+    retained: [i64; 5],
 ) {
     assert_eq!(
         col_str(k, "complaint_group"),
@@ -1064,7 +1075,8 @@ fn assert_recovery_groups(
             "never complained",
             "resolved fast",
             "resolved slow",
-            "unresolved"
+            "unresolved",
+            "too recent"
         ]
         .map(|s| Some(s.to_string()))
     );
@@ -1277,6 +1289,8 @@ name: latest_rows
 params:
   as_of: {{ type: date }}
   fast_resolution_hours: {{ type: int, default: 48 }}
+  # complaints are judged when opened before as_of - 9 days (06-21)
+  churn_days: {{ type: int, default: 9 }}
 steps:
   surveys:
     sql: |
@@ -1298,7 +1312,7 @@ steps:
   latest_survey:
     sql_file: {latest}
   customer_status:
-    sql: SELECT * FROM (VALUES (1, false), (2, false), (3, true), (4, false), (5, false)) AS t(customer_id, churned)
+    sql: SELECT * FROM (VALUES (1, false), (2, false), (3, true), (4, false), (5, false), (6, false)) AS t(customer_id, churned)
   complaints:
     sql: |
       SELECT * FROM (VALUES
@@ -1308,7 +1322,8 @@ steps:
         (7, 2, TIMESTAMP '2026-06-05 10:00:00', CAST(NULL AS TIMESTAMP)),
         (9, 3, TIMESTAMP '2026-05-01 09:00:00', TIMESTAMP '2026-05-10 09:00:00'),
         (10, 3, TIMESTAMP '2026-07-05 09:00:00', CAST(NULL AS TIMESTAMP)),
-        (11, 5, TIMESTAMP '2026-06-20 09:00:00', TIMESTAMP '2026-07-03 09:00:00')
+        (11, 5, TIMESTAMP '2026-06-20 09:00:00', TIMESTAMP '2026-07-03 09:00:00'),
+        (12, 6, TIMESTAMP '2026-06-21 00:00:00', TIMESTAMP '2026-06-21 01:00:00')
       ) AS t(complaint_id, customer_id, opened_ts, resolved_ts)
   complaint_recovery:
     sql_file: {recovery}
@@ -1350,10 +1365,12 @@ outputs:
     // one was resolved in 10 hours. Customer 2: of two opened at the same
     // time, the larger id (8) was resolved in 24 hours: fast. Customer 3:
     // resolved in 9 days (10 opened after as_of), and churned. Customer 4
-    // never complained. Customer 5's complaint was resolved only after as_of:
-    // unresolved.
+    // never complained. Customer 5's complaint, of 06-20 (the last day more
+    // than churn_days, 9, before as_of), was resolved only after as_of:
+    // unresolved. Customer 6's only complaint, of 06-21, is too recent to
+    // tell, though resolved within the hour.
     let k = read_parquet(&tmp.path().join("out/recovery"));
-    assert_recovery_groups(&k, [1, 1, 1, 2], [1, 1, 0, 2]);
+    assert_recovery_groups(&k, [1, 1, 1, 2, 1], [1, 1, 0, 2, 1]);
 }
 
 #[test]
@@ -1378,6 +1395,8 @@ name: resolution_hours
 params:
   as_of: {{ type: date }}
   fast_resolution_hours: {{ type: int, default: 48 }}
+  # every complaint here is judged (opened before as_of - 1 day)
+  churn_days: {{ type: int, default: 1 }}
 steps:
   customer_status:
     sql: SELECT * FROM (VALUES (1, true), (2, false), (3, false), (4, false), (5, false)) AS t(customer_id, churned)
@@ -1404,10 +1423,10 @@ outputs:
     };
     // Berlin's clock: fast 3 (1, 3, 4; 1 churned), slow 1 (2).
     let k = groups("timezone: Europe/Berlin\n");
-    assert_recovery_groups(&k, [1, 3, 1, 0], [1, 2, 1, 0]);
+    assert_recovery_groups(&k, [1, 3, 1, 0, 0], [1, 2, 1, 0, 0]);
     // No zone, the clock's hours: fast 3 (2, 3, 4), slow 1 (1, churned).
     let k = groups("");
-    assert_recovery_groups(&k, [1, 3, 1, 0], [1, 3, 0, 0]);
+    assert_recovery_groups(&k, [1, 3, 1, 0, 0], [1, 3, 0, 0, 0]);
 }
 
 /// The bundled pipeline at 2026-06-30 on completed orders of 2026-06-01, given
