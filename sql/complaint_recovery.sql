@@ -15,22 +15,15 @@
 --   5 too recent        every complaint opened in the last `churn_days` days:
 --                       counted, with no rate
 -- retention_rate = share not churned at as_of; churn_rate = 1 - it.
+{%- from "_figures.sql" import newest_per_customer %}
 WITH latest AS (
     SELECT customer_id,
         CAST(opened_ts AS TIMESTAMP) AS opened_ts,
         CASE WHEN CAST(resolved_ts AS DATE) <= {{ as_of }} THEN CAST(resolved_ts AS TIMESTAMP) END AS resolved_ts
-    -- Each customer's first row in one order (customer, newest first), as
-    -- in latest_survey.sql: ROW_NUMBER() OVER (PARTITION BY customer_id ...)
-    -- = 1 without per-customer partitions, which are slow in DataFusion.
-    FROM (
-        SELECT *,
-            ROW_NUMBER() OVER newest_first AS n,
-            LAG(customer_id) OVER newest_first AS previous_customer
-        FROM complaints
+    FROM {% call newest_per_customer("opened_ts DESC, complaint_id DESC") %}
+        SELECT * FROM complaints
         WHERE CAST(opened_ts AS DATE) < {{ as_of }} - {{ churn_days | days }}
-        WINDOW newest_first AS (ORDER BY customer_id, opened_ts DESC, complaint_id DESC)
-    )
-    WHERE n = 1 OR previous_customer IS DISTINCT FROM customer_id
+    {% endcall %}
 ),
 recent AS (
     SELECT DISTINCT customer_id

@@ -15,30 +15,20 @@
 -- Each stage is a subset of the one before. Per stage: customers, share of
 -- the surveyed, and conversion from the previous stage. window_start and
 -- window_end are the first and last answer dates followed.
-WITH answers AS (
-    SELECT customer_id, response_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts, csat,
-        CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps
-    FROM surveys
-    WHERE CAST(survey_ts AS DATE) > {{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }}
-      AND CAST(survey_ts AS DATE) <= {{ as_of }} - {{ repurchase_days | days }}
-      AND csat IN (1, 2, 3, 4, 5)
-),
-latest AS (
-    -- each customer's latest answer: the first of its customer's rows
-    -- newest first, found with LAG over one sort (which can spill) as in
-    -- latest_survey.sql
+{%- from "_figures.sql" import newest_per_customer %}
+WITH latest AS (
     SELECT customer_id, survey_ts,
         -- once per answer here, not once per order in the join below
         survey_ts + {{ repurchase_days | days }} AS repurchase_until,
-        csat, nps
-    FROM (
-        SELECT *,
-            ROW_NUMBER() OVER newest_first AS n,
-            LAG(customer_id) OVER newest_first AS previous_customer
-        FROM answers
-        WINDOW newest_first AS (ORDER BY customer_id, survey_ts DESC, response_id DESC)
-    )
-    WHERE n = 1 OR previous_customer IS DISTINCT FROM customer_id
+        csat,
+        CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps
+    FROM {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
+        SELECT customer_id, response_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts, csat, nps
+        FROM surveys
+        WHERE CAST(survey_ts AS DATE) > {{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }}
+          AND CAST(survey_ts AS DATE) <= {{ as_of }} - {{ repurchase_days | days }}
+          AND csat IN (1, 2, 3, 4, 5)
+    {% endcall %}
 ),
 repurchase AS (
     SELECT l.customer_id

@@ -492,27 +492,33 @@ fn satisfaction_funnel_churn_index_and_complaints() {
         (Some("2025-04-02".into()), Some("2026-04-01".into()))
     );
 
+    // Churn by the latest answer given before 2026-04-01 (more than 90 days
+    // before as_of): customer 3's (CSAT 2; churned) and 4's of 1 March
+    // (CSAT 3; active). The June answers are too recent to tell.
     let c = table(&out, "churn_by_satisfaction");
     assert_eq!(
         col_i64(&c, "customers"),
-        [Some(1), Some(2), Some(0), Some(3), Some(3)]
+        [Some(0), Some(1), Some(1), Some(0), Some(0)]
     );
     assert_eq!(
         col_i64(&c, "churned"),
-        [Some(0), Some(2), Some(0), Some(0), Some(0)]
+        [Some(0), Some(1), Some(0), Some(0), Some(0)]
     );
     let (rate, low, high) = (
         col_f64(&c, "churn_rate"),
         col_f64(&c, "churn_rate_low"),
         col_f64(&c, "churn_rate_high"),
     );
-    assert_eq!(rate[2], None, "no customer at CSAT 3: no rate");
-    // Wilson interval for 2 of 2: (0.342372, 1]; for 0 of 3: [0, 0.561506).
-    assert!((low[1].unwrap() - 0.342372).abs() < 1e-6);
+    assert_eq!(
+        (rate[0], rate[3], rate[4]),
+        (None, None, None),
+        "no customer: no rate"
+    );
+    // Wilson interval for 1 of 1: (0.206543, 1]; for 0 of 1: [0, 0.793457).
+    assert!((low[1].unwrap() - 0.206543).abs() < 1e-6);
     assert!(close(high[1].unwrap(), 1.0));
-    assert!(close(low[3].unwrap(), 0.0));
-    assert!((high[3].unwrap() - 0.561506).abs() < 1e-6);
-    assert!((high[0].unwrap() - 0.793457).abs() < 1e-6);
+    assert!(close(low[2].unwrap(), 0.0));
+    assert!((high[2].unwrap() - 0.793457).abs() < 1e-6);
     assert_eq!(
         col_f64(&c, "benchmark_churn_rate"),
         [Some(0.8), Some(0.8), Some(0.3), Some(0.1), Some(0.015)]
@@ -558,16 +564,9 @@ fn satisfaction_funnel_churn_index_and_complaints() {
     );
 }
 
-/// The funnel's bounds, each at its edge: answers of the 365 days ending
-/// 90 days before as_of (2025-04-02 .. 2026-04-01) only, each customer by
-/// their latest answer among those; bought again by an order after the
-/// answer and no later than 90 days after it. Orders from orders.csv.
-#[test]
-fn the_funnel_follows_answers_whose_days_to_buy_again_are_over() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    analyses_fixture(&data, true);
-    let surveys = "\
+/// Survey answers at the bounds of the funnel and of churn by rating, as of
+/// 2026-06-30, for the customers of orders.csv.
+const FUNNEL_SURVEYS: &str = "\
 response_id,customer_id,survey_ts,csat,nps,product_quality,service_quality,price,communication
 1,3,2026-03-15 08:00:00,5,10,5,5,5,5
 2,1,2025-04-02 00:00:00,3,7,3,3,3,3
@@ -578,12 +577,24 @@ response_id,customer_id,survey_ts,csat,nps,product_quality,service_quality,price
 7,9,2026-03-03 10:00:00,4,7,4,4,4,4
 8,12,2026-01-31 09:59:59,5,10,5,5,5,5
 9,6,2026-02-01 10:00:00,0,10,5,5,5,5
+10,10,2026-04-01 00:00:00,1,0,1,1,1,1
 ";
-    csv_text_to_parquet("surveys", survey_fields(), surveys.as_bytes(), &data);
+
+/// The funnel's bounds, each at its edge: answers of the 365 days ending
+/// 90 days before as_of (2025-04-02 .. 2026-04-01) only, each customer by
+/// their latest answer among those; bought again by an order after the
+/// answer and no later than 90 days after it. Orders from orders.csv.
+#[test]
+fn the_funnel_follows_answers_whose_days_to_buy_again_are_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    csv_text_to_parquet("surveys", survey_fields(), FUNNEL_SURVEYS.as_bytes(), &data);
     let out = run_on_data(tmp.path(), &[]);
     // Surveyed: 3, 1 (the window's first instant), 4 (by 1 January: the
-    // answer of 2 April is a day too recent), 11, 9, 12. Not: 8 (a second
-    // before the window), 6 (CSAT 0 is no answer). Satisfied: all but 1.
+    // answer of 2 April is a day too recent), 11, 9, 12, 10 (the window's
+    // last day). Not: 8 (a second before the window), 6 (CSAT 0 is no
+    // answer). Satisfied: all but 1 and 10.
     // Bought again: 3 (an hour later), 4 (5 January), 9 (1 June 10:00, 90
     // days to the second). Not: 11 (an order at the answer's instant is not
     // after it; the next is 185 days on), 12 (1 May 10:00:00, a second past
@@ -592,10 +603,10 @@ response_id,customer_id,survey_ts,csat,nps,product_quality,service_quality,price
     let f = table(&out, "satisfaction_funnel");
     assert_eq!(
         col_i64(&f, "customers"),
-        [Some(6), Some(5), Some(3), Some(2), Some(1)]
+        [Some(7), Some(5), Some(3), Some(2), Some(1)]
     );
     let conv = col_f64(&f, "conversion_from_previous");
-    for (g, e) in conv.iter().zip([1.0, 5.0 / 6.0, 3.0 / 5.0, 2.0 / 3.0, 0.5]) {
+    for (g, e) in conv.iter().zip([1.0, 5.0 / 7.0, 3.0 / 5.0, 2.0 / 3.0, 0.5]) {
         assert!(close(g.unwrap(), e), "{conv:?}");
     }
     run_on_data(tmp.path(), &["--param", "repurchase_days=91"]);
@@ -608,6 +619,39 @@ response_id,customer_id,survey_ts,csat,nps,product_quality,service_quality,price
         col_i64(&f, "customers"),
         [Some(7), Some(6), Some(4), Some(3), Some(2)]
     );
+}
+
+/// Churn by satisfaction rating judges each customer by their latest answer
+/// given more than churn_days (90) before as_of, before 2026-04-01: one not
+/// churned has bought again since. The answers of the funnel's test above.
+#[test]
+fn churn_by_rating_follows_answers_old_enough_to_tell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    csv_text_to_parquet("surveys", survey_fields(), FUNNEL_SURVEYS.as_bytes(), &data);
+    let out = run_on_data(tmp.path(), &[]);
+    // CSAT 3: customer 1. CSAT 4: 4 (by 1 January; its CSAT 1 of 2 April is
+    // too recent, as is 10's of 1 April, the first day too recent) and 9.
+    // CSAT 5: 3, 8 (a second before the funnel's window, in time here), 11
+    // and 12. Not 6 (CSAT 0). Churned at 06-30: 3 alone (last order 15 March).
+    let c = table(&out, "churn_by_satisfaction");
+    assert_eq!(
+        col_i64(&c, "customers"),
+        [Some(0), Some(0), Some(1), Some(2), Some(4)]
+    );
+    assert_eq!(
+        col_i64(&c, "churned"),
+        [Some(0), Some(0), Some(0), Some(0), Some(1)]
+    );
+    // Wilson intervals: 1 of 4 (0.045586, 0.699364), 0 of 2 [0, 0.657628).
+    let (low, high) = (
+        col_f64(&c, "churn_rate_low"),
+        col_f64(&c, "churn_rate_high"),
+    );
+    assert!((low[4].unwrap() - 0.045586).abs() < 1e-6, "{low:?}");
+    assert!((high[4].unwrap() - 0.699364).abs() < 1e-6, "{high:?}");
+    assert!((high[3].unwrap() - 0.657628).abs() < 1e-6, "{high:?}");
 }
 
 #[test]

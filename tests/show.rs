@@ -266,7 +266,7 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
              there are no rows to show",
         ),
         (
-            "churn_by_satisfaction",
+            "retention_priority",
             "step `latest_survey` would be skipped (optional source `surveys` is absent): \
              there are no rows to show",
         ),
