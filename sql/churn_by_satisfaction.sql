@@ -26,7 +26,7 @@ WITH benchmark AS (
 agg AS (
     SELECT s.csat, COUNT(*) AS customers, COUNT(*) FILTER (WHERE st.churned) AS churned
     FROM {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
-        SELECT * FROM surveys
+        SELECT customer_id, response_id, survey_ts, csat FROM surveys
         WHERE CAST(survey_ts AS DATE) < {{ as_of }} - {{ churn_days | days }}
           AND csat IN (1, 2, 3, 4, 5)
     {% endcall %} s

@@ -21,7 +21,7 @@ WITH latest AS (
         CAST(opened_ts AS TIMESTAMP) AS opened_ts,
         CASE WHEN CAST(resolved_ts AS DATE) <= {{ as_of }} THEN CAST(resolved_ts AS TIMESTAMP) END AS resolved_ts
     FROM {% call newest_per_customer("opened_ts DESC, complaint_id DESC") %}
-        SELECT * FROM complaints
+        SELECT customer_id, complaint_id, opened_ts, resolved_ts FROM complaints
         WHERE CAST(opened_ts AS DATE) < {{ as_of }} - {{ churn_days | days }}
     {% endcall %}
 ),

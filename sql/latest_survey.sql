@@ -16,6 +16,6 @@ SELECT customer_id, response_id, survey_ts, csat,
     CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps,
     CASE WHEN csat >= 4 THEN 'satisfied' WHEN csat = 3 THEN 'neutral' ELSE 'dissatisfied' END AS satisfaction_level
 FROM {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
-    SELECT * FROM surveys
+    SELECT customer_id, response_id, survey_ts, csat, nps FROM surveys
     WHERE CAST(survey_ts AS DATE) <= {{ as_of }} AND csat IN (1, 2, 3, 4, 5)
 {% endcall %}
