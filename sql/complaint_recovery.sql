@@ -12,8 +12,8 @@
 --                       time that passed: a change of clocks in between counts)
 --   3 resolved slow     resolved later
 --   4 unresolved        not resolved by as_of
---   5 too recent        every complaint opened in the last `churn_days` days:
---                       counted, with no rate
+--   5 too recent        every complaint of the customer's opened `churn_days`
+--                       days or less before as_of: counted, with no rate
 -- retention_rate = share not churned at as_of; churn_rate = 1 - it.
 {%- from "_figures.sql" import newest_per_customer %}
 WITH latest AS (
