@@ -14,7 +14,10 @@
 --   revenue_per_customer  their revenue in the window (purchases minus refunds,
 --                         cancelled orders nothing) over all of them, the lost
 --                         ones too: the ARPC of one window
---   margin_per_customer   the same of margin; NULL where no order has one
+--   margin_per_customer   the same of margin; 0 where none of the segment's
+--                         customers bought in the window (as revenue is) and
+--                         some customer's window orders carry a margin;
+--                         NULL where the window's orders carry none
 --   lifetime_years        the expected length of the relationship from the
 --                         base date: kept with probability r window after
 --                         window, a customer stays 1 / (1 - r) windows
@@ -52,18 +55,27 @@ grouped AS (
         COUNT(*) AS customers,
         COUNT(*) FILTER (WHERE retained) AS retained,
         CAST(SUM(CAST(window_revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
-        CAST(SUM(CAST(window_margin AS DECIMAL(38, 6))) AS DOUBLE) AS margin
+        CAST(SUM(CAST(window_margin AS DECIMAL(38, 6))) AS DOUBLE) AS margin,
+        -- customers with an order in the window that counts for revenue
+        COUNT(window_revenue) AS buyers
     FROM followed
     GROUP BY GROUPING SETS ((segment), ())
+),
+-- Whether the window's orders carry a margin at all: where they do, a
+-- segment whose customers bought nothing made a margin of 0, not an unknown.
+margin_known AS (
+    SELECT COUNT(window_margin) > 0 AS known FROM customer_orders
 ),
 -- Every segment, with or without customers, and the row over everyone.
 groups AS (
     SELECT CASE WHEN g.everyone = 1 THEN 'all' ELSE 'segment' END AS scope,
         a.segment_order, a.segment,
         COALESCE(g.customers, 0) AS customers, COALESCE(g.retained, 0) AS retained,
-        COALESCE(g.revenue, 0) AS revenue, g.margin
+        COALESCE(g.revenue, 0) AS revenue,
+        CASE WHEN g.buyers = 0 AND k.known THEN 0 ELSE g.margin END AS margin
     FROM rfm_segment_actions a
     FULL JOIN grouped g ON g.segment = a.segment
+    CROSS JOIN margin_known k
     WHERE a.segment IS NOT NULL OR g.everyone = 1
 )
 SELECT

@@ -990,6 +990,35 @@ fn lifetime_value_follows_each_segment_from_the_start_of_the_window() {
     );
 }
 
+/// A window in which none of the followed customers bought: as of 2026-06-30
+/// with a 10-day window (06-21 .. 06-30, base date 06-20), only customers 2
+/// and 5 bought, and both first bought in it (not followed). The nine who
+/// had bought by 06-20 (1, 3, 4, 6, 8, 9, 10, 11, 12) made no revenue and,
+/// the window's orders carrying margins (2's, 5's), no margin: 0, as the
+/// revenue, where it read as unknown beside a lifetime value of $0. 3 and 6
+/// have churned: 7 kept, lifetime 10/365 x 9/2 years, CLTV 0.
+#[test]
+fn a_window_without_purchases_by_the_followed_has_no_margin_either() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        true,
+        &["--param", "contribution_window_days=10"],
+    );
+    let rows = lifetime_values(&out);
+    assert!(!rows.is_empty());
+    for (scope, segment, n, kept, arpc, margin, _, cltv, cltv_margin) in &rows {
+        let what = format!("{scope} {segment:?}");
+        assert_eq!((*arpc, *margin), (Some(0.0), Some(0.0)), "{what}");
+        // A segment that lost nobody has no finite lifetime, hence no CLTV.
+        let value = (n != kept).then_some(0.0);
+        assert_eq!((*cltv, *cltv_margin), (value, value), "{what}");
+    }
+    let all = rows.iter().find(|r| r.0 == "all").unwrap();
+    assert_eq!((all.2, all.3), (9, 7));
+    assert!(close(all.6.unwrap(), 10.0 / 365.0 * 9.0 / 2.0));
+}
+
 #[test]
 fn lifetime_value_of_segments_that_kept_some_customers() {
     // Ten customers bought $10 each before the base date 2025-06-30, customer
