@@ -636,10 +636,7 @@ fn check_names(env: &Environment<'_>, template: &str, step_names: &[String]) -> 
     let Some(name) = unknown.first() else {
         return Ok(());
     };
-    let line = (source.lines())
-        .position(|l| contains_word(l, name))
-        .map(|i| format!(": line {}", i + 1))
-        .unwrap_or_default();
+    let line = line_of(source, name);
     let hint = match crate::error::suggest(name, known()) {
         Some(s) => format!("; did you mean `{s}`?"),
         None => format!(" (for a step the pipeline may lack, test it with `{name} is defined`)"),
@@ -674,10 +671,7 @@ fn check_params(
     let Some(name) = unknown.first() else {
         return Ok(());
     };
-    let line = (source.lines())
-        .position(|l| contains_word(l, &format!("params.{name}")))
-        .map(|i| format!(": line {}", i + 1))
-        .unwrap_or_default();
+    let line = line_of(source, &format!("params.{name}"));
     let hint = match crate::error::suggest(name, params.0.keys().map(String::as_str)) {
         Some(s) => format!("did you mean `{s}`? Or declare"),
         None => "declare".to_string(),
@@ -699,6 +693,15 @@ fn tested(source: &str, name: &str) -> bool {
             .iter()
             .any(|t| after.starts_with(t))
     })
+}
+
+/// `: line N` for the first line of `source` where `word` stands, for an
+/// error about it; nothing where it stands nowhere.
+fn line_of(source: &str, word: &str) -> String {
+    (source.lines())
+        .position(|l| contains_word(l, word))
+        .map(|i| format!(": line {}", i + 1))
+        .unwrap_or_default()
 }
 
 fn contains_word(text: &str, word: &str) -> bool {
