@@ -17,32 +17,29 @@
 -- retention_rate = share not churned at as_of; churn_rate = 1 - it.
 {%- from "_figures.sql" import newest_per_customer %}
 WITH latest AS (
-    SELECT customer_id,
+    -- per customer, the latest complaint old enough to tell where there is
+    -- one, else the latest recent one (old_enough false: too recent)
+    SELECT customer_id, old_enough,
         CAST(opened_ts AS TIMESTAMP) AS opened_ts,
         CASE WHEN CAST(resolved_ts AS DATE) <= {{ as_of }} THEN CAST(resolved_ts AS TIMESTAMP) END AS resolved_ts
-    FROM {% call newest_per_customer("opened_ts DESC, complaint_id DESC") %}
-        SELECT customer_id, complaint_id, opened_ts, resolved_ts FROM complaints
-        WHERE CAST(opened_ts AS DATE) < {{ as_of }} - {{ churn_days | days }}
+    FROM {% call newest_per_customer("old_enough DESC, opened_ts DESC, complaint_id DESC") %}
+        SELECT customer_id, complaint_id, opened_ts, resolved_ts,
+            CAST(opened_ts AS DATE) < {{ as_of }} - {{ churn_days | days }} AS old_enough
+        FROM complaints
+        WHERE CAST(opened_ts AS DATE) <= {{ as_of }}
     {% endcall %}
-),
-recent AS (
-    SELECT DISTINCT customer_id
-    FROM complaints
-    WHERE CAST(opened_ts AS DATE) >= {{ as_of }} - {{ churn_days | days }}
-      AND CAST(opened_ts AS DATE) <= {{ as_of }}
 ),
 grouped AS (
     SELECT st.churned,
         CASE
-            WHEN l.customer_id IS NULL AND r.customer_id IS NOT NULL THEN 'too recent'
             WHEN l.customer_id IS NULL THEN 'never complained'
+            WHEN NOT l.old_enough THEN 'too recent'
             WHEN l.resolved_ts IS NULL THEN 'unresolved'
             WHEN {{ seconds_between("l.opened_ts", "l.resolved_ts") }} <= {{ fast_resolution_hours }} * 3600 THEN 'resolved fast'
             ELSE 'resolved slow'
         END AS complaint_group
     FROM customer_status st
     LEFT JOIN latest l ON l.customer_id = st.customer_id
-    LEFT JOIN recent r ON r.customer_id = st.customer_id
 ),
 groups AS (
     SELECT * FROM (VALUES

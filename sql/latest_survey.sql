@@ -8,14 +8,13 @@
 -- written as float64, as pandas writes an integer column with gaps, may be
 -- 4.5) says nothing of the customer's satisfaction and is passed over (the
 -- source checks count such answers); an NPS off its scale (a whole number
--- from 0 to 10) reads as no NPS.
+-- from 0 to 10) reads as no NPS. Both scales are survey_answers.sql's.
 --
 -- The newest answer: _figures.sql's newest_per_customer.
 {%- from "_figures.sql" import newest_per_customer %}
-SELECT customer_id, response_id, survey_ts, csat,
-    CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps,
+SELECT customer_id, response_id, survey_ts, csat, nps,
     CASE WHEN csat >= 4 THEN 'satisfied' WHEN csat = 3 THEN 'neutral' ELSE 'dissatisfied' END AS satisfaction_level
 FROM {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
-    SELECT customer_id, response_id, survey_ts, csat, nps FROM surveys
-    WHERE CAST(survey_ts AS DATE) <= {{ as_of }} AND csat IN (1, 2, 3, 4, 5)
+    SELECT customer_id, response_id, survey_ts, csat, nps FROM survey_answers
+    WHERE csat IS NOT NULL
 {% endcall %}

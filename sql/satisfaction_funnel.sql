@@ -16,18 +16,19 @@
 -- the surveyed, and conversion from the previous stage. window_start and
 -- window_end are the first and last answer dates followed.
 {%- from "_figures.sql" import newest_per_customer %}
+{%- set window_start %}CAST({{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS DATE){% endset %}
+{%- set window_end %}CAST({{ as_of }} - {{ repurchase_days | days }} AS DATE){% endset %}
 WITH latest AS (
     SELECT customer_id, survey_ts,
         -- once per answer here, not once per order in the join below
         survey_ts + {{ repurchase_days | days }} AS repurchase_until,
-        csat,
-        CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps
+        csat, nps
     FROM {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
-        SELECT customer_id, response_id, CAST(survey_ts AS TIMESTAMP) AS survey_ts, csat, nps
-        FROM surveys
-        WHERE CAST(survey_ts AS DATE) > {{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }}
-          AND CAST(survey_ts AS DATE) <= {{ as_of }} - {{ repurchase_days | days }}
-          AND csat IN (1, 2, 3, 4, 5)
+        SELECT customer_id, response_id, survey_ts, csat, nps
+        FROM survey_answers
+        WHERE survey_date >= {{ window_start }}
+          AND survey_date <= {{ window_end }}
+          AND csat IS NOT NULL
     {% endcall %}
 ),
 repurchase AS (
@@ -36,7 +37,7 @@ repurchase AS (
     JOIN orders_asof o ON o.customer_id = l.customer_id
     WHERE o.status = 'completed'
       -- implied by the next line; stated so the orders are filtered before the join
-      AND o.order_ts >= CAST({{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS TIMESTAMP)
+      AND o.order_ts >= CAST({{ window_start }} AS TIMESTAMP)
       AND o.order_ts > l.survey_ts
       AND o.order_ts <= l.repurchase_until
     GROUP BY l.customer_id
@@ -81,7 +82,7 @@ picked AS (
 SELECT stage_order, stage, customers,
     CAST(customers AS DOUBLE) / NULLIF(first, 0) AS share_of_surveyed,
     CAST(customers AS DOUBLE) / NULLIF(previous, 0) AS conversion_from_previous,
-    CAST({{ as_of }} - {{ repurchase_days | days }} - {{ survey_window_days | days }} + INTERVAL '1 day' AS DATE) AS window_start,
-    CAST({{ as_of }} - {{ repurchase_days | days }} AS DATE) AS window_end
+    {{ window_start }} AS window_start,
+    {{ window_end }} AS window_end
 FROM picked
 ORDER BY stage_order

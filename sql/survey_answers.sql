@@ -1,6 +1,8 @@
 -- survey_answers: every survey answer up to `as_of`, its values on their
 -- scales, and its weighted score: what satisfaction_index and
 -- satisfaction_by_segment average, defined once.
+--   survey_ts   the answer's instant, as a timestamp (latest_survey.sql and
+--               the steps picking each customer's newest answer order by it)
 --   csat, nps   the answer's values; a value off its scale (CSAT not a
 --               whole number from 1 to 5, NPS not one from 0 to 10: either
 --               may be written as float64) counts as not given (the source
@@ -18,6 +20,7 @@
 SELECT
     response_id,
     customer_id,
+    CAST(survey_ts AS TIMESTAMP) AS survey_ts,
     CAST(survey_ts AS DATE) AS survey_date,
     CASE WHEN csat IN (1, 2, 3, 4, 5) THEN csat END AS csat,
     CASE WHEN nps IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) THEN nps END AS nps,

@@ -80,15 +80,18 @@ pub async fn show(
     let absent = crate::run::absent_reasons(&registered);
     let mut planned = crate::run::plan_steps(&ctx, &plan, &registered).await;
     // A step that would be skipped is named, with the absent source behind
-    // it: the step shown, where it reads that source itself, or one it reads.
+    // it: the step shown, where it reads that source or a skipped step, or
+    // else the skipped step a query reads.
     let is_absent = |s: &String| absent.iter().any(|(a, _)| a == s);
-    let shown_step = target.step && target.query.reads_sources.iter().any(is_absent);
-    let skipped = match shown_step {
-        true => Some(&target.query),
+    let skipped = match target.step {
+        true => (reads.iter())
+            .any(|r| is_absent(r) || planned.skipped.contains(r))
+            .then_some(&target.query),
         false => (reads.iter().find(|r| planned.skipped.contains(r))).and_then(|r| plan.step(r)),
     };
     if let Some(step) = skipped {
-        let source = (std::iter::once(step).chain(plan.steps_behind(&step.name)))
+        // The plan is narrowed to what is shown: its steps are those behind.
+        let source = (std::iter::once(step).chain(&plan.steps))
             .flat_map(|s| &s.reads_sources)
             .find(|s| is_absent(s))
             .map(|s| format!(" (optional source `{s}` is absent)"))

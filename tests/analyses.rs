@@ -1364,10 +1364,16 @@ params:
   fast_resolution_hours: {{ type: int, default: 48 }}
   # complaints are judged when opened before as_of - 9 days (06-21)
   churn_days: {{ type: int, default: 9 }}
+  weight_product_quality: {{ type: float, default: 0.3 }}
+  weight_service_quality: {{ type: float, default: 0.3 }}
+  weight_price: {{ type: float, default: 0.2 }}
+  weight_communication: {{ type: float, default: 0.2 }}
 steps:
   surveys:
     sql: |
-      SELECT * FROM (VALUES
+      SELECT *, CAST(NULL AS INT) AS product_quality, CAST(NULL AS INT) AS service_quality,
+        CAST(NULL AS INT) AS price, CAST(NULL AS INT) AS communication
+      FROM (VALUES
         (5, 1, TIMESTAMP '2026-06-10 09:00:00', 2, 3),
         (3, 1, TIMESTAMP '2026-06-01 09:00:00', 4, 8),
         (9, 1, TIMESTAMP '2026-06-10 09:00:00', 5, 10),
@@ -1382,6 +1388,8 @@ steps:
         (51, 5, TIMESTAMP '2026-06-01 09:00:00', 2, 15),
         (60, 6, TIMESTAMP '2026-06-10 09:00:00', 0, 5)
       ) AS t(response_id, customer_id, survey_ts, csat, nps)
+  survey_answers:
+    sql_file: {answers}
   latest_survey:
     sql_file: {latest}
   customer_status:
@@ -1392,6 +1400,7 @@ steps:
         (2, 1, TIMESTAMP '2026-06-15 09:00:00', CAST(NULL AS TIMESTAMP)),
         (1, 1, TIMESTAMP '2026-06-01 09:00:00', TIMESTAMP '2026-06-01 19:00:00'),
         (8, 2, TIMESTAMP '2026-06-05 10:00:00', TIMESTAMP '2026-06-06 10:00:00'),
+        (13, 2, TIMESTAMP '2026-06-25 10:00:00', CAST(NULL AS TIMESTAMP)),
         (7, 2, TIMESTAMP '2026-06-05 10:00:00', CAST(NULL AS TIMESTAMP)),
         (9, 3, TIMESTAMP '2026-05-01 09:00:00', TIMESTAMP '2026-05-10 09:00:00'),
         (10, 3, TIMESTAMP '2026-07-05 09:00:00', CAST(NULL AS TIMESTAMP)),
@@ -1405,6 +1414,7 @@ outputs:
   - {{ step: latest_survey, path: latest/, sort_by: [customer_id] }}
   - {{ step: complaint_recovery, path: recovery/ }}
 "#,
+        answers = sql("survey_answers"),
         latest = sql("latest_survey"),
         recovery = sql("complaint_recovery"),
     );
@@ -1436,7 +1446,8 @@ outputs:
 
     // Customer 1's latest complaint (2) is open: unresolved, though an older
     // one was resolved in 10 hours. Customer 2: of two opened at the same
-    // time, the larger id (8) was resolved in 24 hours: fast. Customer 3:
+    // time, the larger id (8) was resolved in 24 hours: fast (13, open, is
+    // newer, but too recent to tell: 8 is the latest old enough). Customer 3:
     // resolved in 9 days (10 opened after as_of), and churned. Customer 4
     // never complained. Customer 5's complaint, of 06-20 (the last day more
     // than churn_days, 9, before as_of), was resolved only after as_of:

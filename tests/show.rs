@@ -258,24 +258,34 @@ fn what_cannot_be_shown_is_said_with_where_to_look() {
         ],
     );
     // No surveys in this fixture: a step reading them, itself or through
-    // another step, has no rows to show, and the source neither.
+    // other steps (latest_survey, survey_answers), has no rows to show, and
+    // is named with the source; a query reading such a step names that
+    // step; the source has none.
     for (shown, said) in [
         (
-            "satisfaction_funnel",
-            "step `satisfaction_funnel` would be skipped (optional source `surveys` is absent): \
+            &["survey_answers"][..],
+            "step `survey_answers` would be skipped (optional source `surveys` is absent): \
              there are no rows to show",
         ),
         (
-            "retention_priority",
+            &["retention_priority"],
+            "step `retention_priority` would be skipped (optional source `surveys` is absent): \
+             there are no rows to show",
+        ),
+        (
+            &[
+                "--sql",
+                "SELECT * FROM customer_status JOIN latest_survey USING (customer_id)",
+            ],
             "step `latest_survey` would be skipped (optional source `surveys` is absent): \
              there are no rows to show",
         ),
         (
-            "surveys",
+            &["surveys"],
             "error: optional source `surveys` is absent: there are no rows to show",
         ),
     ] {
-        assert_says(&show(tmp.path(), &data, &[shown]), 1, &[said]);
+        assert_says(&show(tmp.path(), &data, shown), 1, &[said]);
     }
     let o = show(tmp.path(), &data, &["orders", "--memory-limit", "lots"]);
     assert_says(&o, 2, &["`lots` is not a size"]);
