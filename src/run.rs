@@ -395,7 +395,7 @@ async fn plan_checks(
     let mut problems = Vec::new();
     for check in checks {
         if let Err(e) = crate::engine::plan_query(ctx, &check.sql).await {
-            problems.push(check.sql_error(&crate::plan::SqlProblem::of(&e)));
+            problems.push(check.sql_error(&crate::plan::SqlProblem::in_sql(&e, &check.sql)));
         }
     }
     problems

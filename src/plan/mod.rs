@@ -155,7 +155,7 @@ impl StepPlan {
     /// and where to fix it: `MESSAGE HINT (SQL from FILE:LINE:COLUMN)`,
     /// followed by the line and the place marked where DataFusion names one.
     pub fn sql_error(&self, e: &datafusion::error::DataFusionError, hint: &str) -> String {
-        let problem = SqlProblem::of(e);
+        let problem = SqlProblem::in_sql(e, &self.sql);
         (self.sql_text()).explain(&format!("{}{hint}", problem.message), problem.at)
     }
 }

@@ -78,6 +78,47 @@ impl SqlProblem {
     }
 }
 
+impl SqlProblem {
+    /// [`SqlProblem::of`] an error on `sql`, placed, where DataFusion gives
+    /// no span, at the one literal of `sql` its message quotes: a constant
+    /// that cannot be worked out (`Cannot cast string '2026-13-01' to value
+    /// of Date32 type`) is a literal written somewhere in the step.
+    pub fn in_sql(e: &DataFusionError, sql: &str) -> SqlProblem {
+        let mut problem = SqlProblem::of(e);
+        if problem.at.is_none() {
+            problem.at = literal_quoted(&problem.message, sql);
+        }
+        problem
+    }
+}
+
+/// Where `sql` has a string literal whose text `message` quotes (in single
+/// or double quotes), if it has just one such literal.
+fn literal_quoted(message: &str, sql: &str) -> Option<Position> {
+    let quoted = ['\'', '"']
+        .into_iter()
+        .flat_map(|q| message.split(q).skip(1).step_by(2))
+        .filter(|text| !text.is_empty());
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for text in quoted {
+        let literal = format!("'{}'", text.replace('\'', "''"));
+        found.extend(sql.match_indices(&literal).map(|(at, l)| (at, l.len())));
+    }
+    found.sort();
+    found.dedup();
+    let [(at, len)] = found[..] else {
+        return None;
+    };
+    let before = &sql[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    Some(Position {
+        line: before.matches('\n').count() + 1,
+        column,
+        end: Some(column + sql[at..at + len].chars().count()),
+    })
+}
+
 /// The text of a syntax error, however DataFusion wraps it.
 fn syntax_error(e: &DataFusionError) -> Option<&str> {
     match e {
@@ -422,6 +463,35 @@ mod tests {
         let p = SqlProblem::of(&e);
         assert!(p.message.contains("No field named colum2"), "{}", p.message);
         assert_eq!(p.at, Some(pos(2, 8, Some(14))));
+    }
+
+    #[tokio::test]
+    async fn a_constant_that_cannot_be_worked_out_is_placed_at_its_literal() {
+        let ctx = SessionContext::new();
+        let optimized = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let df = ctx.sql(sql).await?;
+                ctx.state().optimize(df.logical_plan())
+            }
+        };
+        let sql = "SELECT 1 AS a,\n  CAST('2026-13-01' AS DATE) AS b";
+        let p = SqlProblem::in_sql(&optimized(sql).await.unwrap_err(), sql);
+        assert!(p.message.contains("'2026-13-01'"), "{}", p.message);
+        assert_eq!(p.at, Some(pos(2, 8, Some(20))));
+        // Two such literals: no place rather than the wrong one.
+        let sql = "SELECT CAST('x' AS INT) AS a, 'x' AS b";
+        let p = SqlProblem::in_sql(&optimized(sql).await.unwrap_err(), sql);
+        assert_eq!(p.at, None);
+        // A message quoting no literal of the SQL is not placed.
+        assert_eq!(literal_quoted("Divide by zero error", "SELECT 1 / 0"), None);
+        assert_eq!(
+            literal_quoted(
+                "Invalid input syntax for type interval: \"x days\"",
+                "SELECT\n INTERVAL 'x days'"
+            ),
+            Some(pos(2, 11, Some(19)))
+        );
     }
 
     #[test]
