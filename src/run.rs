@@ -158,6 +158,11 @@ async fn execute(
     // nothing.
     let t = Instant::now();
     let mut planned = plan_steps(ctx, plan, &results.sources).await;
+    for problem in plan_left_out(ctx, plan, &results.sources, &planned).await {
+        tracing::warn!(
+            "{problem}\n(a step `--select` leaves out: this run goes on without it; a whole run would stop)"
+        );
+    }
     let planning = t.elapsed().as_secs_f64();
     let mut problems = std::mem::take(&mut planned.problems);
     problems.extend(plan_checks(ctx, plan, &results.sources, &planned).await);
@@ -293,63 +298,14 @@ pub(crate) async fn plan_steps(
     plan: &Plan,
     sources: &[SourceResult],
 ) -> PlannedSteps {
+    let mut planner = Planner::new(ctx, plan, sources);
     let mut problems = Vec::new();
-    let absent = absent_sources(sources);
-    let mut failed: HashMap<String, String> = HashMap::new();
-    let mut skipped: Vec<String> = Vec::new();
     for step in &plan.steps {
-        if let Some(problem) = crate::plan::hold_back(step, &mut failed) {
-            problems.push(problem);
-            continue;
-        }
-        if step.reads_sources.iter().any(|s| absent.contains(s))
-            || step.depends_on.iter().any(|d| skipped.contains(d))
-        {
-            // It will be skipped at run time; nothing to plan against.
-            skipped.push(step.name.clone());
-            continue;
-        }
-        let unregistered = step
-            .reads_sources
-            .iter()
-            .find(|s| !sources.iter().any(|r| &r.name == *s));
-        if let Some(src) = unregistered {
-            problems.push(format!(
-                "step `{}`{}source `{src}` is unusable (see above)",
-                step.name,
-                crate::error::NOT_CHECKED
-            ));
-            failed.insert(step.name.clone(), step.name.clone());
-            continue;
-        }
-        match crate::engine::plan_query(ctx, &step.sql).await {
-            Ok(df) => {
-                // What the steps reading it plan against: its columns. (As a
-                // view, each would be planned and optimized again inside
-                // every step that reads it.)
-                let columns =
-                    datafusion::datasource::empty::EmptyTable::new(df.schema().inner().clone());
-                if let Err(e) = ctx.register_table(step.name.as_str(), std::sync::Arc::new(columns))
-                {
-                    problems.push(format!("step `{}`: {e}", step.name));
-                }
-            }
-            Err(e) => {
-                let hint = crate::engine::distributed::function_hint(
-                    plan.engine.kind.is_distributed(),
-                    &e.to_string(),
-                );
-                // Found before anything ran: the step does not plan, nor
-                // has it failed.
-                problems.push(format!(
-                    "step `{}`: {}",
-                    step.name,
-                    step.sql_error(&e, hint)
-                ));
-                failed.insert(step.name.clone(), step.name.clone());
-            }
-        }
+        problems.extend(planner.plan(step).await);
     }
+    let Planner {
+        failed, skipped, ..
+    } = planner;
     // Every output's sort keys are columns of its step.
     for out in plan.outputs.iter().filter(|o| !o.sort_by.is_empty()) {
         if failed.contains_key(&out.step) || skipped.contains(&out.step) {
@@ -369,6 +325,113 @@ pub(crate) async fn plan_steps(
         problems,
         failed,
         skipped,
+    }
+}
+
+/// The problems of the steps a `--select` leaves out, planned after the
+/// steps it runs (which [`plan_steps`] registered) as a whole run would
+/// plan them: said as warnings, so that a step at fault beside the selected
+/// ones is known before the nightly run finds it: each step at fault, not
+/// the steps reading it. None are looked for where the selected steps have
+/// problems of their own.
+async fn plan_left_out(
+    ctx: &SessionContext,
+    plan: &Plan,
+    sources: &[SourceResult],
+    planned: &PlannedSteps,
+) -> Vec<String> {
+    if !planned.problems.is_empty() {
+        return Vec::new();
+    }
+    let mut planner = Planner::new(ctx, plan, sources);
+    planner.failed = planned.failed.clone();
+    planner.skipped = planned.skipped.clone();
+    let mut problems = Vec::new();
+    for step in &plan.deselected {
+        let problem = planner.plan(step).await;
+        // The step at fault, not each step reading it.
+        if planner.failed.get(&step.name) == Some(&step.name) {
+            problems.extend(problem);
+        }
+    }
+    problems
+}
+
+/// Steps planned one after another, each against the columns of those
+/// before it, keeping the ones that failed (each with the step at the root
+/// of it) or will be skipped, which a step reading one joins.
+struct Planner<'a> {
+    ctx: &'a SessionContext,
+    plan: &'a Plan,
+    sources: &'a [SourceResult],
+    absent: Vec<String>,
+    failed: HashMap<String, String>,
+    skipped: Vec<String>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(ctx: &'a SessionContext, plan: &'a Plan, sources: &'a [SourceResult]) -> Self {
+        Planner {
+            ctx,
+            plan,
+            sources,
+            absent: absent_sources(sources),
+            failed: HashMap::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Plans `step`, registering its columns under its name; returns its
+    /// problem, if it has one.
+    async fn plan(&mut self, step: &crate::plan::StepPlan) -> Option<String> {
+        if let Some(problem) = crate::plan::hold_back(step, &mut self.failed) {
+            return Some(problem);
+        }
+        if step.reads_sources.iter().any(|s| self.absent.contains(s))
+            || step.depends_on.iter().any(|d| self.skipped.contains(d))
+        {
+            // It will be skipped at run time; nothing to plan against.
+            self.skipped.push(step.name.clone());
+            return None;
+        }
+        let unregistered =
+            (step.reads_sources.iter()).find(|s| !self.sources.iter().any(|r| &r.name == *s));
+        if let Some(src) = unregistered {
+            self.failed.insert(step.name.clone(), step.name.clone());
+            return Some(format!(
+                "step `{}`{}source `{src}` is unusable (see above)",
+                step.name,
+                crate::error::NOT_CHECKED
+            ));
+        }
+        match crate::engine::plan_query(self.ctx, &step.sql).await {
+            Ok(df) => {
+                // What the steps reading it plan against: its columns. (As a
+                // view, each would be planned and optimized again inside
+                // every step that reads it.)
+                let columns =
+                    datafusion::datasource::empty::EmptyTable::new(df.schema().inner().clone());
+                (self
+                    .ctx
+                    .register_table(step.name.as_str(), std::sync::Arc::new(columns)))
+                .err()
+                .map(|e| format!("step `{}`: {e}", step.name))
+            }
+            Err(e) => {
+                let hint = crate::engine::distributed::function_hint(
+                    self.plan.engine.kind.is_distributed(),
+                    &e.to_string(),
+                );
+                // Found before anything ran: the step does not plan, nor
+                // has it failed.
+                self.failed.insert(step.name.clone(), step.name.clone());
+                Some(format!(
+                    "step `{}`: {}",
+                    step.name,
+                    step.sql_error(&e, hint)
+                ))
+            }
+        }
     }
 }
 
@@ -474,7 +537,7 @@ pub(crate) fn absent_reasons(sources: &[SourceResult]) -> Vec<(String, String)> 
 /// Drops the views [`plan_steps`] registered: the steps register their own
 /// tables as they run.
 pub(crate) fn forget_planned(ctx: &SessionContext, plan: &Plan) {
-    for step in &plan.steps {
+    for step in plan.steps.iter().chain(&plan.deselected) {
         let _ = ctx.deregister_table(step.name.as_str());
     }
 }

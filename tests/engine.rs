@@ -247,6 +247,70 @@ fn select_runs_beside_a_step_with_errors_it_does_not_need() {
     }
 }
 
+/// A step whose SQL names a column its input lacks is found only planning
+/// against the data: a `--select` run that does not need it plans it as
+/// well, and says so in a warning, once (not for the steps reading it), and
+/// goes on; the whole run stops at it.
+#[test]
+fn select_warns_of_a_step_it_leaves_out_that_does_not_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    hand_fixture(&data);
+    let pipeline = bundle_copy(tmp.path());
+    let sql = pipeline
+        .parent()
+        .unwrap()
+        .join("../sql/customer_history.sql");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(
+        &sql,
+        text.replacen("MAX(before_last_day_ts)", "MAX(before_last_dy_ts)", 1),
+    )
+    .unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("MAX(before_last_day_ts)"))
+        .unwrap()
+        + 1;
+    let out = tmp.path().join("out");
+    let o = run_pipeline(
+        tmp.path(),
+        &pipeline,
+        "2026-06-30",
+        &data,
+        &out,
+        &["--select", "customer_orders"],
+    );
+    assert_says(
+        &o,
+        0,
+        &[
+            "WARN step `customer_history`: Schema error: No field named before_last_dy_ts",
+            &format!("sql/customer_history.sql:{line}:"),
+            "(a step `--select` leaves out: this run goes on without it; a whole run would stop)",
+        ],
+    );
+    // lifecycle_stages and churn_summary read it: not warned of again.
+    assert_eq!(stderr(&o).matches("WARN").count(), 1, "{}", stderr(&o));
+    assert_eq!(
+        read_json(&out.join("run_results.json"))["status"],
+        "success"
+    );
+    let o = run_pipeline(
+        tmp.path(),
+        &pipeline,
+        "2026-06-30",
+        &data,
+        &tmp.path().join("out-2"),
+        &[],
+    );
+    assert_says(
+        &o,
+        2,
+        &["step `customer_history`: Schema error: No field named before_last_dy_ts"],
+    );
+}
+
 #[test]
 fn a_wrong_param_type_or_a_value_out_of_bounds_is_refused_with_exit_code_2() {
     let tmp = tempfile::tempdir().unwrap();
