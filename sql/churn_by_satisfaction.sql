@@ -6,8 +6,8 @@
 -- up to as_of to buy again after it, so one not churned has bought again
 -- since the answer. An answer of last week says nothing yet (its customer,
 -- who has just bought, cannot have churned since), and counted it would pull
--- every rate towards 0. Answers off the CSAT scale (survey_answers.sql's) are passed
--- over, as in latest_survey.sql.
+-- every rate towards 0. Answers off the CSAT scale (survey_answers.sql's)
+-- are passed over, as in latest_survey.sql.
 -- The benchmark (Kotler, in the domain brief): a firm may lose 80% of barely
 -- satisfied customers, 30% of neutral ones, 10% of fairly satisfied ones and
 -- 1-2% (1.5% here) of highly satisfied ones. CSAT 1 (very dissatisfied) has
