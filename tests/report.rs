@@ -569,6 +569,63 @@ fn sections_without_data_say_so() {
     );
 }
 
+/// Surveys there, but no answer old enough for the funnel or for churn by
+/// rating yet (a business that began asking lately): each says so, where
+/// its chart and table were empty. The fixture's first answer is customer
+/// 3's of 2026-01-10 09:00 (surveys.csv). As of 04-09 the funnel follows
+/// the answers of 2025-01-10 to 2026-01-09 (90 days before) and churn by
+/// rating those before 01-09: neither has one. As of 04-10 the funnel's
+/// window ends on 01-10 and has that answer; churn by rating still takes
+/// answers before 01-10 only, and as of 04-11 it has it too.
+#[test]
+fn survey_sections_without_answers_old_enough_say_so() {
+    let funnel_none = "No data for this section: no customer answered a survey from 10 Jan 2025 to 9 Jan 2026 \
+                       (the funnel follows answers at least 90 days old";
+    let by_rating_none = "No data for this section: churn by satisfaction rating follows answers \
+                          given more than 90 days before the run date, and no customer with a \
+                          completed order has one yet.";
+    for (as_of, funnel, by_rating) in [
+        ("2026-04-09", false, false),
+        ("2026-04-10", true, false),
+        ("2026-04-11", true, true),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = reports_as_of(tmp.path(), as_of);
+        let charts: Vec<String> = std::fs::read_dir(out.join("report_charts"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let has_chart = |name: &str| charts.iter().any(|c| c.contains(name));
+        assert_eq!(
+            has_chart("from-survey-to-promoter"),
+            funnel,
+            "{as_of}: {charts:?}"
+        );
+        assert_eq!(
+            has_chart("churn-by-satisfaction-rating"),
+            by_rating,
+            "{as_of}"
+        );
+        for name in ["report.md", "report.html"] {
+            let text = read(&out.join(name));
+            assert_eq!(
+                text.contains(funnel_none),
+                !funnel,
+                "{as_of} {name}:\n{text}"
+            );
+            assert_eq!(text.contains(by_rating_none), !by_rating, "{as_of} {name}");
+            // The satisfaction index's table stays, with its answer counts.
+            assert!(text.contains("Satisfaction index"), "{as_of} {name}");
+        }
+        let zh = read(&out.join("report.zh-CN.html"));
+        assert_eq!(
+            zh.contains("目前还没有已完成订单的客户有这样的回答"),
+            !by_rating,
+            "{as_of}"
+        );
+    }
+}
+
 #[test]
 fn a_run_dated_before_every_order_says_there_is_none() {
     let tmp = tempfile::tempdir().unwrap();
