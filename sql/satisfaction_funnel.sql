@@ -11,7 +11,9 @@
 --   3 repurchased  ... and they made a completed order after the answer,
 --                  within `repurchase_days` days of it
 --   4 retained     ... and they have not churned at as_of (customer_status.sql)
---   5 promoter     ... and that answer's NPS is 9-10
+--   5 promoter     ... and that answer's NPS is 9-10 (an answer without
+--                  an NPS is not a promoter's; where no answer followed has
+--                  one, the stage's customers are NULL: not asked, not 0)
 -- Each stage is a subset of the one before. Per stage: customers, share of
 -- the surveyed, and conversion from the previous stage. window_start and
 -- window_end are the first and last answer dates followed.
@@ -47,7 +49,8 @@ flags AS (
         l.csat >= 4 AS satisfied,
         r.customer_id IS NOT NULL AS repurchased,
         COALESCE(NOT st.churned, FALSE) AS retained,
-        COALESCE(l.nps >= 9, FALSE) AS promoter
+        COALESCE(l.nps >= 9, FALSE) AS promoter,
+        l.nps IS NOT NULL AS has_nps
     FROM latest l
     LEFT JOIN repurchase r ON r.customer_id = l.customer_id
     LEFT JOIN customer_status st ON st.customer_id = l.customer_id
@@ -58,7 +61,10 @@ counts AS (
         COUNT(*) FILTER (WHERE satisfied) AS satisfied,
         COUNT(*) FILTER (WHERE satisfied AND repurchased) AS repurchased,
         COUNT(*) FILTER (WHERE satisfied AND repurchased AND retained) AS retained,
-        COUNT(*) FILTER (WHERE satisfied AND repurchased AND retained AND promoter) AS promoter
+        -- unknown where no answer followed carries an NPS (none was asked)
+        CASE WHEN BOOL_OR(has_nps) THEN
+            COUNT(*) FILTER (WHERE satisfied AND repurchased AND retained AND promoter)
+        END AS promoter
     FROM flags
 ),
 stages AS (

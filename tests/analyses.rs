@@ -619,6 +619,30 @@ fn the_funnel_follows_answers_whose_days_to_buy_again_are_over() {
         col_i64(&f, "customers"),
         [Some(7), Some(6), Some(4), Some(3), Some(2)]
     );
+
+    // Answers without an NPS: customer 4's alone (4 is no promoter's then,
+    // though still active), and every one (no NPS was asked: the promoter
+    // stage is unknown, not 0). The stages before do not move.
+    for (blank, promoter) in [(&["4,4,2026-01-01"][..], Some(0)), (&[""], None)] {
+        let surveys: String = (FUNNEL_SURVEYS.lines().enumerate())
+            .map(|(i, line)| {
+                let mut cells: Vec<&str> = line.split(',').collect();
+                if i > 0 && blank.iter().any(|b| line.starts_with(b)) {
+                    cells[4] = "";
+                }
+                cells.join(",") + "\n"
+            })
+            .collect();
+        csv_text_to_parquet("surveys", survey_fields(), surveys.as_bytes(), &data);
+        run_on_data(tmp.path(), &[]);
+        let f = table(&out, "satisfaction_funnel");
+        assert_eq!(
+            col_i64(&f, "customers"),
+            [Some(7), Some(5), Some(3), Some(2), promoter]
+        );
+        let conv = col_f64(&f, "conversion_from_previous");
+        assert_eq!(conv[4], promoter.map(|_| 0.0), "{blank:?}");
+    }
 }
 
 /// Churn by satisfaction rating judges each customer by their latest answer

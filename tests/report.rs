@@ -626,6 +626,43 @@ fn survey_sections_without_answers_old_enough_say_so() {
     }
 }
 
+/// Answers without an NPS (none asked): the funnel ends at "still active"
+/// and says why, where its promoter stage read 0 (0%): "none of our
+/// customers recommends us", which the data does not say.
+#[test]
+fn a_funnel_without_nps_ends_at_still_active() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    analyses_fixture(&data, true);
+    let fixture = read(&repo().join("tests/fixtures/analyses/surveys.csv"));
+    let without_nps: String = (fixture.lines().enumerate())
+        .map(|(i, line)| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            if i > 0 {
+                cells[4] = "";
+            }
+            cells.join(",") + "\n"
+        })
+        .collect();
+    csv_text_to_parquet("surveys", survey_fields(), without_nps.as_bytes(), &data);
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    let funnel = files_under(&out.join("report_charts"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("from-survey-to-promoter"))
+        .expect("the funnel chart");
+    let texts = read(&funnel);
+    assert!(texts.contains("Still active · "), "{texts}");
+    assert!(!texts.contains("Promoter (9–10) · "), "{texts}");
+    let said = "The answers followed carry no NPS, so the funnel ends at still active.";
+    for name in ["report.md", "report.html"] {
+        assert!(read(&out.join(name)).contains(said), "{name}");
+    }
+    assert!(read(&out.join("report.zh-CN.html")).contains("因此漏斗止于“仍然活跃”"));
+    // With the fixture's NPS, the stage is there and nothing is said.
+    let out = reports_as_of(tmp.path(), "2026-06-30");
+    assert!(!read(&out.join("report.md")).contains(said));
+}
+
 #[test]
 fn a_run_dated_before_every_order_says_there_is_none() {
     let tmp = tempfile::tempdir().unwrap();
