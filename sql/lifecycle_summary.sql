@@ -2,7 +2,8 @@
 -- share, and the same at the previous period (as_of - `compare_days`, from
 -- lifecycle_stages.prev_stage: prev_customers, prev_share, over the customers
 -- who had bought by then); every stage is listed (0 where empty), in
--- lifecycle order.
+-- lifecycle order. A share is NULL where no customer had bought by that
+-- date (a share of no one), not 0.
 WITH stages AS (
     SELECT * FROM (VALUES
         (1, 'new'), (2, 'growth'), (3, 'mature'), (4, 'declining'), (5, 'churned'), (6, 'recovered')
@@ -18,9 +19,9 @@ prev_counts AS (
 total AS (SELECT COUNT(*) AS n, COUNT(prev_stage) AS prev_n FROM lifecycle_stages)
 SELECT s.stage_order, s.stage,
     COALESCE(c.customers, 0) AS customers,
-    COALESCE(CAST(c.customers AS DOUBLE) / NULLIF(t.n, 0), 0) AS share,
+    CAST(COALESCE(c.customers, 0) AS DOUBLE) / NULLIF(t.n, 0) AS share,
     COALESCE(p.customers, 0) AS prev_customers,
-    COALESCE(CAST(p.customers AS DOUBLE) / NULLIF(t.prev_n, 0), 0) AS prev_share
+    CAST(COALESCE(p.customers, 0) AS DOUBLE) / NULLIF(t.prev_n, 0) AS prev_share
 FROM stages s CROSS JOIN total t
 LEFT JOIN counts c ON c.stage = s.stage
 LEFT JOIN prev_counts p ON p.stage = s.stage

@@ -456,6 +456,24 @@ fn previous_lifecycle_stages_are_what_a_run_dated_then_gives() {
     assert_eq!(col_i64(&a, "prev_customers"), col_i64(&b, "customers"));
 }
 
+/// A previous period before the first order (compare_days 600: 2024-11-07,
+/// the fixture's orders starting on 2025-01-15) had no customers: their
+/// shares are no one's (NULL, "–" in the report), not 0%, and the change
+/// in share is not the whole share.
+#[test]
+fn a_previous_period_without_customers_has_no_lifecycle_shares() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), false, &["--param", "compare_days=600"]);
+    let s = table(&out, "lifecycle_summary");
+    assert_eq!(col_i64(&s, "prev_customers"), [Some(0); 6]);
+    assert_eq!(col_f64(&s, "prev_share"), [None; 6]);
+    // The stages now, as cohorts_churn_and_lifecycle counts
+    // them: 3 new of 11.
+    assert!(close(col_f64(&s, "share")[0].unwrap(), 3.0 / 11.0));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| New | 3 | 27.3% | 0 | – | – |"), "{md}");
+}
+
 #[test]
 fn satisfaction_funnel_churn_index_and_complaints() {
     let tmp = tempfile::tempdir().unwrap();
