@@ -663,6 +663,40 @@ fn a_funnel_without_nps_ends_at_still_active() {
     assert!(!read(&out.join("report.md")).contains(said));
 }
 
+/// Every window and period param at one day (a nightly report compared
+/// with the day before): each is said as a day, never "1 days", in both
+/// reports; the Chinese one says "1天".
+#[test]
+fn one_day_periods_are_said_as_a_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let days = [
+        "churn_days",
+        "compare_days",
+        "repurchase_days",
+        "survey_window_days",
+        "contribution_window_days",
+    ];
+    let params: Vec<String> = days.iter().map(|d| format!("{d}=1")).collect();
+    let extra: Vec<&str> = (params.iter())
+        .flat_map(|p| ["--param", p.as_str()])
+        .collect();
+    let out = reports_with(tmp.path(), "2026-06-30", &extra);
+    for name in ["report.md", "report.html"] {
+        let text = read(&out.join(name));
+        assert!(!text.contains("1 days"), "{name}: {text}");
+        for said in [
+            "vs the day before",
+            "Segment moves since the day before",
+            "more than a day before the run date.",
+            "Changes compare with the same figures the day before.",
+            "The day before (29 Jun 2026 – 29 Jun 2026)",
+        ] {
+            assert!(text.contains(said), "{name}: no {said:?}");
+        }
+    }
+    assert!(read(&out.join("report.zh-CN.html")).contains("与1天前相比"));
+}
+
 #[test]
 fn a_run_dated_before_every_order_says_there_is_none() {
     let tmp = tempfile::tempdir().unwrap();
