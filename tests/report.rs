@@ -941,4 +941,20 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
         zh.contains("只列出10个首购月份中最近的3个（自2026年4月起）"),
         "{zh}"
     );
+    // One cohort followed one month is its first month alone (100% kept):
+    // the pipeline's bounds refuse it.
+    let data = tmp.path().join("data");
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &tmp.path().join("out-1"),
+        &["--param", "report_cohorts=1"],
+    );
+    assert_says(
+        &o,
+        2,
+        &["param `report_cohorts`: `1` is out of its bounds: give a value of at least 2"],
+    );
 }
