@@ -697,6 +697,30 @@ fn one_day_periods_are_said_as_a_day() {
     assert!(read(&out.join("report.zh-CN.html")).contains("与1天前相比"));
 }
 
+/// A data check that did not pass (a warning) is said at the top of the
+/// reports, before any figure: dated three months after the fixture's last
+/// order (2026-06-30), the orders' freshness check (newest order at most 7
+/// days old) fails, and every customer reads as churned.
+#[test]
+fn a_check_that_did_not_pass_is_said_before_any_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let said = "A data check did not pass: orders.freshness(order_ts). The figures below";
+    let out = reports_as_of(tmp.path(), "2026-09-30");
+    let md = read(&out.join("report.md"));
+    let at = md.find(&format!("> ⚠ {said}")).expect("the warning");
+    assert!(at < md.find("## Headline").unwrap(), "{md}");
+    assert!(read(&out.join("report.html")).contains(&format!("<p class=\"warning\">{said}")));
+    assert!(
+        read(&out.join("report.zh-CN.html"))
+            .contains("有1项数据检查未通过：orders.freshness(order_ts)。")
+    );
+    // Every check passed: nothing said.
+    let out = reports_as_of(tmp.path(), "2026-06-30");
+    for name in ["report.md", "report.html"] {
+        assert!(!read(&out.join(name)).contains("did not pass"), "{name}");
+    }
+}
+
 #[test]
 fn a_run_dated_before_every_order_says_there_is_none() {
     let tmp = tempfile::tempdir().unwrap();
