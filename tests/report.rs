@@ -576,7 +576,8 @@ fn sections_without_data_say_so() {
 /// the answers of 2025-01-10 to 2026-01-09 (90 days before) and churn by
 /// rating those before 01-09: neither has one. As of 04-10 the funnel's
 /// window ends on 01-10 and has that answer; churn by rating still takes
-/// answers before 01-10 only, and as of 04-11 it has it too.
+/// answers before 01-10 only, and as of 04-11 it has it too. With no answer
+/// at all, satisfaction per segment says so as well.
 #[test]
 fn survey_sections_without_answers_old_enough_say_so() {
     let funnel_none = "No data for this section: no customer answered a survey from 10 Jan 2025 to 9 Jan 2026 \
@@ -623,6 +624,23 @@ fn survey_sections_without_answers_old_enough_say_so() {
             !by_rating,
             "{as_of}"
         );
+    }
+    // A survey table with no answer at all: the same two, and satisfaction
+    // per segment says so too, where its table had a 0 for every segment.
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    analyses_fixture(&data, true);
+    let fixture = read(&repo().join("tests/fixtures/analyses/surveys.csv"));
+    let header = fixture.lines().next().unwrap();
+    csv_text_to_parquet("surveys", survey_fields(), header.as_bytes(), &data);
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    let none = "No data for this section: no survey answer in the last 365 days.";
+    let no_answer = "No data for this section: no customer answered a survey from";
+    for name in ["report.md", "report.html"] {
+        let text = read(&out.join(name));
+        for said in [no_answer, by_rating_none, none] {
+            assert!(text.contains(said), "{name}: no {said:?}");
+        }
     }
 }
 

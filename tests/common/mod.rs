@@ -559,12 +559,13 @@ pub fn csv_to_parquet(name: &str, fields: Vec<Field>, out: &Path) {
 /// under `out`, with the given schema.
 pub fn csv_text_to_parquet(name: &str, fields: Vec<Field>, text: impl std::io::Read, out: &Path) {
     let schema = Arc::new(Schema::new(fields));
-    let reader = arrow::csv::ReaderBuilder::new(schema)
+    let reader = arrow::csv::ReaderBuilder::new(schema.clone())
         .with_header(true)
         .build(text)
         .unwrap();
     let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
-    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    // A header alone is a table of no rows.
+    let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
     write_parquet(&out.join(format!("{name}/part-0.parquet")), &batch);
 }
 
