@@ -644,6 +644,23 @@ fn survey_sections_without_answers_old_enough_say_so() {
     }
 }
 
+/// Writes the fixture's survey answers (surveys.csv) under `data` with the
+/// values of `columns` (0-based: 4 is the NPS, 5-8 the dimension scores)
+/// left blank, as where the data has no such column.
+fn surveys_without(columns: std::ops::Range<usize>, data: &Path) {
+    let fixture = read(&repo().join("tests/fixtures/analyses/surveys.csv"));
+    let blanked: String = (fixture.lines().enumerate())
+        .map(|(i, line)| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            if i > 0 {
+                cells[columns.clone()].fill("");
+            }
+            cells.join(",") + "\n"
+        })
+        .collect();
+    csv_text_to_parquet("surveys", survey_fields(), blanked.as_bytes(), data);
+}
+
 /// Answers without an NPS (none asked): the funnel ends at "still active"
 /// and says why, where its promoter stage read 0 (0%): "none of our
 /// customers recommends us", which the data does not say.
@@ -652,17 +669,7 @@ fn a_funnel_without_nps_ends_at_still_active() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
     analyses_fixture(&data, true);
-    let fixture = read(&repo().join("tests/fixtures/analyses/surveys.csv"));
-    let without_nps: String = (fixture.lines().enumerate())
-        .map(|(i, line)| {
-            let mut cells: Vec<&str> = line.split(',').collect();
-            if i > 0 {
-                cells[4] = "";
-            }
-            cells.join(",") + "\n"
-        })
-        .collect();
-    csv_text_to_parquet("surveys", survey_fields(), without_nps.as_bytes(), &data);
+    surveys_without(4..5, &data);
     assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
     let funnel = files_under(&out.join("report_charts"))
         .into_iter()
@@ -737,6 +744,23 @@ fn a_check_that_did_not_pass_is_said_before_any_figure() {
     for name in ["report.md", "report.html"] {
         assert!(!read(&out.join(name)).contains("did not pass"), "{name}");
     }
+}
+
+/// Answers without the four dimension scores: the satisfaction index is
+/// "–", and the reports say why under its table.
+#[test]
+fn an_index_without_dimension_scores_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    analyses_fixture(&data, true);
+    surveys_without(5..9, &data);
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    let said = "answers carry no score on all four dimensions";
+    for name in ["report.md", "report.html"] {
+        assert!(read(&out.join(name)).contains(said), "{name}");
+    }
+    let out = reports_as_of(tmp.path(), "2026-06-30");
+    assert!(!read(&out.join("report.md")).contains(said));
 }
 
 #[test]
