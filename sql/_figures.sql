@@ -42,7 +42,7 @@
 {#- Each customer's newest row among the rows the call block selects (which
     have a customer_id), newest by `newest_first`, for example:
       {% call newest_per_customer("survey_ts DESC, response_id DESC") %}
-          SELECT * FROM surveys WHERE csat IN (1, 2, 3, 4, 5)
+          SELECT * FROM survey_answers WHERE csat IS NOT NULL
       {% endcall %}
     A subquery, with the rows' columns and `n`, `previous_customer`. The rows
     are put in one order (customer, newest first) and a customer's first row

@@ -343,9 +343,11 @@ async fn plan_left_out(
     if !planned.problems.is_empty() {
         return Vec::new();
     }
-    let mut planner = Planner::new(ctx, plan, sources);
-    planner.failed = planned.failed.clone();
-    planner.skipped = planned.skipped.clone();
+    let mut planner = Planner {
+        failed: planned.failed.clone(),
+        skipped: planned.skipped.clone(),
+        ..Planner::new(ctx, plan, sources)
+    };
     let mut problems = Vec::new();
     for step in &plan.deselected {
         let problem = planner.plan(step).await;

@@ -642,15 +642,9 @@ fn the_funnel_follows_answers_whose_days_to_buy_again_are_over() {
     // though still active), and every one (no NPS was asked: the promoter
     // stage is unknown, not 0). The stages before do not move.
     for (blank, promoter) in [(&["4,4,2026-01-01"][..], Some(0)), (&[""], None)] {
-        let surveys: String = (FUNNEL_SURVEYS.lines().enumerate())
-            .map(|(i, line)| {
-                let mut cells: Vec<&str> = line.split(',').collect();
-                if i > 0 && blank.iter().any(|b| line.starts_with(b)) {
-                    cells[4] = "";
-                }
-                cells.join(",") + "\n"
-            })
-            .collect();
+        let surveys = with_blanks(FUNNEL_SURVEYS, 4..5, |line| {
+            blank.iter().any(|b| line.starts_with(b))
+        });
         csv_text_to_parquet("surveys", survey_fields(), surveys.as_bytes(), &data);
         run_on_data(tmp.path(), &[]);
         let f = table(&out, "satisfaction_funnel");

@@ -649,15 +649,7 @@ fn survey_sections_without_answers_old_enough_say_so() {
 /// left blank, as where the data has no such column.
 fn surveys_without(columns: std::ops::Range<usize>, data: &Path) {
     let fixture = read(&repo().join("tests/fixtures/analyses/surveys.csv"));
-    let blanked: String = (fixture.lines().enumerate())
-        .map(|(i, line)| {
-            let mut cells: Vec<&str> = line.split(',').collect();
-            if i > 0 {
-                cells[columns.clone()].fill("");
-            }
-            cells.join(",") + "\n"
-        })
-        .collect();
+    let blanked = with_blanks(&fixture, columns, |_| true);
     csv_text_to_parquet("surveys", survey_fields(), blanked.as_bytes(), data);
 }
 

@@ -323,15 +323,6 @@ impl Plan {
             .collect()
     }
 
-    /// The steps `step` reads, the steps those read, and so on, with `step`.
-    pub fn steps_behind(&self, step: &str) -> Vec<&StepPlan> {
-        let names = ancestors(&self.steps, &[step.to_string()]);
-        self.steps
-            .iter()
-            .filter(|s| names.contains(&s.name))
-            .collect()
-    }
-
     /// Every query a run makes, as it would run them with these params: the
     /// source checks, then each step followed by its checks. Each query has a
     /// `--` header line naming it and ends with a line holding only `;`

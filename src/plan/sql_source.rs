@@ -76,9 +76,7 @@ impl SqlProblem {
             at: span.or(written_at),
         }
     }
-}
 
-impl SqlProblem {
     /// [`SqlProblem::of`] an error on `sql`, placed, where DataFusion gives
     /// no span, at the one literal of `sql` its message quotes: a constant
     /// that cannot be worked out (`Cannot cast string '2026-13-01' to value

@@ -569,6 +569,25 @@ pub fn csv_text_to_parquet(name: &str, fields: Vec<Field>, text: impl std::io::R
     write_parquet(&out.join(format!("{name}/part-0.parquet")), &batch);
 }
 
+/// CSV `text` (with a header) with the values of `columns` (0-based) left
+/// blank in the rows for which `blank` holds, as where the data has no
+/// such values.
+pub fn with_blanks(
+    text: &str,
+    columns: std::ops::Range<usize>,
+    blank: impl Fn(&str) -> bool,
+) -> String {
+    (text.lines().enumerate())
+        .map(|(i, line)| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            if i > 0 && blank(line) {
+                cells[columns.clone()].fill("");
+            }
+            cells.join(",") + "\n"
+        })
+        .collect()
+}
+
 /// The columns of the fixture's `surveys` (tests/fixtures/analyses/surveys.csv).
 pub fn survey_fields() -> Vec<Field> {
     let small = |n: &str| Field::new(n, DataType::Int32, true);
