@@ -138,8 +138,12 @@ pub fn environment(
         move |state: &State, key: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
             let default: Option<String> = kwargs.get("default")?;
             // The form for one (`<key>_one`) or none (`<key>_zero`), where
-            // `n` is 1 or 0 and the locale has one.
-            let n: Option<Value> = kwargs.get("n")?;
+            // the count is 1 or 0 and the locale has one. The count is `n`,
+            // else `days` (a period of one day is said as a day).
+            let n: Option<Value> = match kwargs.get("n")? {
+                Some(n) => Some(n),
+                None => kwargs.get("days")?,
+            };
             let form = match n.map(|n| n.to_string()).as_deref() {
                 Some("1") => Some(format!("{key}_one")),
                 Some("0") => Some(format!("{key}_zero")),
@@ -880,7 +884,7 @@ mod tests {
     #[test]
     fn t_takes_the_singular_form_where_n_is_1_and_the_locale_has_one() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("report_templates");
-        let render = |locale: Locale, n: i64| {
+        let render_text = |locale: Locale, text: &str, n: i64| {
             let settings = ReportSettings {
                 locale,
                 currency: "USD".into(),
@@ -888,12 +892,11 @@ mod tests {
             };
             let translations = Translations::load(&dir).unwrap();
             environment(&dir, &settings, translations, ChartFiles::default())
-                .render_str(
-                    r#"{{ t("orders_after", n=n|num) }}"#,
-                    minijinja::context! { n },
-                )
+                .render_str(text, minijinja::context! { n })
                 .unwrap()
         };
+        let render =
+            |locale: Locale, n: i64| render_text(locale, r#"{{ t("orders_after", n=n|num) }}"#, n);
         assert_eq!(
             render(Locale::En, 1),
             "1 order row dated after the run date was ignored."
@@ -908,6 +911,10 @@ mod tests {
         );
         // Chinese has no plural: its one form serves.
         assert_eq!(render(Locale::ZhCn, 1), "统计日之后的1条订单记录已忽略。");
+        // Without `n`, a period's `days` is the count.
+        let vs = r#"{{ t("vs_previous", days=n) }}"#;
+        assert_eq!(render_text(Locale::En, vs, 1), "vs the day before");
+        assert_eq!(render_text(Locale::En, vs, 7), "vs 7 days earlier");
     }
 
     #[test]
