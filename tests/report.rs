@@ -634,7 +634,8 @@ fn survey_sections_without_answers_old_enough_say_so() {
     let header = fixture.lines().next().unwrap();
     csv_text_to_parquet("surveys", survey_fields(), header.as_bytes(), &data);
     assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
-    let none = "No data for this section: no survey answer in the last 365 days.";
+    let none = "No data for this section: no customer with a completed order answered a survey \
+                in the last 365 days.";
     let no_answer = "No data for this section: no customer answered a survey from";
     for name in ["report.md", "report.html"] {
         let text = read(&out.join(name));
@@ -642,6 +643,27 @@ fn survey_sections_without_answers_old_enough_say_so() {
             assert!(text.contains(said), "{name}: no {said:?}");
         }
     }
+    // Answers there, but all from someone without a completed order
+    // (customer 999 has no order): satisfaction per segment, which follows
+    // the customers with one, says so, and does not say there was no answer;
+    // the funnel, which follows every customer who answered, has its chart.
+    let strangers: String = (fixture.lines().enumerate())
+        .map(|(i, line)| match (i, line.split_once(',')) {
+            (1.., Some((id, rest))) => {
+                let rest = rest.split_once(',').unwrap().1;
+                format!("{id},999,{rest}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    csv_text_to_parquet("surveys", survey_fields(), strangers.as_bytes(), &data);
+    assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
+    for name in ["report.md", "report.html"] {
+        let text = read(&out.join(name));
+        assert!(text.contains(none), "{name}:\n{text}");
+        assert!(!text.contains(no_answer), "{name}");
+    }
+    assert!(read(&out.join("report.zh-CN.html")).contains("近365天没有已完成订单的客户参与调查"));
 }
 
 /// Writes the fixture's survey answers (surveys.csv) under `data` with the
