@@ -6,6 +6,8 @@ mod common;
 
 use std::path::Path;
 
+use arrow::datatypes::{DataType, Field};
+
 use common::*;
 
 /// Runs `pipeline` on the analyses fixture as of 2026-06-30 into `out`.
@@ -1037,4 +1039,61 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
         2,
         &["param `report_cohorts`: `1` is out of its bounds: give a value of at least 2"],
     );
+}
+
+/// Orders dated by the day alone (`order_ts` a DATE, as many warehouses
+/// export them; the input contract allows it): the run reads them as each
+/// day's midnight, so every figure that counts days, months and amounts is
+/// the one the same orders with their times of day give, and the reports
+/// give the newest order's day, not a made-up "00:00".
+#[test]
+fn orders_dated_without_a_time_of_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let timed = reports_as_of(tmp.path(), "2026-06-30");
+    let (data, out) = (tmp.path().join("dated"), tmp.path().join("dated_out"));
+    analyses_fixture(&data, true);
+    let fixture = read(&repo().join("tests/fixtures/analyses/orders.csv"));
+    // "2026-06-30 15:00:00" -> "2026-06-30"
+    let dated: String = (fixture.lines())
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let day = cells[2].split(' ').next().unwrap();
+            [&cells[..2], &[day], &cells[3..]].concat().join(",") + "\n"
+        })
+        .collect();
+    let int = |n: &str| Field::new(n, DataType::Int64, true);
+    let fields = vec![
+        int("order_id"),
+        int("customer_id"),
+        Field::new("order_ts", DataType::Date32, false),
+        Field::new("amount", DataType::Float64, false),
+        Field::new("margin", DataType::Float64, true),
+        Field::new("status", DataType::Utf8, true),
+    ];
+    csv_text_to_parquet("orders", fields, dated.as_bytes(), &data);
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        "2026-06-30",
+        &data,
+        &out,
+        &[],
+    );
+    assert_exit(&o, 0);
+    assert_same_outputs(&timed, &out, "orders dated by the day", &[]);
+    // The newest order on or before the run date is 2026-06-30 16:00.
+    let timed_md = read(&timed.join("report.md"));
+    assert!(
+        timed_md.contains("Newest order: 30 Jun 2026 16:00."),
+        "{timed_md}"
+    );
+    for name in ["report.md", "report.html"] {
+        let text = read(&out.join(name));
+        assert!(
+            text.contains("Newest order: 30 Jun 2026."),
+            "{name}:\n{text}"
+        );
+        assert!(!text.contains("00:00"), "{name}");
+    }
+    assert!(read(&out.join("report.zh-CN.html")).contains("最新订单时间：2026年6月30日。"));
 }

@@ -93,11 +93,13 @@ pub fn environment(
         );
     }
     // `x|date`, `x|datetime`, `x|month`: `–` for NULL, text not a date as is.
+    // `datetime` shows a date without a time of day (a DATE column) as a day.
     type ShowDate = fn(&Formatter, &Value) -> Option<String>;
     let dates: [(&'static str, ShowDate); 3] = [
         ("date", |f, v| format::as_date(v).map(|d| f.date(d))),
-        ("datetime", |f, v| {
-            format::as_datetime(v).map(|d| f.datetime(d))
+        ("datetime", |f, v| match format::as_datetime(v) {
+            Some(d) => Some(f.datetime(d)),
+            None => format::as_date(v).map(|d| f.date(d)),
         }),
         ("month", |f, v| format::as_date(v).map(|d| f.month(d))),
     ];
