@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use arrow::datatypes::{DataType, Field};
+use arrow::datatypes::DataType;
 
 use common::*;
 
@@ -30,6 +30,15 @@ fn reports_with(tmp: &Path, as_of: &str, extra: &[&str]) -> std::path::PathBuf {
     let (data, out) = (tmp.join("data"), tmp.join("out"));
     analyses_fixture(&data, true);
     let o = run_pipeline(tmp, &bundled_pipeline(), as_of, &data, &out, extra);
+    assert_exit(&o, 0);
+    out
+}
+
+/// Runs the bundled pipeline as of 2026-06-30 on the tables under `data`,
+/// into `out`, which it returns.
+fn reports_on(tmp: &Path, data: &Path, out: &str) -> std::path::PathBuf {
+    let out = tmp.join(out);
+    let o = run_pipeline(tmp, &bundled_pipeline(), "2026-06-30", data, &out, &[]);
     assert_exit(&o, 0);
     out
 }
@@ -1050,36 +1059,12 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
 fn orders_dated_without_a_time_of_day() {
     let tmp = tempfile::tempdir().unwrap();
     let timed = reports_as_of(tmp.path(), "2026-06-30");
-    let (data, out) = (tmp.path().join("dated"), tmp.path().join("dated_out"));
-    analyses_fixture(&data, true);
-    let fixture = read(&repo().join("tests/fixtures/analyses/orders.csv"));
+    let data = tmp.path().join("dated");
     // "2026-06-30 15:00:00" -> "2026-06-30"
-    let dated: String = (fixture.lines())
-        .map(|line| {
-            let cells: Vec<&str> = line.split(',').collect();
-            let day = cells[2].split(' ').next().unwrap();
-            [&cells[..2], &[day], &cells[3..]].concat().join(",") + "\n"
-        })
-        .collect();
-    let int = |n: &str| Field::new(n, DataType::Int64, true);
-    let fields = vec![
-        int("order_id"),
-        int("customer_id"),
-        Field::new("order_ts", DataType::Date32, false),
-        Field::new("amount", DataType::Float64, false),
-        Field::new("margin", DataType::Float64, true),
-        Field::new("status", DataType::Utf8, true),
-    ];
-    csv_text_to_parquet("orders", fields, dated.as_bytes(), &data);
-    let o = run_pipeline(
-        tmp.path(),
-        &bundled_pipeline(),
-        "2026-06-30",
-        &data,
-        &out,
-        &[],
-    );
-    assert_exit(&o, 0);
+    analyses_fixture_retyped(&data, |column| {
+        (column == "order_ts").then_some((DataType::Date32, |v: &str| v[..10].to_string()))
+    });
+    let out = reports_on(tmp.path(), &data, "dated_out");
     assert_same_outputs(&timed, &out, "orders dated by the day", &[]);
     // The newest order on or before the run date is 2026-06-30 16:00.
     let timed_md = read(&timed.join("report.md"));
@@ -1096,4 +1081,48 @@ fn orders_dated_without_a_time_of_day() {
         assert!(!text.contains("00:00"), "{name}");
     }
     assert!(read(&out.join("report.zh-CN.html")).contains("最新订单时间：2026年6月30日。"));
+}
+
+/// Customer ids as text and money as decimals, as warehouses export them
+/// (the input contract takes either): the same figures as the fixture's
+/// integer ids and float amounts. The ids keep their order ("C0001" …), so
+/// the rules that break ties by customer_id decide alike; the tables of one
+/// row per customer carry the ids themselves and are left out.
+#[test]
+fn text_ids_and_decimal_amounts_give_the_same_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let numbers = reports_as_of(tmp.path(), "2026-06-30");
+    let data = tmp.path().join("typed");
+    analyses_fixture_retyped(&data, |column| match column {
+        "customer_id" => Some((DataType::Utf8, |v: &str| format!("C{v:0>4}"))),
+        "amount" | "margin" => Some((DataType::Decimal128(12, 2), |v: &str| v.to_string())),
+        _ => None,
+    });
+    let out = reports_on(tmp.path(), &data, "typed_out");
+    let per_customer = [
+        "customer_orders",
+        "rfm_scores",
+        "contribution_ranking",
+        "lifecycle_stages",
+    ];
+    assert_same_outputs(
+        &numbers,
+        &out,
+        "text ids and decimal amounts",
+        &per_customer,
+    );
+    let ids = col_str(&read_parquet(&out.join("tables/rfm_scores")), "customer_id");
+    assert!(
+        ids.iter()
+            .all(|id| id.as_deref().is_some_and(|id| id.starts_with('C'))),
+        "{ids:?}"
+    );
+    // The same report, but for the parameters naming the folders.
+    let report = |out: &Path| -> Vec<String> {
+        (read(&out.join("report.md")).lines())
+            .filter(|l| !l.contains("data_root") && !l.contains("out_root"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(report(&numbers), report(&out));
 }

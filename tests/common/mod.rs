@@ -607,19 +607,30 @@ pub fn survey_fields() -> Vec<Field> {
 /// The hand-made fixture of tests/fixtures/analyses as Parquet under `data`
 /// (surveys and complaints only `with_feedback`).
 pub fn analyses_fixture(data: &Path, with_feedback: bool) {
+    let tables: &[&str] = if with_feedback {
+        &FIXTURE_TABLES
+    } else {
+        &FIXTURE_TABLES[..2]
+    };
+    for name in tables {
+        csv_to_parquet(name, fixture_fields(name), data);
+    }
+}
+
+/// The tables of tests/fixtures/analyses.
+pub const FIXTURE_TABLES: [&str; 4] = ["customers", "orders", "surveys", "complaints"];
+
+/// The columns of a table of tests/fixtures/analyses, as
+/// [`analyses_fixture`] writes them.
+pub fn fixture_fields(name: &str) -> Vec<Field> {
     let int = |n: &str| Field::new(n, DataType::Int64, true);
-    csv_to_parquet(
-        "customers",
-        vec![
+    match name {
+        "customers" => vec![
             int("customer_id"),
             Field::new("region", DataType::Utf8, true),
             Field::new("loyalty_member", DataType::Boolean, true),
         ],
-        data,
-    );
-    csv_to_parquet(
-        "orders",
-        vec![
+        "orders" => vec![
             int("order_id"),
             int("customer_id"),
             Field::new("order_ts", ts_type(), false),
@@ -627,21 +638,49 @@ pub fn analyses_fixture(data: &Path, with_feedback: bool) {
             Field::new("margin", DataType::Float64, true),
             Field::new("status", DataType::Utf8, true),
         ],
-        data,
-    );
-    if with_feedback {
-        csv_to_parquet("surveys", survey_fields(), data);
-        csv_to_parquet(
-            "complaints",
-            vec![
-                int("complaint_id"),
-                int("customer_id"),
-                Field::new("opened_ts", ts_type(), false),
-                Field::new("resolved_ts", ts_type(), true),
-                Field::new("resolution", DataType::Utf8, true),
-            ],
-            data,
-        );
+        "surveys" => survey_fields(),
+        "complaints" => vec![
+            int("complaint_id"),
+            int("customer_id"),
+            Field::new("opened_ts", ts_type(), false),
+            Field::new("resolved_ts", ts_type(), true),
+            Field::new("resolution", DataType::Utf8, true),
+        ],
+        _ => panic!("no fixture table {name}"),
+    }
+}
+
+/// The whole fixture of tests/fixtures/analyses under `data`, with each
+/// column `retype` gives a type for written as that type, each of its values
+/// first rewritten by the function given with it (blanks stay blank): the
+/// same data as a warehouse of other column types would hand over.
+pub fn analyses_fixture_retyped(
+    data: &Path,
+    retype: impl Fn(&str) -> Option<(DataType, fn(&str) -> String)>,
+) {
+    for name in FIXTURE_TABLES {
+        let mut fields = fixture_fields(name);
+        let changes: Vec<_> = (fields.iter().enumerate())
+            .filter_map(|(i, f)| retype(f.name()).map(|(ty, rewrite)| (i, ty, rewrite)))
+            .collect();
+        for (i, ty, _) in &changes {
+            fields[*i] = Field::new(fields[*i].name(), ty.clone(), true);
+        }
+        let text =
+            std::fs::read_to_string(repo().join(format!("tests/fixtures/analyses/{name}.csv")))
+                .unwrap();
+        let text: String = (text.lines().enumerate())
+            .map(|(row, line)| {
+                let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+                for (i, _, rewrite) in &changes {
+                    if row > 0 && !cells[*i].is_empty() {
+                        cells[*i] = rewrite(&cells[*i]);
+                    }
+                }
+                cells.join(",") + "\n"
+            })
+            .collect();
+        csv_text_to_parquet(name, fields, text.as_bytes(), data);
     }
 }
 
