@@ -1080,7 +1080,10 @@ fn orders_dated_without_a_time_of_day() {
         );
         assert!(!text.contains("00:00"), "{name}");
     }
-    assert!(read(&out.join("report.zh-CN.html")).contains("最新订单时间：2026年6月30日。"));
+    assert!(
+        read(&out.join("report.zh-CN.html"))
+            .contains("最新订单时间：2026年6月30日。统计日之后的1条订单记录已忽略。")
+    );
 }
 
 /// Customer ids as text and money as decimals, as warehouses export them
