@@ -2,8 +2,9 @@
 -- completed order. A customer is churned when their last completed order is
 -- more than `churn_days` days before as_of (as_of - last_order_date > churn_days).
 -- `churned_prev` is the same at the previous period (as_of - compare_days),
--- for customers who had bought by then. orders, monetary and window_revenue
--- are customer_orders', passed on for the steps that group customers.
+-- for customers who had bought by then. orders, prev_orders, monetary and
+-- window_revenue are customer_orders', passed on for the steps that group
+-- customers.
 {%- from "_figures.sql" import churned %}
 {%- set prev_day %}CAST({{ as_of }} - {{ compare_days | days }} AS DATE){% endset %}
 SELECT
@@ -11,6 +12,7 @@ SELECT
     first_order_date,
     last_order_date,
     orders,
+    prev_orders,
     monetary,
     window_revenue,
     {{ as_of }} - last_order_date AS days_since_last_order,

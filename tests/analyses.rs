@@ -268,6 +268,46 @@ fn contribution_ranking_summary_and_priority() {
     }
 }
 
+/// The headline's loyalty behaviour, as of 2026-06-30 (churn 90 days;
+/// previous period 2026-05-31), from orders.csv by hand. Customers with a
+/// completed order by the run date: 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 (7's
+/// order is after it; 5's second row is a refund): 11. With two or more:
+/// 1 (2), 3 (3), 4 (6), 8 (2), 9 (2), 11 (3), 12 (2): 7 of 11. Churned: 3
+/// (last 2026-03-15, 107 days) and 6 (2025-08-01); 10 (2026-04-01, 90 days)
+/// is not. The 9 active customers' days since their first order: 1 531
+/// (2025-01-15), 2 5, 4 176, 5 1, 8 514, 9 365, 10 90, 11 231, 12 60 =
+/// 1973, so 1973 / 9 / 365 years.
+/// By 2026-05-31: customers 1, 3, 4, 6, 8, 9, 10, 11, 12 had bought (9);
+/// with two or more orders then 3, 4 (5), 8, 11: 4 of 9. Active then: 3
+/// (last 03-15, 77 days), 4, 8, 10, 12 (1, 6, 9 and 11 had churned: 11's
+/// last was 2025-12-12), since their first order 447, 146, 484, 60 and 30
+/// days: 1167 / 5 / 365 years.
+#[test]
+fn the_headline_gives_repeat_buyers_and_tenure_then_and_now() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), false, &[]);
+    let h = table(&out, "headline");
+    let one = |name: &str| col_f64(&h, name)[0].unwrap();
+    assert!(
+        close(one("repeat_rate"), 7.0 / 11.0),
+        "{}",
+        one("repeat_rate")
+    );
+    assert!(close(one("prev_repeat_rate"), 4.0 / 9.0));
+    assert!(close(one("tenure_years"), 1973.0 / 9.0 / 365.0));
+    assert!(close(one("prev_tenure_years"), 1167.0 / 5.0 / 365.0));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    // 63.6% against 44.4%; 0.60 years against 0.64
+    assert!(
+        md.contains("| Repeat buyers | 63.6% | ▲ +19.2 pp |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Active customers' tenure (years) | 0.6 | ▼ −0.04 |"),
+        "{md}"
+    );
+}
+
 #[test]
 fn cohorts_churn_and_lifecycle() {
     let tmp = tempfile::tempdir().unwrap();
