@@ -276,7 +276,10 @@ fn contribution_ranking_summary_and_priority() {
 /// (last 2026-03-15, 107 days) and 6 (2025-08-01); 10 (2026-04-01, 90 days)
 /// is not. The 9 active customers' days since their first order: 1 531
 /// (2025-01-15), 2 5, 4 176, 5 1, 8 514, 9 365, 10 90, 11 231, 12 60 =
-/// 1973, so 1973 / 9 / 365 years.
+/// 1973, so 1973 / 9 / 365 years. The period's flows: new since 05-31, 2
+/// and 5; back after churning, 1, 9 and 11 (churned then, their last orders
+/// 2025-01-15, 2025-06-30, 2025-12-12; active now); lost, 3: 2 + 3 - 1 = 4
+/// more active customers, 9 against 5.
 /// By 2026-05-31: customers 1, 3, 4, 6, 8, 9, 10, 11, 12 had bought (9);
 /// with two or more orders then 3, 4 (5), 8, 11: 4 of 9. Active then: 3
 /// (last 03-15, 77 days), 4, 8, 10, 12 (1, 6, 9 and 11 had churned: 11's
@@ -296,6 +299,11 @@ fn the_headline_gives_repeat_buyers_and_tenure_then_and_now() {
     assert!(close(one("prev_repeat_rate"), 4.0 / 9.0));
     assert!(close(one("tenure_years"), 1973.0 / 9.0 / 365.0));
     assert!(close(one("prev_tenure_years"), 1167.0 / 5.0 / 365.0));
+    let flows = ["new_customers", "returned_customers", "lost_customers"];
+    assert_eq!(
+        flows.map(|c| col_i64(&h, c)[0]),
+        [Some(2), Some(3), Some(1)]
+    );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     // 63.6% against 44.4%; 0.60 years against 0.64
     assert!(
@@ -306,6 +314,10 @@ fn the_headline_gives_repeat_buyers_and_tenure_then_and_now() {
         md.contains("| Active customers' tenure (years) | 0.6 | ▼ −0.04 |"),
         "{md}"
     );
+    assert!(md.contains(
+        "In those 30 days: new customers 2, back after churning 3, churned 1; \
+         active customers ▲ +4."
+    ));
 }
 
 #[test]
@@ -512,6 +524,14 @@ fn a_previous_period_without_customers_has_no_lifecycle_shares() {
     assert!(close(col_f64(&s, "share")[0].unwrap(), 3.0 / 11.0));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| New | 3 | 27.3% | 0 | – | – |"), "{md}");
+    // The period's flows: all 11 customers are new since then, and 3 and 6
+    // (churned now) were lost among them: 11 - 2 = 9 more active customers.
+    let h = table(&out, "headline");
+    let flows = ["new_customers", "returned_customers", "lost_customers"];
+    assert_eq!(
+        flows.map(|c| col_i64(&h, c)[0]),
+        [Some(11), Some(0), Some(2)]
+    );
 }
 
 #[test]
