@@ -2,6 +2,13 @@
 -- x satisfaction level (of the latest survey answer up to as_of; 'unknown'
 -- for customers never surveyed): customers, window revenue, churned
 -- customers and churn rate at as_of (churn as in customer_status.sql).
+-- `priority` is where retention effort pays first, by the model's rule: rank
+-- customers by contribution, then by satisfaction, since only complete
+-- satisfaction makes loyalty likely:
+--   1  class A, dissatisfied or neutral (CSAT 1-3)
+--   2  class A never surveyed (ask them first), and class B dissatisfied or
+--      neutral
+--   3  the rest: satisfied A and B customers, B never surveyed, class C
 -- Where surveys are absent this step is skipped.
 WITH c AS (
     SELECT r.abc_class, r.revenue, st.churned,
@@ -19,7 +26,13 @@ SELECT
     COUNT(*) AS customers,
     CAST(SUM(CAST(revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
     COUNT(*) FILTER (WHERE churned) AS churned,
-    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate
+    AVG(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS churn_rate,
+    CASE
+        WHEN abc_class = 'A' AND satisfaction_level IN ('dissatisfied', 'neutral') THEN 1
+        WHEN abc_class = 'A' AND satisfaction_level = 'unknown' THEN 2
+        WHEN abc_class = 'B' AND satisfaction_level IN ('dissatisfied', 'neutral') THEN 2
+        ELSE 3
+    END AS priority
 FROM c
 GROUP BY abc_class, satisfaction_level
 ORDER BY abc_class, level_order

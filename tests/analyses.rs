@@ -266,6 +266,20 @@ fn contribution_ranking_summary_and_priority() {
         assert_eq!((g.0.as_str(), g.1.as_str(), g.2, g.4), (e.0, e.1, e.2, e.4));
         assert!(close(g.3, e.3));
     }
+    // Priority by the rule: A not satisfied first, B not satisfied second,
+    // the satisfied and class C last.
+    assert_eq!(
+        col_i64(&p, "priority"),
+        [1, 3, 2, 3, 3, 3].map(Some),
+        "{got:?}"
+    );
+    // The note under the matrix: priority 1 is A dissatisfied alone, 2
+    // customers with $905 of the matrix's $2,335 (38.8%), 1 of 2 churned.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains(
+        "Priority 1 now: 2 customers with $905 of revenue in the last 365 days (39% of it); \
+         50% of them have churned."
+    ));
 }
 
 /// The headline's loyalty behaviour, as of 2026-06-30 (churn 90 days;
