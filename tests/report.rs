@@ -1129,3 +1129,23 @@ fn text_ids_and_decimal_amounts_give_the_same_figures() {
     };
     assert_eq!(report(&numbers), report(&out));
 }
+
+/// Every answer a 5: no class A customer is dissatisfied or neutral, and the
+/// note under the retention-priority matrix says so instead of giving a
+/// priority 1 of no one.
+#[test]
+fn a_priority_matrix_without_priority_one_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("delighted");
+    analyses_fixture_retyped(&data, |column| {
+        (column == "csat").then_some((DataType::Int32, |_: &str| "5".to_string()))
+    });
+    let out = reports_on(tmp.path(), &data, "delighted_out");
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains("Priority 3: the rest. No class A customer is dissatisfied or neutral."),
+        "{md}"
+    );
+    assert!(!md.contains("Priority 1 now"));
+    assert!(read(&out.join("report.zh-CN.html")).contains("没有不满意或基本满意的A类客户。"));
+}
