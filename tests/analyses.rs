@@ -654,6 +654,11 @@ fn satisfaction_funnel_churn_index_and_complaints() {
         [None, None],
         "no one unresolved; too recent has no rate"
     );
+    // The course notes' figures beside the groups they speak of.
+    assert_eq!(
+        col_f64(&k, "benchmark_retention_rate"),
+        [None, Some(0.95), Some(0.75), Some(0.11), None]
+    );
 }
 
 /// Survey answers at the bounds of the funnel and of churn by rating, as of

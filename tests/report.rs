@@ -1149,3 +1149,29 @@ fn a_priority_matrix_without_priority_one_says_so() {
     assert!(!md.contains("Priority 1 now"));
     assert!(read(&out.join("report.zh-CN.html")).contains("没有不满意或基本满意的A类客户。"));
 }
+
+/// The complaints finding sets the course notes' figures beside the
+/// customers' own. Customer 11's complaint, opened on 2026-03-01 and never
+/// resolved, is old enough to tell as of 2026-06-30, and 11 bought again
+/// (06-15): unresolved kept 1 of 1. Resolved within 48 hours: 3's and 6's,
+/// both churned: 0 of 2.
+#[test]
+fn the_complaints_finding_gives_the_textbook_figures_beside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let complaints = read(&repo().join("tests/fixtures/analyses/complaints.csv"))
+        .replace("2,11,2026-06-10 10:00:00,,", "2,11,2026-03-01 10:00:00,,");
+    let fields = fixture_fields("complaints");
+    csv_text_to_parquet("complaints", fields, complaints.as_bytes(), &data);
+    let out = reports_on(tmp.path(), &data, "out");
+    let said = "Customers whose complaint was resolved within 48 hours kept 0% (textbook: 95%); \
+                those left unresolved kept 100% (textbook: 11%).";
+    for name in ["report.md", "report.html"] {
+        assert!(read(&out.join(name)).contains(said), "{name}");
+    }
+    assert!(
+        read(&out.join("report.zh-CN.html"))
+            .contains("投诉在48小时内解决的客户保留率为0%（教科书：95%）；投诉未解决的客户保留率为100%（教科书：11%）。")
+    );
+}
