@@ -19,7 +19,8 @@
 -- "顾客服务的重要性"): a complaint resolved promptly, efficiently and
 -- attentively keeps 95% of customers, one resolved well wins back 75%, and a
 -- problem left unsolved loses 89% (keeps 11%). Resolved fast is set beside the
--- first, resolved slowly beside the second. Edit the VALUES to use your own.
+-- first, resolved slowly beside the second. Edit the VALUES to use your own:
+-- the reports' note and finding take the figures from this table.
 {%- from "_figures.sql" import newest_per_customer %}
 WITH latest AS (
     -- per customer, the latest complaint old enough to tell where there is

@@ -9,6 +9,8 @@
 --   2  class A never surveyed (ask them first), and class B dissatisfied or
 --      neutral
 --   3  the rest: satisfied A and B customers, B never surveyed, class C
+-- The reports say this rule under the matrix (translations.yaml,
+-- `priority_note`): change the two together.
 -- Where surveys are absent this step is skipped.
 WITH c AS (
     SELECT r.abc_class, r.revenue, st.churned,

@@ -1174,4 +1174,31 @@ fn the_complaints_finding_gives_the_textbook_figures_beside() {
         read(&out.join("report.zh-CN.html"))
             .contains("投诉在48小时内解决的客户保留率为0%（教科书：95%）；投诉未解决的客户保留率为100%（教科书：11%）。")
     );
+    // The figures are complaint_recovery.sql's: an analyst's own, written
+    // there, are what the table, the note and the finding give.
+    let pipeline = bundle_copy(tmp.path());
+    let sql = pipeline
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("sql/complaint_recovery.sql");
+    replace_once(
+        &sql,
+        "(2, 'resolved fast', 0.95)",
+        "(2, 'resolved fast', 0.9)",
+    );
+    let own = tmp.path().join("own");
+    assert_exit(
+        &run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &own, &[]),
+        0,
+    );
+    let md = read(&own.join("report.md"));
+    for said in [
+        "| Resolved fast | 2 | 0.0% | 100.0% | 90% |",
+        "a complaint resolved promptly and attentively keeps 90% of customers",
+        "kept 0% (textbook: 90%)",
+    ] {
+        assert!(md.contains(said), "{said}:\n{md}");
+    }
 }
