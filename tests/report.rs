@@ -1147,7 +1147,10 @@ fn a_priority_matrix_without_priority_one_says_so() {
         "{md}"
     );
     assert!(!md.contains("Priority 1 now"));
-    assert!(read(&out.join("report.zh-CN.html")).contains("没有不满意或基本满意的A类客户。"));
+    assert!(
+        read(&out.join("report.zh-CN.html"))
+            .contains("优先级3：其余客户。没有不满意或基本满意的A类客户。")
+    );
 }
 
 /// The complaints finding sets the course notes' figures beside the
