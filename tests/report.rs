@@ -132,7 +132,7 @@ fn html_report_is_self_contained_and_has_every_section() {
 fn segment_labels_are_escaped_in_html_and_markdown() {
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = bundle_copy(tmp.path());
-    let sql = pipeline.parent().unwrap().parent().unwrap().join("sql");
+    let sql = bundle_of(&pipeline).join("sql");
     for f in ["rfm_segment_map.sql", "rfm_segment_actions.sql"] {
         let text = read(&sql.join(f))
             .replace("'Lost'", "'<script>alert(1)</script>'")
@@ -164,12 +164,13 @@ fn segment_labels_are_escaped_in_html_and_markdown() {
 
 /// The bundled templates folder of a [`bundle_copy`]'s pipeline.
 fn templates_of(pipeline: &Path) -> std::path::PathBuf {
-    pipeline
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("report_templates")
+    bundle_of(pipeline).join("report_templates")
+}
+
+/// The folder of a [`bundle_copy`] (`pipelines/`, `sql/`,
+/// `report_templates/`), from its pipeline file.
+fn bundle_of(pipeline: &Path) -> &Path {
+    pipeline.parent().unwrap().parent().unwrap()
 }
 
 /// A misspelt name in a template is found before anything runs (a nightly
@@ -658,15 +659,10 @@ fn survey_sections_without_answers_old_enough_say_so() {
     // (customer 999 has no order): satisfaction per segment, which follows
     // the customers with one, says so, and does not say there was no answer;
     // the funnel, which follows every customer who answered, has its chart.
-    let strangers: String = (fixture.lines().enumerate())
-        .map(|(i, line)| match (i, line.split_once(',')) {
-            (1.., Some((id, rest))) => {
-                let rest = rest.split_once(',').unwrap().1;
-                format!("{id},999,{rest}\n")
-            }
-            _ => format!("{line}\n"),
-        })
-        .collect();
+    let strangers = map_cells(&fixture, |_, column, value| match column {
+        1 => "999".to_string(),
+        _ => value.to_string(),
+    });
     csv_text_to_parquet("surveys", survey_fields(), strangers.as_bytes(), &data);
     assert_exit(&run(tmp.path(), &bundled_pipeline(), &out, true), 0);
     for name in ["report.md", "report.html"] {
@@ -1180,12 +1176,7 @@ fn the_complaints_finding_gives_the_textbook_figures_beside() {
     // The figures are complaint_recovery.sql's: an analyst's own, written
     // there, are what the table, the note and the finding give.
     let pipeline = bundle_copy(tmp.path());
-    let sql = pipeline
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("sql/complaint_recovery.sql");
+    let sql = bundle_of(&pipeline).join("sql/complaint_recovery.sql");
     replace_once(
         &sql,
         "(2, 'resolved fast', 0.95)",

@@ -577,12 +577,27 @@ pub fn with_blanks(
     columns: std::ops::Range<usize>,
     blank: impl Fn(&str) -> bool,
 ) -> String {
+    map_cells(text, |line, column, cell| {
+        if columns.contains(&column) && blank(line) {
+            String::new()
+        } else {
+            cell.to_string()
+        }
+    })
+}
+
+/// CSV `text` (with a header) with each cell of the rows below the header
+/// replaced by `cell(line, column, value)`: the row's whole line, the
+/// 0-based column and the cell's text.
+pub fn map_cells(text: &str, cell: impl Fn(&str, usize, &str) -> String) -> String {
     (text.lines().enumerate())
-        .map(|(i, line)| {
-            let mut cells: Vec<&str> = line.split(',').collect();
-            if i > 0 && blank(line) {
-                cells[columns.clone()].fill("");
-            }
+        .map(|(row, line)| {
+            let cells: Vec<String> = (line.split(',').enumerate())
+                .map(|(column, value)| match row {
+                    0 => value.to_string(),
+                    _ => cell(line, column, value),
+                })
+                .collect();
             cells.join(",") + "\n"
         })
         .collect()
@@ -659,27 +674,21 @@ pub fn analyses_fixture_retyped(
     retype: impl Fn(&str) -> Option<(DataType, fn(&str) -> String)>,
 ) {
     for name in FIXTURE_TABLES {
-        let mut fields = fixture_fields(name);
-        let changes: Vec<_> = (fields.iter().enumerate())
-            .filter_map(|(i, f)| retype(f.name()).map(|(ty, rewrite)| (i, ty, rewrite)))
+        let fields = fixture_fields(name);
+        let retyped: Vec<_> = fields.iter().map(|f| retype(f.name())).collect();
+        let fields = (fields.iter().zip(&retyped))
+            .map(|(f, r)| match r {
+                Some((ty, _)) => Field::new(f.name(), ty.clone(), true),
+                None => f.clone(),
+            })
             .collect();
-        for (i, ty, _) in &changes {
-            fields[*i] = Field::new(fields[*i].name(), ty.clone(), true);
-        }
         let text =
             std::fs::read_to_string(repo().join(format!("tests/fixtures/analyses/{name}.csv")))
                 .unwrap();
-        let text: String = (text.lines().enumerate())
-            .map(|(row, line)| {
-                let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
-                for (i, _, rewrite) in &changes {
-                    if row > 0 && !cells[*i].is_empty() {
-                        cells[*i] = rewrite(&cells[*i]);
-                    }
-                }
-                cells.join(",") + "\n"
-            })
-            .collect();
+        let text = map_cells(&text, |_, column, value| match &retyped[column] {
+            Some((_, rewrite)) if !value.is_empty() => rewrite(value),
+            _ => value.to_string(),
+        });
         csv_text_to_parquet(name, fields, text.as_bytes(), data);
     }
 }
