@@ -122,7 +122,47 @@ pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    message
+    without_response_bodies(&message)
+}
+
+/// `message` with the bodies of the error responses object stores quote
+/// after "Server returned non-2xx status code: 404 Not Found: " cut down:
+/// an XML error (S3, GCS, Azure) to its code and message, `NoSuchBucket:
+/// The specified bucket does not exist` (without the request ids, on one
+/// line), an HTML page (a web server's) left out.
+fn without_response_bodies(message: &str) -> String {
+    const STATUS: &str = "non-2xx status code: ";
+    let Some(at) = message.find(STATUS) else {
+        return message.to_string();
+    };
+    let after_status = at + STATUS.len();
+    let Some(body_at) = message[after_status..]
+        .find(": <")
+        .map(|i| after_status + i)
+    else {
+        return message.to_string();
+    };
+    let body = &message[body_at + 2..];
+    let end = ["</Error>", "</html>", "</HTML>"]
+        .iter()
+        .find_map(|close| body.find(close).map(|i| i + close.len()))
+        .unwrap_or(body.len());
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = body[..end].find(&open)? + open.len();
+        let len = body[start..end].find(&format!("</{name}>"))?;
+        Some(body[start..start + len].lines().next().unwrap_or("").trim())
+    };
+    let said = match (element("Code"), element("Message")) {
+        (Some(code), Some(text)) => format!(": {code}: {text}"),
+        (Some(code), None) => format!(": {code}"),
+        _ => String::new(),
+    };
+    format!(
+        "{}{said}{}",
+        &message[..body_at],
+        without_response_bodies(body[end..].trim_start())
+    )
 }
 
 /// The candidate closest to `word`, if any is close enough to be a likely
@@ -190,6 +230,28 @@ mod tests {
         );
         assert_eq!(with_causes(&quoted), "Object Store error: disk full");
         assert_eq!(with_causes(&Layer("plain", None)), "plain");
+    }
+
+    #[test]
+    fn error_responses_are_cut_to_their_code_and_message() {
+        let s3 = "Error performing GET http://h/b?list-type=2 in 3ms - Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>b</BucketName><RequestId>Ik9u</RequestId></Error>";
+        assert_eq!(
+            with_causes(&Layer(s3.to_string().leak(), None)),
+            "Error performing GET http://h/b?list-type=2 in 3ms - Server returned non-2xx status code: 404 Not Found: NoSuchBucket: The specified bucket does not exist"
+        );
+        // Azure's message goes on with the request id on lines of its own.
+        let azure = "Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error>\n  <Code>AuthorizationFailure</Code>\n  <Message>Server failed to authenticate the request.\nRequestId:dc98\nTime:2026</Message>\n</Error>: more";
+        assert_eq!(
+            without_response_bodies(azure),
+            "Server returned non-2xx status code: 403 Forbidden: AuthorizationFailure: Server failed to authenticate the request.: more"
+        );
+        let html = "status code: 1; Server returned non-2xx status code: 405 Method Not Allowed: <!DOCTYPE HTML>\n<html><head><title>405</title></head></html>\n";
+        assert_eq!(
+            without_response_bodies(html),
+            "status code: 1; Server returned non-2xx status code: 405 Method Not Allowed"
+        );
+        let plain = "Server returned non-2xx status code: 500 Internal Server Error: oops";
+        assert_eq!(without_response_bodies(plain), plain);
     }
 
     #[test]

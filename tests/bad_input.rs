@@ -746,6 +746,33 @@ fn an_output_path_cannot_climb_out_of_the_output_root() {
     assert!(!tmp.path().parent().unwrap().join("escaped.csv").exists());
 }
 
+/// Sources may be read over http(s); outputs are not written there
+/// (object_store's HTTP store uploads a file in one request and races on
+/// WebDAV folders): refused with the plan, before anything is read, and
+/// without the URL's credentials.
+#[test]
+fn an_output_root_on_a_web_server_is_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_data(tmp.path());
+    let p = pipeline_file(
+        tmp.path(),
+        "name: t\nsources:\n  orders: data/orders/\noutput_root: https://user:secret@127.0.0.1:9/out\nsteps:\n  a:\n    sql: SELECT * FROM orders\n",
+    );
+    for command in ["validate", "run"] {
+        let o = loyalty(tmp.path(), &[command, p.to_str().unwrap()]);
+        assert_says(
+            &o,
+            2,
+            &[
+                "p.yaml:4:1: `output_root`: `https://user:***@127.0.0.1:9/out/` is a web server: \
+               sources may be read over http(s), but outputs are written to local disk, \
+               `s3://`, `gs://` or `az://`",
+            ],
+        );
+        assert!(!stderr(&o).contains("secret"), "{}", stderr(&o));
+    }
+}
+
 #[test]
 fn malformed_yaml_and_unknown_keys_exit_2_with_file_line_and_column() {
     let tmp = tempfile::tempdir().unwrap();

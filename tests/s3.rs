@@ -228,7 +228,7 @@ async fn the_run_succeeds_through_503s_and_timeouts_by_retrying() {
     std::fs::write(&pipeline, yaml).unwrap();
 
     let faults = Arc::new(Faults::default());
-    let proxy = fault_proxy(moto.port, faults.clone());
+    let proxy = fault_proxy(moto.server.port, faults.clone());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
     cmd.args([
         "run",

@@ -132,6 +132,12 @@ pub async fn register_each_source(
                 set_by(&src.url_params),
                 there_from_here(src)
             )),
+            Err(SourceError::NoBucket(msg)) => errors.push(format!(
+                "source `{}` at `{}`: {msg}; check the bucket or container the location names{}",
+                src.name,
+                redact(src.url.as_str()),
+                set_by(&src.url_params),
+            )),
             Err(SourceError::Other(msg)) => errors.push(format!(
                 "source `{}` at `{}`: {msg}",
                 src.name,
@@ -260,25 +266,37 @@ async fn count_rows(
 
 pub(super) enum SourceError {
     NoFiles,
+    /// The bucket or container of its URL does not exist (the store's words).
+    NoBucket(String),
     Other(String),
 }
 
 /// A source's files could not be listed. Over HTTP a folder is listed only
 /// by a WebDAV server (`PROPFIND`): a plain one refuses, with a page of
-/// HTML that says nothing more than its status.
+/// HTML that says nothing more than its status. On a cloud store, a bucket
+/// or container that does not exist is a location to correct, as files
+/// that are not there are; refused credentials, the environment's.
 fn listing_failed(url: &Url, e: &(dyn std::error::Error + 'static)) -> SourceError {
     let message = with_causes(e);
-    if !matches!(url.scheme(), "http" | "https") {
-        return SourceError::Other(message);
+    if matches!(url.scheme(), "http" | "https") {
+        return SourceError::Other(format!(
+            "cannot list this folder ({message}): over HTTP a folder can be listed only \
+             by a WebDAV server; name the Parquet file instead (a source may be one file)"
+        ));
     }
-    let message = message
-        .split_once(": <")
-        .map_or(message.as_str(), |(head, _)| head)
-        .trim_end();
-    SourceError::Other(format!(
-        "cannot list this folder ({message}): over HTTP a folder can be listed only \
-         by a WebDAV server; name the Parquet file instead (a source may be one file)"
-    ))
+    if ["NoSuchBucket", "ContainerNotFound"]
+        .iter()
+        .any(|code| message.contains(code))
+    {
+        return SourceError::NoBucket(message);
+    }
+    if message.contains("status code: 401") || message.contains("status code: 403") {
+        return SourceError::Other(format!(
+            "{message}; the store refused the credentials: check the cloud's \
+             environment variables (AWS_*, GOOGLE_*, AZURE_*) where the run starts"
+        ));
+    }
+    SourceError::Other(message)
 }
 
 /// How a source's timestamps are read where the pipeline names its zone.

@@ -15,7 +15,7 @@ use crate::params::{Params, describe_template_error, params_in, render_text, sql
 use crate::spec::{
     CheckSpec, ColumnKind, LoadedSpec, Materialize, ParamSpec, ParamType, StepSpec, TimeZone,
 };
-use crate::storage::{has_scheme, join_under, resolve_url};
+use crate::storage::{has_scheme, join_under, redact, resolve_url};
 
 use super::{
     EngineConfig, HeldBack, INLINE_SQL, OutputPlan, Overrides, Plan, RESERVED_NAMES, ReportPlan,
@@ -381,14 +381,26 @@ impl Builder<'_> {
 
     /// Where outputs and reports go, as a folder URL.
     fn output_root(&mut self) -> Option<Url> {
-        let root =
-            render_text(self.loaded.spec.output_root.as_str(), &self.params).and_then(|raw| {
+        let root = render_text(self.loaded.spec.output_root.as_str(), &self.params)
+            .and_then(|raw| {
                 let raw = if raw.ends_with('/') {
                     raw
                 } else {
                     format!("{raw}/")
                 };
                 resolve_url(&raw, &self.base)
+            })
+            .and_then(|url| match url.scheme() {
+                // object_store's HTTP store uploads a file in one request
+                // (none over its 10 MB buffer) and fails where two writers
+                // create the same WebDAV folder at once.
+                "http" | "https" => Err(format!(
+                    "`{}` is a web server: sources may be read over http(s), \
+                     but outputs are written to local disk, `s3://`, `gs://` or `az://`; \
+                     write them there and serve that folder",
+                    redact(url.as_str())
+                )),
+                _ => Ok(url),
             });
         match root {
             Ok(url) => Some(url),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod servers;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -5,62 +5,45 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
+use super::servers::Server;
+
 pub fn moto_server() -> Option<PathBuf> {
-    match std::env::var_os("LOYALTY_MOTO_SERVER") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("LOYALTY_MOTO_SERVER is not set: .ci/run installs moto and sets it")
-        }
-        None => {
-            eprintln!("skipped: set LOYALTY_MOTO_SERVER to a moto_server (see .ci/run)");
-            None
-        }
-    }
+    super::servers::installed("LOYALTY_MOTO_SERVER")
 }
 
 /// A moto server on 127.0.0.1, stopped when dropped.
 pub struct Moto {
-    child: Child,
-    pub port: u16,
+    pub server: Server,
 }
 
 impl Moto {
     pub fn start(bin: &Path) -> Moto {
         let port = super::free_port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        super::wait_for_port(port, "moto");
-        Moto { child, port }
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        Moto {
+            server: Server::start(cmd, port, "moto"),
+        }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     pub fn create_bucket(&self, bucket: &str) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.port).unwrap();
+        let port = self.server.port;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         s.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,0 +1,337 @@
+//! The bundled pipeline on the object stores besides S3 (tests/s3.rs) that a
+//! server installable here speaks, each run compared with the same run on
+//! local disk, output table by output table:
+//! - Azure Blob Storage on Azurite (`az://`, configured only through the
+//!   environment), sources read from and outputs published to a container;
+//! - sources served over `http://` by a WebDAV server (wsgidav): folders
+//!   listed with PROPFIND, files read in ranges (one file over HTTP, and
+//!   what a plain web server refuses: tests/engine.rs).
+//!
+//! GCS is not here: object_store speaks GCS's XML API, and no emulator of it
+//! installs from crates.io, PyPI, npm or Debian.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::servers::{Server, installed};
+use common::*;
+
+const AS_OF: &str = "2026-06-30";
+
+/// An account SAS of Azurite's well-known development account
+/// (devstoreaccount1, whose key is public), for the test's own requests:
+/// blobs, containers and the service; read, write, delete, list, add, create;
+/// until 2099. Made with azure-storage-blob's `generate_account_sas`.
+const AZURITE_SAS: &str = "st=2026-01-01T00%3A00%3A00Z&se=2099-12-31T00%3A00%3A00Z&sp=rwdlac&spr=https%2Chttp&sv=2026-10-06&ss=b&srt=sco&sig=ipvlCKHed3XYMzFeSj5g2ch8K2hjM9INkf/FK5dPk9k%3D";
+
+/// Azurite's Blob service on a free port, data in memory.
+fn azurite() -> Option<Server> {
+    let bin = installed("LOYALTY_AZURITE")?;
+    let port = free_port();
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        &port.to_string(),
+        "--inMemoryPersistence",
+        "--silent",
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+    ]);
+    Some(Server::start(cmd, port, "Azurite"))
+}
+
+/// A container of Azurite's development account, through its REST API.
+struct Container {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Container {
+    async fn create(azurite: &Server, name: &str) -> Container {
+        let c = Container {
+            url: format!("{}/devstoreaccount1/{name}", azurite.url()),
+            http: reqwest::Client::new(),
+        };
+        let r = c
+            .http
+            .put(format!("{}?restype=container&{AZURITE_SAS}", c.url))
+            .header("content-length", "0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        c
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) {
+        let r = self
+            .http
+            .put(format!("{}/{key}?{AZURITE_SAS}", self.url))
+            .header("x-ms-blob-type", "BlockBlob")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    }
+
+    async fn get(&self, key: &str) -> Vec<u8> {
+        let r = self
+            .http
+            .get(format!("{}/{key}?{AZURITE_SAS}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{key}: {}", r.status());
+        r.bytes().await.unwrap().to_vec()
+    }
+
+    /// The names of the blobs under `prefix` (one listing page: the tests
+    /// hold far fewer than its 5,000).
+    async fn list(&self, prefix: &str) -> Vec<String> {
+        let xml = self
+            .http
+            .get(format!(
+                "{}?restype=container&comp=list&prefix={prefix}&{AZURITE_SAS}",
+                self.url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        xml.split("<Name>")
+            .skip(1)
+            .map(|s| s.split("</Name>").next().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// `loyalty run` of the bundled pipeline with these roots, given Azurite's
+/// address only through object_store's environment variables for it.
+fn run_on(cwd: &Path, azurite: &Server, data_root: &str, out_root: &str) -> Output {
+    run_on_with_key(cwd, azurite, data_root, out_root, None)
+}
+
+/// [`run_on`], with `AZURE_STORAGE_ACCOUNT_KEY` set to `key` where given.
+fn run_on_with_key(
+    cwd: &Path,
+    azurite: &Server,
+    data_root: &str,
+    out_root: &str,
+    key: Option<&str>,
+) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.args([
+        "run",
+        bundled_pipeline().to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+    ])
+    .args(["--param", &format!("data_root={data_root}")])
+    .args(["--param", &format!("out_root={out_root}")])
+    .current_dir(cwd)
+    .env("AZURE_STORAGE_USE_EMULATOR", "true")
+    .env("AZURITE_BLOB_STORAGE_URL", azurite.url());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AZURE_") && k != "AZURE_STORAGE_USE_EMULATOR" {
+            cmd.env_remove(k);
+        }
+    }
+    if let Some(key) = key {
+        cmd.env("AZURE_STORAGE_ACCOUNT_KEY", key);
+    }
+    cmd.output().unwrap()
+}
+
+/// The bundled pipeline run locally on the analyses fixture: the fixture
+/// under `<tmp>/data`, the outputs under `<tmp>/local`.
+fn local_run(tmp: &Path) {
+    analyses_fixture(&tmp.join("data"), true);
+    let o = run_pipeline(
+        tmp,
+        &bundled_pipeline(),
+        AS_OF,
+        &tmp.join("data"),
+        &tmp.join("local"),
+        &[],
+    );
+    assert_exit(&o, 0);
+}
+
+/// The paths of the files a run wrote under `out`, but run_results.json
+/// (its times and locations differ from run to run).
+fn written_under(out: &Path) -> Vec<String> {
+    let mut keys: Vec<String> = files_under(out)
+        .iter()
+        .map(|p| p.strip_prefix(out).unwrap().display().to_string())
+        .filter(|k| k != "run_results.json")
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The report's lines but those naming the data and output roots (the
+/// parameter table), which differ between the runs compared.
+fn without_roots(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("data_root") && !l.contains("out_root"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Asserts that the run under `out` wrote what the local run under `local`
+/// did: the same files, the 19 tables with the same rows (in any order: a
+/// parallel engine writes the per-customer tables in the order their
+/// partitions finish), the reports and charts the same but for the roots.
+fn assert_same_run(local: &Path, out: &Path, on: &str) {
+    let files = written_under(local);
+    assert_eq!(files, written_under(out), "the files written on {on}");
+    assert_same_outputs(local, out, on, &[]);
+    for key in files.iter().filter(|k| !k.starts_with("tables/")) {
+        assert_eq!(
+            without_roots(&local.join(key)),
+            without_roots(&out.join(key)),
+            "{key} on {on}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bundled_pipeline_runs_on_azure_blob_storage() {
+    let Some(azurite) = azurite() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    local_run(tmp.path());
+    let crm = Container::create(&azurite, "crm").await;
+    for p in files_under(&tmp.path().join("data")) {
+        let key = p.strip_prefix(tmp.path()).unwrap().display().to_string();
+        crm.put(&key, std::fs::read(&p).unwrap()).await;
+    }
+
+    // Twice: the second run publishes over the first's files.
+    for _ in 0..2 {
+        let o = run_on(tmp.path(), &azurite, "az://crm/data", "az://crm/out");
+        assert_exit(&o, 0);
+    }
+
+    // Each blob published, copied to local disk for the comparison.
+    let copied = tmp.path().join("from_azure");
+    for key in crm.list("out/").await {
+        let path = copied.join(&key["out/".len()..]);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, crm.get(&key).await).unwrap();
+    }
+    // Nothing staged is left: the same files as the local run's, no more.
+    assert_same_run(&tmp.path().join("local"), &copied, "Azure");
+    let results: serde_json::Value =
+        serde_json::from_slice(&crm.get("out/run_results.json").await).unwrap();
+    assert_eq!(results["status"], "success");
+    assert_eq!(
+        results["sources"][0]["url"], "az://crm/data/customers/",
+        "{results}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_container_the_run_fails_naming_the_url_and_what_to_check() {
+    let Some(azurite) = azurite() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run_on(tmp.path(), &azurite, "az://nowhere/data", "out");
+    // The store's answer, without its XML, and where the name comes from.
+    assert_says(
+        &o,
+        1,
+        &[
+            "source `orders` at `az://nowhere/data/orders/`: ",
+            "404 Not Found: ContainerNotFound: The specified container does not exist.; \
+             check the bucket or container the location names (it comes from param `data_root`: \
+             `--param data_root=…`)",
+        ],
+    );
+    let err = stderr(&o);
+    assert!(
+        !err.contains("<?xml") && !err.contains("RequestId"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_are_said_as_such() {
+    let Some(azurite) = azurite() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    Container::create(&azurite, "crm").await;
+    // A key of the right form that is not the account's.
+    let o = run_on_with_key(
+        tmp.path(),
+        &azurite,
+        "az://crm/data",
+        "out",
+        Some("bm90IHRoZSBhY2NvdW50J3Mga2V5"),
+    );
+    assert_says(
+        &o,
+        1,
+        &[
+            "source `orders` at `az://crm/data/orders/`: ",
+            "403 Forbidden: AuthorizationFailure: Server failed to authenticate the request.",
+            "; the store refused the credentials: check the cloud's environment variables \
+             (AWS_*, GOOGLE_*, AZURE_*) where the run starts",
+        ],
+    );
+    assert!(!stderr(&o).contains("bm90IHRoZSBhY2NvdW50J3Mga2V5"));
+}
+
+/// wsgidav serving `root` (read and write, anonymous) on a free port.
+fn webdav(root: &Path) -> Option<Server> {
+    let bin = installed("LOYALTY_WSGIDAV")?;
+    let port = free_port();
+    let mut cmd = Command::new(bin);
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--auth", "anonymous", "--no-config", "-q", "--root"])
+        .arg(root);
+    Some(Server::start(cmd, port, "wsgidav"))
+}
+
+#[test]
+fn the_bundled_pipeline_reads_its_sources_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = webdav(tmp.path()) else {
+        return;
+    };
+    local_run(tmp.path());
+
+    let out = tmp.path().join("from_http");
+    let o = run_pipeline_with_root(tmp.path(), &format!("{}/data", server.url()), &out);
+    assert_exit(&o, 0);
+    assert_same_run(&tmp.path().join("local"), &out, "HTTP");
+}
+
+/// `run_pipeline` with `data_root` a URL.
+fn run_pipeline_with_root(cwd: &Path, data_root: &str, out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args([
+            "run",
+            bundled_pipeline().to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+        ])
+        .args(["--param", &format!("data_root={data_root}")])
+        .args(["--param", &format!("out_root={}", out.display())])
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
