@@ -27,6 +27,17 @@
 --                         in the window over the customers it lost
 --                         (customers - retained), and is computed so, exactly.
 --   cltv_margin           the same of margin
+--   uplift_retention_rate the what-if of the literature's claim that 5% more
+--                         retention lifts profit by 25-95%: r +
+--                         `retention_uplift` (0.05: 5 points more kept)
+--   uplift_cltv           the lifetime value by the same formula had the
+--                         segment kept that share: revenue_per_customer /
+--                         (1 - r - retention_uplift)
+--   uplift_gain           uplift_cltv over cltv, less 1: (1 - r) /
+--                         (1 - r - retention_uplift) - 1, which is
+--                         retention_uplift / (1 - r - retention_uplift)
+-- Both NULL where that share would be everyone or more (no finite lifetime),
+-- as for a segment that lost nobody, and where the segment had no customers.
 -- The seed's formula, CLTV = ARPC x retention / (1 - churn) x lifetime, is
 -- this one: with churn = 1 - retention, retention / (1 - churn) is 1. The
 -- estimate assumes each later window repeats the measured one (the same share
@@ -90,6 +101,12 @@ SELECT
     margin / NULLIF(customers, 0) AS margin_per_customer,
     {{ contribution_window_days }} / 365.0 * customers / NULLIF(customers - retained, 0) AS lifetime_years,
     revenue / NULLIF(customers - retained, 0) AS cltv,
-    margin / NULLIF(customers - retained, 0) AS cltv_margin
-FROM groups
+    margin / NULLIF(customers - retained, 0) AS cltv_margin,
+    CASE WHEN uplifted < 1 THEN uplifted END AS uplift_retention_rate,
+    CASE WHEN uplifted < 1 THEN revenue / customers / (1 - uplifted) END AS uplift_cltv,
+    CASE WHEN uplifted < 1 THEN {{ retention_uplift }} / (1 - uplifted) END AS uplift_gain
+FROM (
+    SELECT *, CAST(retained AS DOUBLE) / NULLIF(customers, 0) + {{ retention_uplift }} AS uplifted
+    FROM groups
+) g
 ORDER BY segment_order NULLS LAST

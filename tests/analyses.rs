@@ -1103,6 +1103,36 @@ fn lifetime_value_follows_each_segment_from_the_start_of_the_window() {
         12,
         "every segment is listed, then everyone"
     );
+
+    // The what-if of 5 points more kept (`retention_uplift` 0.05): overall
+    // 3/4 + 0.05 = 0.8 kept, 170 / (1 - 0.8) = 850, 25% more than 680; Need
+    // Attention kept none: 0.05, 400 / 0.95, 1 / 0.95 times its 400; a
+    // segment that lost nobody cannot keep more: no figure.
+    let customers = col_i64(&t, "customers");
+    let uplift: Vec<_> = col_str(&t, "segment")
+        .into_iter()
+        .zip(col_f64(&t, "uplift_retention_rate"))
+        .zip(col_f64(&t, "uplift_cltv"))
+        .zip(col_f64(&t, "uplift_gain"))
+        .zip(customers)
+        .filter(|(_, n)| *n != Some(0))
+        .map(|((((seg, rate), cltv), gain), _)| (seg, r6(rate), r6(cltv), r6(gain)))
+        .collect();
+    assert_eq!(
+        uplift,
+        [
+            (seg("Loyal Customers"), None, None, None),
+            (
+                seg("Need Attention"),
+                Some(0.05),
+                r6(Some(400.0 / 0.95)),
+                r6(Some(1.0 / 0.95 - 1.0))
+            ),
+            (seg("At Risk"), None, None, None),
+            (seg("Lost"), None, None, None),
+            (None, Some(0.8), Some(850.0), Some(0.25)),
+        ]
+    );
 }
 
 /// A window in which none of the followed customers bought: as of 2026-06-30
