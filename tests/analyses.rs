@@ -334,6 +334,70 @@ fn the_headline_gives_repeat_buyers_and_tenure_then_and_now() {
     ));
 }
 
+/// The leaky bucket month by month, from orders.csv up to 2026-06-30 (order
+/// 17 of 07-02 is after it): each month's customers with a completed order,
+/// new (their first) or returning, and revenue. June 2026: customers 2 and 5
+/// first bought (5's $1,000 refunded the next day: $0), 1, 4, 9, 11 and 12
+/// came back; $200 + 50 + 40 + 0 + 20 + 5 + 700. September 2025: customer
+/// 6's order was cancelled: nobody bought. The 11 customers with a completed
+/// order are each new once.
+#[test]
+fn monthly_buyers_split_new_from_returning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &[]);
+    let t = table(&out, "monthly_buyers");
+    let rows: Vec<_> = col_str(&t, "month")
+        .into_iter()
+        .zip(col_i64(&t, "buyers"))
+        .zip(col_i64(&t, "new_buyers"))
+        .zip(col_i64(&t, "returning_buyers"))
+        .zip(col_f64(&t, "revenue"))
+        .zip(col_f64(&t, "new_revenue"))
+        .map(|(((((m, b), n), r), rev), new_rev)| {
+            (
+                m.unwrap(),
+                b.unwrap(),
+                n.unwrap(),
+                r.unwrap(),
+                rev.unwrap(),
+                new_rev.unwrap(),
+            )
+        })
+        .collect();
+    let month = |m: &str| format!("{m}-01");
+    let expected: Vec<(String, i64, i64, i64, f64, f64)> = [
+        ("2025-01", 1, 1, 0, 100.0, 100.0),
+        ("2025-02", 1, 1, 0, 60.0, 60.0),
+        ("2025-03", 1, 1, 0, 300.0, 300.0),
+        ("2025-04", 0, 0, 0, 0.0, 0.0),
+        ("2025-05", 0, 0, 0, 0.0, 0.0),
+        ("2025-06", 1, 1, 0, 500.0, 500.0),
+        ("2025-07", 0, 0, 0, 0.0, 0.0),
+        ("2025-08", 1, 1, 0, 80.0, 80.0),
+        ("2025-09", 0, 0, 0, 0.0, 0.0),
+        ("2025-10", 0, 0, 0, 0.0, 0.0),
+        ("2025-11", 1, 1, 0, 250.0, 250.0),
+        ("2025-12", 2, 0, 2, 550.0, 0.0),
+        ("2026-01", 1, 1, 0, 40.0, 40.0),
+        ("2026-02", 1, 0, 1, 40.0, 0.0),
+        ("2026-03", 2, 0, 2, 140.0, 0.0),
+        ("2026-04", 2, 1, 1, 50.0, 10.0),
+        ("2026-05", 3, 1, 2, 170.0, 70.0),
+        ("2026-06", 7, 2, 5, 1015.0, 50.0),
+    ]
+    .into_iter()
+    .map(|(m, b, n, r, rev, new_rev)| (month(m), b, n, r, rev, new_rev))
+    .collect();
+    assert_eq!(rows, expected);
+    assert_eq!(rows.iter().map(|r| r.2).sum::<i64>(), 11);
+    // 2026-06-30 is June's last day: every month is complete.
+    assert!(
+        col_str(&t, "month_complete")
+            .iter()
+            .all(|c| c.as_deref() == Some("true"))
+    );
+}
+
 #[test]
 fn cohorts_churn_and_lifecycle() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1488,7 +1552,7 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
     );
     assert_exit(&o, 0);
     let (a, b) = (all_tables_as_text(&full), all_tables_as_text(&out));
-    assert_eq!(a.len(), 19);
+    assert_eq!(a.len(), 20);
     for (name, rows) in &a {
         assert_eq!(rows, &b[name], "table {name}");
     }

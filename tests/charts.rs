@@ -32,6 +32,73 @@ fn bar_chart_svg() {
     insta::assert_snapshot!("bars", svg);
 }
 
+/// Bars split into a part and the rest: each month's buyers, new ones
+/// first. The orange part of a bar of 100 with 25 new is a quarter of it,
+/// and the legend names both parts.
+#[test]
+fn stacked_bar_chart_svg() {
+    let labels = ["Jan 2026", "Feb 2026"].map(String::from);
+    let svg = charts::stacked_bars(
+        "Customers who bought each month",
+        &labels,
+        &[40.0, 100.0],
+        Some(charts::BarParts {
+            values: &[40.0, 25.0],
+            name: "New",
+            rest_name: "Returning",
+        }),
+        &num,
+    )
+    .unwrap();
+    assert_no_empty_slot(&svg);
+    // Each drawn rect as (x, width, fill): plotters writes x, y, width,
+    // height, then its fill.
+    let rects: Vec<(f64, f64, String)> = svg
+        .lines()
+        .filter(|l| l.trim_start().starts_with("<rect x="))
+        .map(|l| {
+            let attr = |name: &str| {
+                let at = l.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                l[at..].split('"').next().unwrap().to_string()
+            };
+            (
+                attr("x").parse().unwrap(),
+                attr("width").parse().unwrap(),
+                attr("fill"),
+            )
+        })
+        .collect();
+    let of = |fill: &str| -> Vec<(f64, f64)> {
+        (rects.iter())
+            .filter(|r| r.2 == fill)
+            .map(|r| (r.0, r.1))
+            .collect()
+    };
+    let (orange, blue) = (of("#DD6B20"), of("#2B6CB0"));
+    // The bars (the legend's two squares of 12 px come last).
+    let (jan_new, feb_new) = (orange[0], orange[1]);
+    let feb_rest = blue[1];
+    // January: all new; nothing of it blue beyond its orange part.
+    assert!(blue[0].1 <= 1.0, "{blue:?}");
+    // February: 25 of 100 new: its orange part is a third of its blue one.
+    assert!(
+        (feb_new.1 * 3.0 - feb_rest.1).abs() <= 2.0,
+        "{orange:?} {blue:?}"
+    );
+    assert!((feb_new.0 + feb_new.1 - feb_rest.0).abs() <= 1.0);
+    // January's 40 against February's 100.
+    assert!((jan_new.1 / (feb_new.1 + feb_rest.1) - 0.4).abs() < 0.02);
+    assert_eq!(
+        (orange.len(), blue.len()),
+        (3, 3),
+        "two bars and a legend square each"
+    );
+    for name in ["New", "Returning"] {
+        assert!(svg.lines().any(|l| l.trim() == name), "no legend {name}");
+    }
+    insta::assert_snapshot!("stacked_bars", svg);
+}
+
 #[test]
 fn heatmap_svg() {
     let rows = ["Jan 2026", "Feb 2026"].map(String::from);

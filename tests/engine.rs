@@ -95,10 +95,10 @@ fn bundled_pipeline_on_hand_worked_orders() {
         .collect();
     assert_eq!(absent, ["surveys", "complaints"]);
     let artifacts = results["artifacts"].as_array().unwrap();
-    // 19 outputs, less the 6 whose steps read the absent surveys or
-    // complaints; 3 reports; the Markdown report's 7 charts (not the two
+    // 20 outputs, less the 6 whose steps read the absent surveys or
+    // complaints; 3 reports; the Markdown report's 8 charts (not the two
     // survey charts).
-    assert_eq!(artifacts.len(), 23);
+    assert_eq!(artifacts.len(), 25);
     let co_artifact = artifacts
         .iter()
         .find(|a| a["source"] == "customer_orders")
@@ -722,7 +722,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 34 steps, 19 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 35 steps, 20 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );
@@ -2271,7 +2271,7 @@ reports:
 /// instants, run in Berlin, gives the tables of the same data written as
 /// Berlin's clock reads those instants (looked up one by one in chrono's
 /// rules), run without a zone: the data's two years hold five offsets. All
-/// 19 tables but `complaint_recovery`, whose durations count the time that
+/// 20 tables but `complaint_recovery`, whose durations count the time that
 /// passed in the zone, and the clock's difference without one.
 #[test]
 fn zoned_timestamps_in_the_pipeline_zone_give_the_tables_of_their_wall_clock_times() {
@@ -2441,7 +2441,7 @@ fn a_run_again_on_the_same_data_writes_the_same_bytes() {
             .iter()
             .filter(|(k, _)| k.starts_with("tables/"))
             .count()
-            >= 19
+            >= 20
     );
     assert_eq!(first.len(), second.len());
     for ((key, a), (_, b)) in first.iter().zip(&second) {

@@ -72,7 +72,7 @@ fn reports_are_byte_identical_across_runs() {
         "report.html",
         "report.md",
         "report.zh-CN.html",
-        "report_charts/05-retention-by-first-purchase-month-share-active-in-each-month-since.svg",
+        "report_charts/06-retention-by-first-purchase-month-share-active-in-each-month-since.svg",
     ];
     let first: Vec<Vec<u8>> = files
         .iter()
@@ -119,10 +119,10 @@ fn html_report_is_self_contained_and_has_every_section() {
         .map(|id| html.find(&format!("<section id=\"{id}\">")).unwrap())
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(html.matches("<svg role=\"img\"").count(), 9);
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 10);
     assert_eq!(
         html.matches("<title>").count(),
-        10,
+        11,
         "the page's and each chart's"
     );
     assert!(html.contains("@media print"));
@@ -576,7 +576,7 @@ fn sections_without_data_say_so() {
     let html = read(&out.join("report.html"));
     assert_eq!(
         html.matches("<svg role=\"img\"").count(),
-        7,
+        8,
         "no survey charts"
     );
 }
@@ -923,7 +923,7 @@ fn a_month_not_over_is_left_out_of_the_cohort_charts() {
     // (retention is never NULL; revenue retention neither here, every
     // cohort's first month netting more than 0), May 2026's row its first
     // month alone, no June row, and no column 17 (Jan 2025's June).
-    for chart in ["05-retention", "06-revenue-retention"] {
+    for chart in ["06-retention", "07-revenue-retention"] {
         let texts = chart_texts(&out, chart);
         let has = |t: &str| texts.iter().any(|x| x == t);
         assert_eq!(
@@ -975,7 +975,7 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
     // in tests/analyses.rs); the newest three are Apr 2026 (customer 10), May
     // (12) and Jun (2 and 5), followed for months 0-2, 0-1 and 0: 6 cells,
     // none NULL (each first month netted more than 0: $10, $70, $50).
-    for chart in ["05-retention", "06-revenue-retention"] {
+    for chart in ["06-retention", "07-revenue-retention"] {
         let texts = chart_texts(&out, chart);
         let cells = texts.iter().filter(|t| t.ends_with('%')).count();
         assert_eq!(cells, 6, "{chart}: {texts:?}");

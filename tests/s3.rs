@@ -75,7 +75,7 @@ async fn the_bundled_pipeline_runs_on_s3() {
     let results: serde_json::Value =
         serde_json::from_slice(&get("out/run_results.json".into()).await).unwrap();
     assert_eq!(results["status"], "success");
-    assert!(results["artifacts"].as_array().unwrap().len() >= 19);
+    assert!(results["artifacts"].as_array().unwrap().len() >= 20);
     // The report is the local run's but for the data and output roots.
     let without_roots = |text: &str| -> Vec<String> {
         text.lines()

@@ -65,6 +65,7 @@ SUMMARIES = {
     "loyalty_programme": ["group_order"],
     "customer_lifetime_value": ["scope", "segment_order"],
     "headline": [],
+    "monthly_buyers": ["month"],
 }
 
 

@@ -277,13 +277,36 @@ pub fn bars(
     values: &[f64],
     value_text: &dyn Fn(f64) -> String,
 ) -> DrawResult<String> {
+    stacked_bars(title, labels, values, None, value_text)
+}
+
+/// Of each bar of [`stacked_bars`], a part drawn apart from the rest, and
+/// the names of both for the legend.
+pub struct BarParts<'a> {
+    pub values: &'a [f64],
+    pub name: &'a str,
+    pub rest_name: &'a str,
+}
+
+/// [`bars`], each bar split where `parts` is given: its part first (orange,
+/// from 0), the rest after it (blue), under a legend naming both; the value
+/// at the end is the whole bar's.
+pub fn stacked_bars(
+    title: &str,
+    labels: &[String],
+    values: &[f64],
+    parts: Option<BarParts<'_>>,
+    value_text: &dyn Fn(f64) -> String,
+) -> DrawResult<String> {
     let n = labels.len().max(1);
-    let height = 60 + 28 * n as u32;
+    let legend = if parts.is_some() { 26 } else { 0 };
+    let height = 60 + 28 * n as u32 + legend;
     let max = values.iter().cloned().fold(0.0, f64::max).max(1e-9);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        let (plot, key) = root.split_vertically(height - legend);
         let label_width = widest(labels, NORMAL, 30) + 16;
         // Room for the longest bar's value, written past its end.
         let value_width = widest(
@@ -291,7 +314,7 @@ pub fn bars(
             NORMAL,
             0,
         );
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(&plot)
             .caption(title, (FONT, TITLE).into_font().color(&INK))
             .margin(10)
             .margin_right(value_width.max(10) + 6)
@@ -310,20 +333,38 @@ pub fn bars(
             .light_line_style(RGBColor(237, 242, 247))
             .draw()
             .map_err(err)?;
-        chart
-            .draw_series(values.iter().enumerate().map(|(i, v)| {
-                let y = n - 1 - i;
-                let mut bar = Rectangle::new(
-                    [
-                        (0.0, SegmentValue::Exact(y)),
-                        (*v, SegmentValue::Exact(y + 1)),
-                    ],
-                    BLUE.filled(),
-                );
-                bar.set_margin(4, 4, 0, 0);
-                bar
-            }))
-            .map_err(err)?;
+        // Each bar from `from` to `to`, in `color`.
+        let bar = |i: usize, from: f64, to: f64, color: RGBColor| {
+            let y = n - 1 - i;
+            let mut bar = Rectangle::new(
+                [
+                    (from, SegmentValue::Exact(y)),
+                    (to, SegmentValue::Exact(y + 1)),
+                ],
+                color.filled(),
+            );
+            bar.set_margin(4, 4, 0, 0);
+            bar
+        };
+        match &parts {
+            None => chart
+                .draw_series(
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| bar(i, 0.0, *v, BLUE)),
+                )
+                .map_err(err)?,
+            Some(p) => {
+                let part = |i: usize| p.values.get(i).copied().unwrap_or(0.0).min(values[i]);
+                chart
+                    .draw_series((0..values.len()).map(|i| bar(i, 0.0, part(i), ORANGE)))
+                    .map_err(err)?;
+                chart
+                    .draw_series((0..values.len()).map(|i| bar(i, part(i), values[i], BLUE)))
+                    .map_err(err)?
+            }
+        };
         chart
             .draw_series(values.iter().enumerate().map(|(i, v)| {
                 Text::new(
@@ -333,6 +374,21 @@ pub fn bars(
                 )
             }))
             .map_err(err)?;
+        if let Some(p) = &parts {
+            // The legend under the plot, from where the bars start.
+            let mut x = 10 + label_width.min(260) as i32;
+            for (name, color) in [(p.name, ORANGE), (p.rest_name, BLUE)] {
+                key.draw(&Rectangle::new([(x, 6), (x + 12, 18)], color.filled()))
+                    .map_err(err)?;
+                key.draw(&Text::new(
+                    name.to_string(),
+                    (x + 18, 12),
+                    text_style(NORMAL, &INK, HPos::Left, VPos::Center),
+                ))
+                .map_err(err)?;
+                x += 18 + text_px(name, NORMAL) as i32 + 24;
+            }
+        }
         root.present().map_err(err)?;
     }
     Ok(finish(svg, title))

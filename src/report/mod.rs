@@ -442,24 +442,44 @@ impl ChartContext {
         }
     }
 
-    /// `bar_chart(rows, label=…, value=…, title=…, format="num"|"money"|"pct", translate="prefix.")`
+    /// `bar_chart(rows, label=…, value=…, title=…, format="num"|"money"|"pct", translate="prefix.")`;
+    /// with `part=…, part_name=…, rest_name=…`, each bar split into that
+    /// column's part and the rest, under a legend naming both.
     fn bar_chart(&self, rows: &Value, kw: &Kwargs) -> FnResult {
         let title: String = kw.get("title")?;
         let translate: Option<String> = kw.get("translate")?;
         let label: String = kw.get("label")?;
         let value: String = kw.get("value")?;
         let kind: Option<String> = kw.get("format")?;
+        let part: Option<String> = kw.get("part")?;
         let labels = column(rows, &label)?
             .iter()
             .map(|v| self.label(v, &translate))
             .collect::<Result<Vec<_>, _>>()?;
-        let values: Vec<f64> = numbers(rows, &value)?
-            .into_iter()
-            .map(|v| v.unwrap_or(0.0))
-            .collect();
+        let zero_for_none =
+            |v: Vec<Option<f64>>| -> Vec<f64> { v.into_iter().map(|v| v.unwrap_or(0.0)).collect() };
+        let values = zero_for_none(numbers(rows, &value)?);
+        let part_values = match &part {
+            Some(col) => Some(zero_for_none(numbers(rows, col)?)),
+            None => None,
+        };
+        let names: Option<(String, String)> = match part {
+            Some(_) => Some((kw.get("part_name")?, kw.get("rest_name")?)),
+            None => None,
+        };
         kw.assert_all_used()?;
         let text = self.value_text(kind.as_deref())?;
-        self.emit(&title, || charts::bars(&title, &labels, &values, &*text))
+        let parts = match (&part_values, &names) {
+            (Some(values), Some((name, rest_name))) => Some(charts::BarParts {
+                values,
+                name,
+                rest_name,
+            }),
+            _ => None,
+        };
+        self.emit(&title, || {
+            charts::stacked_bars(&title, &labels, &values, parts, &*text)
+        })
     }
 
     /// `heatmap(rows, row=…, col=…, value=…, title=…, format=…, translate=…,

@@ -772,14 +772,14 @@ pub fn assert_same_table(a: &[RecordBatch], b: &[RecordBatch], what: &str) {
     }
 }
 
-/// Each of the bundled pipeline's 19 output tables under `out` but those
+/// Each of the bundled pipeline's 20 output tables under `out` but those
 /// named in `except` has the rows of the one under `expected`.
 pub fn assert_same_outputs(expected: &Path, out: &Path, on: &str, except: &[&str]) {
     let tables: Vec<_> = std::fs::read_dir(expected.join("tables"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(tables.len(), 19, "every output table of the pipeline");
+    assert_eq!(tables.len(), 20, "every output table of the pipeline");
     for table in tables.iter().filter(|t| !except.contains(&t.as_str())) {
         let dir = |root: &Path| root.join("tables").join(table);
         let expected_rows = read_parquet(&dir(expected));
