@@ -396,6 +396,28 @@ fn monthly_buyers_split_new_from_returning() {
             .iter()
             .all(|c| c.as_deref() == Some("true"))
     );
+
+    // The chart's note: June's 7 buyers, 5 of them returning (71%), against
+    // June 2025's none, 12 months up.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains(
+            "In Jun 2026, 7 customers bought: 2 new and 5 returning (71%). \
+             Returning buyers ▲ +5 against Jun 2025 (0)."
+        ),
+        "{md}"
+    );
+    // As of 2025-12-31 the data holds 12 months (Jan-Dec 2025): no month a
+    // year before December to compare with. December: customers 3 and 11
+    // came back, nobody was new.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), true, &["--as-of", "2025-12-31"]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("In Dec 2025, 2 customers bought: 0 new and 2 returning (100%).\n"),
+        "{md}"
+    );
+    assert!(!md.contains("Returning buyers "), "{md}");
 }
 
 #[test]
