@@ -530,6 +530,51 @@ fn a_column_read_only_where_a_value_is_false_is_found_before_any_step() {
     assert!(!out.join("report.md").exists(), "nothing published");
 }
 
+/// The column check renders the reports on made-up rows, pass after pass;
+/// an error in a pass (arithmetic on a row no made-up value selects) ends
+/// it, and the sections after it go unchecked. The bundled templates render
+/// every pass to the end, so that a misspelt column anywhere in them is
+/// found before any step runs (the debug log says where a pass stopped:
+/// shown on a copy whose findings divide a value of a row no made-up value
+/// selects, as the lifetime value's what-if once did).
+#[test]
+fn the_column_check_reads_the_bundled_reports_to_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let data_root = format!("data_root={}", data.display());
+    let stopped = |pipeline: &Path| {
+        let o = loyalty_logging(
+            tmp.path(),
+            &[
+                "validate",
+                pipeline.to_str().unwrap(),
+                "--as-of",
+                "2026-06-30",
+                "--param",
+                &data_root,
+            ],
+            Some("loyalty=debug"),
+        );
+        assert_exit(&o, 0);
+        stderr(&o).contains("the column check's rendering stopped")
+    };
+    assert!(!stopped(&bundled_pipeline()));
+
+    let copy = bundle_copy(tmp.path());
+    let findings = templates_of(&copy).join("_findings.txt.j2");
+    let text = read(&findings);
+    std::fs::write(
+        &findings,
+        format!(
+            "{{%- set all = customer_lifetime_value|selectattr(\"scope\", \"eq\", \"all\")|first %}}\
+             {{%- if all.cltv is not none %}}{{{{ all.uplift_cltv / all.cltv }}}}{{% endif %}}\n{text}"
+        ),
+    )
+    .unwrap();
+    assert!(stopped(&copy));
+}
+
 #[test]
 fn chinese_report_uses_chinese_terms() {
     let tmp = tempfile::tempdir().unwrap();
