@@ -247,7 +247,13 @@ async fn with_no_container_the_run_fails_naming_the_url_and_what_to_check() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let o = run_on(tmp.path(), &azurite, "az://nowhere/data", "out");
+    let out = tmp.path().join("out");
+    let o = run_on(
+        tmp.path(),
+        &azurite,
+        "az://nowhere/data",
+        &out.display().to_string(),
+    );
     // The store's answer, without its XML, and where the name comes from.
     assert_says(
         &o,
@@ -264,7 +270,9 @@ async fn with_no_container_the_run_fails_naming_the_url_and_what_to_check() {
         !err.contains("<?xml") && !err.contains("RequestId"),
         "{err}"
     );
-    assert!(!tmp.path().join("out").exists());
+    // Nothing published: the run's results alone say what happened.
+    assert_eq!(written_under(&out), Vec::<String>::new());
+    assert!(out.join("run_results.json").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -275,11 +283,12 @@ async fn refused_credentials_are_said_as_such() {
     let tmp = tempfile::tempdir().unwrap();
     Container::create(&azurite, "crm").await;
     // A key of the right form that is not the account's.
+    let out = tmp.path().join("out");
     let o = run_on_with_key(
         tmp.path(),
         &azurite,
         "az://crm/data",
-        "out",
+        &out.display().to_string(),
         Some("bm90IHRoZSBhY2NvdW50J3Mga2V5"),
     );
     assert_says(
@@ -315,23 +324,15 @@ fn the_bundled_pipeline_reads_its_sources_over_http() {
     local_run(tmp.path());
 
     let out = tmp.path().join("from_http");
-    let o = run_pipeline_with_root(tmp.path(), &format!("{}/data", server.url()), &out);
+    let data_root = format!("{}/data", server.url());
+    let o = run_pipeline(
+        tmp.path(),
+        &bundled_pipeline(),
+        AS_OF,
+        Path::new(&data_root),
+        &out,
+        &[],
+    );
     assert_exit(&o, 0);
     assert_same_run(&tmp.path().join("local"), &out, "HTTP");
-}
-
-/// `run_pipeline` with `data_root` a URL.
-fn run_pipeline_with_root(cwd: &Path, data_root: &str, out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loyalty"))
-        .args([
-            "run",
-            bundled_pipeline().to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-        ])
-        .args(["--param", &format!("data_root={data_root}")])
-        .args(["--param", &format!("out_root={}", out.display())])
-        .current_dir(cwd)
-        .output()
-        .unwrap()
 }
