@@ -451,7 +451,6 @@ impl ChartContext {
         let label: String = kw.get("label")?;
         let value: String = kw.get("value")?;
         let kind: Option<String> = kw.get("format")?;
-        let part: Option<String> = kw.get("part")?;
         let labels = column(rows, &label)?
             .iter()
             .map(|v| self.label(v, &translate))
@@ -459,24 +458,24 @@ impl ChartContext {
         let zero_for_none =
             |v: Vec<Option<f64>>| -> Vec<f64> { v.into_iter().map(|v| v.unwrap_or(0.0)).collect() };
         let values = zero_for_none(numbers(rows, &value)?);
-        let part_values = match &part {
-            Some(col) => Some(zero_for_none(numbers(rows, col)?)),
-            None => None,
-        };
-        let names: Option<(String, String)> = match part {
-            Some(_) => Some((kw.get("part_name")?, kw.get("rest_name")?)),
+        // The part's values and the legend's two names.
+        let part: Option<(Vec<f64>, String, String)> = match kw.get::<Option<String>>("part")? {
+            Some(col) => Some((
+                zero_for_none(numbers(rows, &col)?),
+                kw.get("part_name")?,
+                kw.get("rest_name")?,
+            )),
             None => None,
         };
         kw.assert_all_used()?;
         let text = self.value_text(kind.as_deref())?;
-        let parts = match (&part_values, &names) {
-            (Some(values), Some((name, rest_name))) => Some(charts::BarParts {
+        let parts = part
+            .as_ref()
+            .map(|(values, name, rest_name)| charts::BarParts {
                 values,
                 name,
                 rest_name,
-            }),
-            _ => None,
-        };
+            });
         self.emit(&title, || {
             charts::stacked_bars(&title, &labels, &values, parts, &*text)
         })
