@@ -39,6 +39,34 @@
     ({{ day | safe }} - {{ last_date | safe }}) > {{ churn_days }}
 {%- endmacro %}
 
+{#- A customer's lifecycle stage on a day, by the rules lifecycle_stages.sql
+    states, from the figures of that day (boolean and number expressions):
+    churned, new, came back after a gap of more than churn_days, and the
+    spend of the last churn_days days (`recent`) against their earlier
+    average for a period of that length (`earlier_avg`). The one set of
+    rules: lifecycle_stages and lifecycle_trend apply it. -#}
+{%- macro lifecycle_stage(churned, is_new, recovered, recent, earlier_avg) -%}
+    CASE
+        WHEN {{ churned | safe }} THEN 'churned'
+        WHEN {{ is_new | safe }} THEN 'new'
+        WHEN {{ recovered | safe }} THEN 'recovered'
+        WHEN {{ recent | safe }} < 0.5 * {{ earlier_avg | safe }} THEN 'declining'
+        WHEN {{ recent | safe }} > {{ earlier_avg | safe }} THEN 'growth'
+        ELSE 'mature'
+    END
+{%- endmacro %}
+
+{#- A customer's earlier average spend on `day` for a period of churn_days
+    days: their spend up to the day less the last churn_days days' (`spend`
+    and `recent`), over the days from their first order (`first_date`) to
+    the start of those last days (at least 1), times churn_days. `day` is a
+    DATE expression. -#}
+{%- macro earlier_avg_revenue(spend, recent, first_date, day, churn_days) -%}
+    ({{ spend | safe }} - {{ recent | safe }})
+        / GREATEST(CAST({{ day | safe }} - {{ churn_days | days }} AS DATE) - {{ first_date | safe }} + 1, 1)
+        * {{ churn_days }}
+{%- endmacro %}
+
 {#- Each customer's newest row among the rows the call block selects (which
     have a customer_id), newest by `newest_first`, for example:
       {% call newest_per_customer("survey_ts DESC, response_id DESC") %}

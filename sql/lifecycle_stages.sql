@@ -18,19 +18,12 @@
 -- prev_stage is the stage by the same rules at the previous period,
 -- as_of - `compare_days`, from the orders up to then: what a run dated then
 -- gives (NULL for a customer who had not bought by then).
-{%- from "_figures.sql" import churned %}
+{%- from "_figures.sql" import churned, lifecycle_stage, earlier_avg_revenue %}
 {%- set prev_day %}CAST({{ as_of }} - {{ compare_days | days }} AS DATE){% endset %}
 {#- The stage from the figures of one date: their columns are named with the
     prefix `p` ('' for as_of, 'prev_' for the previous period). #}
 {%- macro stage(p) -%}
-    CASE
-        WHEN {{ p | safe }}churned THEN 'churned'
-        WHEN {{ p | safe }}is_new THEN 'new'
-        WHEN {{ p | safe }}last_gap_days > {{ churn_days }} THEN 'recovered'
-        WHEN {{ p | safe }}recent_revenue < 0.5 * {{ p | safe }}earlier_avg_revenue THEN 'declining'
-        WHEN {{ p | safe }}recent_revenue > {{ p | safe }}earlier_avg_revenue THEN 'growth'
-        ELSE 'mature'
-    END
+    {{ lifecycle_stage(p ~ "churned", p ~ "is_new", p ~ "last_gap_days > " ~ churn_days, p ~ "recent_revenue", p ~ "earlier_avg_revenue") }}
 {%- endmacro %}
 WITH c AS (
     SELECT co.customer_id, co.first_order_date, co.last_order_date, co.orders,
@@ -42,22 +35,19 @@ WITH c AS (
         -- memory limit has to hold)
         {{ churned("co.last_order_date", as_of | sql, churn_days) }} AS churned,
         co.first_order_date > CAST({{ as_of }} - {{ churn_days | days }} AS DATE) AS is_new,
-        -- days of history before the last period (at least 1)
-        GREATEST(CAST({{ as_of }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS earlier_days,
         co.prev_last_order_date,
         co.prev_monetary,
         co.prev_recent_revenue,
         co.prev_last_order_date - h.prev_previous_order_date AS prev_last_gap_days,
         {{ churned("co.prev_last_order_date", prev_day, churn_days) }} AS prev_churned,
-        co.first_order_date > CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) AS prev_is_new,
-        GREATEST(CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) - co.first_order_date + 1, 1) AS prev_earlier_days
+        co.first_order_date > CAST({{ as_of }} - {{ compare_days | days }} - {{ churn_days | days }} AS DATE) AS prev_is_new
     FROM customer_orders co
     LEFT JOIN customer_history h ON h.customer_id = co.customer_id
 ),
 staged AS (
     SELECT *,
-        (monetary - recent_revenue) / earlier_days * {{ churn_days }} AS earlier_avg_revenue,
-        (prev_monetary - prev_recent_revenue) / prev_earlier_days * {{ churn_days }} AS prev_earlier_avg_revenue
+        {{ earlier_avg_revenue("monetary", "recent_revenue", "first_order_date", as_of | sql, churn_days) }} AS earlier_avg_revenue,
+        {{ earlier_avg_revenue("prev_monetary", "prev_recent_revenue", "first_order_date", prev_day, churn_days) }} AS prev_earlier_avg_revenue
     FROM c
 )
 SELECT

@@ -608,6 +608,104 @@ fn previous_lifecycle_stages_are_what_a_run_dated_then_gives() {
     assert_eq!(col_i64(&a, "prev_customers"), col_i64(&b, "customers"));
 }
 
+/// The stages at five dates 90 days apart, each date judged on the orders up
+/// to it (reference.py's lifecycle_trend). By hand at 2026-01-01: six
+/// customers had bought; 11 (first order 2025-11-11) is new; 3 came back on
+/// 2025-12-01 after 266 days; 1, 6, 8 and 9 had bought nothing since
+/// 2025-10-03: churned. At 2025-07-05 customer 9's first order (2025-06-30)
+/// makes it new.
+#[test]
+fn the_lifecycle_trend_counts_the_stages_every_churn_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), false, &[]);
+    let t = table(&out, "lifecycle_trend");
+    let (period, date, stage) = (
+        col_i64(&t, "period"),
+        col_str(&t, "date"),
+        col_str(&t, "stage"),
+    );
+    let (customers, share) = (col_i64(&t, "customers"), col_f64(&t, "share"));
+    assert_eq!(period.len(), 30, "5 dates, 6 stages each");
+    let stages = [
+        "new",
+        "growth",
+        "mature",
+        "declining",
+        "churned",
+        "recovered",
+    ];
+    // new, growth, mature, declining, churned, recovered: oldest date first
+    let expected: [(i64, &str, [i64; 6]); 5] = [
+        (4, "2025-07-05", [1, 0, 0, 0, 3, 0]),
+        (3, "2025-10-03", [1, 0, 0, 0, 4, 0]),
+        (2, "2026-01-01", [1, 0, 0, 0, 4, 1]),
+        (1, "2026-04-01", [2, 0, 0, 0, 5, 1]),
+        (0, "2026-06-30", [3, 0, 1, 1, 2, 4]),
+    ];
+    for (d, (e_period, e_date, counts)) in expected.iter().enumerate() {
+        let total: i64 = counts.iter().sum();
+        for (s, e_stage) in stages.iter().enumerate() {
+            let i = d * 6 + s;
+            assert_eq!(
+                (period[i], date[i].as_deref(), stage[i].as_deref()),
+                (Some(*e_period), Some(*e_date), Some(*e_stage)),
+                "row {i}"
+            );
+            assert_eq!(customers[i], Some(counts[s]), "{e_date} {e_stage}");
+            assert!(close(share[i].unwrap(), counts[s] as f64 / total as f64));
+        }
+    }
+    // The newest date's counts are lifecycle_summary's.
+    assert_eq!(
+        col_i64(&table(&out, "lifecycle_summary"), "customers"),
+        customers[24..].to_vec()
+    );
+}
+
+/// A second method, on sample data where every stage occurs: each date of the
+/// trend counts what a run dated then counts in lifecycle_summary. With
+/// compare_days 90 a run's previous period is the trend's date before, so
+/// its lifecycle_summary says the same for that date too.
+#[test]
+fn each_date_of_the_lifecycle_trend_is_what_a_run_dated_then_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    sample_data(tmp.path(), &data, 1_500, 7);
+    let summary = |as_of: &str, out: &Path| -> (Vec<Option<i64>>, Vec<Option<i64>>) {
+        let o = run_pipeline(
+            tmp.path(),
+            &bundled_pipeline(),
+            as_of,
+            &data,
+            out,
+            &["--param", "compare_days=90"],
+        );
+        assert_exit(&o, 0);
+        let s = table(out, "lifecycle_summary");
+        (col_i64(&s, "customers"), col_i64(&s, "prev_customers"))
+    };
+    let now = tmp.path().join("now");
+    let (customers_now, prev_now) = summary("2026-06-30", &now);
+    let t = table(&now, "lifecycle_trend");
+    let (date, customers) = (col_str(&t, "date"), col_i64(&t, "customers"));
+    assert_eq!(customers[24..].to_vec(), customers_now);
+    assert_eq!(customers[18..24].to_vec(), prev_now);
+    let mut stages_seen = [false; 6];
+    for d in 0..4 {
+        let day = date[d * 6].clone().unwrap();
+        let (then, before) = summary(&day, &tmp.path().join(&day));
+        assert_eq!(customers[d * 6..d * 6 + 6].to_vec(), then, "at {day}");
+        if d > 0 {
+            let prev = customers[(d - 1) * 6..d * 6].to_vec();
+            assert_eq!(prev, before, "90 days before {day}");
+        }
+        for (s, n) in then.iter().enumerate() {
+            stages_seen[s] |= n.unwrap() > 0;
+        }
+    }
+    assert_eq!(stages_seen, [true; 6], "every stage occurs at some date");
+}
+
 /// A previous period before the first order (compare_days 600: 2024-11-07,
 /// the fixture's orders starting on 2025-01-15) had no customers: their
 /// shares are no one's (NULL, "–" in the report), not 0%, and the change
@@ -1574,7 +1672,7 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
     );
     assert_exit(&o, 0);
     let (a, b) = (all_tables_as_text(&full), all_tables_as_text(&out));
-    assert_eq!(a.len(), 20);
+    assert_eq!(a.len(), 21);
     for (name, rows) in &a {
         assert_eq!(rows, &b[name], "table {name}");
     }

@@ -938,7 +938,7 @@ fn text_customer_ids_give_the_same_tables_and_report() {
         .map(|e| e.unwrap().file_name())
         .collect();
     tables.sort();
-    assert_eq!(tables.len(), 20, "{tables:?}");
+    assert_eq!(tables.len(), 21, "{tables:?}");
     let mut with_ids = 0;
     for table in &tables {
         let expected: Vec<RecordBatch> = read_parquet(&by_number.join("tables").join(table))

@@ -197,7 +197,7 @@ fn html_report_renders_offline_in_chromium() {
         let resources = probe["resources"].as_array().unwrap();
         assert!(resources.is_empty(), "{report} loaded {resources:?}");
         let svgs = probe["svgs"].as_array().unwrap();
-        assert_eq!(svgs.len(), 10, "ten charts in {report}");
+        assert_eq!(svgs.len(), 11, "eleven charts in {report}");
         for s in svgs {
             assert!(
                 s[0].as_i64().unwrap() > 100 && s[1].as_i64().unwrap() > 100,

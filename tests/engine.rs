@@ -95,10 +95,10 @@ fn bundled_pipeline_on_hand_worked_orders() {
         .collect();
     assert_eq!(absent, ["surveys", "complaints"]);
     let artifacts = results["artifacts"].as_array().unwrap();
-    // 20 outputs, less the 6 whose steps read the absent surveys or
-    // complaints; 3 reports; the Markdown report's 8 charts (not the two
+    // 21 outputs, less the 6 whose steps read the absent surveys or
+    // complaints; 3 reports; the Markdown report's 9 charts (not the two
     // survey charts).
-    assert_eq!(artifacts.len(), 25);
+    assert_eq!(artifacts.len(), 27);
     let co_artifact = artifacts
         .iter()
         .find(|a| a["source"] == "customer_orders")
@@ -177,9 +177,9 @@ fn select_runs_only_the_named_steps_and_what_they_need() {
     );
     assert_eq!(step_result(&results, "headline")["status"], "skipped");
     // The summary line says how many of the steps ran: customer_orders and
-    // the orders_asof it reads.
+    // the customer_summary and orders_asof it reads.
     let all = results["steps"].as_array().unwrap().len();
-    let said = format!("2 of {all} steps ran, {} skipped in", all - 2);
+    let said = format!("3 of {all} steps ran, {} skipped in", all - 3);
     assert!(stdout(&o).contains(&said), "{}", stdout(&o));
     assert!(out.join("tables/customer_orders/part-0.parquet").exists());
     assert!(!out.join("tables/headline").exists());
@@ -722,7 +722,7 @@ reports:
     );
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("valid (4 sources, 35 steps, 20 outputs, 3 reports)"),
+        stdout(&o).contains("valid (4 sources, 37 steps, 21 outputs, 3 reports)"),
         "{}",
         stdout(&o)
     );

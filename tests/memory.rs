@@ -75,7 +75,7 @@ fn the_pipeline_completes_under_a_memory_limit_with_the_same_results() {
     );
 
     let (free, tight) = (tables(&free_out), tables(&tight_out));
-    assert_eq!(free.len(), 20);
+    assert_eq!(free.len(), 21);
     for (name, rows) in &free {
         let other = &tight[name];
         assert_eq!(rows.len(), other.len(), "{name}");

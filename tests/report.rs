@@ -63,6 +63,50 @@ fn markdown_report_snapshot() {
     }
 }
 
+/// The lifecycle trend's chart: the stages down, the dates across, each
+/// date as a day even where it is a month's first (2026-01-01 is 1 Jan
+/// 2026, where a cohort chart's 2026-01-01 stands for January), and each
+/// cell the stage's share then: on 2026-01-01 four of the six customers
+/// who had bought were churned (tests/analyses.rs works the counts out).
+#[test]
+fn the_lifecycle_trend_chart_labels_its_dates_as_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_with(tmp.path(), "2026-06-30", &[]);
+    let svg =
+        read(&out.join("report_charts/09-lifecycle-stages-every-90-days-share-of-customers.svg"));
+    let texts: Vec<&str> = svg
+        .split("</text>")
+        .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.trim()))
+        .collect();
+    for date in [
+        "5 Jul 2025",
+        "3 Oct 2025",
+        "1 Jan 2026",
+        "1 Apr 2026",
+        "30 Jun 2026",
+    ] {
+        assert!(texts.contains(&date), "{date} in {texts:?}");
+    }
+    assert!(!texts.contains(&"Jan 2026"), "{texts:?}");
+    for stage in [
+        "New",
+        "Growing",
+        "Mature",
+        "Declining",
+        "Churned",
+        "Won back",
+    ] {
+        assert!(texts.contains(&stage), "{stage} in {texts:?}");
+    }
+    // 4 of 6 churned on 1 Jan 2026; 3 of 4 on 5 Jul 2025
+    assert!(
+        texts.contains(&"67%") && texts.contains(&"75%"),
+        "{texts:?}"
+    );
+    let zh = read(&out.join("report.zh-CN.html"));
+    assert!(zh.contains("每 90 天的客户生命周期阶段（占客户比例）"));
+}
+
 #[test]
 fn reports_are_byte_identical_across_runs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -119,10 +163,10 @@ fn html_report_is_self_contained_and_has_every_section() {
         .map(|id| html.find(&format!("<section id=\"{id}\">")).unwrap())
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(html.matches("<svg role=\"img\"").count(), 10);
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 11);
     assert_eq!(
         html.matches("<title>").count(),
-        11,
+        12,
         "the page's and each chart's"
     );
     assert!(html.contains("@media print"));
@@ -621,7 +665,7 @@ fn sections_without_data_say_so() {
     let html = read(&out.join("report.html"));
     assert_eq!(
         html.matches("<svg role=\"img\"").count(),
-        8,
+        9,
         "no survey charts"
     );
 }

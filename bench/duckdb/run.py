@@ -57,6 +57,7 @@ SUMMARIES = {
     "cohort_retention": ["cohort_month", "period"],
     "churn_summary": ["scope", "cohort_month"],
     "lifecycle_summary": ["stage_order"],
+    "lifecycle_trend": ["period", "stage_order"],
     "satisfaction_funnel": ["stage_order"],
     "churn_by_satisfaction": ["csat"],
     "satisfaction_index": ["period"],

@@ -374,9 +374,20 @@ impl ChartContext {
     /// A row's label for a chart: dates as months or days in the report's
     /// language, and translated with the `prefix` (e.g. `segment.`) if given.
     fn label(&self, v: &Value, prefix: &Option<String>) -> Result<String, minijinja::Error> {
+        self.label_dated(v, prefix, false)
+    }
+
+    /// [`Self::label`], with `days` writing every date as a day: a month's
+    /// first day too, which is otherwise the month it starts.
+    fn label_dated(
+        &self,
+        v: &Value,
+        prefix: &Option<String>,
+        days: bool,
+    ) -> Result<String, minijinja::Error> {
         let raw = match (format::as_date(v), v.as_str()) {
             (Some(d), Some(s)) if s.len() >= 10 => {
-                if s.get(8..10) == Some("01") {
+                if s.get(8..10) == Some("01") && !days {
                     self.fmt.month(d)
                 } else {
                     self.fmt.date(d)
@@ -482,10 +493,12 @@ impl ChartContext {
     }
 
     /// `heatmap(rows, row=…, col=…, value=…, title=…, format=…, translate=…,
-    /// translate_cols=…, row_order=…, col_order=…, saturate_at=…)`: rows and
-    /// columns in the order of the numeric `row_order`/`col_order` columns
-    /// where given, else in order of first appearance; cells shaded up to
-    /// `saturate_at` where given, else up to the largest value.
+    /// translate_cols=…, row_order=…, col_order=…, saturate_at=…,
+    /// day_labels=…)`: rows and columns in the order of the numeric
+    /// `row_order`/`col_order` columns where given, else in order of first
+    /// appearance; cells shaded up to `saturate_at` where given, else up to
+    /// the largest value. With `day_labels=true` dates are labelled as days,
+    /// where a month's first day otherwise stands for the month.
     fn heatmap(&self, rows: &Value, kw: &Kwargs) -> FnResult {
         let title: String = kw.get("title")?;
         let translate: Option<String> = kw.get("translate")?;
@@ -495,6 +508,7 @@ impl ChartContext {
         let v = numbers(rows, &kw.get::<String>("value")?)?;
         let kind: Option<String> = kw.get("format")?;
         let saturate_at: Option<f64> = kw.get("saturate_at")?;
+        let days = kw.get::<Option<bool>>("day_labels")?.unwrap_or(false);
         let order_of = |key: &str| -> Result<Option<Vec<Option<f64>>>, minijinja::Error> {
             kw.get::<Option<String>>(key)?
                 .map(|col| numbers(rows, &col))
@@ -512,11 +526,11 @@ impl ChartContext {
         }
         let row_labels = row_keys
             .iter()
-            .map(|k| self.label(&Value::from(k.as_str()), &translate))
+            .map(|k| self.label_dated(&Value::from(k.as_str()), &translate, days))
             .collect::<Result<Vec<_>, _>>()?;
         let col_labels = col_keys
             .iter()
-            .map(|k| self.label(&Value::from(k.as_str()), &translate_cols))
+            .map(|k| self.label_dated(&Value::from(k.as_str()), &translate_cols, days))
             .collect::<Result<Vec<_>, _>>()?;
         kw.assert_all_used()?;
         let text = self.value_text(kind.as_deref())?;

@@ -779,7 +779,7 @@ pub fn assert_same_outputs(expected: &Path, out: &Path, on: &str, except: &[&str
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(tables.len(), 20, "every output table of the pipeline");
+    assert_eq!(tables.len(), 21, "every output table of the pipeline");
     for table in tables.iter().filter(|t| !except.contains(&t.as_str())) {
         let dir = |root: &Path| root.join("tables").join(table);
         let expected_rows = read_parquet(&dir(expected));
