@@ -25,12 +25,12 @@
 -- days that end at as_of and go back from it, one after the other: period k
 -- is the days as_of - (k + 1) * churn_days + 1 .. as_of - k * churn_days
 -- (period 0 is recent_revenue's), for k from 0 to `lifecycle_trend_dates`:
---   period_k_first_ts, period_k_last_ts   the first and last completed order
---                in period k (NULL: none)
---   period_k_revenue   purchases minus refunds in period k (NULL: none); not
+--   period_k_first_date, period_k_last_date   the days of the first and last
+--                completed order in period k (NULL: none)
+--   period_k_revenue   purchases minus refunds in period k (0: none); not
 --                for the oldest period, whose only use is its purchase days
---   before_periods_last_ts   the last completed order before the oldest
---                period
+--   before_periods_last_date   the day of the last completed order before
+--                the oldest period
 -- Those are the orders' only reading for the trend: 3 more aggregates per
 -- date here cost less than a scan of their own (bench/RESULTS.md, session
 -- 44).
@@ -82,15 +82,15 @@ SELECT
 {%- for k in range(lifecycle_trend_dates + 1) %}
 {%- set period_start %}CAST({{ as_of }} - {{ ((k + 1) * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP){% endset %}
 {%- set period_end %}CAST({{ as_of }} - {{ (k * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP){% endset %}
-    , MIN(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS period_{{ k }}_first_ts
-    , MAX(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS period_{{ k }}_last_ts
+    , CAST(MIN(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS DATE) AS period_{{ k }}_first_date
+    , CAST(MAX(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS DATE) AS period_{{ k }}_last_date
 {%- if k < lifecycle_trend_dates %}
-    , ROUND(SUM(amount) FILTER (WHERE counts_revenue AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}), 6) AS period_{{ k }}_revenue
+    , COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}), 6), 0) AS period_{{ k }}_revenue
 {%- endif %}
 {%- endfor %}
-    , MAX(order_ts) FILTER (
+    , CAST(MAX(order_ts) FILTER (
         WHERE purchase AND order_ts < CAST({{ as_of }} - {{ ((lifecycle_trend_dates + 1) * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP)
-    ) AS before_periods_last_ts
+    ) AS DATE) AS before_periods_last_date
 FROM o
 GROUP BY customer_id
 HAVING COUNT(*) FILTER (WHERE purchase) > 0

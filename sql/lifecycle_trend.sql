@@ -25,15 +25,17 @@
 --   spend          monetary less the revenue of the periods after the date
 {%- from "_figures.sql" import churned, lifecycle_stage, earlier_avg_revenue %}
 {%- set n = lifecycle_trend_dates %}
-{#- the last completed order by the end of period j (the date of period j) #}
+{#- the last completed order by the end of period j (the date of period j):
+    the latest of its period's and the earlier ones' (GREATEST passes over
+    NULLs) #}
 {%- macro last_by(j) -%}
-    CAST(COALESCE({% for i in range(j, n + 1) %}period_{{ i }}_last_ts, {% endfor %}before_periods_last_ts) AS DATE)
+    GREATEST({% for i in range(j, n + 1) %}period_{{ i }}_last_date, {% endfor %}before_periods_last_date)
 {%- endmacro %}
 {#- period j's last order is its only purchase day, and more than churn_days
     after the last order before the period #}
 {%- macro came_back_in(j) -%}
-    (CAST(period_{{ j }}_first_ts AS DATE) = CAST(period_{{ j }}_last_ts AS DATE)
-        AND CAST(period_{{ j }}_last_ts AS DATE) - {{ last_by(j + 1) }} > {{ churn_days }})
+    (period_{{ j }}_first_date = period_{{ j }}_last_date
+        AND period_{{ j }}_last_date - {{ last_by(j + 1) }} > {{ churn_days }})
 {%- endmacro %}
 WITH stages AS (
     SELECT * FROM (VALUES
@@ -62,24 +64,25 @@ staged AS (
             SELECT first_order_date,
                 {{ churned(last_by(k), day, churn_days) }} AS churned,
                 first_order_date > CAST({{ as_of }} - {{ ((k + 1) * churn_days) | days }} AS DATE) AS is_new,
-                -- not churned, the last order is in the period or on the day before it
-                CASE WHEN period_{{ k }}_last_ts IS NOT NULL THEN {{ came_back_in(k) }}
-                    ELSE {{ came_back_in(k + 1) }}
-                END AS recovered,
-                COALESCE(period_{{ k }}_revenue, 0) AS recent_revenue,
-                ROUND(monetary{% for j in range(k) %} - COALESCE(period_{{ j }}_revenue, 0){% endfor %}, 6) AS spend
+                -- not churned: the last order is in the period, or on the day
+                -- before it
+                (period_{{ k }}_last_date IS NOT NULL AND {{ came_back_in(k) }})
+                    OR (period_{{ k }}_last_date IS NULL AND {{ came_back_in(k + 1) }}) AS recovered,
+                period_{{ k }}_revenue AS recent_revenue,
+                ROUND(monetary{% for j in range(k) %} - period_{{ j }}_revenue{% endfor %}, 6) AS spend
             FROM customer_summary
             WHERE first_order_date <= {{ day }}
         )
     )
 {%- endfor %}
 ),
-counts AS (SELECT period, stage, COUNT(*) AS customers FROM staged GROUP BY period, stage),
-totals AS (SELECT period, COUNT(*) AS n FROM staged GROUP BY period)
+counts AS (SELECT period, stage, COUNT(*) AS customers FROM staged GROUP BY period, stage)
+-- each date's total from its 6 rows (a window over them), not from staged
+-- again: a CTE read twice is computed twice
 SELECT d.period, d.date, s.stage_order, s.stage,
     COALESCE(c.customers, 0) AS customers,
-    CAST(COALESCE(c.customers, 0) AS DOUBLE) / NULLIF(t.n, 0) AS share
+    CAST(COALESCE(c.customers, 0) AS DOUBLE)
+        / NULLIF(SUM(COALESCE(c.customers, 0)) OVER (PARTITION BY d.period), 0) AS share
 FROM dates d CROSS JOIN stages s
 LEFT JOIN counts c ON c.period = d.period AND c.stage = s.stage
-LEFT JOIN totals t ON t.period = d.period
 ORDER BY d.period DESC, s.stage_order
