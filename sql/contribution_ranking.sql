@@ -13,7 +13,7 @@
 -- and no one is when refunds outweigh purchases there (a net revenue of zero
 -- or less has no shares: a lone refund would be "100% of revenue").
 -- The running and total revenue are added up exactly, as DECIMAL(38, 6) (see
--- customer_orders.sql), and the classes compare them exactly (before * 5 <
+-- customer_summary.sql), and the classes compare them exactly (before * 5 <
 -- total * 4 is "under 80%"): run after run the last customer's cumulative
 -- share is exactly 1, and a customer with exactly 80% of the revenue ranked
 -- before them is in B (as a float, 2.4 / 3 is 0.7999999999999999).

@@ -2,7 +2,7 @@
 -- the revenue share of the top 1%, 5%, 10% and 20% of customers (the top X%
 -- is the first CEIL(X% of customers) by rank, at least one customer), and the
 -- customers and revenue share of each ABC class.
--- Revenue is added up exactly, as DECIMAL(38, 6) (see customer_orders.sql),
+-- Revenue is added up exactly, as DECIMAL(38, 6) (see customer_summary.sql),
 -- so the shares are the same run after run and the classes' add up to 1.
 -- Grouped on the customer count alone, with the total revenue taken as MAX:
 -- on a Ballista cluster each task computes `n` itself (a float sum, as this

@@ -48,7 +48,7 @@
 -- One row per segment (scope 'segment', every segment listed, 0 customers
 -- where none was in it at the base date), then one over every customer who
 -- had bought by the base date (scope 'all', segment NULL). Money is added up
--- exactly, as in customer_orders.sql.
+-- exactly, as in customer_summary.sql.
 {%- from "_figures.sql" import churned %}
 WITH followed AS (
     SELECT b.segment,

@@ -13,7 +13,7 @@
 -- The domain brief's question: do members stay and spend more, or does the
 -- scheme only give discounts to customers who would have stayed anyway?
 -- Every group is listed, with 0 customers where none falls in it. Money is
--- added up exactly, as in customer_orders.sql.
+-- added up exactly, as in customer_summary.sql.
 {%- from "_figures.sql" import wilson_interval %}
 WITH grouped AS (
     SELECT st.churned, st.orders, st.monetary, st.window_revenue, c.loyalty_member

@@ -30,7 +30,7 @@ SELECT
     SUM(active_customers) AS buyers,
     COALESCE(SUM(active_customers) FILTER (WHERE period = 0), 0) AS new_buyers,
     COALESCE(SUM(active_customers) FILTER (WHERE period > 0), 0) AS returning_buyers,
-    -- added up exactly, as customer_orders.sql explains
+    -- added up exactly, as customer_summary.sql explains
     CAST(SUM(CAST(revenue AS DECIMAL(38, 6))) AS DOUBLE) AS revenue,
     COALESCE(CAST(SUM(CAST(revenue AS DECIMAL(38, 6))) FILTER (WHERE period = 0) AS DOUBLE), 0) AS new_revenue,
     BOOL_AND(month_complete) AS month_complete

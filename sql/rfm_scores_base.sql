@@ -3,7 +3,7 @@
 -- `contribution_window_days`, for every customer with a completed order by
 -- then: the segments customer_lifetime_value.sql follows. Orders and revenue
 -- by then are the totals less the window's (revenue rounded again to a
--- millionth, as customer_orders.sql rounds its sums). A step of its own, not
+-- millionth, as customer_summary.sql rounds its sums). A step of its own, not
 -- a third period of rfm_scores_all: under a memory limit steps run one at a
 -- time, and the three periods' nine sorts side by side did not fit in 128 MiB
 -- at 2M customers.

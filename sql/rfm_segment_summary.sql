@@ -2,7 +2,7 @@
 -- revenue (monetary: purchases minus refunds, all history up to as_of) and
 -- its share, average recency/frequency/monetary, and the recommended action.
 -- Every segment is listed, with 0 customers where none fall in it.
--- Revenue is added up exactly (see customer_orders.sql), and the average
+-- Revenue is added up exactly (see customer_summary.sql), and the average
 -- monetary is that revenue over the customers, so the shares and averages are
 -- the same run after run.
 WITH per_segment AS (

@@ -10,7 +10,7 @@
 --   score       the weighted sum of the four dimension scores (1-5), weights
 --               from the params (they must sum to 1), as DECIMAL(38, 6) so
 --               that averages of it are the same run after run (see
---               customer_orders.sql); NULL unless all four are on 1-5. The
+--               customer_summary.sql); NULL unless all four are on 1-5. The
 --               satisfaction index of a set of answers is
 --               (average score - 1) * 25, on 0-100.
 {%- set weight_sum = weight_product_quality + weight_service_quality + weight_price + weight_communication %}

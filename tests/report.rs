@@ -587,7 +587,7 @@ fn the_column_check_reads_the_bundled_reports_to_the_end() {
     let data = tmp.path().join("data");
     analyses_fixture(&data, true);
     let data_root = format!("data_root={}", data.display());
-    let stopped = |pipeline: &Path| {
+    let validate = |pipeline: &Path, log: Option<&str>| {
         let o = loyalty_logging(
             tmp.path(),
             &[
@@ -598,10 +598,13 @@ fn the_column_check_reads_the_bundled_reports_to_the_end() {
                 "--param",
                 &data_root,
             ],
-            Some("loyalty=debug"),
+            log,
         );
         assert_exit(&o, 0);
-        stderr(&o).contains("the column check's rendering stopped")
+        stderr(&o)
+    };
+    let stopped = |pipeline: &Path| {
+        validate(pipeline, Some("loyalty=debug")).contains("the column check's rendering stopped")
     };
     assert!(!stopped(&bundled_pipeline()));
 
@@ -617,6 +620,19 @@ fn the_column_check_reads_the_bundled_reports_to_the_end() {
     )
     .unwrap();
     assert!(stopped(&copy));
+    // And without the debug log, a warning names the template and the line.
+    let said = validate(&copy, None);
+    for template in ["report.md.j2", "report.html.j2"] {
+        let warned = format!(
+            "WARN report template `{template}`: the check of the columns it reads stopped before its end"
+        );
+        assert!(said.contains(&warned), "{said}");
+    }
+    assert!(
+        said.contains("in `_findings.txt.j2`, line 1: invalid operation"),
+        "{said}"
+    );
+    assert!(!validate(&bundled_pipeline(), None).contains("stopped before its end"));
 }
 
 #[test]

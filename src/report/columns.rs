@@ -73,7 +73,7 @@ pub fn missing_columns(
     .into_iter()
     .chain(texts.iter().map(|text| MadeUp { text, ..first }))
     .chain(numbers.iter().map(|number| MadeUp { number, ..first }));
-    for made_up in passes {
+    for (pass, made_up) in passes.enumerate() {
         let mut context = context.clone();
         for (name, schema) in tables {
             let rows = match made_up_row(schema, as_of, made_up) {
@@ -102,6 +102,16 @@ pub fn missing_columns(
                 ?made_up,
                 "the column check's rendering stopped: {e}"
             );
+            if pass == 0 {
+                // The plain pass, whose rows are the likest real ones: what
+                // it did not reach is checked only when the report renders.
+                tracing::warn!(
+                    "report template `{template}`: the check of the columns it reads stopped \
+                     before its end, on made-up rows ({e}); a misspelt column after that \
+                     point shows only when the report renders, after every step. Work the \
+                     figure out in the step's SQL, or test it first (`{{% if x is defined %}}`)"
+                );
+            }
         }
     }
     let found: Vec<(String, String)> = std::mem::take(&mut *misses.lock().unwrap());
