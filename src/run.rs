@@ -484,6 +484,7 @@ async fn report_columns(
         .map(|s| StepResult::of(s, StepStatus::Success, Some(1), None))
         .collect();
     let mut problems = Vec::new();
+    let mut warned = Vec::new();
     for (rep, prepared) in reports {
         let mut schemas = Vec::new();
         for table in &prepared.tables {
@@ -508,10 +509,14 @@ async fn report_columns(
         // The charts of made-up rows are not the report's.
         prepared.charts.take();
         // Reports often share a template (one per language): once each.
-        for problem in found {
+        for problem in found.problems {
             if !problems.contains(&problem) {
                 problems.push(problem);
             }
+        }
+        if let Some(stopped) = found.stopped.filter(|s| !warned.contains(s)) {
+            tracing::warn!("{stopped}");
+            warned.push(stopped);
         }
     }
     problems

@@ -626,7 +626,8 @@ fn the_column_check_reads_the_bundled_reports_to_the_end() {
         let warned = format!(
             "WARN report template `{template}`: the check of the columns it reads stopped before its end"
         );
-        assert!(said.contains(&warned), "{said}");
+        // once, though two reports (English, Chinese) render the HTML one
+        assert_eq!(said.matches(&warned).count(), 1, "{said}");
     }
     assert!(
         said.contains("in `_findings.txt.j2`, line 1: invalid operation"),

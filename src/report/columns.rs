@@ -27,10 +27,20 @@ use minijinja::{Environment, Value};
 use super::{rows_of, templates_reached, tested, word_positions};
 use crate::params::map_value;
 
-/// Renders `template` twice on one made-up row per table (a step's name
-/// and columns) and returns, once each, the problems of the columns it reads
-/// that their table lacks, as "report template `…`: line N: step `…` has no
-/// column `…` …".
+/// What the check found in one template.
+#[derive(Debug, Default)]
+pub struct ColumnCheck {
+    /// Once each, the columns it reads that their table lacks, as "report
+    /// template `…`: line N: step `…` has no column `…` …".
+    pub problems: Vec<String>,
+    /// Where the plain pass over made-up rows stopped before the
+    /// template's end, as a warning: what it did not reach is checked only
+    /// when the report renders.
+    pub stopped: Option<String>,
+}
+
+/// Renders `template` on one made-up row per table (a step's name and
+/// columns), in the passes the module describes, and returns what it found.
 /// `context` holds the rest of what the template sees (`params`, `run`).
 pub fn missing_columns(
     env: &Environment<'_>,
@@ -38,7 +48,8 @@ pub fn missing_columns(
     context: Vec<(String, Value)>,
     tables: &[(&str, Schema)],
     as_of: chrono::NaiveDate,
-) -> Vec<String> {
+) -> ColumnCheck {
+    let mut stopped = None;
     let misses: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let columns: Vec<(&str, Vec<String>)> = (tables.iter())
         .map(|(name, schema)| {
@@ -105,12 +116,12 @@ pub fn missing_columns(
             if pass == 0 {
                 // The plain pass, whose rows are the likest real ones: what
                 // it did not reach is checked only when the report renders.
-                tracing::warn!(
+                stopped = Some(format!(
                     "report template `{template}`: the check of the columns it reads stopped \
                      before its end, on made-up rows ({e}); a misspelt column after that \
                      point shows only when the report renders, after every step. Work the \
                      figure out in the step's SQL, or test it first (`{{% if x is defined %}}`)"
-                );
+                ));
             }
         }
     }
@@ -139,7 +150,7 @@ pub fn missing_columns(
             problems.push(problem);
         }
     }
-    problems
+    ColumnCheck { problems, stopped }
 }
 
 /// One row of a table in the check: the row as the templates see it, and a
@@ -390,7 +401,7 @@ mod tests {
             Field::new("revenue", DataType::Float64, true),
         ]);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
-        let found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day);
+        let found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day).problems;
         let has = "(it has `segment`, `revenue`)";
         assert_eq!(
             found,
@@ -418,7 +429,7 @@ mod tests {
             Field::new("rate", DataType::Float64, true),
         ]);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
-        let found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day);
+        let found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day).problems;
         let has = "(it has `flag`, `a`, `rate`)";
         assert_eq!(
             found,
@@ -451,7 +462,7 @@ mod tests {
             Field::new("share", DataType::Float64, true),
         ]);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
-        let mut found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day);
+        let mut found = missing_columns(&env, "t.md.j2", vec![], &[("t", schema)], day).problems;
         found.sort();
         let has = "(it has `customers`, `share`)";
         // 1001 takes the first branch; 0 the second; -0.5 the third (1, the
