@@ -107,6 +107,30 @@ fn the_lifecycle_trend_chart_labels_its_dates_as_days() {
     assert!(zh.contains("每 90 天的客户生命周期阶段（占客户比例）"));
 }
 
+/// Dates before anyone had bought have no shares: the chart and its note
+/// start at the first date with customers. As of 2025-06-30 the fixture's
+/// trend goes back to 2024-07-05, its orders to 2025-01-15: customers 1, 3
+/// and 8 had bought by 1 Apr 2025, and 9 too by 30 Jun 2025.
+#[test]
+fn the_lifecycle_trend_starts_where_someone_had_bought() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_with(tmp.path(), "2025-06-30", &[]);
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains("Customers who had bought: 3 on 1 Apr 2025, 4 on 30 Jun 2025."),
+        "{md}"
+    );
+    let svg =
+        read(&out.join("report_charts/09-lifecycle-stages-every-90-days-share-of-customers.svg"));
+    assert!(svg.contains("1 Apr 2025") && svg.contains("30 Jun 2025"));
+    for before in ["1 Jan 2025", "3 Oct 2024", "5 Jul 2024"] {
+        assert!(!svg.contains(before), "{before} has no customers");
+    }
+    // The table keeps every date.
+    let t = read_parquet(&out.join("tables/lifecycle_trend"));
+    assert_eq!(rows(&t), 30);
+}
+
 #[test]
 fn reports_are_byte_identical_across_runs() {
     let tmp = tempfile::tempdir().unwrap();
