@@ -34,7 +34,6 @@
 -- Those are the orders' only reading for the trend: 3 more aggregates per
 -- date here cost less than a scan of their own (bench/RESULTS.md, session
 -- 44).
-
 -- Money sums are rounded to a millionth of the currency unit. Floating-point
 -- addition depends on the order rows come in (0.1 + 0.7 is 0.7999999999999999,
 -- and with several partitions the order changes from run to run): rounded,
