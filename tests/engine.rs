@@ -162,6 +162,41 @@ fn generated_data_matches_sums_computed_from_the_parquet() {
     assert!((col_f64(&h, "revenue")[0].unwrap() - total).abs() < 1e-3);
 }
 
+/// The lifecycle trend reaches back lifecycle_trend_dates + 1 periods of
+/// churn_days: at the params' largest (13 dates of 3650 days, to 1886) the
+/// bundled pipeline still plans, and a churn_days past its bound is refused
+/// as a param, before the trend's dates would fall before 1677, where
+/// timestamps end.
+#[test]
+fn the_lifecycle_trend_plans_at_the_params_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_fixture(&tmp.path().join("data"));
+    let data_root = format!("data_root={}", tmp.path().join("data").display());
+    let validate = |churn_days: &str| {
+        loyalty(
+            tmp.path(),
+            &[
+                "validate",
+                bundled_pipeline().to_str().unwrap(),
+                "--as-of",
+                "2026-06-30",
+                "--param",
+                &data_root,
+                "--param",
+                &format!("churn_days={churn_days}"),
+                "--param",
+                "lifecycle_trend_dates=13",
+            ],
+        )
+    };
+    assert_exit(&validate("3650"), 0);
+    assert_says(
+        &validate("3651"),
+        2,
+        &["param `churn_days`: `3651` is out of its bounds: give a value from 1 to 3650"],
+    );
+}
+
 #[test]
 fn select_runs_only_the_named_steps_and_what_they_need() {
     let tmp = tempfile::tempdir().unwrap();
