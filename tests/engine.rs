@@ -362,7 +362,7 @@ fn a_wrong_param_type_or_a_value_out_of_bounds_is_refused_with_exit_code_2() {
     assert_exit(&o, 2);
     assert!(
         stderr(&o)
-            .contains("param `churn_days`: `0` is out of its bounds: give a value of at least 1"),
+            .contains("param `churn_days`: `0` is out of its bounds: give a value from 1 to 3650"),
         "{}",
         stderr(&o)
     );
