@@ -56,6 +56,14 @@
     END
 {%- endmacro %}
 
+{#- The stages lifecycle_stage gives, in lifecycle order, as a table of
+    stage_order and stage: the summaries list every stage by it. -#}
+{%- macro lifecycle_stage_order() -%}
+    SELECT * FROM (VALUES
+        (1, 'new'), (2, 'growth'), (3, 'mature'), (4, 'declining'), (5, 'churned'), (6, 'recovered')
+    ) AS t(stage_order, stage)
+{%- endmacro %}
+
 {#- A customer's earlier average spend on `day` for a period of churn_days
     days: their spend up to the day less the last churn_days days' (`spend`
     and `recent`), over the days from their first order (`first_date`) to

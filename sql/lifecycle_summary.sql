@@ -4,10 +4,9 @@
 -- who had bought by then); every stage is listed (0 where empty), in
 -- lifecycle order. A share is NULL where no customer had bought by that
 -- date (a share of no one), not 0.
+{%- from "_figures.sql" import lifecycle_stage_order %}
 WITH stages AS (
-    SELECT * FROM (VALUES
-        (1, 'new'), (2, 'growth'), (3, 'mature'), (4, 'declining'), (5, 'churned'), (6, 'recovered')
-    ) AS t(stage_order, stage)
+    {{ lifecycle_stage_order() }}
 ),
 counts AS (SELECT stage, COUNT(*) AS customers FROM lifecycle_stages GROUP BY stage),
 prev_counts AS (

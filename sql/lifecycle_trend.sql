@@ -23,7 +23,7 @@
 --                  period (with two purchase days in it, the gap before the
 --                  last is under churn_days)
 --   spend          monetary less the revenue of the periods after the date
-{%- from "_figures.sql" import churned, lifecycle_stage, earlier_avg_revenue %}
+{%- from "_figures.sql" import churned, lifecycle_stage, lifecycle_stage_order, earlier_avg_revenue %}
 {%- set n = lifecycle_trend_dates %}
 {#- the last completed order by the end of period j (the date of period j):
     the latest of its period's and the earlier ones' (GREATEST passes over
@@ -38,9 +38,7 @@
         AND period_{{ j }}_last_date - {{ last_by(j + 1) }} > {{ churn_days }})
 {%- endmacro %}
 WITH stages AS (
-    SELECT * FROM (VALUES
-        (1, 'new'), (2, 'growth'), (3, 'mature'), (4, 'declining'), (5, 'churned'), (6, 'recovered')
-    ) AS t(stage_order, stage)
+    {{ lifecycle_stage_order() }}
 ),
 dates AS (
     SELECT * FROM (VALUES
