@@ -368,17 +368,7 @@ fn an_id_that_is_text_in_one_source_and_an_integer_in_another_is_named() {
     assert!(r["steps"].as_array().unwrap().is_empty(), "no step ran");
     assert!(!tmp.path().join("out/report.html").exists());
 
-    let o = loyalty(
-        tmp.path(),
-        &[
-            "validate",
-            bundled_pipeline().to_str().unwrap(),
-            "--as-of",
-            "2026-06-30",
-            "--param",
-            &format!("data_root={}", data.display()),
-        ],
-    );
+    let o = validate_pipeline(tmp.path(), &bundled_pipeline(), "2026-06-30", &data, &[]);
     assert_says(&o, 2, &[problem]);
 }
 

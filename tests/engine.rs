@@ -170,24 +170,17 @@ fn generated_data_matches_sums_computed_from_the_parquet() {
 #[test]
 fn the_lifecycle_trend_plans_at_the_params_bounds() {
     let tmp = tempfile::tempdir().unwrap();
-    hand_fixture(&tmp.path().join("data"));
-    let data_root = format!("data_root={}", tmp.path().join("data").display());
+    let data = tmp.path().join("data");
+    hand_fixture(&data);
     let validate = |churn_days: &str| {
-        loyalty(
-            tmp.path(),
-            &[
-                "validate",
-                bundled_pipeline().to_str().unwrap(),
-                "--as-of",
-                "2026-06-30",
-                "--param",
-                &data_root,
-                "--param",
-                &format!("churn_days={churn_days}"),
-                "--param",
-                "lifecycle_trend_dates=13",
-            ],
-        )
+        let churn_days = format!("churn_days={churn_days}");
+        let extra = [
+            "--param",
+            &churn_days,
+            "--param",
+            "lifecycle_trend_dates=13",
+        ];
+        validate_pipeline(tmp.path(), &bundled_pipeline(), "2026-06-30", &data, &extra)
     };
     assert_exit(&validate("3650"), 0);
     assert_says(

@@ -610,20 +610,8 @@ fn the_column_check_reads_the_bundled_reports_to_the_end() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     analyses_fixture(&data, true);
-    let data_root = format!("data_root={}", data.display());
     let validate = |pipeline: &Path, log: Option<&str>| {
-        let o = loyalty_logging(
-            tmp.path(),
-            &[
-                "validate",
-                pipeline.to_str().unwrap(),
-                "--as-of",
-                "2026-06-30",
-                "--param",
-                &data_root,
-            ],
-            log,
-        );
+        let o = validate_pipeline_logging(tmp.path(), pipeline, "2026-06-30", &data, &[], log);
         assert_exit(&o, 0);
         stderr(&o)
     };

@@ -131,19 +131,7 @@ fn the_readme_walkthrough_adds_churn_by_region() {
     std::fs::write(&translations, yaml).unwrap();
 
     // 4. Check, then run.
-    let validate = || {
-        loyalty(
-            tmp.path(),
-            &[
-                "validate",
-                pipeline.to_str().unwrap(),
-                "--as-of",
-                "2026-06-30",
-                "--param",
-                &data_arg,
-            ],
-        )
-    };
+    let validate = || validate_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &[]);
     assert_exit(&validate(), 0);
     // As README says, a misspelt column in the section is reported with its
     // file and line.

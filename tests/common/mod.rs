@@ -128,6 +128,40 @@ pub fn run_pipeline_logging(
     loyalty_logging(cwd, &args, log_filter)
 }
 
+/// Runs `loyalty validate PIPELINE --as-of AS_OF --param data_root=DATA
+/// EXTRA…` in `cwd`: `run_pipeline`'s check, which writes nothing.
+pub fn validate_pipeline(
+    cwd: &Path,
+    pipeline: &Path,
+    as_of: &str,
+    data: &Path,
+    extra: &[&str],
+) -> Output {
+    validate_pipeline_logging(cwd, pipeline, as_of, data, extra, None)
+}
+
+/// `validate_pipeline`, with `LOYALTY_LOG` set to `log_filter` where given.
+pub fn validate_pipeline_logging(
+    cwd: &Path,
+    pipeline: &Path,
+    as_of: &str,
+    data: &Path,
+    extra: &[&str],
+    log_filter: Option<&str>,
+) -> Output {
+    let data_arg = format!("data_root={}", data.display());
+    let mut args = vec![
+        "validate",
+        pipeline.to_str().unwrap(),
+        "--as-of",
+        as_of,
+        "--param",
+        &data_arg,
+    ];
+    args.extend_from_slice(extra);
+    loyalty_logging(cwd, &args, log_filter)
+}
+
 /// Runs the bundled pipeline as of 2026-06-30 on `dir/data` into `dir/out`.
 pub fn run_bundled(dir: &Path) -> Output {
     run_pipeline(
