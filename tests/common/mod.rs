@@ -112,20 +112,10 @@ pub fn run_pipeline_logging(
     extra: &[&str],
     log_filter: Option<&str>,
 ) -> Output {
-    let data_arg = format!("data_root={}", data.display());
     let out_arg = format!("out_root={}", out.display());
-    let mut args = vec![
-        "run",
-        pipeline.to_str().unwrap(),
-        "--as-of",
-        as_of,
-        "--param",
-        &data_arg,
-        "--param",
-        &out_arg,
-    ];
-    args.extend_from_slice(extra);
-    loyalty_logging(cwd, &args, log_filter)
+    let mut params = vec!["--param", &out_arg];
+    params.extend_from_slice(extra);
+    pipeline_command(cwd, "run", pipeline, as_of, data, &params, log_filter)
 }
 
 /// Runs `loyalty validate PIPELINE --as-of AS_OF --param data_root=DATA
@@ -149,9 +139,23 @@ pub fn validate_pipeline_logging(
     extra: &[&str],
     log_filter: Option<&str>,
 ) -> Output {
+    pipeline_command(cwd, "validate", pipeline, as_of, data, extra, log_filter)
+}
+
+/// `loyalty COMMAND PIPELINE --as-of AS_OF --param data_root=DATA EXTRA…`
+/// in `cwd`, with `LOYALTY_LOG` set to `log_filter` where given.
+fn pipeline_command(
+    cwd: &Path,
+    command: &str,
+    pipeline: &Path,
+    as_of: &str,
+    data: &Path,
+    extra: &[&str],
+    log_filter: Option<&str>,
+) -> Output {
     let data_arg = format!("data_root={}", data.display());
     let mut args = vec![
-        "validate",
+        command,
         pipeline.to_str().unwrap(),
         "--as-of",
         as_of,
