@@ -2299,7 +2299,7 @@ reports:
 /// instants, run in Berlin, gives the tables of the same data written as
 /// Berlin's clock reads those instants (looked up one by one in chrono's
 /// rules), run without a zone: the data's two years hold five offsets. All
-/// 20 tables but `complaint_recovery`, whose durations count the time that
+/// 21 tables but `complaint_recovery`, whose durations count the time that
 /// passed in the zone, and the clock's difference without one.
 #[test]
 fn zoned_timestamps_in_the_pipeline_zone_give_the_tables_of_their_wall_clock_times() {

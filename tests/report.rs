@@ -173,7 +173,7 @@ fn html_report_is_self_contained_and_has_every_section() {
         .filter(|u| !u.starts_with("http://www.w3.org/2000/svg"))
         .collect();
     assert!(urls.is_empty(), "{urls:?}");
-    // Sections in order, and eight inline charts with accessible titles.
+    // Sections in order, and eleven inline charts with accessible titles.
     let ids = [
         "headline",
         "rfm",

@@ -188,7 +188,7 @@ fn without_roots(path: &Path) -> Vec<String> {
 }
 
 /// Asserts that the run under `out` wrote what the local run under `local`
-/// did: the same files, the 20 tables with the same rows (in any order: a
+/// did: the same files, the 21 tables with the same rows (in any order: a
 /// parallel engine writes the per-customer tables in the order their
 /// partitions finish), the reports and charts the same but for the roots.
 fn assert_same_run(local: &Path, out: &Path, on: &str) {

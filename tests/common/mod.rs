@@ -810,7 +810,7 @@ pub fn assert_same_table(a: &[RecordBatch], b: &[RecordBatch], what: &str) {
     }
 }
 
-/// Each of the bundled pipeline's 20 output tables under `out` but those
+/// Each of the bundled pipeline's 21 output tables under `out` but those
 /// named in `except` has the rows of the one under `expected`.
 pub fn assert_same_outputs(expected: &Path, out: &Path, on: &str, except: &[&str]) {
     let tables: Vec<_> = std::fs::read_dir(expected.join("tables"))
