@@ -28,7 +28,8 @@
 --   period_k_first_date, period_k_last_date   the days of the first and last
 --                completed order in period k (NULL: none)
 --   period_k_revenue   purchases minus refunds in period k (0: none); not
---                for the oldest period, whose only use is its purchase days
+--                for period 0, whose revenue is recent_revenue, nor for the
+--                oldest period, whose only use is its purchase days
 --   before_periods_last_date   the day of the last completed order before
 --                the oldest period
 -- Those are the orders' only reading for the trend: 3 more aggregates per
@@ -83,7 +84,7 @@ SELECT
 {%- set period_end %}CAST({{ as_of }} - {{ (k * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP){% endset %}
     , CAST(MIN(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS DATE) AS period_{{ k }}_first_date
     , CAST(MAX(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS DATE) AS period_{{ k }}_last_date
-{%- if k < lifecycle_trend_dates %}
+{%- if 0 < k < lifecycle_trend_dates %}
     , COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}), 6), 0) AS period_{{ k }}_revenue
 {%- endif %}
 {%- endfor %}

@@ -31,6 +31,10 @@
 {%- macro last_by(j) -%}
     GREATEST({% for i in range(j, n + 1) %}period_{{ i }}_last_date, {% endfor %}before_periods_last_date)
 {%- endmacro %}
+{#- the revenue of period j (customer_summary's period 0 is recent_revenue) #}
+{%- macro period_revenue(j) -%}
+    {% if j == 0 %}recent_revenue{% else %}period_{{ j }}_revenue{% endif %}
+{%- endmacro %}
 {#- period j's last order is its only purchase day, and more than churn_days
     after the last order before the period #}
 {%- macro came_back_in(j) -%}
@@ -66,8 +70,8 @@ staged AS (
                 -- before it
                 (period_{{ k }}_last_date IS NOT NULL AND {{ came_back_in(k) }})
                     OR (period_{{ k }}_last_date IS NULL AND {{ came_back_in(k + 1) }}) AS recovered,
-                period_{{ k }}_revenue AS recent_revenue,
-                ROUND(monetary{% for j in range(k) %} - period_{{ j }}_revenue{% endfor %}, 6) AS spend
+                {{ period_revenue(k) }} AS recent_revenue,
+                ROUND(monetary{% for j in range(k) %} - {{ period_revenue(j) }}{% endfor %}, 6) AS spend
             FROM customer_summary
             WHERE first_order_date <= {{ day }}
         )
