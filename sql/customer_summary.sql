@@ -21,20 +21,24 @@
 --                window (by as_of - contribution_window_days), the date
 --                rfm_scores_base.sql scores customers at; the orders and
 --                revenue up to then are the totals less the window's
--- For the lifecycle trend (lifecycle_trend.sql), periods of `churn_days`
--- days that end at as_of and go back from it, one after the other: period k
--- is the days as_of - (k + 1) * churn_days + 1 .. as_of - k * churn_days
--- (period 0 is recent_revenue's), for k from 0 to `lifecycle_trend_dates`:
---   period_k_first_date, period_k_last_date   the days of the first and last
---                completed order in period k (NULL: none)
+-- For the lifecycle trend (lifecycle_trend.sql), dates `churn_days` apart
+-- going back from as_of: date k is as_of - k * churn_days, and period k the
+-- `churn_days` days ending with it (as_of - (k + 1) * churn_days + 1 ..
+-- as_of - k * churn_days; period 0 is recent_revenue's), for k from 0 to
+-- `lifecycle_trend_dates`:
+--   period_k_first_date   the day of the first completed order in period k
+--                (NULL: none)
+--   last_order_date_k   the day of the last completed order by date k
+--                (NULL: none), for k from 1 to `lifecycle_trend_dates` + 1
+--                (date 0's is last_order_date)
 --   period_k_revenue   purchases minus refunds in period k (0: none); not
 --                for period 0, whose revenue is recent_revenue, nor for the
 --                oldest period, whose only use is its purchase days
---   before_periods_last_date   the day of the last completed order before
---                the oldest period
 -- Those are the orders' only reading for the trend: 3 more aggregates per
 -- date here cost less than a scan of their own (bench/RESULTS.md, session
--- 44).
+-- 44). The last order by a date, not in its period, is one bound per order
+-- rather than two, and the trend needs no GREATEST over the periods for it
+-- (session 45).
 -- Money sums are rounded to a millionth of the currency unit. Floating-point
 -- addition depends on the order rows come in (0.1 + 0.7 is 0.7999999999999999,
 -- and with several partitions the order changes from run to run): rounded,
@@ -79,18 +83,18 @@ SELECT
     ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_window_start), 6) AS prev_window_revenue,
     CAST(MAX(order_ts) FILTER (WHERE purchase AND NOT in_window) AS DATE) AS base_last_order_date,
     COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND by_prev AND after_prev_recent_start), 6), 0) AS prev_recent_revenue
+{#- the midnight that ends date k, as_of - k * churn_days: period k is the
+    orders from the end of date k + 1 to it #}
+{%- macro date_end(k) -%}
+    CAST({{ as_of }} - {{ (k * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP)
+{%- endmacro %}
 {%- for k in range(lifecycle_trend_dates + 1) %}
-{%- set period_start %}CAST({{ as_of }} - {{ ((k + 1) * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP){% endset %}
-{%- set period_end %}CAST({{ as_of }} - {{ (k * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP){% endset %}
-    , CAST(MIN(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS DATE) AS period_{{ k }}_first_date
-    , CAST(MAX(order_ts) FILTER (WHERE purchase AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}) AS DATE) AS period_{{ k }}_last_date
+    , CAST(MIN(order_ts) FILTER (WHERE purchase AND order_ts >= {{ date_end(k + 1) }} AND order_ts < {{ date_end(k) }}) AS DATE) AS period_{{ k }}_first_date
 {%- if 0 < k < lifecycle_trend_dates %}
-    , COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND order_ts >= {{ period_start }} AND order_ts < {{ period_end }}), 6), 0) AS period_{{ k }}_revenue
+    , COALESCE(ROUND(SUM(amount) FILTER (WHERE counts_revenue AND order_ts >= {{ date_end(k + 1) }} AND order_ts < {{ date_end(k) }}), 6), 0) AS period_{{ k }}_revenue
 {%- endif %}
+    , CAST(MAX(order_ts) FILTER (WHERE purchase AND order_ts < {{ date_end(k + 1) }}) AS DATE) AS last_order_date_{{ k + 1 }}
 {%- endfor %}
-    , CAST(MAX(order_ts) FILTER (
-        WHERE purchase AND order_ts < CAST({{ as_of }} - {{ ((lifecycle_trend_dates + 1) * churn_days) | days }} + INTERVAL '1 day' AS TIMESTAMP)
-    ) AS DATE) AS before_periods_last_date
 FROM o
 GROUP BY customer_id
 HAVING COUNT(*) FILTER (WHERE purchase) > 0

@@ -13,33 +13,33 @@
 --
 -- The dates are churn_days apart so that each date's last churn_days days
 -- (the rules' recent spend) are the days since the date before: the orders
--- are read once, by customer_summary, into one set of figures per such
--- period, and each date's stage is worked out from them here:
---   last order by the date   its period's last, or an earlier period's
---   churned        by that last order (it may be on the day before the
---                  period: churned is more than churn_days before the date)
---   came back      the period of the last order has one purchase day, more
---                  than churn_days after the last purchase before that
---                  period (with two purchase days in it, the gap before the
---                  last is under churn_days)
+-- are read once, by customer_summary, into one set of figures per date and
+-- its period, and each date's stage is worked out from them here:
+--   churned        by the last order by the date (it may be on the day
+--                  before the period: churned is more than churn_days
+--                  before the date)
+--   came back      the period of that last order has one purchase day (its
+--                  first is the last), more than churn_days after the last
+--                  purchase by the date before that period's (with two
+--                  purchase days in it, the gap before the last is under
+--                  churn_days)
 --   spend          monetary less the revenue of the periods after the date
 {%- from "_figures.sql" import churned, lifecycle_stage, lifecycle_stage_order, earlier_avg_revenue %}
 {%- set n = lifecycle_trend_dates %}
-{#- the last completed order by the end of period j (the date of period j):
-    the latest of its period's and the earlier ones' (GREATEST passes over
-    NULLs) #}
+{#- the last completed order by date j (as_of - j * churn_days) #}
 {%- macro last_by(j) -%}
-    GREATEST({% for i in range(j, n + 1) %}period_{{ i }}_last_date, {% endfor %}before_periods_last_date)
+    {% if j == 0 %}last_order_date{% else %}last_order_date_{{ j }}{% endif %}
 {%- endmacro %}
 {#- the revenue of period j (customer_summary's period 0 is recent_revenue) #}
 {%- macro period_revenue(j) -%}
     {% if j == 0 %}recent_revenue{% else %}period_{{ j }}_revenue{% endif %}
 {%- endmacro %}
-{#- period j's last order is its only purchase day, and more than churn_days
-    after the last order before the period #}
+{#- period j's last order (the last by date j, where the period has one) is
+    its only purchase day, and more than churn_days after the last order
+    before the period #}
 {%- macro came_back_in(j) -%}
-    (period_{{ j }}_first_date = period_{{ j }}_last_date
-        AND period_{{ j }}_last_date - {{ last_by(j + 1) }} > {{ churn_days }})
+    (period_{{ j }}_first_date = {{ last_by(j) }}
+        AND {{ last_by(j) }} - {{ last_by(j + 1) }} > {{ churn_days }})
 {%- endmacro %}
 WITH stages AS (
     {{ lifecycle_stage_order() }}
@@ -68,8 +68,8 @@ staged AS (
                 first_order_date > CAST({{ as_of }} - {{ ((k + 1) * churn_days) | days }} AS DATE) AS is_new,
                 -- not churned: the last order is in the period, or on the day
                 -- before it
-                (period_{{ k }}_last_date IS NOT NULL AND {{ came_back_in(k) }})
-                    OR (period_{{ k }}_last_date IS NULL AND {{ came_back_in(k + 1) }}) AS recovered,
+                CASE WHEN period_{{ k }}_first_date IS NOT NULL THEN {{ came_back_in(k) }}
+                    ELSE {{ came_back_in(k + 1) }} END AS recovered,
                 {{ period_revenue(k) }} AS recent_revenue,
                 ROUND(monetary{% for j in range(k) %} - {{ period_revenue(j) }}{% endfor %}, 6) AS spend
             FROM customer_summary
