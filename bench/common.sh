@@ -8,6 +8,17 @@ as_of=2026-06-30
 cargo build --release --locked --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/loyalty"
 
+# Stops the script (exit 2) unless SIZE, the first argument, is one of the
+# sizes after it: `check_size "$size" S M L`.
+check_size() {
+  local size=$1 s
+  shift
+  for s in "$@"; do [ "$size" = "$s" ] && return 0; done
+  local last=${*: -1} rest=("${@:1:$#-1}")
+  echo "unknown SIZE $size: use $(IFS=,; echo "${rest[*]}" | sed 's/,/, /g') or $last" >&2
+  exit 2
+}
+
 customers_of() {
   case "$1" in
     S) echo 100000 ;;

@@ -17,14 +17,11 @@ rev=$1
 pairs="${PAIRS:-6}"
 size="${SIZE:-M}"
 limit="${LIMIT:-}"
-case "$size" in
-  S | M | L | XL) ;;
-  *) echo "unknown SIZE $size: use S, M, L or XL" >&2; exit 2 ;;
-esac
 git rev-parse --verify --quiet "$rev^{commit}" >/dev/null ||
   { echo "unknown revision $rev" >&2; exit 2; }
 
 source bench/common.sh
+check_size "$size" S M L XL
 ensure_sample "$size" "$(customers_of "$size")"
 data="$work/data-$size"
 before="$work/compare-before"

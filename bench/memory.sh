@@ -19,12 +19,9 @@ runs="${RUNS:-3}"
 size="${SIZE:-L}"
 limits=("$@")
 [ ${#limits[@]} -gt 0 ] || limits=(none 2GiB 1GiB 512MiB 256MiB 128MiB)
-case "$size" in
-  S | M | L | XL) ;;
-  *) echo "unknown SIZE $size: use S, M, L or XL" >&2; exit 2 ;;
-esac
 
 source bench/common.sh
+check_size "$size" S M L XL
 n=$(customers_of "$size")
 data="$work/data-$size"
 ensure_sample "$size" "$n"

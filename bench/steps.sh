@@ -15,12 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-3}"
 size="${SIZE:-M}"
-case "$size" in
-  S | M | L) ;;
-  *) echo "unknown SIZE $size: use S, M or L" >&2; exit 2 ;;
-esac
 
 source bench/common.sh
+check_size "$size" S M L
 ensure_sample "$size" "$(customers_of "$size")"
 ensure_duckdb
 data="$work/data-$size"

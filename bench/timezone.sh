@@ -13,12 +13,9 @@ cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-4}"
 size="${SIZE:-M}"
 read -r -a zones <<<"${ZONES:-none Asia/Shanghai Europe/Berlin}"
-case "$size" in
-  S | M | L | XL) ;;
-  *) echo "unknown SIZE $size: use S, M, L or XL" >&2; exit 2 ;;
-esac
 
 source bench/common.sh
+check_size "$size" S M L XL
 ensure_sample "$size" "$(customers_of "$size")"
 ensure_duckdb
 src="$work/data-$size"
