@@ -18,11 +18,11 @@
 --   churned        by the last order by the date (it may be on the day
 --                  before the period: churned is more than churn_days
 --                  before the date)
---   came back      the period of that last order has one purchase day (its
---                  first is the last), more than churn_days after the last
---                  purchase by the date before that period's (with two
---                  purchase days in it, the gap before the last is under
---                  churn_days)
+--   came back      that last order is the only purchase day of its period
+--                  (the period's first is the last), more than churn_days
+--                  after the last purchase before the period (with two
+--                  purchase days in the period, the gap before the last is
+--                  under churn_days)
 --   spend          monetary less the revenue of the periods after the date
 {%- from "_figures.sql" import churned, lifecycle_stage, lifecycle_stage_order, earlier_avg_revenue %}
 {%- set n = lifecycle_trend_dates %}
