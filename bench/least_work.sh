@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The least work the bundled pipeline's analyses and checks ask of the
 # orders, as a multiple of the scan floor: how far down tuning could bring
-# the whole pipeline in this engine. Three pipelines, made from the bundled
-# one, run alternating on bench/run.sh's data:
+# the whole pipeline in this engine. The scan floor and two pipelines made
+# from the bundled one run alternating on bench/run.sh's data:
 #
 #   floor       bench/scan_floor.yaml: one grouping of the orders per
 #               customer (last order, count, revenue)
@@ -11,11 +11,11 @@
 #               (the cohorts count customers active per month; the
 #               lifecycle's "won back" and churn's "revenue lost in their
 #               last 12 months" measure from the last order, so need it per
-#               order): the two passes over the orders no definition of
-#               issue 3 can do without, with one aggregate each
+#               order): the two passes over the orders that no analysis's
+#               definition does without, with one aggregate each
 #   + checks    the same, after the bundled pipeline's checks on `customers`
-#               and `orders` (issue 5's: unique order ids, known statuses,
-#               customers that exist, ...), as a run makes them
+#               and `orders` (unique order ids, known statuses, customers
+#               that exist, ...), as a run makes them
 #
 # Prints each run and a Markdown table of medians, each as a multiple of the
 # floor's.
