@@ -7,9 +7,13 @@
 #
 #   bench/compare.sh REV                     6 pairs at M, no memory limit
 #   PAIRS=2 SIZE=L LIMIT=2GiB bench/compare.sh REV
+#   BEFORE_BIN=/tmp/old/release/loyalty bench/compare.sh HEAD
 #
-# A change to the Rust code is not compared: both sides run this tree's
-# binary. Session 25 measured its two analyses with it (bench/RESULTS.md).
+# Both sides run this tree's binary, unless BEFORE_BIN names another for
+# REV's side: a change to the Rust code is compared by building REV's binary
+# first (`git worktree add /tmp/old-tree REV`, then `CARGO_TARGET_DIR=/tmp/old
+# cargo build --release` in it). Session 25 measured its two analyses with
+# this script, session 46 the allocator (bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || { echo "usage: bench/compare.sh REV" >&2; exit 2; }
@@ -22,6 +26,8 @@ git rev-parse --verify --quiet "$rev^{commit}" >/dev/null ||
 
 source bench/common.sh
 check_size "$size" S M L XL
+before_bin="${BEFORE_BIN:-$bin}"
+[ -x "$before_bin" ] || { echo "BEFORE_BIN $before_bin is not a program" >&2; exit 2; }
 ensure_sample "$size" "$(customers_of "$size")"
 data="$work/data-$size"
 before="$work/compare-before"
@@ -32,8 +38,8 @@ git archive "$rev" pipelines sql report_templates | tar -x -C "$before"
 declare -A walls cpus rss
 for i in $(seq "$pairs"); do
   for side in before after; do
-    if [ "$side" = before ]; then root="$before"; else root=.; fi
-    read -r w c m < <(measured_run "$root/pipelines/customer_loyalty.yaml" "$data" \
+    if [ "$side" = before ]; then root="$before" side_bin="$before_bin"; else root=. side_bin="$bin"; fi
+    read -r w c m < <(bin="$side_bin" measured_run "$root/pipelines/customer_loyalty.yaml" "$data" \
       "$work/compare-out-$side" "$limit")
     walls[$side]+="$w "; cpus[$side]+="$c "; rss[$side]+="$m "
     echo "pair $i: $side ${w} s (CPU ${c} s), ${m} MiB"
@@ -42,7 +48,8 @@ done
 
 change() { calc "f'{($2 / $1 - 1) * 100:+.0f}%'"; }
 echo
-echo "$size, ${limit:-no memory limit}, $pairs alternating pairs, $(date -u '+%Y-%m-%d %H:%M') UTC: the pipeline files of $rev against the working tree's, one binary."
+if [ "$before_bin" = "$bin" ]; then binaries="one binary"; else binaries="$rev's side run by $before_bin, the working tree's by $bin"; fi
+echo "$size, ${limit:-no memory limit}, $pairs alternating pairs, $(date -u '+%Y-%m-%d %H:%M') UTC: the pipeline files of $rev against the working tree's, $binaries."
 echo
 echo "| | $rev | working tree | change |"
 echo "|---|---:|---:|---:|"
