@@ -164,11 +164,13 @@ echo "== run overhead (the whole pipeline on 1,000 customers): $overhead s"
   echo
   echo "| size | customers | orders | memory limit | loyalty s | loyalty MiB | DuckDB s | DuckDB MiB | loyalty/DuckDB | DuckDB + checks s | loyalty/(DuckDB + checks) | loyalty s per M orders | DuckDB s per M orders | scan floor s | loyalty × floor | runs | measured |"
   echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-  # A size not run this time keeps its row from the previous RESULTS.md.
+  # A size not run this time keeps its row from the previous RESULTS.md's
+  # table: the part before its first heading (the sessions' own tables below
+  # it have rows that start with a size too).
   for size in S M L XL L-unlimited S-by-customer M-by-customer L-by-customer XL-by-customer \
     L-unlimited-by-customer; do
     row=$(printf '%s\n' "${rows[@]}" | grep "^| $size |" || true)
-    [ -n "$row" ] || row=$(grep "^| $size |" bench/RESULTS.md 2>/dev/null || true)
+    [ -n "$row" ] || row=$(sed '/^## /q' bench/RESULTS.md 2>/dev/null | grep "^| $size |" || true)
     [ -z "$row" ] || echo "$row"
   done
   # Everything after the table (the targets, what each change bought) is kept
