@@ -122,8 +122,8 @@ pub async fn build_session(cfg: &EngineConfig) -> Result<SessionContext> {
         EngineKind::Local => {
             // Groupings with many groups run bucket by bucket (a cluster
             // cannot ship that operator). Not under a memory limit: the pool
-            // would be shared by `buckets::BUCKETS` (32) times the
-            // groupings, each spilling on a thirty-second of its share.
+            // would be shared by `buckets::BUCKETS` times the groupings,
+            // each spilling on that fraction of its share.
             let state = if unlimited_local {
                 SessionStateBuilder::new_from_existing(state)
                     .with_physical_optimizer_rule(Arc::new(buckets::BucketedGroupings))
