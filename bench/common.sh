@@ -105,6 +105,23 @@ ensure_duckdb() {
   py="$venv/bin/python"
 }
 
+# A copy of the bundled pipeline (its pipelines/, sql/ and report_templates/)
+# in DIR, emptied first, with `engine.max_parallel_steps: 1`, so that each
+# step's time in run_results.json is its own, not shared with the steps
+# beside it. Needs `ensure_duckdb` first (its python reads the YAML).
+one_at_a_time_bundle() {
+  local dir=$1
+  rm -rf "$dir"
+  mkdir -p "$dir/pipelines"
+  cp -r sql report_templates "$dir/"
+  "$py" - pipelines/customer_loyalty.yaml "$dir/pipelines/customer_loyalty.yaml" <<'PY'
+import sys, yaml
+pipeline = yaml.safe_load(open(sys.argv[1]))
+pipeline.setdefault("engine", {})["max_parallel_steps"] = 1
+yaml.safe_dump(pipeline, open(sys.argv[2], "w"), sort_keys=False, allow_unicode=True)
+PY
+}
+
 # A copy of sample data NAME whose orders are written customer by customer
 # (sorted by customer_id, then order_ts, in row groups of 262,144 rows as the
 # generator writes them; the other tables linked), as a warehouse table

@@ -24,15 +24,7 @@ data="$work/data-$size"
 
 # The bundle, its steps one at a time.
 bundle="$work/steps-bundle"
-rm -rf "$bundle"
-mkdir -p "$bundle/pipelines"
-cp -r sql report_templates "$bundle/"
-"$py" - pipelines/customer_loyalty.yaml "$bundle/pipelines/customer_loyalty.yaml" <<'PY'
-import sys, yaml
-pipeline = yaml.safe_load(open(sys.argv[1]))
-pipeline.setdefault("engine", {})["max_parallel_steps"] = 1
-yaml.safe_dump(pipeline, open(sys.argv[2], "w"), sort_keys=False, allow_unicode=True)
-PY
+one_at_a_time_bundle "$bundle"
 
 times="$work/steps-times"
 rm -rf "$times"
