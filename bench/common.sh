@@ -1,4 +1,4 @@
-# What the bench scripts (run.sh, memory.sh, growth.sh) share: sourced from the repository
+# What the bench scripts share: sourced from the repository
 # root. Builds the release binary (`$bin`) and sets `$work` (data, outputs and
 # DuckDB's virtual environment, kept between calls) and the run date.
 work="${BENCH_DIR:-${HOME:-/tmp}/.cache/loyalty-bench}"
