@@ -32,8 +32,7 @@ mkdir -p "$times"
 for round in $(seq "$rounds"); do
   for size in "${sizes[@]}"; do
     out="$work/step-growth-out-$size"
-    read -r w c < <(timed "$bin" -q run "$bundle/pipelines/customer_loyalty.yaml" --as-of "$as_of" \
-      --param data_root="$work/data-$size" --param out_root="$out")
+    read -r w c _ < <(measured_run "$bundle/pipelines/customer_loyalty.yaml" "$work/data-$size" "$out")
     cp "$out/run_results.json" "$times/$size-$round.json"
     echo "round $round: $size ${w} s (CPU ${c} s)" >&2
   done
