@@ -1,7 +1,8 @@
 //! The servers the storage tests run against on 127.0.0.1, which .ci/run
 //! installs and names in environment variables: moto (S3,
-//! `LOYALTY_MOTO_SERVER`), Azurite (Azure Blob Storage, `LOYALTY_AZURITE`) and
-//! wsgidav (a WebDAV server, for `http://` sources, `LOYALTY_WSGIDAV`).
+//! `LOYALTY_MOTO_SERVER`), Azurite (Azure Blob Storage, `LOYALTY_AZURITE`),
+//! fake-gcs-server (Google Cloud Storage, `LOYALTY_FAKE_GCS`) and wsgidav (a
+//! WebDAV server, for `http://` sources, `LOYALTY_WSGIDAV`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
