@@ -47,6 +47,17 @@ fn azurite() -> Option<Server> {
     Some(Server::start(cmd, port, "Azurite"))
 }
 
+/// Sends a request to a test server's REST API, asserting the status it
+/// answers (else failing with its answer).
+async fn answered(request: reqwest::RequestBuilder, status: u16) -> reqwest::Response {
+    let r = request.send().await.unwrap();
+    if r.status().as_u16() != status {
+        let got = r.status();
+        panic!("{got}, not {status}: {}", r.text().await.unwrap());
+    }
+    r
+}
+
 /// A container of Azurite's development account, through its REST API.
 struct Container {
     url: String,
@@ -59,27 +70,25 @@ impl Container {
             url: format!("{}/devstoreaccount1/{name}", azurite.url()),
             http: reqwest::Client::new(),
         };
-        let r = c
-            .http
-            .put(format!("{}?restype=container&{AZURITE_SAS}", c.url))
-            .header("content-length", "0")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        answered(
+            c.http
+                .put(format!("{}?restype=container&{AZURITE_SAS}", c.url))
+                .header("content-length", "0"),
+            201,
+        )
+        .await;
         c
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) {
-        let r = self
-            .http
-            .put(format!("{}/{key}?{AZURITE_SAS}", self.url))
-            .header("x-ms-blob-type", "BlockBlob")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        answered(
+            self.http
+                .put(format!("{}/{key}?{AZURITE_SAS}", self.url))
+                .header("x-ms-blob-type", "BlockBlob")
+                .body(bytes),
+            201,
+        )
+        .await;
     }
 
     async fn get(&self, key: &str) -> Vec<u8> {
@@ -167,6 +176,19 @@ fn local_run(tmp: &Path) {
     assert_exit(&o, 0);
 }
 
+/// [`local_run`], then the fixture's files to put in a store: each one's key
+/// (`data/orders/…`) and bytes.
+fn local_run_and_its_data(tmp: &Path) -> Vec<(String, Vec<u8>)> {
+    local_run(tmp);
+    files_under(&tmp.join("data"))
+        .iter()
+        .map(|p| {
+            let key = p.strip_prefix(tmp).unwrap().display().to_string();
+            (key, std::fs::read(p).unwrap())
+        })
+        .collect()
+}
+
 /// The paths of the files a run wrote under `out`, but run_results.json
 /// (its times and locations differ from run to run).
 fn written_under(out: &Path) -> Vec<String> {
@@ -213,11 +235,9 @@ async fn the_bundled_pipeline_runs_on_azure_blob_storage() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    local_run(tmp.path());
     let crm = Container::create(&azurite, "crm").await;
-    for p in files_under(&tmp.path().join("data")) {
-        let key = p.strip_prefix(tmp.path()).unwrap().display().to_string();
-        crm.put(&key, std::fs::read(&p).unwrap()).await;
+    for (key, bytes) in local_run_and_its_data(tmp.path()) {
+        crm.put(&key, bytes).await;
     }
 
     // Twice: the second run publishes over the first's files.
@@ -374,31 +394,29 @@ impl Bucket {
             name: name.to_string(),
             http: reqwest::Client::new(),
         };
-        let r = b
-            .http
-            .post(format!("{}/storage/v1/b", b.url))
-            .header("content-type", "application/json")
-            .body(format!(r#"{{"name": "{name}"}}"#))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        answered(
+            b.http
+                .post(format!("{}/storage/v1/b", b.url))
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"name": "{name}"}}"#)),
+            200,
+        )
+        .await;
         b
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) {
-        let r = self
-            .http
-            .post(format!(
-                "{}/upload/storage/v1/b/{}/o?uploadType=media&name={key}",
-                self.url, self.name
-            ))
-            .header("content-type", "application/octet-stream")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        answered(
+            self.http
+                .post(format!(
+                    "{}/upload/storage/v1/b/{}/o?uploadType=media&name={key}",
+                    self.url, self.name
+                ))
+                .header("content-type", "application/octet-stream")
+                .body(bytes),
+            200,
+        )
+        .await;
     }
 }
 
@@ -408,11 +426,9 @@ async fn the_bundled_pipeline_reads_its_sources_from_gcs() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    local_run(tmp.path());
     let crm = Bucket::create(&gcs, "crm").await;
-    for p in files_under(&tmp.path().join("data")) {
-        let key = p.strip_prefix(tmp.path()).unwrap().display().to_string();
-        crm.put(&key, std::fs::read(&p).unwrap()).await;
+    for (key, bytes) in local_run_and_its_data(tmp.path()) {
+        crm.put(&key, bytes).await;
     }
     // The emulator's address and no OAuth, as object_store takes them for a
     // test server: through the service account file GOOGLE_SERVICE_ACCOUNT
