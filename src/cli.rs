@@ -134,9 +134,11 @@ pub enum Command {
     },
     /// Write sample customers/, orders/, surveys/ and complaints/ as Parquet.
     Sample {
-        /// Directory to write into.
-        #[arg(long)]
-        out: PathBuf,
+        /// Folder to write into: a local path, or a folder on an object store
+        /// (`s3://bucket/data`, `gs://…`, `az://…`; credentials from the
+        /// cloud's environment variables, as for `run`).
+        #[arg(long, value_name = "DIR|URL")]
+        out: String,
         #[command(flatten)]
         sample: SampleArgs,
     },
@@ -394,9 +396,12 @@ async fn execute(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Sample { out, sample } => {
-            let opts = sample_options(out, sample);
-            let summary = generate_sample(&opts).await?;
-            say!("wrote {} to {}", counts(&summary), out.display());
+            let summary = write_sample(out, sample).await?;
+            say!(
+                "wrote {} to {}",
+                counts(&summary),
+                crate::storage::redact(out)
+            );
             Ok(())
         }
         Command::Demo { out, sample } => demo(out, sample, observer(cli).as_ref()).await,
@@ -410,6 +415,49 @@ fn sample_options(out: &Path, args: &SampleArgs) -> SampleOptions {
         seed: args.seed,
         end_date: args.end_date.unwrap_or_else(today),
     }
+}
+
+/// `sample --out`: a local folder, or a folder on an object store, where the
+/// files are generated in a temporary local folder first and then copied.
+async fn write_sample(out: &str, args: &SampleArgs) -> Result<sample::SampleSummary> {
+    use crate::storage::{has_scheme, redact, resolve_url};
+    if !has_scheme(out) {
+        return generate_sample(&sample_options(Path::new(out), args)).await;
+    }
+    let url =
+        resolve_url(out, Path::new("")).map_err(|e| Error::config(format!("`--out`: {e}")))?;
+    match url.scheme() {
+        "file" => {
+            let dir = url
+                .to_file_path()
+                .map_err(|_| Error::config(format!("`--out {out}`: not a usable local path")))?;
+            return generate_sample(&sample_options(&dir, args)).await;
+        }
+        "http" | "https" | "memory" => {
+            return Err(Error::config(format!(
+                "`--out {}`: sample data is written to a local folder, `s3://`, `gs://` or `az://`",
+                redact(out)
+            )));
+        }
+        _ => {}
+    }
+    // Before the data is generated: a URL no store can be made of is a
+    // mistake on the command line.
+    let store = crate::storage::build_store(&url, &Default::default()).map_err(|e| {
+        let said = match e {
+            Error::Storage { message, .. } => message,
+            other => other.to_string(),
+        };
+        Error::config(format!("`--out {}`: {said}", redact(out)))
+    })?;
+    let local = tempfile::tempdir().map_err(|e| {
+        Error::Run(format!(
+            "cannot make a temporary folder for the sample data: {e}"
+        ))
+    })?;
+    let summary = generate_sample(&sample_options(local.path(), args)).await?;
+    crate::storage::upload_folder(local.path(), &url, &store).await?;
+    Ok(summary)
 }
 
 async fn generate_sample(opts: &SampleOptions) -> Result<sample::SampleSummary> {
@@ -461,6 +509,13 @@ async fn run_pipeline(
 }
 
 async fn demo(out: &Path, args: &SampleArgs, observer: &dyn Observer) -> Result<()> {
+    if crate::storage::has_scheme(&out.to_string_lossy()) {
+        return Err(Error::config(format!(
+            "`--out {}`: the demo writes a pipeline to edit and runs it here, so it takes a \
+             local folder; to put sample data on an object store, run `loyalty sample --out {0}`",
+            crate::storage::redact(&out.to_string_lossy())
+        )));
+    }
     let opts = sample_options(&out.join("data"), args);
     let summary = generate_sample(&opts).await?;
     say!(

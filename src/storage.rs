@@ -204,12 +204,20 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
     if runtime.object_store(&store_url).is_ok() {
         return Ok(());
     }
-    let scheme = url.scheme();
     let settings: Arc<StorageConfig> = ctx
         .state()
         .config()
         .get_extension::<StorageConfig>()
         .unwrap_or_default();
+    let store = build_store(url, &settings)?;
+    runtime.register_object_store(store_url.as_ref(), store);
+    Ok(())
+}
+
+/// The object store that serves a URL, built from the environment, with
+/// these retries and timeouts.
+pub fn build_store(url: &Url, settings: &StorageConfig) -> Result<Arc<dyn ObjectStore>> {
+    let scheme = url.scheme();
     let retry = object_store::RetryConfig {
         max_retries: settings.max_retries,
         retry_timeout: settings.retry_timeout,
@@ -287,8 +295,75 @@ pub fn ensure_store(ctx: &SessionContext, url: &Url) -> Result<()> {
             });
         }
     };
-    runtime.register_object_store(store_url.as_ref(), store);
+    Ok(store)
+}
+
+/// Copies every file under the local folder `dir` to the same path under the
+/// folder URL `to` (`dir/orders/part-0.parquet` to `to/orders/part-0.parquet`),
+/// a file at a time, each streamed (in parts where it is large). Where one
+/// fails, the files copied before it are deleted again, so that a store
+/// holds all of them or none (short of a failure to delete).
+pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -> Result<()> {
+    use object_store::ObjectStoreExt;
+    let root = ObjectPath::from_url_path(to.path()).map_err(|e| storage_err(to, &e))?;
+    let mut done: Vec<ObjectPath> = Vec::new();
+    for file in files_in(dir).map_err(|e| Error::Run(format!("{}: {e}", dir.display())))? {
+        let rel = file.strip_prefix(dir).unwrap_or(&file);
+        let parts = rel.iter().map(|p| p.to_string_lossy().into_owned());
+        let path = parts.fold(root.clone(), |p, part| p.join(part.as_str()));
+        if let Err(e) = upload_file(store, &file, &path).await {
+            for p in &done {
+                let _ = store.delete(p).await;
+            }
+            let url = join_under(to, &rel.to_string_lossy()).unwrap_or_else(|_| to.clone());
+            return Err(Error::Storage {
+                url: redact(url.as_str()),
+                message: format!(
+                    "{e}; nothing is left there: check the bucket or container and the \
+                     cloud's environment variables (AWS_*, GOOGLE_*, AZURE_*)"
+                ),
+            });
+        }
+        done.push(path);
+    }
     Ok(())
+}
+
+/// Streams one local file to `path` in the store.
+async fn upload_file(
+    store: &Arc<dyn ObjectStore>,
+    file: &Path,
+    path: &ObjectPath,
+) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let mut reader = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let mut sink = object_store::buffered::BufWriter::new(store.clone(), path.clone());
+    match tokio::io::copy(&mut reader, &mut sink).await {
+        Ok(_) => sink.shutdown().await.map_err(|e| with_causes(&e)),
+        Err(e) => {
+            let _ = sink.abort().await;
+            Err(with_causes(&e))
+        }
+    }
+}
+
+/// The files under `dir`, its subfolders' too, in name order.
+fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    entries.sort();
+    let mut files = Vec::new();
+    for path in entries {
+        if path.is_dir() {
+            files.extend(files_in(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 /// Removes a folder a run made for itself (`_scratch/<run id>/`, a staging

@@ -1092,3 +1092,49 @@ fn a_misspelt_param_in_a_sql_template_is_named_with_the_param_meant() {
         "{err}"
     );
 }
+
+/// `sample --out` takes a local folder, a `file://` URL or an object store's
+/// folder; `demo --out` a local folder. Where the URL names something they
+/// cannot write to, they say so before generating anything, and leave no
+/// folder named after the scheme (`s3:/…`) where the command ran.
+#[test]
+fn sample_and_demo_refuse_an_out_they_cannot_write_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = ["--customers", "20", "--end-date", "2026-06-30"];
+    let with = |verb: &str, out: &str| {
+        loyalty(
+            tmp.path(),
+            &[&[verb, "--out", out][..], &small[..]].concat(),
+        )
+    };
+    assert_says(
+        &with("sample", "https://example.com/data"),
+        2,
+        &[
+            "`--out https://example.com/data`: sample data is written to a local folder, `s3://`, `gs://` or `az://`",
+        ],
+    );
+    assert_says(
+        &with("sample", "ftp://host/data"),
+        2,
+        &["`--out`: unsupported URL scheme `ftp://`"],
+    );
+    assert_says(&with("sample", "s3://"), 2, &["`--out s3://`: "]);
+    assert_says(
+        &with("demo", "s3://crm/demo"),
+        2,
+        &[
+            "`--out s3://crm/demo`: the demo writes a pipeline to edit and runs it here, \
+           so it takes a local folder; to put sample data on an object store, run \
+           `loyalty sample --out s3://crm/demo`",
+        ],
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // A file:// URL is a local folder.
+    let url = url::Url::from_directory_path(tmp.path().join("data")).unwrap();
+    let o = with("sample", url.as_str());
+    assert_exit(&o, 0);
+    assert!(tmp.path().join("data/orders/part-0.parquet").exists());
+}

@@ -260,3 +260,82 @@ async fn the_run_succeeds_through_503s_and_timeouts_by_retrying() {
     let results: serde_json::Value = serde_json::from_slice(&results).unwrap();
     assert_eq!(results["status"], "success");
 }
+
+/// `loyalty sample --out URL ARGS…` in `cwd`, against the server at `endpoint`.
+fn sample_to(cwd: &Path, endpoint: &str, url: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.args(["sample", "--out", url])
+        .args(args)
+        .current_dir(cwd);
+    aws_env(&mut cmd, endpoint);
+    cmd.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sample_data_written_to_a_bucket_is_what_a_local_folder_gets() {
+    let Some(bin) = moto_server() else {
+        return;
+    };
+    let moto = Moto::start(&bin);
+    moto.create_bucket("crm");
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "--customers",
+        "300",
+        "--seed",
+        "7",
+        "--end-date",
+        "2026-06-30",
+    ];
+
+    let o = sample_to(tmp.path(), &moto.endpoint(), "s3://crm/sample", &args);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("300 customers"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("to s3://crm/sample"), "{}", stdout(&o));
+    let local = tmp.path().join("local");
+    let o = loyalty(
+        tmp.path(),
+        &[&["sample", "--out", local.to_str().unwrap()][..], &args[..]].concat(),
+    );
+    assert_exit(&o, 0);
+
+    // The same files, byte for byte (the same seed and end date give the
+    // same bytes), and no others: nothing of the local folder they were
+    // generated in.
+    let s3 = store(&moto.endpoint(), "crm");
+    let keys: Vec<String> = {
+        use futures::StreamExt;
+        let mut keys: Vec<String> = s3
+            .list(Some(&ObjectPath::from("sample")))
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await;
+        keys.sort();
+        keys
+    };
+    let mut files = files_under(&local);
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    let expected: Vec<String> = files
+        .iter()
+        .map(|p| format!("sample/{}", p.strip_prefix(&local).unwrap().display()))
+        .collect();
+    assert_eq!(keys, expected);
+    for (key, file) in keys.iter().zip(&files) {
+        let got = s3
+            .get(&ObjectPath::from(key.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(got == std::fs::read(file).unwrap(), "{key}");
+    }
+
+    // A bucket that is not there: the URL named, the store's word for it.
+    let o = sample_to(tmp.path(), &moto.endpoint(), "s3://nowhere/sample", &args);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("`s3://nowhere/sample/"), "{err}");
+    assert!(err.contains("NoSuchBucket"), "{err}");
+}
