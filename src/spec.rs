@@ -613,6 +613,12 @@ impl LoadedSpec {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             let hint = match pipelines_in(path).as_slice() {
+                // The file names its SQL files and templates by local paths.
+                [] if crate::storage::has_scheme(&path.to_string_lossy()) => {
+                    "a pipeline file is read from local disk, with the SQL files and \
+                     templates it names: copy them here (its data may stay on the store)"
+                        .to_string()
+                }
                 [] => "check the path".to_string(),
                 found => format!(
                     "it is a folder: name a pipeline file in it, such as {}",

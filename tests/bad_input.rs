@@ -1069,6 +1069,20 @@ fn a_folder_given_as_the_pipeline_file_names_the_pipelines_in_it() {
         assert_exit(&o, 2);
         assert!(stderr(&o).ends_with("; check the path\n"), "{}", stderr(&o));
     }
+    // A URL: pipeline files are local, their data need not be.
+    let o = loyalty(
+        tmp.path(),
+        &["run", "s3://crm/pipelines/customer_loyalty.yaml"],
+    );
+    assert_says(
+        &o,
+        2,
+        &[
+            "cannot read pipeline file `s3://crm/pipelines/customer_loyalty.yaml`: ",
+            "; a pipeline file is read from local disk, with the SQL files and templates it \
+           names: copy them here (its data may stay on the store)\n",
+        ],
+    );
 }
 
 #[test]
