@@ -302,7 +302,7 @@ pub fn build_store(url: &Url, settings: &StorageConfig) -> Result<Arc<dyn Object
 /// folder URL `to` (`dir/orders/part-0.parquet` to `to/orders/part-0.parquet`),
 /// a file at a time, each streamed (in parts where it is large). Where one
 /// fails, the files copied before it are deleted again, so that a store
-/// holds all of them or none (short of a failure to delete).
+/// holds all of them or none; the error names any that could not be.
 pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -> Result<()> {
     use object_store::ObjectStoreExt;
     let root = ObjectPath::from_url_path(to.path()).map_err(|e| storage_err(to, &e))?;
@@ -312,15 +312,22 @@ pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -
         let parts = rel.iter().map(|p| p.to_string_lossy().into_owned());
         let path = parts.fold(root.clone(), |p, part| p.join(part.as_str()));
         if let Err(e) = upload_file(store, &file, &path).await {
+            let mut left = Vec::new();
             for p in &done {
-                let _ = store.delete(p).await;
+                if store.delete(p).await.is_err() {
+                    left.push(format!("`{p}`"));
+                }
             }
+            let left = match left.as_slice() {
+                [] => "nothing is left there".to_string(),
+                some => format!("left there, to delete: {}", some.join(", ")),
+            };
             let url = join_under(to, &rel.to_string_lossy()).unwrap_or_else(|_| to.clone());
             return Err(Error::Storage {
                 url: redact(url.as_str()),
                 message: format!(
-                    "{e}; nothing is left there: check the bucket or container and the \
-                     cloud's environment variables (AWS_*, GOOGLE_*, AZURE_*)"
+                    "{e}; {left}; check the bucket or container and the cloud's \
+                     environment variables (AWS_*, GOOGLE_*, AZURE_*)"
                 ),
             });
         }
@@ -490,6 +497,39 @@ mod tests {
             "s3://b/out/report.html"
         );
         assert!(join_under(&root, "../../etc/passwd").is_err());
+    }
+
+    /// Three files copied to a local folder through its object store, the
+    /// second of which cannot be written: a folder stands at its path.
+    #[tokio::test]
+    async fn a_failed_copy_takes_back_the_files_copied_before_it() {
+        let from = tempfile::tempdir().unwrap();
+        for (name, text) in [("a/x.txt", "1"), ("b/y.txt", "22"), ("c/z.txt", "333")] {
+            let path = from.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::local::LocalFileSystem::new());
+
+        let to = tempfile::tempdir().unwrap();
+        let url = Url::from_directory_path(to.path()).unwrap();
+        upload_folder(from.path(), &url, &store).await.unwrap();
+        for (name, text) in [("a/x.txt", "1"), ("b/y.txt", "22"), ("c/z.txt", "333")] {
+            assert_eq!(std::fs::read_to_string(to.path().join(name)).unwrap(), text);
+        }
+
+        let to = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(to.path().join("b/y.txt")).unwrap();
+        let url = Url::from_directory_path(to.path()).unwrap();
+        let err = upload_folder(from.path(), &url, &store)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("`{url}b/y.txt`")), "{err}");
+        assert!(err.contains("; nothing is left there; "), "{err}");
+        // The first file is gone again, and the third was never copied.
+        assert!(!to.path().join("a/x.txt").exists());
+        assert!(!to.path().join("c/z.txt").exists());
     }
 
     #[test]
