@@ -339,3 +339,48 @@ async fn sample_data_written_to_a_bucket_is_what_a_local_folder_gets() {
     assert!(err.contains("`s3://nowhere/sample/"), "{err}");
     assert!(err.contains("NoSuchBucket"), "{err}");
 }
+
+/// Where the environment names a proxy (`HTTP_PROXY`; `HTTPS_PROXY` for an
+/// https endpoint), the store's requests go to it. Here the endpoint is an
+/// address where nothing listens and moto stands as the proxy: it answers
+/// the requests sent to it in a proxy's form (`GET http://endpoint/…`).
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_go_through_the_proxy_the_environment_names() {
+    let Some((moto, tmp)) = moto_with_fixture().await else {
+        return;
+    };
+    let run = |proxy: Option<&str>| {
+        let out = tmp.path().join("out");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+        cmd.args(["run", bundled_pipeline().to_str().unwrap()])
+            .args([
+                "--as-of",
+                "2026-06-30",
+                "--param",
+                "data_root=s3://crm/data",
+            ])
+            .args(["--param", &format!("out_root={}", out.display())])
+            .current_dir(tmp.path());
+        aws_env(&mut cmd, "http://127.0.0.2:9");
+        for var in ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"] {
+            cmd.env_remove(var);
+        }
+        for var in ["all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"] {
+            cmd.env_remove(var);
+        }
+        if let Some(proxy) = proxy {
+            cmd.env("HTTP_PROXY", proxy);
+        }
+        cmd.output().unwrap()
+    };
+    let o = run(Some(&moto.endpoint()));
+    assert_exit(&o, 0);
+    // The orders read through it are the fixture's.
+    let results = read_json(&tmp.path().join("out/run_results.json"));
+    let orders = rows(&read_parquet(&tmp.path().join("data/orders")));
+    assert_eq!(results["sources"][1]["name"], "orders");
+    assert_eq!(results["sources"][1]["rows"], orders as u64);
+    // Without it, nothing answers there.
+    let o = run(None);
+    assert_says(&o, 1, &["`s3://crm/data/", "Connection refused"]);
+}
