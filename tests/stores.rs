@@ -5,8 +5,7 @@
 //!   environment), sources read from and outputs published to a container;
 //! - sources served over `http://` by a WebDAV server (wsgidav): folders
 //!   listed with PROPFIND, files read in ranges (one file over HTTP, and
-//!   what a plain web server refuses: tests/engine.rs).
-//!
+//!   what a plain web server refuses: tests/engine.rs);
 //! - sources read from Google Cloud Storage (`gs://`) on fake-gcs-server, by
 //!   object_store's GCS client as against GCS: listed and read in ranges over
 //!   the XML API. Not outputs: the emulator takes uploads over the JSON API
