@@ -443,13 +443,8 @@ async fn write_sample(out: &str, args: &SampleArgs) -> Result<sample::SampleSumm
     }
     // Before the data is generated: a URL no store can be made of is a
     // mistake on the command line.
-    let store = crate::storage::build_store(&url, &Default::default()).map_err(|e| {
-        let said = match e {
-            Error::Storage { message, .. } => message,
-            other => other.to_string(),
-        };
-        Error::config(format!("`--out {}`: {said}", redact(out)))
-    })?;
+    let store = crate::storage::build_store(&url, &Default::default())
+        .map_err(|e| Error::config(format!("`--out {}`: {}", redact(out), e.without_location())))?;
     let local = tempfile::tempdir().map_err(|e| {
         Error::Run(format!(
             "cannot make a temporary folder for the sample data: {e}"

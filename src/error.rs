@@ -90,6 +90,15 @@ impl Error {
         }
     }
 
+    /// What went wrong, for a caller that names the location itself: a
+    /// storage error's message without its `storage error at `URL`: `.
+    pub fn without_location(self) -> String {
+        match self {
+            Error::Storage { message, .. } => message,
+            other => other.to_string(),
+        }
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config { .. } | Error::Invalid(_) => 2,

@@ -1152,3 +1152,45 @@ fn sample_and_demo_refuse_an_out_they_cannot_write_to() {
     assert_exit(&o, 0);
     assert!(tmp.path().join("data/orders/part-0.parquet").exists());
 }
+
+/// Credentials that cannot be read (a GCS service account file that is not
+/// there) stop the run before any request, each source naming its location
+/// once and the file the environment names.
+#[test]
+fn a_credentials_file_that_is_not_there_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing-key.json");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.args([
+        "run",
+        bundled_pipeline().to_str().unwrap(),
+        "--as-of",
+        "2026-06-30",
+    ])
+    .args(["--param", "data_root=gs://crm/data"])
+    .args([
+        "--param",
+        &format!("out_root={}", tmp.path().join("out").display()),
+    ])
+    .current_dir(tmp.path());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GOOGLE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let o = cmd
+        .env("GOOGLE_SERVICE_ACCOUNT", &missing)
+        .output()
+        .unwrap();
+    assert_says(
+        &o,
+        1,
+        &[&format!(
+            "  - source `orders` at `gs://crm/data/orders/`: Generic GCS error: GCP credential \
+             error: Unable to open service account file from {}: No such file or directory",
+            missing.display()
+        )],
+    );
+    assert!(!stderr(&o).contains("storage error at"), "{}", stderr(&o));
+    assert_nothing_published(&tmp.path().join("out"));
+}

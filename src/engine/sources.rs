@@ -325,7 +325,7 @@ struct Listed {
 /// Lists a source's files and infers its schema, naming the file at fault
 /// where one is; `local` reads them as unordered (see `unordered`).
 async fn list_source(ctx: &SessionContext, url: &Url, local: bool) -> Result<Listed, SourceError> {
-    ensure_store(ctx, url).map_err(|e| SourceError::Other(with_causes(&e)))?;
+    ensure_store(ctx, url).map_err(|e| SourceError::Other(e.without_location()))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
     let state = ctx.state();
     // A directory holds `*.parquet` files (other files are ignored); a file or
