@@ -424,22 +424,23 @@ async fn write_sample(out: &str, args: &SampleArgs) -> Result<sample::SampleSumm
     if !has_scheme(out) {
         return generate_sample(&sample_options(Path::new(out), args)).await;
     }
+    let scheme = out.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    if !matches!(
+        scheme.as_deref(),
+        Some("file" | "s3" | "gs" | "az" | "abfs" | "abfss")
+    ) {
+        return Err(Error::config(format!(
+            "`--out {}`: sample data is written to a local folder, `s3://`, `gs://` or `az://`",
+            redact(out)
+        )));
+    }
     let url =
         resolve_url(out, Path::new("")).map_err(|e| Error::config(format!("`--out`: {e}")))?;
-    match url.scheme() {
-        "file" => {
-            let dir = url
-                .to_file_path()
-                .map_err(|_| Error::config(format!("`--out {out}`: not a usable local path")))?;
-            return generate_sample(&sample_options(&dir, args)).await;
-        }
-        "http" | "https" | "memory" => {
-            return Err(Error::config(format!(
-                "`--out {}`: sample data is written to a local folder, `s3://`, `gs://` or `az://`",
-                redact(out)
-            )));
-        }
-        _ => {}
+    if url.scheme() == "file" {
+        let dir = url
+            .to_file_path()
+            .map_err(|_| Error::config(format!("`--out {out}`: not a usable local path")))?;
+        return generate_sample(&sample_options(&dir, args)).await;
     }
     // Before the data is generated: a URL no store can be made of is a
     // mistake on the command line.

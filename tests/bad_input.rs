@@ -1131,7 +1131,9 @@ fn sample_and_demo_refuse_an_out_they_cannot_write_to() {
     assert_says(
         &with("sample", "ftp://host/data"),
         2,
-        &["`--out`: unsupported URL scheme `ftp://`"],
+        &[
+            "`--out ftp://host/data`: sample data is written to a local folder, `s3://`, `gs://` or `az://`",
+        ],
     );
     assert_says(&with("sample", "s3://"), 2, &["`--out s3://`: "]);
     assert_says(
