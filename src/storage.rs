@@ -305,12 +305,16 @@ pub fn build_store(url: &Url, settings: &StorageConfig) -> Result<Arc<dyn Object
 /// holds all of them or none; the error names any that could not be.
 pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -> Result<()> {
     use object_store::ObjectStoreExt;
-    let root = ObjectPath::from_url_path(to.path()).map_err(|e| storage_err(to, &e))?;
     let mut done: Vec<ObjectPath> = Vec::new();
     for file in files_in(dir).map_err(|e| Error::Run(format!("{}: {e}", dir.display())))? {
         let rel = file.strip_prefix(dir).unwrap_or(&file);
-        let parts = rel.iter().map(|p| p.to_string_lossy().into_owned());
-        let path = parts.fold(root.clone(), |p, part| p.join(part.as_str()));
+        let rel: Vec<_> = rel.iter().map(|p| p.to_string_lossy()).collect();
+        let url = join_under(to, &rel.join("/")).map_err(|message| Error::Storage {
+            url: redact(to.as_str()),
+            message,
+        })?;
+        // As `store_for` finds a URL's path in its store.
+        let path = ObjectPath::from_url_path(url.path()).map_err(|e| storage_err(&url, &e))?;
         if let Err(e) = upload_file(store, &file, &path).await {
             let mut left = Vec::new();
             for p in &done {
@@ -322,7 +326,6 @@ pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -
                 [] => "nothing is left there".to_string(),
                 some => format!("left there, to delete: {}", some.join(", ")),
             };
-            let url = join_under(to, &rel.to_string_lossy()).unwrap_or_else(|_| to.clone());
             return Err(Error::Storage {
                 url: redact(url.as_str()),
                 message: format!(
