@@ -1175,12 +1175,7 @@ fn a_credentials_file_that_is_not_there_is_named() {
         &format!("out_root={}", tmp.path().join("out").display()),
     ])
     .current_dir(tmp.path());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GOOGLE_") {
-            cmd.env_remove(k);
-        }
-    }
-    let o = cmd
+    let o = without_env_starting(&mut cmd, "GOOGLE_")
         .env("GOOGLE_SERVICE_ACCOUNT", &missing)
         .output()
         .unwrap();

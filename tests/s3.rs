@@ -362,10 +362,16 @@ async fn requests_go_through_the_proxy_the_environment_names() {
             .args(["--param", &format!("out_root={}", out.display())])
             .current_dir(tmp.path());
         aws_env(&mut cmd, "http://127.0.0.2:9");
-        for var in ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"] {
-            cmd.env_remove(var);
-        }
-        for var in ["all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"] {
+        for var in [
+            "http_proxy",
+            "HTTP_PROXY",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ] {
             cmd.env_remove(var);
         }
         if let Some(proxy) = proxy {

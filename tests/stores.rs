@@ -146,14 +146,10 @@ fn run_on_with_key(
     ])
     .args(["--param", &format!("data_root={data_root}")])
     .args(["--param", &format!("out_root={out_root}")])
-    .current_dir(cwd)
-    .env("AZURE_STORAGE_USE_EMULATOR", "true")
-    .env("AZURITE_BLOB_STORAGE_URL", azurite.url());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AZURE_") && k != "AZURE_STORAGE_USE_EMULATOR" {
-            cmd.env_remove(k);
-        }
-    }
+    .current_dir(cwd);
+    without_env_starting(&mut cmd, "AZURE_")
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env("AZURITE_BLOB_STORAGE_URL", azurite.url());
     if let Some(key) = key {
         cmd.env("AZURE_STORAGE_ACCOUNT_KEY", key);
     }
@@ -452,14 +448,11 @@ async fn the_bundled_pipeline_reads_its_sources_from_gcs() {
     ])
     .args(["--param", "data_root=gs://crm/data"])
     .args(["--param", &format!("out_root={}", out.display())])
-    .current_dir(tmp.path())
-    .env("GOOGLE_SERVICE_ACCOUNT", &account);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GOOGLE_") && k != "GOOGLE_SERVICE_ACCOUNT" {
-            cmd.env_remove(k);
-        }
-    }
-    let o = cmd.output().unwrap();
+    .current_dir(tmp.path());
+    let o = without_env_starting(&mut cmd, "GOOGLE_")
+        .env("GOOGLE_SERVICE_ACCOUNT", &account)
+        .output()
+        .unwrap();
     assert_exit(&o, 0);
     assert_same_run(&tmp.path().join("local"), &out, "GCS");
     let results: serde_json::Value =

@@ -69,6 +69,18 @@ pub fn loyalty_logging(cwd: &Path, args: &[&str], log_filter: Option<&str>) -> O
     command.output().expect("run the loyalty binary")
 }
 
+/// Leaves out of `cmd`'s environment every variable of this process whose
+/// name starts with `prefix` (`AZURE_`, `GOOGLE_`), so that the store a test
+/// runs against is configured only by the variables it sets afterwards.
+pub fn without_env_starting<'a>(cmd: &'a mut Command, prefix: &str) -> &'a mut Command {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with(prefix) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 /// Generates sample data for `customers` customers ending 2026-06-30 into `dir`.
 pub fn sample_data(cwd: &Path, dir: &Path, customers: u32, seed: u32) {
     let (n, s) = (customers.to_string(), seed.to_string());
