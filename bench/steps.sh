@@ -30,8 +30,7 @@ times="$work/steps-times"
 rm -rf "$times"
 mkdir -p "$times"
 for round in $(seq "$rounds"); do
-  "$bin" -q run "$bundle/pipelines/customer_loyalty.yaml" --as-of "$as_of" \
-    --param data_root="$data" --param out_root="$work/steps-out" >/dev/null
+  measured_run "$bundle/pipelines/customer_loyalty.yaml" "$data" "$work/steps-out" >/dev/null
   cp "$work/steps-out/run_results.json" "$times/loyalty-$round.json"
   "$py" bench/duckdb/run.py pipelines/customer_loyalty.yaml --data "$data" \
     --out "$work/steps-duckdb-out" --as-of "$as_of" \
