@@ -242,7 +242,7 @@ pub fn build_store(url: &Url, settings: &StorageConfig) -> Result<Arc<dyn Object
                     &connect,
                 )
                 .build()
-                .map_err(|e| storage_err(url, &e))?,
+                .map_err(|e| unbuilt(url, &e))?,
         ),
         "gs" => Arc::new(
             object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -257,7 +257,7 @@ pub fn build_store(url: &Url, settings: &StorageConfig) -> Result<Arc<dyn Object
                     &connect,
                 )
                 .build()
-                .map_err(|e| storage_err(url, &e))?,
+                .map_err(|e| unbuilt(url, &e))?,
         ),
         "az" | "abfs" | "abfss" => Arc::new(
             object_store::azure::MicrosoftAzureBuilder::from_env()
@@ -272,7 +272,7 @@ pub fn build_store(url: &Url, settings: &StorageConfig) -> Result<Arc<dyn Object
                     &connect,
                 )
                 .build()
-                .map_err(|e| storage_err(url, &e))?,
+                .map_err(|e| unbuilt(url, &e))?,
         ),
         "http" | "https" => Arc::new(
             object_store::http::HttpBuilder::new()
@@ -334,6 +334,16 @@ pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -
                 ),
             });
         }
+        // Large samples take a while to copy: one line per file shows it going.
+        let size = std::fs::metadata(&file)
+            .map(|m| m.len() as f64)
+            .unwrap_or(0.0);
+        let size = if size < 1e6 {
+            format!("{:.0} kB", size / 1e3)
+        } else {
+            format!("{:.1} MB", size / 1e6)
+        };
+        tracing::info!("copied `{}` ({size})", redact(url.as_str()));
         done.push(path);
     }
     Ok(())
@@ -408,6 +418,39 @@ pub async fn remove_folder(ctx: &SessionContext, folder: &Url) {
         for p in paths {
             let _ = store.delete(&p).await;
         }
+    }
+}
+
+/// No client could be set up for the cloud store (S3, GCS, Azure) a URL
+/// names: object_store's words, and what to change where they point at the
+/// usual causes.
+fn unbuilt(url: &Url, e: &object_store::Error) -> Error {
+    let message = with_causes(e);
+    let (cloud, bucket) = match url.scheme() {
+        "s3" => ("S3", "bucket"),
+        "gs" => ("GCS", "bucket"),
+        _ => ("Azure", "container"),
+    };
+    let hint = if message.contains("credential error") {
+        format!(
+            "; check the variables that give {cloud} its credentials where loyalty runs \
+             (README, **Locations**: how each cloud's client finds them)"
+        )
+    } else if message.contains("Account must be specified") {
+        "; set `AZURE_STORAGE_ACCOUNT_NAME` (and the account's credentials) where \
+         loyalty runs (README, **Locations**)"
+            .to_string()
+    } else if message.contains("did not match any known pattern") {
+        format!(
+            "; a {cloud} URL names its {bucket}: `{}://{bucket}/prefix/`",
+            url.scheme()
+        )
+    } else {
+        String::new()
+    };
+    Error::Storage {
+        url: redact(url.as_str()),
+        message: format!("{message}{hint}"),
     }
 }
 

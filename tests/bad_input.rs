@@ -1135,7 +1135,14 @@ fn sample_and_demo_refuse_an_out_they_cannot_write_to() {
             "`--out ftp://host/data`: sample data is written to a local folder, `s3://`, `gs://` or `az://`",
         ],
     );
-    assert_says(&with("sample", "s3://"), 2, &["`--out s3://`: "]);
+    assert_says(
+        &with("sample", "s3://"),
+        2,
+        &[
+            "`--out s3://`: ",
+            "; a S3 URL names its bucket: `s3://bucket/prefix/`",
+        ],
+    );
     assert_says(
         &with("demo", "s3://crm/demo"),
         2,
@@ -1156,8 +1163,9 @@ fn sample_and_demo_refuse_an_out_they_cannot_write_to() {
 }
 
 /// Credentials that cannot be read (a GCS service account file that is not
-/// there) stop the run before any request, each source naming its location
-/// once and the file the environment names.
+/// there) stop the run before any request. The four sources on that store
+/// fail alike, so the error says it once, naming each source and its
+/// location once, the file the environment names, and where to look.
 #[test]
 fn a_credentials_file_that_is_not_there_is_named() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1183,11 +1191,39 @@ fn a_credentials_file_that_is_not_there_is_named() {
         &o,
         1,
         &[&format!(
-            "  - source `orders` at `gs://crm/data/orders/`: Generic GCS error: GCP credential \
-             error: Unable to open service account file from {}: No such file or directory",
+            "error: sources `customers` at `gs://crm/data/customers/`, `orders` at \
+             `gs://crm/data/orders/`, `surveys` at `gs://crm/data/surveys/`, `complaints` at \
+             `gs://crm/data/complaints/`: Generic GCS error: GCP credential error: Unable to \
+             open service account file from {}: No such file or directory (os error 2); check \
+             the variables that give GCS its credentials where loyalty runs (README, \
+             **Locations**",
             missing.display()
         )],
     );
-    assert!(!stderr(&o).contains("storage error at"), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("storage error at"), "{err}");
+    assert_eq!(err.matches("Unable to open").count(), 1, "{err}");
     assert_nothing_published(&tmp.path().join("out"));
+}
+
+/// An Azure URL with no account anywhere (`az://container/…` and no
+/// `AZURE_STORAGE_ACCOUNT_NAME`) is refused before anything is generated,
+/// saying which variable gives the account.
+#[test]
+fn an_azure_store_without_an_account_names_the_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.args(["sample", "--out", "az://crm/data", "--customers", "20"])
+        .current_dir(tmp.path());
+    let o = without_env_starting(&mut cmd, "AZURE_").output().unwrap();
+    assert_says(
+        &o,
+        2,
+        &[
+            "`--out az://crm/data`: Generic MicrosoftAzure error: Account must be specified; \
+           set `AZURE_STORAGE_ACCOUNT_NAME` (and the account's credentials) where loyalty runs",
+        ],
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -292,6 +292,11 @@ async fn sample_data_written_to_a_bucket_is_what_a_local_folder_gets() {
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("300 customers"), "{}", stdout(&o));
     assert!(stdout(&o).contains("to s3://crm/sample"), "{}", stdout(&o));
+    // A line per file as it is copied, for the minutes a large sample takes.
+    for table in ["complaints", "customers", "orders", "surveys"] {
+        let line = format!("copied `s3://crm/sample/{table}/part-0.parquet` (");
+        assert_eq!(stderr(&o).matches(&line).count(), 1, "{}", stderr(&o));
+    }
     let local = tmp.path().join("local");
     let o = loyalty(
         tmp.path(),

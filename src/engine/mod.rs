@@ -733,12 +733,12 @@ async fn run_step(
                         url: redact(dir.as_str()),
                         message: format!("step `{}` wrote no Parquet files", step.name),
                     },
-                    SourceError::NoBucket(message) | SourceError::Other(message) => {
-                        Error::Storage {
-                            url: redact(dir.as_str()),
-                            message,
-                        }
-                    }
+                    SourceError::NoBucket(message)
+                    | SourceError::NoStore(message)
+                    | SourceError::Other(message) => Error::Storage {
+                        url: redact(dir.as_str()),
+                        message,
+                    },
                 })?;
             Ok(Some(rows))
         }

@@ -73,6 +73,9 @@ pub async fn register_each_source(
 ) -> (Vec<SourceResult>, Vec<String>) {
     let mut results = Vec::new();
     let mut errors = Vec::new();
+    // A store no client can be set up for fails each of its sources with the
+    // same words: said once, in the place of the first, naming them all.
+    let mut no_store: Vec<(usize, String, Vec<String>)> = Vec::new();
     let local = !plan.engine.kind.is_distributed();
     for src in &plan.sources {
         match register_source(
@@ -138,12 +141,30 @@ pub async fn register_each_source(
                 redact(src.url.as_str()),
                 set_by(&src.url_params),
             )),
+            Err(SourceError::NoStore(msg)) => {
+                let source = format!("`{}` at `{}`", src.name, redact(src.url.as_str()));
+                match no_store.iter_mut().find(|(_, m, _)| *m == msg) {
+                    Some((.., sources)) => sources.push(source),
+                    None => {
+                        no_store.push((errors.len(), msg, vec![source]));
+                        errors.push(String::new());
+                    }
+                }
+            }
             Err(SourceError::Other(msg)) => errors.push(format!(
                 "source `{}` at `{}`: {msg}",
                 src.name,
                 redact(src.url.as_str())
             )),
         }
+    }
+    for (at, msg, sources) in no_store {
+        let noun = if sources.len() == 1 {
+            "source"
+        } else {
+            "sources"
+        };
+        errors[at] = format!("{noun} {}: {msg}", sources.join(", "));
     }
     // The input contract: every problem of every registered source at once.
     let (problems, broken) = contract::problems(ctx, plan, &results).await;
@@ -266,6 +287,10 @@ async fn count_rows(
 
 pub(super) enum SourceError {
     NoFiles,
+    /// No client could be set up for the store its URL names (a GCS key
+    /// file that is not there, an Azure account not given): every source
+    /// on that store fails alike.
+    NoStore(String),
     /// The bucket or container of its URL does not exist (the store's words).
     NoBucket(String),
     Other(String),
@@ -325,7 +350,7 @@ struct Listed {
 /// Lists a source's files and infers its schema, naming the file at fault
 /// where one is; `local` reads them as unordered (see `unordered`).
 async fn list_source(ctx: &SessionContext, url: &Url, local: bool) -> Result<Listed, SourceError> {
-    ensure_store(ctx, url).map_err(|e| SourceError::Other(e.without_location()))?;
+    ensure_store(ctx, url).map_err(|e| SourceError::NoStore(e.without_location()))?;
     let table_url = listing_url(url).map_err(SourceError::Other)?;
     let state = ctx.state();
     // A directory holds `*.parquet` files (other files are ignored); a file or
