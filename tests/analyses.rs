@@ -559,6 +559,41 @@ fn cohorts_churn_and_lifecycle() {
             "previous stage of customer {id}"
         );
     }
+    // The figures the stages are decided on, as reference.py prints them:
+    // the last 90 days' spend, the earlier average for 90 days and the gap
+    // before the last purchase. Customer 4 by hand: $120 from 2026-01-05 to
+    // 2026-04-01, the day before the last 90 days, 87 days counted both
+    // ends: 120 / 87 * 90.
+    let (recent, earlier, gap) = (
+        col_f64(&l, "recent_revenue"),
+        col_f64(&l, "earlier_avg_revenue"),
+        col_i64(&l, "last_gap_days"),
+    );
+    for (id, e_recent, e_earlier, e_gap) in [
+        (1, 200.0, 20.361991, Some(521)),
+        (2, 50.0, 0.0, None),
+        (3, 0.0, 162.371134, Some(104)),
+        (4, 120.0, 120.0 / 87.0 * 90.0, Some(31)),
+        (5, 0.0, 0.0, None),
+        (6, 0.0, 29.508197, None),
+        (8, 60.0, 12.705882, Some(473)),
+        (9, 20.0, 163.043478, Some(336)),
+        (10, 0.0, 900.0, None),
+        (11, 5.0, 316.901408, Some(185)),
+        (12, 770.0, 0.0, Some(40)),
+    ] {
+        let i = idx[&id];
+        assert!(
+            close(recent[i].unwrap(), e_recent),
+            "recent of customer {id}"
+        );
+        assert!(
+            (earlier[i].unwrap() - e_earlier).abs() < 1e-5,
+            "earlier average of customer {id}: {:?}",
+            earlier[i]
+        );
+        assert_eq!(gap[i], e_gap, "gap of customer {id}");
+    }
     let s = table(&out, "lifecycle_summary");
     assert_eq!(
         col_i64(&s, "customers"),
@@ -1604,6 +1639,139 @@ outputs:
     assert!(close(nps[1].unwrap(), 0.0), "{nps:?}");
 }
 
+#[test]
+fn each_satisfaction_weight_scores_its_own_dimension() {
+    // survey_answers.sql with four different weights (0.4, 0.3, 0.2, 0.1)
+    // on answers that score 5 in one dimension and 1 in the others: each
+    // answer's score is 1 + 4 × that dimension's weight, so a weight put on
+    // the wrong column shows.
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"
+name: weights
+params:
+  as_of: {{ type: date }}
+  weight_product_quality: {{ type: float, default: 0.4 }}
+  weight_service_quality: {{ type: float, default: 0.3 }}
+  weight_price: {{ type: float, default: 0.2 }}
+  weight_communication: {{ type: float, default: 0.1 }}
+steps:
+  surveys:
+    sql: |
+      SELECT * FROM (VALUES
+        (1, 1, TIMESTAMP '2026-06-20 09:00:00', 5, 10, 5, 1, 1, 1),
+        (2, 2, TIMESTAMP '2026-06-20 09:00:00', 5, 10, 1, 5, 1, 1),
+        (3, 3, TIMESTAMP '2026-06-20 09:00:00', 5, 10, 1, 1, 5, 1),
+        (4, 4, TIMESTAMP '2026-06-20 09:00:00', 5, 10, 1, 1, 1, 5)
+      ) AS t(response_id, customer_id, survey_ts, csat, nps,
+             product_quality, service_quality, price, communication)
+  survey_answers:
+    sql_file: {answers}
+  scores:
+    sql: SELECT response_id, CAST(score AS DOUBLE) AS score FROM survey_answers ORDER BY response_id
+output_root: out
+outputs:
+  - {{ step: scores, path: scores/ }}
+"#,
+        answers = repo().join("sql/survey_answers.sql").display(),
+    );
+    run_written(tmp.path(), "weights.yaml", &yaml);
+    let s = read_parquet(&tmp.path().join("out/scores"));
+    let scores = col_f64(&s, "score");
+    for (got, expected) in scores.iter().zip([2.6, 2.2, 1.8, 1.4]) {
+        assert!(close(got.unwrap(), expected), "{scores:?}");
+    }
+    assert_eq!(scores.len(), 4);
+}
+
+#[test]
+fn retention_priority_follows_class_and_satisfaction() {
+    // retention_priority.sql on one customer in each cell of contribution
+    // class × satisfaction (customers 13, 14 and 15 never answered: unknown). The
+    // rule: A not satisfied (dissatisfied or neutral) first; A never asked
+    // and B not satisfied second; the rest third.
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"
+name: priority
+params:
+  as_of: {{ type: date }}
+steps:
+  contribution_ranking:
+    sql: |
+      SELECT * FROM (VALUES
+        (1, 'A', 100.0), (2, 'A', 90.0), (3, 'A', 80.0), (13, 'A', 70.0),
+        (4, 'B', 30.0), (5, 'B', 20.0), (6, 'B', 10.0), (14, 'B', 5.0),
+        (7, 'C', 3.0), (8, 'C', 2.0), (9, 'C', 1.0), (15, 'C', 0.5)
+      ) AS t(customer_id, abc_class, revenue)
+  customer_status:
+    sql: |
+      SELECT customer_id, customer_id % 2 = 1 AS churned
+      FROM (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (13), (14), (15)) AS t(customer_id)
+  latest_survey:
+    sql: |
+      SELECT * FROM (VALUES
+        (1, 'dissatisfied'), (2, 'neutral'), (3, 'satisfied'),
+        (4, 'dissatisfied'), (5, 'neutral'), (6, 'satisfied'),
+        (7, 'dissatisfied'), (8, 'neutral'), (9, 'satisfied')
+      ) AS t(customer_id, satisfaction_level)
+  retention_priority:
+    sql_file: {priority}
+output_root: out
+outputs:
+  - {{ step: retention_priority, path: priority/ }}
+"#,
+        priority = repo().join("sql/retention_priority.sql").display(),
+    );
+    run_written(tmp.path(), "priority.yaml", &yaml);
+    let p = read_parquet(&tmp.path().join("out/priority"));
+    let cells: Vec<_> = col_str(&p, "abc_class")
+        .into_iter()
+        .zip(col_str(&p, "satisfaction_level"))
+        .zip(col_i64(&p, "priority"))
+        .map(|((c, l), n)| (c.unwrap(), l.unwrap(), n.unwrap()))
+        .collect();
+    let expected = [
+        ("A", "dissatisfied", 1),
+        ("A", "neutral", 1),
+        ("A", "satisfied", 3),
+        ("A", "unknown", 2),
+        ("B", "dissatisfied", 2),
+        ("B", "neutral", 2),
+        ("B", "satisfied", 3),
+        ("B", "unknown", 3),
+        ("C", "dissatisfied", 3),
+        ("C", "neutral", 3),
+        ("C", "satisfied", 3),
+        ("C", "unknown", 3),
+    ]
+    .map(|(c, l, n)| (c.to_string(), l.to_string(), n));
+    assert_eq!(cells, expected);
+    // One customer a cell: its revenue, and churned where its id is odd.
+    let revenue = col_f64(&p, "revenue");
+    let rate = col_f64(&p, "churn_rate");
+    for (i, (id, spent)) in [
+        (1, 100.0),
+        (2, 90.0),
+        (3, 80.0),
+        (13, 70.0),
+        (4, 30.0),
+        (5, 20.0),
+        (6, 10.0),
+        (14, 5.0),
+        (7, 3.0),
+        (8, 2.0),
+        (9, 1.0),
+        (15, 0.5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(revenue[i], Some(spent), "customer {id}");
+        assert_eq!(rate[i], Some(f64::from(id % 2)), "customer {id}");
+    }
+}
+
 /// Every output table as sorted text lines, to compare runs.
 fn all_tables_as_text(out: &Path) -> BTreeMap<String, Vec<String>> {
     let mut tables = BTreeMap::new();
@@ -1874,6 +2042,51 @@ fn run_on_orders(
 }
 
 #[test]
+fn spend_at_exactly_half_or_exactly_the_earlier_average_is_mature() {
+    // Declining is spend in the last 90 days *under* half the earlier
+    // average, growth *above* it: the bounds themselves are mature. Each
+    // customer spent $180 before the last 90 days (2026-04-02 to 06-30),
+    // from 2026-01-02 to 04-01, 90 days counted both ends: an earlier
+    // average of exactly 180 / 90 * 90 = 180 (exact in floating point). The
+    // gaps before the last purchase (47 days) are under 90: not recovered.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut orders = Vec::new();
+    for (customer, last) in [(1, 90.0), (2, 180.0), (3, 89.0), (4, 181.0)] {
+        let first = orders.len() as i64 + 1;
+        orders.extend([
+            (first, customer, "2026-01-02 10:00:00", 90.0, "completed"),
+            (
+                first + 1,
+                customer,
+                "2026-03-15 10:00:00",
+                90.0,
+                "completed",
+            ),
+            (
+                first + 2,
+                customer,
+                "2026-05-01 10:00:00",
+                last,
+                "completed",
+            ),
+        ]);
+    }
+    let out = run_on_orders(tmp.path(), &[1, 2, 3, 4], &orders);
+    let l = table(&out, "lifecycle_stages");
+    let idx = by_key(&col_i64(&l, "customer_id"));
+    let (stage, earlier) = (col_str(&l, "stage"), col_f64(&l, "earlier_avg_revenue"));
+    for (id, e) in [
+        (1, "mature"),
+        (2, "mature"),
+        (3, "declining"),
+        (4, "growth"),
+    ] {
+        assert_eq!(earlier[idx[&id]], Some(180.0), "customer {id}");
+        assert_eq!(stage[idx[&id]].as_deref(), Some(e), "customer {id}");
+    }
+}
+
+#[test]
 fn a_cohort_whose_first_month_nets_no_revenue_has_no_revenue_retention() {
     // Customer 1 bought $100 in May and returned $150 of it; customer 2
     // bought $40 in May. The May cohort netted -$10: no base to compare
@@ -2004,6 +2217,27 @@ fn revenue_shares_add_up_exactly_and_exactly_80_percent_before_a_customer_is_cla
     let h = table(&out, "headline");
     assert_eq!(col_f64(&h, "revenue"), [Some(3.0)]);
     assert_eq!(col_f64(&h, "window_revenue"), [Some(3.0)]);
+}
+
+#[test]
+fn exactly_95_percent_before_a_customer_is_class_c() {
+    // Window revenues 0.8, 0.15 and 0.05: 1.0 in all. Before customer 2
+    // comes 0.8, exactly 80%: B. Before customer 3 comes 0.95, exactly 95%:
+    // C ("B while the revenue ranked before is under 95%").
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_on_one_days_orders(tmp.path(), &[(1, 0.8), (2, 0.15), (3, 0.05)]);
+    let r = table(&out, "contribution_ranking");
+    let at = by_key(&col_i64(&r, "customer_id"));
+    let class = col_str(&r, "abc_class");
+    for (id, expected) in [(1, "A"), (2, "B"), (3, "C")] {
+        assert_eq!(class[at[&id]].as_deref(), Some(expected), "customer {id}");
+    }
+    let s = table(&out, "contribution_summary");
+    let counts: Vec<_> = ["a_customers", "b_customers", "c_customers"]
+        .iter()
+        .map(|c| col_i64(&s, c)[0])
+        .collect();
+    assert_eq!(counts, [Some(1), Some(1), Some(1)]);
 }
 
 #[test]

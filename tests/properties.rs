@@ -280,9 +280,63 @@ fn lifetime_value_segments_add_up_to_the_customers_of_the_base_date() {
     assert!(of("Champions").unwrap() > of("Lost").unwrap(), "{cltv:?}");
     // Every segment lost someone, so each has an estimate: the report names
     // the most valuable and does not explain the dash.
+    // The most valuable is the segment with the largest estimate.
+    let best = segments
+        .iter()
+        .max_by(|&&a, &&b| cltv[a].unwrap().total_cmp(&cltv[b].unwrap()))
+        .map(|&i| seg[i].clone().unwrap())
+        .unwrap();
     let md = std::fs::read_to_string(run_once().join("report.md")).unwrap();
     assert!(md.contains("are worth the most"), "{md}");
+    assert!(
+        md.contains(&format!("those who were {best} on ")),
+        "{best}: {md}"
+    );
     assert!(!md.contains("lost none of its customers"), "{md}");
+}
+
+/// The numbers in a line of text, in order: `churned at 69%, 6.3 times` gives
+/// 69 and 6.3.
+fn numbers_in(line: &str) -> Vec<f64> {
+    line.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.trim_matches('.').parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_satisfaction_finding_is_worked_out_from_churn_by_rating() {
+    // "Customers who rated 1–2 churned at L, R times the rate of those who
+    // rated 5 (H)": L pools the customers who rated 1 and 2, H is rating 5's
+    // rate and R = L / H, each as printed (L and H to a whole percent, R to
+    // a tenth).
+    let t = table("churn_by_satisfaction");
+    let (csat, n, churned) = (
+        col_i64(&t, "csat"),
+        col_i64(&t, "customers"),
+        col_i64(&t, "churned"),
+    );
+    let of = |rating: i64| {
+        let i = csat.iter().position(|c| *c == Some(rating)).unwrap();
+        (n[i].unwrap() as f64, churned[i].unwrap() as f64)
+    };
+    let ((n1, c1), (n2, c2), (n5, c5)) = (of(1), of(2), of(5));
+    let (low, high) = ((c1 + c2) / (n1 + n2), c5 / n5);
+    assert!(
+        n1 + n2 > 0.0 && c5 > 0.0,
+        "the sample plants churn at every rating"
+    );
+
+    let md = std::fs::read_to_string(run_once().join("report.md")).unwrap();
+    let line = md
+        .lines()
+        .find(|l| l.contains("Customers who rated 1–2 churned at"))
+        .unwrap_or_else(|| panic!("no finding on satisfaction in:\n{md}"));
+    let got = numbers_in(line.split("churned at").nth(1).unwrap());
+    assert_eq!(got.len(), 4, "{line}: {got:?}");
+    assert_eq!(got[0], (low * 100.0).round(), "{line}");
+    assert_eq!(got[1], (low / high * 10.0).round() / 10.0, "{line}");
+    assert_eq!(got[2], 5.0, "{line}");
+    assert_eq!(got[3], (high * 100.0).round(), "{line}");
 }
 
 #[test]
