@@ -442,7 +442,7 @@ fn unbuilt(url: &Url, e: &object_store::Error) -> Error {
             .to_string()
     } else if message.contains("did not match any known pattern") {
         format!(
-            "; a {cloud} URL names its {bucket}: `{}://{bucket}/prefix/`",
+            "; name the {bucket} in the URL: `{}://{bucket}/prefix/`",
             url.scheme()
         )
     } else {

@@ -1140,7 +1140,7 @@ fn sample_and_demo_refuse_an_out_they_cannot_write_to() {
         2,
         &[
             "`--out s3://`: ",
-            "; a S3 URL names its bucket: `s3://bucket/prefix/`",
+            "; name the bucket in the URL: `s3://bucket/prefix/`",
         ],
     );
     assert_says(
