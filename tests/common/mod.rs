@@ -247,7 +247,16 @@ pub fn write_parquet_with(
 /// a server started in the background.
 pub fn wait_for_port(port: u16, what: &str) {
     let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // A connection to a local port nobody listens on can still succeed:
+    // when the kernel picks that same port as the connection's own (ports
+    // handed out for connections and for `free_port` come from one range),
+    // the socket connects to itself. That is not the server, and it holds
+    // the port the server is about to take.
+    let listening = || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .is_ok_and(|s| s.local_addr().is_ok_and(|a| a.port() != port))
+    };
+    while !listening() {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(60),
             "{what} did not listen on port {port} within a minute"
@@ -256,13 +265,22 @@ pub fn wait_for_port(port: u16, what: &str) {
     }
 }
 
-/// A port on 127.0.0.1 that nobody listens on: bound, then let go.
+/// A port on 127.0.0.1 that nobody listens on: bound, then let go. Never
+/// the same one twice in a test binary, whose tests start their servers side
+/// by side.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Every file under `dir`, in its subfolders too.

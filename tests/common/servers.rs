@@ -31,12 +31,16 @@ pub struct Server {
 impl Server {
     /// Starts `cmd`, told to listen on `port`, and waits until it does.
     pub fn start(mut cmd: Command, port: u16, what: &str) -> Server {
-        let child = cmd
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {what}: {e}"));
         super::wait_for_port(port, what);
+        // Something else answered on the port, and the server could not take it.
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited ({status}) though port {port} answers: it is someone else's");
+        }
         Server { child, port }
     }
 
