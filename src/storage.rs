@@ -315,33 +315,33 @@ pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -
         })?;
         // As `store_for` finds a URL's path in its store.
         let path = ObjectPath::from_url_path(url.path()).map_err(|e| storage_err(&url, &e))?;
-        if let Err(e) = upload_file(store, &file, &path).await {
-            let mut left = Vec::new();
-            for p in &done {
-                if store.delete(p).await.is_err() {
-                    left.push(format!("`{p}`"));
+        let copied = match upload_file(store, &file, &path).await {
+            Ok(bytes) => bytes as f64,
+            Err(e) => {
+                let mut left = Vec::new();
+                for p in &done {
+                    if store.delete(p).await.is_err() {
+                        left.push(format!("`{p}`"));
+                    }
                 }
+                let left = match left.as_slice() {
+                    [] => "nothing is left there".to_string(),
+                    some => format!("left there, to delete: {}", some.join(", ")),
+                };
+                return Err(Error::Storage {
+                    url: redact(url.as_str()),
+                    message: format!(
+                        "{e}; {left}; check the bucket or container and the cloud's \
+                         environment variables (AWS_*, GOOGLE_*, AZURE_*)"
+                    ),
+                });
             }
-            let left = match left.as_slice() {
-                [] => "nothing is left there".to_string(),
-                some => format!("left there, to delete: {}", some.join(", ")),
-            };
-            return Err(Error::Storage {
-                url: redact(url.as_str()),
-                message: format!(
-                    "{e}; {left}; check the bucket or container and the cloud's \
-                     environment variables (AWS_*, GOOGLE_*, AZURE_*)"
-                ),
-            });
-        }
+        };
         // Large samples take a while to copy: one line per file shows it going.
-        let size = std::fs::metadata(&file)
-            .map(|m| m.len() as f64)
-            .unwrap_or(0.0);
-        let size = if size < 1e6 {
-            format!("{:.0} kB", size / 1e3)
+        let size = if copied < 1e6 {
+            format!("{:.0} kB", copied / 1e3)
         } else {
-            format!("{:.1} MB", size / 1e6)
+            format!("{:.1} MB", copied / 1e6)
         };
         tracing::info!("copied `{}` ({size})", redact(url.as_str()));
         done.push(path);
@@ -349,19 +349,23 @@ pub async fn upload_folder(dir: &Path, to: &Url, store: &Arc<dyn ObjectStore>) -
     Ok(())
 }
 
-/// Streams one local file to `path` in the store.
+/// Streams one local file to `path` in the store; the bytes it copied.
 async fn upload_file(
     store: &Arc<dyn ObjectStore>,
     file: &Path,
     path: &ObjectPath,
-) -> Result<(), String> {
+) -> Result<u64, String> {
     use tokio::io::AsyncWriteExt;
     let mut reader = tokio::fs::File::open(file)
         .await
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let mut sink = object_store::buffered::BufWriter::new(store.clone(), path.clone());
     match tokio::io::copy(&mut reader, &mut sink).await {
-        Ok(_) => sink.shutdown().await.map_err(|e| with_causes(&e)),
+        Ok(bytes) => sink
+            .shutdown()
+            .await
+            .map(|()| bytes)
+            .map_err(|e| with_causes(&e)),
         Err(e) => {
             let _ = sink.abort().await;
             Err(with_causes(&e))
