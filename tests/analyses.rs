@@ -55,6 +55,24 @@ fn by_key<K: Ord + Clone>(keys: &[Option<K>]) -> BTreeMap<K, usize> {
         .collect()
 }
 
+/// `loyalty show` of `sql` on the bundled pipeline as of 2026-06-30 over the
+/// tables under `tmp/data`, as CSV: for steps that no output writes.
+fn show_csv(tmp: &Path, sql: &str) -> String {
+    let data = format!("data_root={}", tmp.join("data").display());
+    let pipeline = bundled_pipeline();
+    let args = ["show", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"];
+    let o = loyalty(
+        tmp,
+        &[
+            &args[..],
+            &["--param", &data, "--sql", sql, "--format", "csv"],
+        ]
+        .concat(),
+    );
+    assert_exit(&o, 0);
+    stdout(&o)
+}
+
 #[test]
 fn rfm_scores_segments_and_migration() {
     let tmp = tempfile::tempdir().unwrap();
@@ -136,6 +154,34 @@ fn rfm_scores_segments_and_migration() {
         assert!(close(rev[i].unwrap(), e_rev), "{name}");
         assert!((share[i].unwrap() - e_share).abs() < 1e-6, "{name}");
     }
+    // Averages per customer of the segment, from the rows above: Loyal
+    // Customers (4, 11, 12) recency (25 + 15 + 20) / 3, frequency
+    // (6 + 3 + 2) / 3, monetary 1515 / 3; none for an empty segment.
+    let averages = [
+        ("Loyal Customers", 20.0, 11.0 / 3.0, 505.0),
+        ("Potential Loyalists", 10.0, 2.0, 300.0),
+        ("New Customers", 3.0, 1.0, 25.0),
+        ("At Risk", 35.0, 2.0, 320.0),
+        ("Can't Lose Them", 107.0, 3.0, 700.0),
+        ("Hibernating", 90.0, 1.0, 10.0),
+        ("Lost", 333.0, 1.0, 80.0),
+    ];
+    let (avg_r, avg_f, avg_m) = (
+        col_f64(&s, "avg_recency_days"),
+        col_f64(&s, "avg_frequency"),
+        col_f64(&s, "avg_monetary"),
+    );
+    for (i, name) in segs.iter().enumerate() {
+        let name = name.as_deref().unwrap();
+        let got = (avg_r[i], avg_f[i], avg_m[i]);
+        match averages.iter().find(|a| a.0 == name) {
+            Some(&(_, r, f, m)) => assert!(
+                close(got.0.unwrap(), r) && close(got.1.unwrap(), f) && close(got.2.unwrap(), m),
+                "{name}: {got:?}"
+            ),
+            None => assert_eq!(got, (None, None, None), "{name}"),
+        }
+    }
     let actions = col_str(&s, "action");
     assert!(
         actions
@@ -173,6 +219,30 @@ fn rfm_scores_segments_and_migration() {
     .map(|(a, b, n)| ((a.to_string(), b.to_string()), n))
     .collect();
     assert_eq!(got, expected);
+
+    // The previous period's scores, as a run dated 2026-05-31 (as_of less
+    // compare_days, 30) sees them: its recency counts from that day (1: 15
+    // Jan 2025 is 501 days before; 8: 20 May is 11) and only the orders by
+    // then count (4: five orders, 200; 11: two, 500). Worked out by hand
+    // and checked with Python's date arithmetic.
+    let previous = show_csv(
+        tmp.path(),
+        "SELECT customer_id, recency_days, frequency, monetary, rfm_code \
+         FROM rfm_scores_all WHERE period = 'previous' ORDER BY customer_id",
+    );
+    assert_eq!(
+        previous,
+        "customer_id,recency_days,frequency,monetary,rfm_code\n\
+         1,501,1,100.0,112\n\
+         3,77,3,700.0,345\n\
+         4,26,5,200.0,453\n\
+         6,303,1,80.0,212\n\
+         8,11,2,120.0,533\n\
+         9,335,1,500.0,124\n\
+         10,60,1,10.0,321\n\
+         11,170,2,500.0,244\n\
+         12,30,1,70.0,431\n"
+    );
 }
 
 #[test]
@@ -890,7 +960,7 @@ response_id,customer_id,survey_ts,csat,nps,product_quality,service_quality,price
 4,4,2026-01-01 10:00:00,4,9,4,4,4,4
 5,4,2026-04-02 08:00:00,1,0,1,1,1,1
 6,11,2025-12-12 10:00:00,5,8,5,5,5,5
-7,9,2026-03-03 10:00:00,4,7,4,4,4,4
+7,9,2026-03-03 10:00:00,4,8,4,4,4,4
 8,12,2026-01-31 09:59:59,5,10,5,5,5,5
 9,6,2026-02-01 10:00:00,0,10,5,5,5,5
 10,10,2026-04-01 00:00:00,1,0,1,1,1,1
@@ -915,7 +985,7 @@ fn the_funnel_follows_answers_whose_days_to_buy_again_are_over() {
     // days to the second). Not: 11 (an order at the answer's instant is not
     // after it; the next is 185 days on), 12 (1 May 10:00:00, a second past
     // 90 days). Still active at 06-30: 4 and 9 (3's last order, 15 March,
-    // is 107 days before). Promoter: 4 (NPS 9); 9 answered 7.
+    // is 107 days before). Promoter: 4 (NPS 9); 9 answered 8, a passive.
     let f = table(&out, "satisfaction_funnel");
     assert_eq!(
         col_i64(&f, "customers"),
@@ -1166,11 +1236,12 @@ fn satisfaction_per_segment() {
         "{md}"
     );
 
-    // A 100-day window starts on 2026-03-23: answers 3 (2026-01-10) and 4
-    // (2026-03-01) fall outside. Loyal Customers keep 5, 7 and 8: index
-    // (9.8 / 3 - 1) * 25, CSAT 2 of 3, NPS 9 and 0: 0.
+    // A 121-day window is the 121 days 2026-03-02 .. 06-30: answers 3
+    // (2026-01-10) and 4 (2026-03-01, the day before) fall outside. Loyal
+    // Customers keep 5, 7 and 8: index (9.8 / 3 - 1) * 25, CSAT 2 of 3, NPS
+    // 9 and 0: 0.
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(tmp.path(), true, &["--param", "survey_window_days=100"]);
+    let out = run(tmp.path(), true, &["--param", "survey_window_days=121"]);
     let s = table(&out, "satisfaction_by_segment");
     assert_eq!(col_i64(&s, "responses")[1], Some(3));
     assert_eq!(col_i64(&s, "responses")[8], Some(0), "Can't Lose Them");
@@ -1321,6 +1392,22 @@ fn lifetime_value_follows_each_segment_from_the_start_of_the_window() {
         col_str(&t, "segment").len(),
         12,
         "every segment is listed, then everyone"
+    );
+    // The base date's figures and scores stated above: what was bought
+    // before the window (1: 300 in all less the window's 200; 3: 700 less
+    // 400; 9: 520 less 20).
+    let base = show_csv(
+        tmp.path(),
+        "SELECT customer_id, recency_days, frequency, monetary, rfm_code \
+         FROM rfm_scores_base ORDER BY customer_id",
+    );
+    assert_eq!(
+        base,
+        "customer_id,recency_days,frequency,monetary,rfm_code\n\
+         1,166,1,100.0,112\n\
+         3,112,1,300.0,323\n\
+         8,149,1,60.0,231\n\
+         9,0,1,500.0,444\n"
     );
 
     // The what-if of 5 points more kept (`retention_uplift` 0.05): overall
@@ -1846,6 +1933,39 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
     }
 }
 
+/// An order without a status (the column's value missing, or the column
+/// itself) is a completed one, as orders_asof.sql states: the fixture with
+/// every `completed` left blank gives the same tables.
+#[test]
+fn an_order_without_a_status_is_a_completed_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = run(tmp.path(), true, &[]);
+
+    let blank = tempfile::tempdir().unwrap();
+    let data = blank.path().join("data");
+    analyses_fixture(&data, true);
+    let orders =
+        std::fs::read_to_string(repo().join("tests/fixtures/analyses/orders.csv")).unwrap();
+    let blanked = with_blanks(&orders, 5..6, |line| line.ends_with(",completed"));
+    assert_eq!(
+        blanked.lines().filter(|l| l.ends_with(',')).count(),
+        25,
+        "all but the cancelled and the returned order"
+    );
+    csv_text_to_parquet(
+        "orders",
+        fixture_fields("orders"),
+        blanked.as_bytes(),
+        &data,
+    );
+    let out = run_on_data(blank.path(), &[]);
+    let (a, b) = (all_tables_as_text(&full), all_tables_as_text(&out));
+    assert_eq!(a.len(), 21);
+    for (name, rows) in &a {
+        assert_eq!(rows, &b[name], "table {name}");
+    }
+}
+
 #[test]
 fn latest_answer_and_latest_complaint_follow_the_stated_rules() {
     // latest_survey.sql and complaint_recovery.sql keep each customer's
@@ -1890,7 +2010,7 @@ steps:
   latest_survey:
     sql_file: {latest}
   customer_status:
-    sql: SELECT * FROM (VALUES (1, false), (2, false), (3, true), (4, false), (5, false), (6, false)) AS t(customer_id, churned)
+    sql: SELECT * FROM (VALUES (1, false), (2, false), (3, true), (4, false), (5, false), (6, false), (7, false), (8, false)) AS t(customer_id, churned)
   complaints:
     sql: |
       SELECT * FROM (VALUES
@@ -1902,18 +2022,24 @@ steps:
         (9, 3, TIMESTAMP '2026-05-01 09:00:00', TIMESTAMP '2026-05-10 09:00:00'),
         (10, 3, TIMESTAMP '2026-07-05 09:00:00', CAST(NULL AS TIMESTAMP)),
         (11, 5, TIMESTAMP '2026-06-20 09:00:00', TIMESTAMP '2026-07-03 09:00:00'),
-        (12, 6, TIMESTAMP '2026-06-21 00:00:00', TIMESTAMP '2026-06-21 01:00:00')
+        (12, 6, TIMESTAMP '2026-06-21 00:00:00', TIMESTAMP '2026-06-21 01:00:00'),
+        (14, 7, TIMESTAMP '2026-06-30 08:00:00', CAST(NULL AS TIMESTAMP)),
+        (15, 8, TIMESTAMP '2026-06-01 09:00:00', TIMESTAMP '2026-06-30 23:00:00')
       ) AS t(complaint_id, customer_id, opened_ts, resolved_ts)
   complaint_recovery:
     sql_file: {recovery}
+  churn_by_satisfaction:
+    sql_file: {by_rating}
 output_root: out
 outputs:
   - {{ step: latest_survey, path: latest/, sort_by: [customer_id] }}
   - {{ step: complaint_recovery, path: recovery/ }}
+  - {{ step: churn_by_satisfaction, path: by_rating/ }}
 "#,
         answers = sql("survey_answers"),
         latest = sql("latest_survey"),
         recovery = sql("complaint_recovery"),
+        by_rating = sql("churn_by_satisfaction"),
     );
     run_written(tmp.path(), "latest.yaml", &yaml);
 
@@ -1949,9 +2075,22 @@ outputs:
     // never complained. Customer 5's complaint, of 06-20 (the last day more
     // than churn_days, 9, before as_of), was resolved only after as_of:
     // unresolved. Customer 6's only complaint, of 06-21, is too recent to
-    // tell, though resolved within the hour.
+    // tell, though resolved within the hour, as is customer 7's, opened on
+    // as_of. Customer 8's, of 06-01, was resolved late on as_of, after 29
+    // days: slow.
     let k = read_parquet(&tmp.path().join("out/recovery"));
-    assert_recovery_groups(&k, [1, 1, 1, 2, 1], [1, 1, 0, 2, 1]);
+    assert_recovery_groups(&k, [1, 1, 2, 2, 2], [1, 1, 1, 2, 2]);
+
+    // Churn by rating takes each customer's latest answer with a CSAT given
+    // more than churn_days (9) before as_of, before 06-21: customer 1's 9
+    // (CSAT 5, not 3 of 06-01), 2's 4 of 06-20 (CSAT 3, not 20's 1 of
+    // 05-01), 5's 51 (CSAT 2: 52 of 06-20 has none on the scale, 50 and 53
+    // are too recent). 3 answered too recently, 4 after as_of, 6 off the
+    // scale.
+    let c = read_parquet(&tmp.path().join("out/by_rating"));
+    assert_eq!(col_i64(&c, "csat"), [1, 2, 3, 4, 5].map(Some));
+    assert_eq!(col_i64(&c, "customers"), [0, 1, 1, 0, 1].map(Some));
+    assert_eq!(col_i64(&c, "churned"), [0, 0, 0, 0, 0].map(Some));
 }
 
 #[test]
@@ -2245,10 +2384,11 @@ fn the_gap_before_the_last_purchase_and_the_last_years_revenue_end_on_day_bounds
     // As of 2026-06-30 (churn 90 days, previous period 2026-05-31).
     // Customer 1 last bought on 2026-01-10 (churned). Its last 12 months
     // run from 2025-01-11, 364 days before, to the end of 2026-01-10:
-    // 200 + 30 + 4 - 8 = 226. Left out: 1000 a second before them, the
-    // refund at the next midnight and a cancelled order. The purchase day
-    // before the last one is 2025-01-11 (the 09:00 order is the last day's
-    // own): a gap of 364 days.
+    // 200 + 30 + 4.25 - 8.5 = 225.75 (to the cent: not rounded to whole
+    // units). Left out: 1000 a second before them, the refund at the next
+    // midnight and a cancelled order. The purchase day before the last one
+    // is 2025-01-11 (the 09:00 order is the last day's own): a gap of 364
+    // days.
     // Customer 2 bought at the first instant of 2026-06-20 and later that
     // day; the day before is 2026-06-05: a gap of 15 days.
     // Customer 3 bought on 2026-01-15 (100), at the first instant of
@@ -2264,8 +2404,8 @@ fn the_gap_before_the_last_purchase_and_the_last_years_revenue_end_on_day_bounds
         (2, 1, "2025-01-11 00:00:00", 200.0, "completed"),
         (3, 1, "2025-06-01 12:00:00", 5000.0, "cancelled"),
         (4, 1, "2026-01-10 09:00:00", 30.0, "completed"),
-        (5, 1, "2026-01-10 15:00:00", 4.0, "completed"),
-        (6, 1, "2026-01-10 23:59:59", -8.0, "returned"),
+        (5, 1, "2026-01-10 15:00:00", 4.25, "completed"),
+        (6, 1, "2026-01-10 23:59:59", -8.5, "returned"),
         (7, 1, "2026-01-11 00:00:00", -100.0, "returned"),
         (8, 2, "2026-06-05 18:00:00", 20.0, "completed"),
         (9, 2, "2026-06-20 00:00:00", 20.0, "completed"),
@@ -2280,7 +2420,7 @@ fn the_gap_before_the_last_purchase_and_the_last_years_revenue_end_on_day_bounds
     let c = table(&out, "churn_summary");
     let all = overall_row(&c);
     assert_eq!(col_i64(&c, "churned")[all], Some(1));
-    assert!(close(col_f64(&c, "revenue_lost")[all].unwrap(), 226.0));
+    assert!(close(col_f64(&c, "revenue_lost")[all].unwrap(), 225.75));
 
     let l = table(&out, "lifecycle_stages");
     let at = by_key(&col_i64(&l, "customer_id"));

@@ -152,6 +152,64 @@ fn contribution_shares_add_up_and_classes_follow_thresholds() {
     assert!((0.6..=0.8).contains(&top20), "top 20% share {top20}");
     let a = col_f64(&s, "a_revenue_share")[0].unwrap();
     assert!((0.8..0.8 + 0.05).contains(&a), "class A share {a}");
+
+    // The top k% are the first ceil(n k / 100) ranks (at least one), and
+    // the curve has a point at each of those ranks for k = 1..100: worked
+    // out here from the ranking's revenues.
+    let n = order.len();
+    assert!(
+        !n.is_multiple_of(20),
+        "{n} customers: 5% of them is no whole number"
+    );
+    let sorted: Vec<f64> = order.iter().map(|&i| rev[i].unwrap()).collect();
+    let share_of_first = |m: usize| sorted[..m].iter().sum::<f64>() / total;
+    let top = |k: usize| (n * k).div_ceil(100).max(1);
+    for (k, column) in [
+        (1, "top_1pct_share"),
+        (5, "top_5pct_share"),
+        (10, "top_10pct_share"),
+        (20, "top_20pct_share"),
+    ] {
+        let got = col_f64(&s, column)[0].unwrap();
+        assert!(
+            (got - share_of_first(top(k))).abs() < 1e-9,
+            "{column}: {got}"
+        );
+    }
+    let mut points: Vec<usize> = (1..=100).map(top).collect();
+    points.dedup();
+    // The curve is a step the report charts, not an output: read with show.
+    let dir = run_once().parent().unwrap();
+    let data = format!("data_root={}", dir.join("data").display());
+    let pipeline = bundled_pipeline();
+    let args = ["show", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"];
+    let curve =
+        "SELECT customer_share, cumulative_share FROM contribution_curve ORDER BY customer_share";
+    let o = loyalty(
+        dir,
+        &[
+            &args[..],
+            &[
+                "--param", &data, "--sql", curve, "--format", "csv", "--limit", "all",
+            ],
+        ]
+        .concat(),
+    );
+    assert_exit(&o, 0);
+    let curve: Vec<Vec<f64>> = (stdout(&o).lines().skip(1))
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(curve.len(), points.len(), "{points:?}");
+    for (xy, &rank) in curve.iter().zip(&points) {
+        assert!(
+            (xy[0] - rank as f64 / n as f64).abs() < 1e-12,
+            "rank {rank}: {xy:?}"
+        );
+        assert!(
+            (xy[1] - share_of_first(rank)).abs() < 1e-9,
+            "rank {rank}: {xy:?}"
+        );
+    }
 }
 
 #[test]
