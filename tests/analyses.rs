@@ -55,24 +55,6 @@ fn by_key<K: Ord + Clone>(keys: &[Option<K>]) -> BTreeMap<K, usize> {
         .collect()
 }
 
-/// `loyalty show` of `sql` on the bundled pipeline as of 2026-06-30 over the
-/// tables under `tmp/data`, as CSV: for steps that no output writes.
-fn show_csv(tmp: &Path, sql: &str) -> String {
-    let data = format!("data_root={}", tmp.join("data").display());
-    let pipeline = bundled_pipeline();
-    let args = ["show", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"];
-    let o = loyalty(
-        tmp,
-        &[
-            &args[..],
-            &["--param", &data, "--sql", sql, "--format", "csv"],
-        ]
-        .concat(),
-    );
-    assert_exit(&o, 0);
-    stdout(&o)
-}
-
 #[test]
 fn rfm_scores_segments_and_migration() {
     let tmp = tempfile::tempdir().unwrap();
@@ -225,7 +207,7 @@ fn rfm_scores_segments_and_migration() {
     // Jan 2025 is 501 days before; 8: 20 May is 11) and only the orders by
     // then count (4: five orders, 200; 11: two, 500). Worked out by hand
     // and checked with Python's date arithmetic.
-    let previous = show_csv(
+    let previous = show_bundled_csv(
         tmp.path(),
         "SELECT customer_id, recency_days, frequency, monetary, rfm_code \
          FROM rfm_scores_all WHERE period = 'previous' ORDER BY customer_id",
@@ -1396,7 +1378,7 @@ fn lifetime_value_follows_each_segment_from_the_start_of_the_window() {
     // The base date's figures and scores stated above: what was bought
     // before the window (1: 300 in all less the window's 200; 3: 700 less
     // 400; 9: 520 less 20).
-    let base = show_csv(
+    let base = show_bundled_csv(
         tmp.path(),
         "SELECT customer_id, recency_days, frequency, monetary, rfm_code \
          FROM rfm_scores_base ORDER BY customer_id",

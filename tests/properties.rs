@@ -179,24 +179,11 @@ fn contribution_shares_add_up_and_classes_follow_thresholds() {
     let mut points: Vec<usize> = (1..=100).map(top).collect();
     points.dedup();
     // The curve is a step the report charts, not an output: read with show.
-    let dir = run_once().parent().unwrap();
-    let data = format!("data_root={}", dir.join("data").display());
-    let pipeline = bundled_pipeline();
-    let args = ["show", pipeline.to_str().unwrap(), "--as-of", "2026-06-30"];
-    let curve =
-        "SELECT customer_share, cumulative_share FROM contribution_curve ORDER BY customer_share";
-    let o = loyalty(
-        dir,
-        &[
-            &args[..],
-            &[
-                "--param", &data, "--sql", curve, "--format", "csv", "--limit", "all",
-            ],
-        ]
-        .concat(),
+    let curve = show_bundled_csv(
+        run_once().parent().unwrap(),
+        "SELECT customer_share, cumulative_share FROM contribution_curve ORDER BY customer_share",
     );
-    assert_exit(&o, 0);
-    let curve: Vec<Vec<f64>> = (stdout(&o).lines().skip(1))
+    let curve: Vec<Vec<f64>> = (curve.lines().skip(1))
         .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
     assert_eq!(curve.len(), points.len(), "{points:?}");

@@ -178,6 +178,33 @@ fn pipeline_command(
     loyalty_logging(cwd, &args, log_filter)
 }
 
+/// `loyalty show` of query `sql` on the bundled pipeline as of 2026-06-30
+/// over the tables under `dir/data`, every row as CSV: for the steps no
+/// output writes.
+pub fn show_bundled_csv(dir: &Path, sql: &str) -> String {
+    let data = format!("data_root={}", dir.join("data").display());
+    let pipeline = bundled_pipeline();
+    let o = loyalty(
+        dir,
+        &[
+            "show",
+            pipeline.to_str().unwrap(),
+            "--as-of",
+            "2026-06-30",
+            "--param",
+            &data,
+            "--sql",
+            sql,
+            "--format",
+            "csv",
+            "--limit",
+            "all",
+        ],
+    );
+    assert_exit(&o, 0);
+    stdout(&o)
+}
+
 /// Runs the bundled pipeline as of 2026-06-30 on `dir/data` into `dir/out`.
 pub fn run_bundled(dir: &Path) -> Output {
     run_pipeline(
