@@ -1915,9 +1915,9 @@ fn a_backfill_sees_only_what_was_known_on_its_date() {
     }
 }
 
-/// An order without a status (the column's value missing, or the column
-/// itself) is a completed one, as orders_asof.sql states: the fixture with
-/// every `completed` left blank gives the same tables.
+/// An order without a status (NULL, as every order is where the optional
+/// column is missing) is a completed one, as orders_asof.sql states: the
+/// fixture with every `completed` left blank gives the same tables.
 #[test]
 fn an_order_without_a_status_is_a_completed_one() {
     let tmp = tempfile::tempdir().unwrap();
