@@ -927,7 +927,9 @@ fn a_run_dated_before_every_order_says_there_is_none() {
 /// A window where refunds outweigh purchases has no revenue to share out:
 /// as of 2026-06-30 with a one-day window, the fixture's only order that day
 /// is customer 5's refund of 1,000 (orders.csv, order 14). Ranked, that
-/// refund was "100% of revenue" and its customer class A.
+/// refund was "100% of revenue" and its customer class A. With two days,
+/// the refund meets the purchase it refunds (order 13, 1,000 on 06-29):
+/// revenue 0, none to share out either, though a customer bought.
 #[test]
 fn a_window_where_refunds_outweigh_purchases_ranks_no_one() {
     let tmp = tempfile::tempdir().unwrap();
@@ -942,14 +944,25 @@ fn a_window_where_refunds_outweigh_purchases_ranks_no_one() {
     );
     let md = read(&out.join("report.md"));
     assert!(md.contains("| Revenue, run date | −$1,000 |"), "{md}");
-    let why = "No data for this section: refunds outweighed purchases on the run date, so there is no revenue to share out.";
+    let why = "No data for this section: refunds equalled or outweighed purchases on the run date, so there is no revenue to share out.";
     assert_eq!(md.matches(why).count(), 2, "{md}");
     assert!(!md.contains("| A | 1 |") && !md.contains("Top 20%"), "{md}");
     // One day is said as such, not as "1 days".
     assert!(!md.contains("1 days"), "{md}");
     assert!(md.contains("cover the run date alone"), "{md}");
     let zh = read(&out.join("report.zh-CN.html"));
-    assert!(zh.contains("统计日前1天内退款多于购买，没有可分配的收入。"));
+    assert!(zh.contains("统计日前1天内退款不少于购买，没有可分配的收入。"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_with(
+        tmp.path(),
+        "2026-06-30",
+        &["--param", "contribution_window_days=2"],
+    );
+    let md = read(&out.join("report.md"));
+    let why = "No data for this section: refunds equalled or outweighed purchases in the 2 days up to the run date, so there is no revenue to share out.";
+    assert_eq!(md.matches(why).count(), 2, "{md}");
+    assert!(!md.contains("no customer bought"), "{md}");
 }
 
 #[test]
@@ -1146,6 +1159,19 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
         zh.contains("只列出10个首购月份中最近的3个（自2026年4月起）"),
         "{zh}"
     );
+    // Followed 3 months also where the newest first-purchase month is older
+    // than the run's: as of 2026-08-31 the newest three are May (customer
+    // 12, months 0-3 up to August), Jun (0-2) and Jul (7's, 0-1): 3 + 3 + 2
+    // cells, May's month 3 left out.
+    let later = tempfile::tempdir().unwrap();
+    let out = reports_with(later.path(), "2026-08-31", &["--param", "report_cohorts=3"]);
+    for chart in ["06-retention", "07-revenue-retention"] {
+        let texts = chart_texts(&out, chart);
+        let cells = texts.iter().filter(|t| t.ends_with('%')).count();
+        assert_eq!(cells, 8, "{chart}: {texts:?}");
+        assert!(texts.iter().any(|t| t == "Jul 2026"), "{chart}: {texts:?}");
+        assert!(!texts.iter().any(|t| t == "3"), "{chart}: {texts:?}");
+    }
     // One cohort followed one month is its first month alone (100% kept):
     // the pipeline's bounds refuse it.
     let data = tmp.path().join("data");

@@ -24,7 +24,10 @@ built again from the committed files. Before the first mutation the tests
 are run unchanged: one that fails then would have every mutation caught.
 
 Stdlib only. Refuses to run where sql/ or report_templates/ has uncommitted
-changes, since it rewrites their files. CARGO_TARGET_DIR is passed through.
+changes, since it rewrites their files. CARGO_TARGET_DIR is passed through;
+do not share one between two checkouts: cargo can hand back test binaries
+built in the other, which read that checkout's files (then the unchanged run
+fails, or every change is missed).
 """
 import json
 import os
