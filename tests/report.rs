@@ -1095,6 +1095,22 @@ fn chart_texts(out: &Path, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// The chart of each month's buyers and the sentence under it leave out
+/// the month still under way: as of 2026-06-15 they end with May 2026, when
+/// customers 4 and 8 (returning) and 12 (new) bought (orders.csv).
+#[test]
+fn the_buyers_chart_ends_with_the_last_complete_month() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_with(tmp.path(), "2026-06-15", &[]);
+    let texts = chart_texts(&out, "05-");
+    assert!(texts.iter().any(|t| t == "May 2026"), "{texts:?}");
+    assert!(!texts.iter().any(|t| t == "Jun 2026"), "{texts:?}");
+    let said = "In May 2026, 3 customers bought: 1 new and 2 returning (67%).";
+    for name in ["report.md", "report.html"] {
+        assert!(read(&out.join(name)).contains(said), "{name}");
+    }
+}
+
 /// Years of history make a cohort grid of a hundred rows and columns, too
 /// small to read a figure in: the reports show the newest `report_cohorts`
 /// first-purchase months, each followed as many months, and say so.
