@@ -885,6 +885,29 @@ fn a_check_that_did_not_pass_is_said_before_any_figure() {
     }
 }
 
+/// A warning check that could not run (status `error`, not `fail`) did not
+/// pass either: the reports say so at the top, as they do a failed one. The
+/// check casts the orders' status text to a number.
+#[test]
+fn a_warning_check_that_could_not_run_is_said_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = bundle_copy(tmp.path());
+    let yaml = read(&pipeline);
+    let last = "      - relationships: { column: customer_id, to: customers, field: customer_id }\n        severity: warn\n";
+    assert_eq!(yaml.matches(last).count(), 1, "{yaml}");
+    let check = "      - name: orders.status_is_a_number\n        sql: SELECT * FROM orders WHERE CAST(status AS BIGINT) > 0\n        severity: warn\n";
+    std::fs::write(&pipeline, yaml.replace(last, &format!("{last}{check}"))).unwrap();
+    let data = tmp.path().join("data");
+    analyses_fixture(&data, true);
+    let out = tmp.path().join("out");
+    let o = run_pipeline(tmp.path(), &pipeline, "2026-06-30", &data, &out, &[]);
+    assert_exit(&o, 0);
+    let said = "A data check did not pass: orders.status_is_a_number. The figures below";
+    let md = read(&out.join("report.md"));
+    assert!(md.contains(&format!("> ⚠ {said}")), "{md}");
+    assert!(read(&out.join("report.html")).contains(&format!("<p class=\"warning\">{said}")));
+}
+
 /// Answers without the four dimension scores: the satisfaction index is
 /// "–", and the reports say why under its table.
 #[test]
