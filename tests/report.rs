@@ -1134,6 +1134,23 @@ fn the_buyers_chart_ends_with_the_last_complete_month() {
     }
 }
 
+/// Checks both cohort charts of the reports in `out`: `cells` figures each
+/// (the texts ending in %), and each of `labels` shown or not as paired.
+fn assert_cohort_charts(out: &Path, cells: usize, labels: &[(&str, bool)]) {
+    for chart in ["06-retention", "07-revenue-retention"] {
+        let texts = chart_texts(out, chart);
+        let figures = texts.iter().filter(|t| t.ends_with('%')).count();
+        assert_eq!(figures, cells, "{chart}: {texts:?}");
+        for &(label, shown) in labels {
+            assert_eq!(
+                texts.iter().any(|t| t == label),
+                shown,
+                "{chart} {label}: {texts:?}"
+            );
+        }
+    }
+}
+
 /// Years of history make a cohort grid of a hundred rows and columns, too
 /// small to read a figure in: the reports show the newest `report_cohorts`
 /// first-purchase months, each followed as many months, and say so.
@@ -1145,24 +1162,17 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
     // in tests/analyses.rs); the newest three are Apr 2026 (customer 10), May
     // (12) and Jun (2 and 5), followed for months 0-2, 0-1 and 0: 6 cells,
     // none NULL (each first month netted more than 0: $10, $70, $50).
-    for chart in ["06-retention", "07-revenue-retention"] {
-        let texts = chart_texts(&out, chart);
-        let cells = texts.iter().filter(|t| t.ends_with('%')).count();
-        assert_eq!(cells, 6, "{chart}: {texts:?}");
-        for (label, shown) in [
+    assert_cohort_charts(
+        &out,
+        6,
+        &[
             ("Jan 2026", false),
             ("Apr 2026", true),
             ("Jun 2026", true),
             ("2", true),
             ("3", false),
-        ] {
-            assert_eq!(
-                texts.iter().any(|t| t == label),
-                shown,
-                "{chart} {label}: {texts:?}"
-            );
-        }
-    }
+        ],
+    );
     let md = read(&out.join("report.md"));
     let churn_rows: Vec<&str> = md
         .lines()
@@ -1204,13 +1214,7 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
     // cells, May's month 3 left out.
     let later = tempfile::tempdir().unwrap();
     let out = reports_with(later.path(), "2026-08-31", &["--param", "report_cohorts=3"]);
-    for chart in ["06-retention", "07-revenue-retention"] {
-        let texts = chart_texts(&out, chart);
-        let cells = texts.iter().filter(|t| t.ends_with('%')).count();
-        assert_eq!(cells, 8, "{chart}: {texts:?}");
-        assert!(texts.iter().any(|t| t == "Jul 2026"), "{chart}: {texts:?}");
-        assert!(!texts.iter().any(|t| t == "3"), "{chart}: {texts:?}");
-    }
+    assert_cohort_charts(&out, 8, &[("Jul 2026", true), ("3", false)]);
     // One cohort followed one month is its first month alone (100% kept):
     // the pipeline's bounds refuse it.
     let data = tmp.path().join("data");

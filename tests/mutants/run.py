@@ -39,12 +39,17 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def build(tests):
-    """Builds the named test files; returns {name: executable}."""
-    args = ["cargo", "test", "--release", "--no-run", "--message-format=json-render-diagnostics"]
+def cargo_test(tests, *flags):
+    """`cargo test --release` of the named test files, with `flags`."""
+    args = ["cargo", "test", "--release", *flags]
     for t in tests:
         args += ["--test", t]
-    r = subprocess.run(args, capture_output=True, text=True)
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+def build(tests):
+    """Builds the named test files; returns {name: executable}."""
+    r = cargo_test(tests, "--no-run", "--message-format=json-render-diagnostics")
     if r.returncode != 0:
         sys.exit(f"the tests do not build:\n{r.stderr[-2000:]}")
     exes = {}
@@ -76,6 +81,11 @@ def outcome(results, label):
     return None
 
 
+def run_built(exes, tests, label):
+    """outcome() of the built binaries of the named test files."""
+    return outcome([subprocess.run([exes[t], "-q"], capture_output=True, text=True) for t in tests], label)
+
+
 def interrupt(*_):
     """SIGTERM as Ctrl-C, so that main's `finally` puts the file back."""
     raise KeyboardInterrupt
@@ -98,7 +108,7 @@ def main():
     tests = sorted({t for m in mutations for t in m["tests"]})
     exes = build(tests)
     # a test that fails unchanged would call every mutation caught
-    if outcome([subprocess.run([exes[t], "-q"], capture_output=True, text=True) for t in tests], "unchanged"):
+    if run_built(exes, tests, "unchanged"):
         sys.exit(f"the tests ({', '.join(tests)}) fail before any change; fix them first")
     missed = []
     started = time.time()
@@ -112,14 +122,11 @@ def main():
         try:
             with open(m["file"], "w") as f:
                 f.write(original.replace(m["old"], m["new"]))
-            result = outcome([subprocess.run([exes[t], "-q"], capture_output=True, text=True) for t in m["tests"]], m["id"])
+            result = run_built(exes, m["tests"], m["id"])
             if result is None and any(extracts_bundle(t) for t in m["tests"]):
                 # missed by the tests as built: once more, built with the change
                 rebuilt = True
-                args = ["cargo", "test", "--release", "-q"]
-                for t in m["tests"]:
-                    args += ["--test", t]
-                result = outcome([subprocess.run(args, capture_output=True, text=True)], m["id"])
+                result = outcome([cargo_test(m["tests"], "-q")], m["id"])
         finally:
             with open(m["file"], "w") as f:
                 f.write(original)
