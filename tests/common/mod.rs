@@ -24,12 +24,29 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Set by `tests/mutants/run.py`, which changes a file of `sql/` or
+/// `report_templates/` and runs test binaries built before the change: a
+/// [`bundle_copy`] then takes those folders' files from the repository, so
+/// that the change reaches it without rebuilding loyalty's compiled-in copy.
+pub const BUNDLE_FROM_REPO: &str = "LOYALTY_TEST_BUNDLE_FROM_REPO";
+
 /// A copy of the bundled pipeline, SQL and templates under `dir/bundle`, to
-/// edit; returns the pipeline file.
+/// edit; returns the pipeline file. With [`BUNDLE_FROM_REPO`] set, the SQL
+/// and templates are the repository's files as they are now.
 pub fn bundle_copy(dir: &Path) -> PathBuf {
-    loyalty::bundle::extract(&dir.join("bundle"))
+    let root = dir.join("bundle");
+    let pipeline = loyalty::bundle::extract(&root)
         .expect("extract the bundled pipeline")
-        .pipeline
+        .pipeline;
+    if std::env::var_os(BUNDLE_FROM_REPO).is_some() {
+        for folder in ["sql", "report_templates"] {
+            for entry in std::fs::read_dir(repo().join(folder)).unwrap() {
+                let from = entry.unwrap().path();
+                std::fs::copy(&from, root.join(folder).join(from.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    pipeline
 }
 
 /// A copy of the bundled pipeline in which step `cohort_activity`, which

@@ -4,8 +4,8 @@
 Applies each mutation of tests/mutants/mutations.json in turn (one small
 change to a file under sql/ or report_templates/: `<` for `<=`, a weight on
 the wrong column), runs the test files it names, and prints whether they
-failed ("caught") or passed ("missed"). The file is put back after each, also
-on Ctrl-C or SIGTERM. A missed mutation is a rule no test pins down, or a
+failed ("caught", naming the first three tests that did) or passed
+("missed"). The file is put back after each, also on Ctrl-C or SIGTERM. A missed mutation is a rule no test pins down, or a
 change that means the same (the list says which are known to be those).
 
     python3 tests/mutants/run.py              # every mutation
@@ -16,12 +16,11 @@ The test binaries are built once, in release mode (sharing the dependencies
 run as they are for each mutation: the tests read the pipeline, its SQL and
 templates from the repository at run time, so a mutation reaches them
 without a rebuild (10-25 s a mutation on 2 cores; debug builds and a
-rebuild each time took 80). Only a test that extracts the copy compiled
-into loyalty (`bundle_copy`) would not see it: where a named test file does
-that, a mutation it misses is run again through `cargo test`, which
-rebuilds with it, before it is called missed, and the binaries are then
-built again from the committed files. Before the first mutation the tests
-are run unchanged: one that fails then would have every mutation caught.
+rebuild each time took 80). A test that edits a copy of the bundle compiled
+into loyalty (`bundle_copy`) is told, by LOYALTY_TEST_BUNDLE_FROM_REPO, to
+take that copy's SQL and templates from the repository too. Before the first
+mutation the tests are run unchanged: one that fails then would have every
+mutation caught.
 
 Stdlib only. Refuses to run where sql/ or report_templates/ has uncommitted
 changes, since it rewrites their files. CARGO_TARGET_DIR is passed through;
@@ -39,17 +38,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def cargo_test(tests, *flags):
-    """`cargo test --release` of the named test files, with `flags`."""
-    args = ["cargo", "test", "--release", *flags]
+def build(tests):
+    """Builds the named test files in release mode; returns {name: executable}."""
+    args = ["cargo", "test", "--release", "--no-run", "--message-format=json-render-diagnostics"]
     for t in tests:
         args += ["--test", t]
-    return subprocess.run(args, capture_output=True, text=True)
-
-
-def build(tests):
-    """Builds the named test files; returns {name: executable}."""
-    r = cargo_test(tests, "--no-run", "--message-format=json-render-diagnostics")
+    r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"the tests do not build:\n{r.stderr[-2000:]}")
     exes = {}
@@ -64,26 +58,19 @@ def build(tests):
     return exes
 
 
-def extracts_bundle(test):
-    """Whether tests/<test>.rs extracts the bundle compiled into loyalty."""
-    with open(os.path.join("tests", f"{test}.rs")) as f:
-        return "bundle_copy(" in f.read()
-
-
-def outcome(results, label):
-    """'caught' if a test failed, None if all passed; exits if one did not run."""
-    for r in results:
-        if "test result: FAILED" in r.stdout + r.stderr:
-            return "caught"
-    for r in results:
-        if r.returncode != 0:
-            sys.exit(f"{label}: the tests did not run:\n{r.stderr[-2000:]}")
-    return None
-
-
 def run_built(exes, tests, label):
-    """outcome() of the built binaries of the named test files."""
-    return outcome([subprocess.run([exes[t], "-q"], capture_output=True, text=True) for t in tests], label)
+    """The tests that fail ("file::test"), running the built binaries of the
+    named test files, whose copies of the bundle take sql/ and
+    report_templates/ from the repository; exits if a binary did not run."""
+    env = dict(os.environ, LOYALTY_TEST_BUNDLE_FROM_REPO="1")
+    failed = []
+    for t in tests:
+        r = subprocess.run([exes[t], "-q"], capture_output=True, text=True, env=env)
+        names = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("---- ") and line.endswith(" stdout ----")]
+        if r.returncode != 0 and not names:
+            sys.exit(f"{label}: the tests of {t} did not run:\n{r.stderr[-2000:]}")
+        failed += [f"{t}::{n}" for n in names]
+    return failed
 
 
 def interrupt(*_):
@@ -108,8 +95,9 @@ def main():
     tests = sorted({t for m in mutations for t in m["tests"]})
     exes = build(tests)
     # a test that fails unchanged would call every mutation caught
-    if run_built(exes, tests, "unchanged"):
-        sys.exit(f"the tests ({', '.join(tests)}) fail before any change; fix them first")
+    failed = run_built(exes, tests, "unchanged")
+    if failed:
+        sys.exit(f"{', '.join(failed)} fail before any change; fix them first")
     missed = []
     started = time.time()
     for m in mutations:
@@ -118,25 +106,21 @@ def main():
         if original.count(m["old"]) != 1:
             sys.exit(f"{m['id']}: its text is not in {m['file']} exactly once; update mutations.json")
         start = time.time()
-        rebuilt = False
         try:
             with open(m["file"], "w") as f:
                 f.write(original.replace(m["old"], m["new"]))
-            result = run_built(exes, m["tests"], m["id"])
-            if result is None and any(extracts_bundle(t) for t in m["tests"]):
-                # missed by the tests as built: once more, built with the change
-                rebuilt = True
-                result = outcome([cargo_test(m["tests"], "-q")], m["id"])
+            failed = run_built(exes, m["tests"], m["id"])
         finally:
             with open(m["file"], "w") as f:
                 f.write(original)
-        if rebuilt:
-            exes = build(tests)
-        caught = result == "caught"
-        note = f" (known: {m['same']})" if not caught and "same" in m else ""
-        how = " after a rebuild" if rebuilt and caught else ""
-        print(f"{m['id']:<24} {'caught' if caught else 'MISSED'}{how} in {time.time() - start:.0f} s{note}", flush=True)
-        if not caught and "same" not in m:
+        seconds = f"in {time.time() - start:.0f} s"
+        if failed:
+            by = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+            print(f"{m['id']:<24} caught {seconds} by {by}", flush=True)
+        else:
+            note = f" (known: {m['same']})" if "same" in m else ""
+            print(f"{m['id']:<24} MISSED {seconds}{note}", flush=True)
+        if not failed and "same" not in m:
             missed.append(m["id"])
     minutes = (time.time() - started) / 60
     print(f"{len(mutations)} mutations, {len(missed)} missed" + (f": {', '.join(missed)}" if missed else "") + f" ({minutes:.0f} min)")
