@@ -967,14 +967,14 @@ fn a_window_where_refunds_outweigh_purchases_ranks_no_one() {
     );
     let md = read(&out.join("report.md"));
     assert!(md.contains("| Revenue, run date | −$1,000 |"), "{md}");
-    let why = "No data for this section: refunds equalled or outweighed purchases on the run date, so there is no revenue to share out.";
+    let why = "No data for this section: purchases net of refunds on the run date came to nothing or less, so there is no revenue to share out.";
     assert_eq!(md.matches(why).count(), 2, "{md}");
     assert!(!md.contains("| A | 1 |") && !md.contains("Top 20%"), "{md}");
     // One day is said as such, not as "1 days".
     assert!(!md.contains("1 days"), "{md}");
     assert!(md.contains("cover the run date alone"), "{md}");
     let zh = read(&out.join("report.zh-CN.html"));
-    assert!(zh.contains("统计日前1天内退款不少于购买，没有可分配的收入。"));
+    assert!(zh.contains("统计日前1天内购买扣除退款后不大于零，没有可分配的收入。"));
 
     let tmp = tempfile::tempdir().unwrap();
     let out = reports_with(
@@ -983,9 +983,12 @@ fn a_window_where_refunds_outweigh_purchases_ranks_no_one() {
         &["--param", "contribution_window_days=2"],
     );
     let md = read(&out.join("report.md"));
-    let why = "No data for this section: refunds equalled or outweighed purchases in the 2 days up to the run date, so there is no revenue to share out.";
+    let why = "No data for this section: purchases net of refunds in the 2 days up to the run date came to nothing or less, so there is no revenue to share out.";
     assert_eq!(md.matches(why).count(), 2, "{md}");
     assert!(!md.contains("no customer bought"), "{md}");
+    let html = read(&out.join("report.html"));
+    assert!(html.contains(why.split(": ").nth(1).unwrap()), "{html}");
+    assert!(!html.contains("no customer bought"), "{html}");
 }
 
 #[test]
@@ -1118,6 +1121,21 @@ fn chart_texts(out: &Path, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// The texts of each chart drawn in `html`, as [`chart_texts`] gives them.
+fn html_charts_texts(html: &str) -> Vec<Vec<String>> {
+    html.split("<svg role=\"img\"")
+        .skip(1)
+        .map(|svg| {
+            svg[..svg.find("</svg>").unwrap()]
+                .lines()
+                .skip(1)
+                .filter(|l| !l.starts_with('<'))
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
 /// The chart of each month's buyers and the sentence under it leave out
 /// the month still under way: as of 2026-06-15 they end with May 2026, when
 /// customers 4 and 8 (returning) and 12 (new) bought (orders.csv).
@@ -1137,8 +1155,13 @@ fn the_buyers_chart_ends_with_the_last_complete_month() {
 /// Checks both cohort charts of the reports in `out`: `cells` figures each
 /// (the texts ending in %), and each of `labels` shown or not as paired.
 fn assert_cohort_charts(out: &Path, cells: usize, labels: &[(&str, bool)]) {
+    let html = read(&out.join("report.html"));
     for chart in ["06-retention", "07-revenue-retention"] {
         let texts = chart_texts(out, chart);
+        assert!(
+            html_charts_texts(&html).contains(&texts),
+            "report.html has no chart like report.md's {chart}: {texts:?}"
+        );
         let figures = texts.iter().filter(|t| t.ends_with('%')).count();
         assert_eq!(figures, cells, "{chart}: {texts:?}");
         for &(label, shown) in labels {
@@ -1198,6 +1221,26 @@ fn the_cohort_charts_and_churn_table_show_the_newest_months() {
     assert!(
         churn_rows[3].starts_with("| **All customers** | 11 |"),
         "{md}"
+    );
+    // With churn_days 90, a cohort whose month starts on or after
+    // 2026-06-30 - 90 days = 2026-04-01 is too recent to have churned: its
+    // rate is a dash, not 0%. All three shown are; all customers are not.
+    let rates: Vec<&str> = churn_rows
+        .iter()
+        .map(|r| r.split(" | ").nth(3).unwrap())
+        .collect();
+    assert_eq!(&rates[..3], ["–", "–", "–"], "{md}");
+    assert_ne!(rates[3], "–", "{md}");
+    let html = read(&out.join("report.html"));
+    let html_table = html
+        .split("<h3>Churn at the run date")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("report.html has no churn table: {html}"));
+    assert_eq!(
+        html_table.matches("<td class=\"n\">–</td>").count(),
+        3,
+        "{html_table}"
     );
     assert!(
         md.contains("The charts and this table show the newest 3 first-purchase months of 10, from Apr 2026; the tables cohort_retention and churn_summary have every one."),
