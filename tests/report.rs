@@ -1426,3 +1426,157 @@ fn the_complaints_finding_gives_the_textbook_figures_beside() {
         assert!(md.contains(said), "{said}:\n{md}");
     }
 }
+
+/// A cell's text as a reader sees it: tags and Markdown's bold left out,
+/// HTML's escapes read back.
+fn plain(cell: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in cell.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .replace("**", "")
+        .trim()
+        .to_string()
+}
+
+/// The rows of the Markdown tables in `md`, each as its cells' [`plain`]
+/// texts (the lines `|---|` under the header rows left out).
+fn markdown_rows(md: &str) -> Vec<Vec<String>> {
+    md.lines()
+        .filter(|l| l.starts_with("| "))
+        .map(|l| l.trim().trim_matches('|').split(" | ").map(plain).collect())
+        .collect()
+}
+
+/// The rows of the HTML tables in `html`, each as its cells' [`plain`] texts.
+fn html_rows(html: &str) -> Vec<Vec<String>> {
+    html.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").unwrap()];
+            row.split("<t")
+                .filter(|cell| cell.starts_with('d') || cell.starts_with('h'))
+                .map(|cell| {
+                    let content = &cell[cell.find('>').unwrap() + 1..];
+                    plain(content.strip_suffix("</").unwrap_or(content))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The HTML report gives every figure the Markdown report gives: each row
+/// of the Markdown's tables is a row of the HTML's, and the HTML's headline
+/// cards hold the Markdown headline table's label, value and change. The
+/// two are separate templates, so a figure or argument changed in one alone
+/// is found here; the tests above and the snapshot check the Markdown's
+/// figures themselves.
+#[test]
+fn the_html_report_gives_the_markdown_reports_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_as_of(tmp.path(), "2026-06-30");
+    let md = read(&out.join("report.md"));
+    let html = read(&out.join("report.html"));
+    let (headline, rest) = md
+        .split_once("### Findings")
+        .expect("report.md has findings under its headline");
+    let headline = markdown_rows(headline);
+    // The header row, "| | | vs 30 days earlier |", names the comparison.
+    let vs = headline[0]
+        .last()
+        .unwrap()
+        .trim_start_matches("| ")
+        .to_string();
+    assert_eq!(vs, "vs 30 days earlier");
+    let kpis = html
+        .split_once("<div class=\"kpis\">")
+        .and_then(|(_, rest)| rest.split_once("<h3>"))
+        .expect("report.html has headline cards before its findings")
+        .0;
+    let cards: Vec<Vec<String>> = kpis
+        .split("<div class=\"kpi\">")
+        .skip(1)
+        .map(|card| {
+            card.split("<div class=\"")
+                .skip(1)
+                .map(|part| {
+                    let content = &part[part.find('>').unwrap() + 1..];
+                    plain(&content[..content.find("</div>").unwrap_or(content.len())])
+                })
+                .collect()
+        })
+        .collect();
+    let expected: Vec<Vec<String>> = headline[1..]
+        .iter()
+        .map(|r| vec![r[0].clone(), r[1].clone(), format!("{} {vs}", r[2])])
+        .collect();
+    assert_eq!(cards, expected, "report.html's headline cards");
+    assert!(expected.len() >= 5, "{md}");
+
+    let html_rows = html_rows(&html);
+    let md_rows = markdown_rows(rest);
+    assert!(md_rows.len() > 50, "{md}");
+    for row in &md_rows {
+        assert!(
+            html_rows.contains(row),
+            "report.md's row {row:?} is in no table of report.html"
+        );
+    }
+}
+
+/// The headline's churn change, the findings and the notes under the tables
+/// as of 2026-06-30, worked out by hand from orders.csv (the segment and
+/// priority tables they add up are checked in tests/analyses.rs):
+/// - Churned (last completed order before 2026-04-01): 3 and 6 of the 11
+///   who had bought, 18.2%. 30 days earlier (before 2026-03-02): 1, 6, 9
+///   and 11 of the 9 who had bought by 2026-05-31, 44.4%: −26.3 pp.
+/// - Revenue in the 365 days from 2025-07-01: 12 $770, 11 $505, 3 $400,
+///   4 $240, 1 $200, 6 $80, 8 $60, 2 $50, 9 $20, 10 $10, 5 $0 (its
+///   purchase refunded): $2,335 over 11 ranked customers. The top 20% are
+///   the first ceil(2.2) = 3: $1,675, 72% (the top 10%, 2, would be 55%).
+/// - At Risk (2 customers, $640 to date) and Can't Lose Them (1, $700), of
+///   11 customers and $3,295 to date: 3 (27%), 41% of revenue.
+/// - Lifetime value: of the four segments followed from 2025-06-30, three
+///   kept all their customers (no finite lifetime), so none is named the
+///   most valuable; all four customers: $680 since, $170 a customer, 3
+///   kept (75%), 1 / (1 − 0.75) = 4.0 years, $680; 80% kept: 5 years,
+///   $850, 25% more.
+/// - Priority 1 (class A, rated 1–3): 11 ($505) and 3 ($400, churned):
+///   2 customers, $905 of $2,335 (39%), 50% churned.
+/// - June 2026's buyers: 2 and 5 new, 1, 4, 9, 11 and 12 returning: 7,
+///   71%; in June 2025 only 9 bought, for the first time: +5 against 0.
+/// - The course notes' recovery figures: 95%, 75%, 11%.
+#[test]
+fn the_findings_and_notes_give_the_fixtures_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = reports_as_of(tmp.path(), "2026-06-30");
+    let md = read(&out.join("report.md"));
+    assert!(md.contains("| Churn rate | 18.2% | ▼ −26.3 pp |"), "{md}");
+    let html = plain(&read(&out.join("report.html")));
+    for said in [
+        "The top 20% of customers brought 72% of revenue in the last 365 days.",
+        "Churn is 18.2%, ▼ −26.3 pp against 30 days earlier.",
+        "3 customers (27%) are At Risk or Can't Lose Them and brought 41% of revenue to date: contact them first.",
+        "A customer is worth $680 over the relationship on average (4.0 years expected).",
+        "(75.0% kept → 80.0%) would make a customer worth 25% more by the same formula ($680 → $850)",
+        "Priority 1 now: 2 customers with $905 of revenue in the last 365 days (39% of it); 50% of them have churned.",
+        "In Jun 2026, 7 customers bought: 2 new and 5 returning (71%). Returning buyers ▲ +5 against Jun 2025 (0).",
+        "keeps 95% of customers, one resolved well wins back 75%, and with a problem left unsolved only 11% stay",
+    ] {
+        assert!(md.contains(said), "report.md lacks {said:?}: {md}");
+        assert!(html.contains(said), "report.html lacks {said:?}");
+    }
+    assert!(!md.contains("worth the most"), "{md}");
+}
