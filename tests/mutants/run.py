@@ -5,8 +5,9 @@ Applies each mutation of tests/mutants/mutations.json in turn (one small
 change to a file under sql/ or report_templates/: `<` for `<=`, a weight on
 the wrong column), runs the test files it names, and prints whether they
 failed ("caught", naming the first three tests that did) or passed
-("missed"). The file is put back after each, also on Ctrl-C or SIGTERM. A missed mutation is a rule no test pins down, or a
-change that means the same (the list says which are known to be those).
+("missed"). The file is put back after each, also on Ctrl-C or SIGTERM. A
+missed mutation is a rule no test pins down, or a change that means the
+same (the list says which are known to be those).
 
     python3 tests/mutants/run.py              # every mutation
     python3 tests/mutants/run.py churn-rule   # those whose id contains this
@@ -18,9 +19,11 @@ templates from the repository at run time, so a mutation reaches them
 without a rebuild (10-25 s a mutation on 2 cores; debug builds and a
 rebuild each time took 80). A test that edits a copy of the bundle compiled
 into loyalty (`bundle_copy`) is told, by LOYALTY_TEST_BUNDLE_FROM_REPO, to
-take that copy's SQL and templates from the repository too. Before the first
-mutation the tests are run unchanged: one that fails then would have every
-mutation caught.
+take that copy's SQL and templates from the repository too; the binary's
+own `loyalty demo` and `init` still write the compiled copy, so a test that
+checks their output does not see a mutation (no listed test relies on one). Before
+the first mutation the tests are run unchanged: one that fails then would
+have every mutation caught.
 
 Stdlib only. Refuses to run where sql/ or report_templates/ has uncommitted
 changes, since it rewrites their files. CARGO_TARGET_DIR is passed through;
